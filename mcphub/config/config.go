@@ -1,0 +1,220 @@
+// Package config reads, validates and watches MCP Tray's configuration file.
+//
+// The file is JSON. It accepts the shapes people already have, so they can
+// paste: Claude Desktop / Cursor ("mcpServers") and VS Code ("servers"), plus
+// MCP Tray's own settings under "hub". A parsed Config is immutable; the hub
+// diffs a new Config against the running one (see Diff) and touches only the
+// servers that changed. docs/config.md documents the format.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Transport is how the hub reaches an upstream server.
+type Transport string
+
+const (
+	// TransportStdio runs a local command and speaks MCP on its stdin/stdout.
+	TransportStdio Transport = "stdio"
+	// TransportHTTP is Streamable HTTP, falling back to the legacy HTTP+SSE
+	// transport when the server answers as the spec says an old server does.
+	TransportHTTP Transport = "http"
+	// TransportSSE is the legacy (2024-11-05) HTTP+SSE transport only.
+	TransportSSE Transport = "sse"
+)
+
+// Defaults for hub settings.
+const (
+	DefaultBridgePort    = 48800
+	DefaultToolSeparator = "__"
+	DefaultLogLevel      = "info"
+	DefaultTimeout       = 60 * time.Second
+)
+
+// ReservedID is the name the bridge uses for its own tools (mcptray__usage_stats).
+const ReservedID = "mcptray"
+
+// Config is one validated configuration file.
+type Config struct {
+	Path     string
+	Hub      Hub
+	Servers  []Server // in file order
+	Warnings []Issue  // things that are accepted but probably not meant
+}
+
+// Hub holds MCP Tray's own settings (the "hub" object).
+type Hub struct {
+	Bridge        Bridge
+	ToolSeparator string // between server and tool name in aggregated names
+	LogLevel      string // debug, info, warn or error
+}
+
+// Bridge configures the local endpoint IDEs connect to.
+type Bridge struct {
+	Port         int  // loopback TCP port of the HTTP bridge
+	RequireToken bool // false only for local testing (logged loudly)
+}
+
+// Server is one upstream MCP server.
+type Server struct {
+	// Name is the key as written in the file; ID is its normalised form,
+	// used in tool prefixes, bridge URLs and on the command line.
+	Name string
+	ID   string
+
+	Transport Transport
+	URL       string            // http and sse
+	Headers   map[string]string // expanded values: may hold secrets, never log them
+	Command   string            // stdio
+	Args      []string
+	Env       map[string]string // expanded values: may hold secrets, never log them
+	Cwd       string
+
+	Disabled bool
+	// ProtocolVersion pins the version offered upstream; empty means the
+	// newest, falling back to the initialize era when the server is older.
+	ProtocolVersion string
+	Timeout         time.Duration // per request
+	OAuth           *OAuth
+
+	// Pos is where the entry starts in the file. It is not part of the
+	// server's identity: moving an entry does not restart it.
+	Pos Position
+}
+
+// OAuth holds per-server sign-in settings.
+type OAuth struct {
+	ClientID string
+	// ClientSecretRef names a keyring entry (from "${keyring:NAME}"); the
+	// secret itself is read only when it is needed.
+	ClientSecretRef string
+	Scopes          []string
+	CallbackPort    int // 0: the hub's default
+}
+
+// Position is a place in the file, 1-based.
+type Position struct {
+	Line, Column int
+}
+
+// Issue is one problem found in a file.
+type Issue struct {
+	File string
+	Position
+	Msg string
+}
+
+func (i Issue) String() string {
+	if i.Line == 0 {
+		return fmt.Sprintf("%s: %s", i.File, i.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", i.File, i.Line, i.Column, i.Msg)
+}
+
+// Error is returned when a file is not a valid configuration. It lists every
+// problem found, each with file, line and column.
+type Error struct {
+	Issues []Issue
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Issues))
+	for i, is := range e.Issues {
+		lines[i] = is.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Server returns the server with the given ID, or nil.
+func (c *Config) Server(id string) *Server {
+	for i := range c.Servers {
+		if c.Servers[i].ID == id {
+			return &c.Servers[i]
+		}
+	}
+	return nil
+}
+
+// Equal reports whether two entries describe the same connection. Position
+// is ignored, so that editing one entry never restarts its neighbours.
+func (s Server) Equal(o Server) bool {
+	s.Pos, o.Pos = Position{}, Position{}
+	return s.Name == o.Name && s.ID == o.ID && s.Transport == o.Transport &&
+		s.URL == o.URL && maps.Equal(s.Headers, o.Headers) &&
+		s.Command == o.Command && slices.Equal(s.Args, o.Args) &&
+		maps.Equal(s.Env, o.Env) && s.Cwd == o.Cwd && s.Disabled == o.Disabled &&
+		s.ProtocolVersion == o.ProtocolVersion && s.Timeout == o.Timeout &&
+		oauthEqual(s.OAuth, o.OAuth)
+}
+
+func oauthEqual(a, b *OAuth) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ClientID == b.ClientID && a.ClientSecretRef == b.ClientSecretRef &&
+		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort
+}
+
+// Target is what the server points at, for display: its URL or its command
+// line. It never contains header or environment values.
+func (s Server) Target() string {
+	if s.Transport == TransportStdio {
+		return strings.Join(append([]string{s.Command}, s.Args...), " ")
+	}
+	return s.URL
+}
+
+// LogValue keeps headers and environment values out of logs.
+func (s Server) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", s.ID),
+		slog.String("transport", string(s.Transport)),
+		slog.String("target", s.Target()),
+		slog.Bool("disabled", s.Disabled),
+	)
+}
+
+// Diff is what changed between two configurations.
+type Diff struct {
+	Added, Removed, Changed, Unchanged []string // server IDs
+	HubChanged                         bool
+}
+
+// Compare returns what must happen to move from old (nil: nothing running)
+// to new.
+func Compare(old, new *Config) Diff {
+	var d Diff
+	oldByID := map[string]Server{}
+	if old != nil {
+		for _, s := range old.Servers {
+			oldByID[s.ID] = s
+		}
+		d.HubChanged = old.Hub != new.Hub
+	}
+	for _, s := range new.Servers {
+		prev, ok := oldByID[s.ID]
+		switch {
+		case !ok:
+			d.Added = append(d.Added, s.ID)
+		case prev.Equal(s):
+			d.Unchanged = append(d.Unchanged, s.ID)
+		default:
+			d.Changed = append(d.Changed, s.ID)
+		}
+		delete(oldByID, s.ID)
+	}
+	if old != nil {
+		for _, s := range old.Servers {
+			if _, gone := oldByID[s.ID]; gone {
+				d.Removed = append(d.Removed, s.ID)
+			}
+		}
+	}
+	return d
+}

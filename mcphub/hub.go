@@ -1,0 +1,246 @@
+// Package mcphub is the hub: it owns the configuration (and its live
+// reload), one upstream connection per configured server, the status of
+// each, and the stream of status events that every view reads.
+package mcphub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/upstream"
+)
+
+// Options configures a Hub.
+type Options struct {
+	ConfigPath string
+	Logger     *slog.Logger
+	// ConfigOptions resolves ${env:} and ${keyring:} references.
+	ConfigOptions config.Options
+	// Upstream is the template for every connection (backoff, HTTP
+	// transport, client info); its callbacks are set by the hub.
+	Upstream upstream.Options
+	// OnConfig is called after a configuration file was applied, with the
+	// new configuration and what changed (hub settings included).
+	OnConfig func(cfg *config.Config, diff config.Diff)
+}
+
+// Hub runs the configured servers.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+	bus  *status.Bus
+
+	reloadMu sync.Mutex // one reload at a time
+
+	mu     sync.Mutex
+	cfg    *config.Config // the configuration that runs (the last good one)
+	cfgErr error          // why the file on disk is not the one running; nil if it is
+	conns  map[string]*conn
+}
+
+// conn is a running upstream plus whether it is still the current one for
+// its server, so a connection being replaced cannot publish stale status.
+type conn struct {
+	*upstream.Conn
+	mu      sync.Mutex
+	current bool
+}
+
+// New returns a hub with no servers running.
+func New(opts Options) *Hub {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Hub{
+		opts:  opts,
+		log:   opts.Logger,
+		bus:   status.NewBus(),
+		conns: map[string]*conn{},
+		cfg:   &config.Config{Path: opts.ConfigPath},
+	}
+}
+
+// Subscribe returns a subscription to the event stream.
+func (h *Hub) Subscribe(buffer int) *status.Subscription { return h.bus.Subscribe(buffer) }
+
+// ConfigPath is the file the hub reads.
+func (h *Hub) ConfigPath() string { return h.opts.ConfigPath }
+
+// Config is the configuration that runs.
+func (h *Hub) Config() *config.Config {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg
+}
+
+// ConfigError is why the file on disk is not running (nil if it is).
+func (h *Hub) ConfigError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfgErr
+}
+
+// Reload reads the file and applies it. A file that does not validate
+// changes nothing that runs: the error is kept for status and published,
+// and the last good configuration stays.
+func (h *Hub) Reload() error {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	cfg, err := config.Load(h.opts.ConfigPath, h.opts.ConfigOptions)
+	if err != nil {
+		h.mu.Lock()
+		changed := h.cfgErr == nil || h.cfgErr.Error() != err.Error()
+		h.cfgErr = err
+		h.mu.Unlock()
+		if changed {
+			h.log.Error("configuration rejected; the last good configuration keeps running", "err", err)
+			h.bus.Publish(status.Event{Kind: status.KindConfig, ConfigError: err.Error()})
+		}
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		h.log.Warn("configuration", "warning", w.String())
+	}
+	h.apply(cfg)
+	return nil
+}
+
+// apply moves the running servers to cfg, touching only what changed.
+func (h *Hub) apply(cfg *config.Config) {
+	h.mu.Lock()
+	diff := config.Compare(h.cfg, cfg)
+	hadErr := h.cfgErr != nil
+	h.cfg, h.cfgErr = cfg, nil
+	var stopping []*conn
+	for _, id := range slices.Concat(diff.Removed, diff.Changed) {
+		if c, ok := h.conns[id]; ok {
+			c.retire()
+			stopping = append(stopping, c)
+			delete(h.conns, id)
+		}
+	}
+	for _, id := range slices.Concat(diff.Changed, diff.Added) {
+		h.conns[id] = h.startLocked(*cfg.Server(id))
+	}
+	h.mu.Unlock()
+
+	h.log.Info("configuration applied", "path", cfg.Path, "servers", len(cfg.Servers),
+		"added", diff.Added, "changed", diff.Changed, "removed", diff.Removed)
+	// Stopping a stdio server can take seconds (stdin close, SIGTERM,
+	// SIGKILL); it must not delay the servers that are starting.
+	for _, c := range stopping {
+		go c.Stop()
+	}
+	for _, id := range diff.Removed {
+		h.bus.Publish(status.Event{Kind: status.KindRemoved, Status: &status.Status{Server: id}})
+	}
+	if hadErr || len(diff.Added)+len(diff.Changed)+len(diff.Removed) > 0 || diff.HubChanged {
+		h.bus.Publish(status.Event{Kind: status.KindConfig})
+	}
+	if h.opts.OnConfig != nil {
+		h.opts.OnConfig(cfg, diff)
+	}
+}
+
+func (h *Hub) startLocked(srv config.Server) *conn {
+	c := &conn{current: true}
+	opts := h.opts.Upstream
+	opts.Logger = h.log
+	opts.OnStatus = func(st status.Status) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.current {
+			h.bus.Publish(status.Event{Kind: status.KindStatus, Status: &st})
+		}
+	}
+	c.Conn = upstream.Start(srv, opts)
+	return c
+}
+
+// retire stops c from publishing: a newer connection owns the server now.
+func (c *conn) retire() {
+	c.mu.Lock()
+	c.current = false
+	c.mu.Unlock()
+}
+
+// ServerView is what the hub shows of one server: its configuration minus
+// anything secret, and its status.
+type ServerView struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Transport string        `json:"transport"`
+	Target    string        `json:"target"` // URL or command line
+	Disabled  bool          `json:"disabled"`
+	Status    status.Status `json:"status"`
+}
+
+// Servers lists every configured server in file order.
+func (h *Hub) Servers() []ServerView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]ServerView, 0, len(h.cfg.Servers))
+	for _, s := range h.cfg.Servers {
+		v := ServerView{ID: s.ID, Name: s.Name, Transport: string(s.Transport), Target: s.Target(), Disabled: s.Disabled}
+		if c, ok := h.conns[s.ID]; ok {
+			v.Status = c.Status()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Conn returns the running connection of a server.
+func (h *Hub) Conn(id string) (*upstream.Conn, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.conns[id]
+	if !ok {
+		return nil, false
+	}
+	return c.Conn, true
+}
+
+// ErrUnknownServer is returned for a server ID that is not configured.
+var ErrUnknownServer = errors.New("no such server in the configuration")
+
+// Reconnect drops a server's session and connects again at once.
+func (h *Hub) Reconnect(id string) error {
+	c, ok := h.Conn(id)
+	if !ok {
+		return fmt.Errorf("reconnect %q: %w", id, ErrUnknownServer)
+	}
+	c.Reconnect()
+	return nil
+}
+
+// Close stops every server and waits for them.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := h.conns
+	h.conns = map[string]*conn{}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		c.retire()
+		wg.Go(c.Stop)
+	}
+	wg.Wait()
+}
+
+// Watch reloads the configuration whenever its file changes, until ctx ends.
+func (h *Hub) Watch(ctx context.Context) error {
+	return config.Watch(ctx, h.opts.ConfigPath, config.DefaultDebounce, h.log, func() {
+		start := time.Now()
+		if err := h.Reload(); err == nil {
+			h.log.Debug("reloaded after a file change", "took", time.Since(start).Round(time.Microsecond))
+		}
+	})
+}

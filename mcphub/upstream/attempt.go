@@ -1,0 +1,186 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// Transport names as reported in the status.
+const (
+	TransportStreamable = "streamable-http"
+	TransportSSE        = "sse"
+	TransportStdio      = "stdio"
+)
+
+// attempt is one connection to the server and everything that must be
+// released with it.
+type attempt struct {
+	session   *mcp.ClientSession
+	catalog   *Catalog
+	capture   *listCapture
+	transport string
+	began     time.Time
+	cancel    context.CancelFunc // ends the session's context
+	cmd       *exec.Cmd          // stdio only
+	stderr    *stderrTail        // stdio only
+}
+
+func (a *attempt) close() {
+	if a.session != nil {
+		_ = a.session.Close()
+	}
+	a.cancel()
+	if a.cmd != nil {
+		killGroup(a.cmd) // grandchildren (npx -> node) that outlived the child
+	}
+}
+
+// connect makes one attempt: transport, initialize (or discover), catalogs.
+func (c *Conn) connect(ctx context.Context) (*attempt, error) {
+	// The session lives in attCtx (go-sdk's SSE client ties its stream to
+	// the Connect context), so the time limit is a watchdog, not a deadline.
+	attCtx, cancel := context.WithCancel(ctx)
+	att := &attempt{began: time.Now(), cancel: cancel, capture: newListCapture()}
+	limit := max(c.srv.Timeout, 5*time.Second)
+	watchdog := time.AfterFunc(limit, cancel)
+	err := c.handshake(attCtx, att)
+	if err == nil {
+		att.catalog, err = fetchCatalog(attCtx, att.session, att.capture)
+	}
+	if !watchdog.Stop() && err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("no complete answer within %s: %w", limit, err)
+	}
+	if err != nil {
+		att.close()
+		return nil, err
+	}
+	return att, nil
+}
+
+func (c *Conn) handshake(ctx context.Context, att *attempt) error {
+	opts := &mcp.ClientSessionOptions{ProtocolVersion: c.srv.ProtocolVersion}
+	switch c.srv.Transport {
+	case "stdio":
+		t, err := c.stdioTransport(att)
+		if err != nil {
+			return err
+		}
+		att.transport = TransportStdio
+		att.session, err = c.client.Connect(ctx, t, opts)
+		if err != nil && att.stderr != nil {
+			if tail := att.stderr.Tail(); tail != "" {
+				err = &processError{err: err, stderr: tail}
+			}
+		}
+		return err
+
+	case "sse":
+		p := c.newProbe(att)
+		att.transport = TransportSSE
+		var err error
+		att.session, err = c.client.Connect(ctx, captureTransport{&mcp.SSEClientTransport{Endpoint: c.srv.URL, HTTPClient: &http.Client{Transport: p}}, att.capture}, opts)
+		return c.classify(err, p)
+
+	default: // http: Streamable HTTP, then legacy HTTP+SSE (TC-08)
+		p := c.newProbe(att)
+		att.transport = TransportStreamable
+		var err error
+		att.session, err = c.client.Connect(ctx, &mcp.StreamableClientTransport{
+			Endpoint:   c.srv.URL,
+			HTTPClient: &http.Client{Transport: p},
+			MaxRetries: 2,
+		}, opts)
+		if err == nil {
+			return nil
+		}
+		code, ch := p.lastPost()
+		if code != http.StatusBadRequest && code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+			return c.classifyCode(err, code, ch)
+		}
+		c.log.Debug("streamable HTTP refused; trying legacy HTTP+SSE", "status", code)
+		att.transport = TransportSSE
+		att.session, err = c.client.Connect(ctx, captureTransport{&mcp.SSEClientTransport{Endpoint: c.srv.URL, HTTPClient: &http.Client{Transport: p}}, att.capture}, opts)
+		if err != nil {
+			return fmt.Errorf("streamable HTTP answered %d and legacy SSE failed too: %w", code, c.classify(err, p))
+		}
+		return nil
+	}
+}
+
+func (c *Conn) newProbe(att *attempt) *probe {
+	return &probe{base: c.opts.HTTPTransport, headers: c.srv.Headers, capture: att.capture}
+}
+
+// classify turns a failed connect into a needsAuthError when the server
+// asked for credentials.
+func (c *Conn) classify(err error, p *probe) error {
+	if err == nil {
+		return nil
+	}
+	code, ch := p.lastPost()
+	return c.classifyCode(err, code, ch)
+}
+
+func (c *Conn) classifyCode(err error, code int, ch *status.Challenge) error {
+	switch {
+	case code == http.StatusUnauthorized:
+		if ch != nil && ch.ResourceMetadata == "" && c.hasStaticAuth() {
+			// A bare 401 to a request that carried configured credentials is
+			// not an OAuth server asking for sign-in.
+			return fmt.Errorf("the server rejected the configured credentials (HTTP 401%s); check the \"headers\" of this server", errorSuffix(ch))
+		}
+		return &needsAuthError{challenge: ch}
+	case code == http.StatusForbidden && ch != nil && ch.Error == "insufficient_scope":
+		return &needsAuthError{challenge: ch}
+	case code == http.StatusForbidden:
+		return fmt.Errorf("the server refused access (HTTP 403%s)", errorSuffix(ch))
+	}
+	return err
+}
+
+func errorSuffix(ch *status.Challenge) string {
+	if ch == nil || ch.Error == "" {
+		return ""
+	}
+	return ": " + ch.Error
+}
+
+func (c *Conn) hasStaticAuth() bool {
+	for k := range c.srv.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			return true
+		}
+	}
+	return false
+}
+
+// stdioTransport starts nothing yet: go-sdk starts the command on Connect.
+func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
+	cmd := exec.Command(c.srv.Command, c.srv.Args...)
+	if cmd.Err != nil {
+		if errors.Is(cmd.Err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("command %q was not found on PATH", c.srv.Command)
+		}
+		return nil, cmd.Err
+	}
+	cmd.Env = os.Environ()
+	for k, v := range c.srv.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = c.srv.Cwd
+	setProcessGroup(cmd)
+	att.stderr = newStderrTail(c.log)
+	cmd.Stderr = att.stderr
+	att.cmd = cmd
+	return captureTransport{&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, att.capture}, nil
+}

@@ -1,0 +1,96 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// A schema that go-sdk's map[string]any round trip would change: keys out
+// of order and an integer beyond float64 precision.
+const oddSchema = `{"type":"object","properties":{"z":{"type":"integer","maximum":9007199254740993},"a":{"type":"string"}},"$defs":{"x":{"type":"null"}},"additionalProperties":false,"$schema":"https://json-schema.org/draft/2020-12/schema"}`
+
+func schemaServer() *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "schema-test", Version: "1"}, nil)
+	s.AddTool(&mcp.Tool{Name: "odd", Description: "d", InputSchema: json.RawMessage(oddSchema)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	return s
+}
+
+func waitConnected(t *testing.T, c *Conn, events <-chan status.Status) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case st := <-events:
+			if st.State == status.Connected {
+				return
+			}
+			if st.State == status.Error || st.State == status.NeedsAuth {
+				t.Fatalf("state %s: %s", st.State, st.Reason)
+			}
+		case <-timeout:
+			t.Fatalf("not connected: %+v", c.Status())
+		}
+	}
+}
+
+func TestCatalogKeepsSchemaBytes(t *testing.T) {
+	streamable := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return schemaServer() }, nil))
+	defer streamable.Close()
+	sse := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return schemaServer() }, nil))
+	defer sse.Close()
+
+	for _, tc := range []struct {
+		name string
+		srv  config.Server
+	}{
+		{"streamable", config.Server{ID: "s", Transport: config.TransportHTTP, URL: streamable.URL, Timeout: 10 * time.Second}},
+		{"streamable-legacy-version", config.Server{ID: "s", Transport: config.TransportHTTP, URL: streamable.URL, Timeout: 10 * time.Second, ProtocolVersion: "2025-06-18"}},
+		{"sse", config.Server{ID: "s", Transport: config.TransportSSE, URL: sse.URL, Timeout: 10 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := make(chan status.Status, 100)
+			c := Start(tc.srv, Options{OnStatus: func(s status.Status) { events <- s }})
+			defer c.Stop()
+			waitConnected(t, c, events)
+			tools := c.Catalog().Tools
+			if len(tools) != 1 {
+				t.Fatalf("tools = %d", len(tools))
+			}
+			var tool struct {
+				InputSchema json.RawMessage `json:"inputSchema"`
+			}
+			if err := json.Unmarshal(tools[0].Raw, &tool); err != nil {
+				t.Fatal(err)
+			}
+			if string(tool.InputSchema) != oddSchema {
+				t.Errorf("schema changed in transit:\n got %s\nwant %s", tool.InputSchema, oddSchema)
+			}
+		})
+	}
+}
+
+func TestEventEnd(t *testing.T) {
+	for in, want := range map[string]int{
+		"data: x\n\nrest": 8, "data: x\r\n\r\n": 9, "data: x\r\rz": 8, "data: x\n": -1,
+	} {
+		if end, _ := eventEnd([]byte(in)); end != want {
+			t.Errorf("eventEnd(%q) = %d, want %d", in, end, want)
+		}
+	}
+	if !strings.Contains(oddSchema, "9007199254740993") {
+		t.Fatal("bad fixture")
+	}
+}

@@ -1,0 +1,366 @@
+// Package upstream keeps the hub connected to one upstream MCP server: it
+// picks the transport (Streamable HTTP, legacy HTTP+SSE, or a stdio command),
+// negotiates the protocol version, fetches the catalogs, watches the session,
+// and reconnects with backoff. Every status change is reported in order.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// Options configures a connection.
+type Options struct {
+	Logger *slog.Logger
+	// OnStatus receives every status change, in order, from one goroutine.
+	OnStatus func(status.Status)
+	// OnCatalog is called after a catalog was fetched or refreshed.
+	OnCatalog func(server string, cat *Catalog)
+	// HTTPTransport is the base of every HTTP request; nil means a clone of
+	// http.DefaultTransport.
+	HTTPTransport http.RoundTripper
+	Backoff       Backoff
+	ClientInfo    *mcp.Implementation
+	// StableAfter is how long a session must last before the backoff is
+	// reset; a server that crashes right after connecting must not be
+	// reconnected in a hot loop.
+	StableAfter time.Duration
+	// KeepAlive is the ping interval for initialize-era sessions (LC-12).
+	KeepAlive time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.OnStatus == nil {
+		o.OnStatus = func(status.Status) {}
+	}
+	if o.OnCatalog == nil {
+		o.OnCatalog = func(string, *Catalog) {}
+	}
+	if o.HTTPTransport == nil {
+		o.HTTPTransport = defaultHTTPTransport()
+	}
+	if o.Backoff.Min == 0 {
+		o.Backoff = DefaultBackoff
+	}
+	if o.ClientInfo == nil {
+		o.ClientInfo = &mcp.Implementation{Name: "mcptray", Version: "dev"}
+	}
+	if o.StableAfter == 0 {
+		o.StableAfter = 30 * time.Second
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = 30 * time.Second
+	}
+}
+
+func defaultHTTPTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
+
+// Conn is the hub's connection to one upstream server.
+type Conn struct {
+	srv    config.Server
+	opts   Options
+	log    *slog.Logger
+	client *mcp.Client
+
+	mu      sync.Mutex
+	st      status.Status
+	session *mcp.ClientSession
+	catalog atomic.Pointer[Catalog]
+
+	kick    chan struct{} // reconnect now, resetting the backoff
+	changed chan struct{} // a list_changed arrived; see pending
+	pending [4]atomic.Bool // by catalogKind
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Start begins connecting to srv in the background.
+func Start(srv config.Server, opts Options) *Conn {
+	opts.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{
+		srv:     srv,
+		opts:    opts,
+		log:     opts.Logger.With("server", srv.ID),
+		kick:    make(chan struct{}, 1),
+		changed: make(chan struct{}, 1),
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	c.st = status.Status{Server: srv.ID, State: status.Connecting, Since: time.Now()}
+	c.client = mcp.NewClient(opts.ClientInfo, &mcp.ClientOptions{
+		Capabilities:               &mcp.ClientCapabilities{},
+		ToolListChangedHandler:     func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
+		PromptListChangedHandler:   func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
+		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) { c.listChanged(r.Session, kindResources, kindTemplates) },
+		KeepAlive:                  opts.KeepAlive,
+		KeepAliveFailureThreshold:  2,
+	})
+	go c.run(ctx)
+	return c
+}
+
+// Stop disconnects (a stdio server is shut down) and waits until it is done.
+func (c *Conn) Stop() {
+	c.cancel()
+	<-c.done
+}
+
+// Reconnect drops the current session, if any, and connects again at once.
+func (c *Conn) Reconnect() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Server is the configuration entry this connection was started with.
+func (c *Conn) Server() config.Server { return c.srv }
+
+// Status is the current status.
+func (c *Conn) Status() status.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st
+}
+
+// Session is the live session, or nil when not connected.
+func (c *Conn) Session() *mcp.ClientSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// Catalog is the last fetched catalog, or nil before the first connect.
+func (c *Conn) Catalog() *Catalog { return c.catalog.Load() }
+
+func (c *Conn) setStatus(mut func(*status.Status)) {
+	c.mu.Lock()
+	st := c.st
+	st.Reason, st.NextRetry, st.Challenge = "", time.Time{}, nil
+	mut(&st)
+	if st.State != c.st.State {
+		st.Since = time.Now()
+	}
+	c.st = st
+	c.mu.Unlock()
+	c.opts.OnStatus(st)
+}
+
+func (c *Conn) listChanged(s *mcp.ClientSession, kinds ...catalogKind) {
+	if c.Session() != s {
+		return // a notification from a session already replaced
+	}
+	for _, k := range kinds {
+		c.pending[k].Store(true)
+	}
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Conn) run(ctx context.Context) {
+	defer close(c.done)
+	if c.srv.Disabled {
+		c.setStatus(func(s *status.Status) { s.State = status.Disabled })
+		<-ctx.Done()
+		return
+	}
+	failures := 0
+	for {
+		c.setStatus(func(s *status.Status) { s.State = status.Connecting })
+		att, err := c.connect(ctx)
+		if ctx.Err() != nil {
+			if att != nil {
+				att.close()
+			}
+			return
+		}
+		if err != nil {
+			var na *needsAuthError
+			if errors.As(err, &na) {
+				c.log.Info("upstream needs sign-in", "challenge_error", na.challenge.Error)
+				c.setStatus(func(s *status.Status) {
+					s.State, s.Reason, s.Challenge = status.NeedsAuth, na.Error(), na.challenge
+				})
+				// No retry loop: wait for a sign-in, a config change or a Reconnect.
+				if !c.wait(ctx, nil) {
+					return
+				}
+				failures = 0
+				continue
+			}
+			delay := c.opts.Backoff.Delay(failures)
+			failures++
+			reason := describe(err, c.srv)
+			c.log.Warn("upstream connect failed", "reason", reason, "retry_in", delay.Round(time.Millisecond))
+			next := time.Now().Add(delay)
+			c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
+			timer := time.NewTimer(delay)
+			if !c.wait(ctx, timer.C) {
+				timer.Stop()
+				return
+			}
+			timer.Stop()
+			continue
+		}
+
+		started := time.Now()
+		c.mu.Lock()
+		c.session = att.session
+		c.mu.Unlock()
+		c.catalog.Store(att.catalog)
+		c.publishConnected(att)
+		c.opts.OnCatalog(c.srv.ID, att.catalog)
+		c.log.Info("upstream connected", "transport", att.transport, "protocol", att.catalog.ProtocolVersion,
+			"tools", len(att.catalog.Tools), "took", time.Since(att.began).Round(time.Millisecond))
+
+		endErr := c.serve(ctx, att)
+		c.mu.Lock()
+		c.session = nil
+		c.mu.Unlock()
+		att.close()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(endErr, errKicked):
+			failures = 0
+			continue
+		case errors.Is(endErr, mcp.ErrSessionMissing):
+			// The server forgot the session (404): initialize again at once
+			// (TC-03); the backoff still guards against a loop.
+			c.log.Info("upstream session expired; initializing again")
+		default:
+			c.log.Warn("upstream session ended", "err", endErr)
+		}
+		if time.Since(started) >= c.opts.StableAfter {
+			failures = 0
+		}
+		if failures > 0 || !errors.Is(endErr, mcp.ErrSessionMissing) {
+			delay := c.opts.Backoff.Delay(failures)
+			failures++
+			reason := "the session ended: " + describe(endErr, c.srv)
+			next := time.Now().Add(delay)
+			c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
+			timer := time.NewTimer(delay)
+			if !c.wait(ctx, timer.C) {
+				timer.Stop()
+				return
+			}
+			timer.Stop()
+		} else {
+			failures++
+		}
+	}
+}
+
+var errKicked = errors.New("reconnect requested")
+
+// wait blocks until timer fires (true), Reconnect is called (true), or ctx
+// ends (false). A nil timer waits for Reconnect or ctx only.
+func (c *Conn) wait(ctx context.Context, timer <-chan time.Time) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.kick:
+		return true
+	case <-timer:
+		return true
+	}
+}
+
+func (c *Conn) publishConnected(att *attempt) {
+	cat := att.catalog
+	c.setStatus(func(s *status.Status) {
+		s.State = status.Connected
+		s.Transport = att.transport
+		s.ProtocolVersion = cat.ProtocolVersion
+		s.ServerInfo = ""
+		if cat.ServerInfo != nil {
+			s.ServerInfo = strings.TrimSpace(cat.ServerInfo.Name + " " + cat.ServerInfo.Version)
+		}
+		s.Counts = status.Counts{Tools: len(cat.Tools), Prompts: len(cat.Prompts),
+			Resources: len(cat.Resources), ResourceTemplates: len(cat.ResourceTemplates)}
+	})
+}
+
+// serve watches a live session until it ends, refreshing catalogs on
+// list_changed.
+func (c *Conn) serve(ctx context.Context, att *attempt) error {
+	ended := make(chan error, 1)
+	go func() { ended <- att.session.Wait() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.kick:
+			return errKicked
+		case err := <-ended:
+			if err == nil {
+				err = errors.New("the server closed the connection")
+			}
+			return err
+		case <-c.changed:
+			if err := c.refreshChanged(ctx, att); err != nil {
+				c.log.Warn("catalog refresh failed; reconnecting", "err", err)
+				return err
+			}
+		}
+	}
+}
+
+func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
+	ctx, cancel := context.WithTimeout(ctx, c.srv.Timeout)
+	defer cancel()
+	next := *c.catalog.Load() // copy; the published one is never modified
+	next.Fetched = time.Now()
+	for _, k := range allKinds {
+		if !c.pending[k].Swap(false) {
+			continue
+		}
+		if err := next.refresh(ctx, att.session, att.capture, k); err != nil {
+			return err
+		}
+	}
+	att.catalog = &next
+	c.catalog.Store(&next)
+	c.publishConnected(att)
+	c.opts.OnCatalog(c.srv.ID, &next)
+	return nil
+}
+
+// needsAuthError means the server asked for a sign-in (401, or 403 with
+// insufficient_scope).
+type needsAuthError struct {
+	challenge *status.Challenge
+}
+
+func (e *needsAuthError) Error() string {
+	if e.challenge != nil && e.challenge.Status == http.StatusForbidden {
+		return fmt.Sprintf("the server needs more permissions (scope %q): sign in again", e.challenge.Scope)
+	}
+	return "the server requires sign-in"
+}
