@@ -36,9 +36,9 @@ func (s State) Severity() int {
 type Status struct {
 	Server    string    `json:"server"` // server ID
 	State     State     `json:"state"`
-	Reason    string    `json:"reason,omitempty"`     // why (error, needs_auth), as a sentence
-	NextRetry time.Time `json:"next_retry,omitzero"`  // when the next attempt is due (error)
-	Since     time.Time `json:"since"`                // when this state began
+	Reason    string    `json:"reason,omitempty"`    // why (error, needs_auth), as a sentence
+	NextRetry time.Time `json:"next_retry,omitzero"` // when the next attempt is due (error)
+	Since     time.Time `json:"since"`               // when this state began
 	Transport string    `json:"transport,omitempty"` // as connected: "streamable-http", "sse", "stdio"
 	// ProtocolVersion is the version negotiated with the upstream.
 	ProtocolVersion string     `json:"protocol_version,omitempty"`

@@ -88,8 +88,8 @@ type Conn struct {
 	session *mcp.ClientSession
 	catalog atomic.Pointer[Catalog]
 
-	kick    chan struct{} // reconnect now, resetting the backoff
-	changed chan struct{} // a list_changed arrived; see pending
+	kick    chan struct{}  // reconnect now, resetting the backoff
+	changed chan struct{}  // a list_changed arrived; see pending
 	pending [4]atomic.Bool // by catalogKind
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -110,12 +110,14 @@ func Start(srv config.Server, opts Options) *Conn {
 	}
 	c.st = status.Status{Server: srv.ID, State: status.Connecting, Since: time.Now()}
 	c.client = mcp.NewClient(opts.ClientInfo, &mcp.ClientOptions{
-		Capabilities:               &mcp.ClientCapabilities{},
-		ToolListChangedHandler:     func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
-		PromptListChangedHandler:   func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
-		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) { c.listChanged(r.Session, kindResources, kindTemplates) },
-		KeepAlive:                  opts.KeepAlive,
-		KeepAliveFailureThreshold:  2,
+		Capabilities:             &mcp.ClientCapabilities{},
+		ToolListChangedHandler:   func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
+		PromptListChangedHandler: func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
+		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) {
+			c.listChanged(r.Session, kindResources, kindTemplates)
+		},
+		KeepAlive:                 opts.KeepAlive,
+		KeepAliveFailureThreshold: 2,
 	})
 	go c.run(ctx)
 	return c
