@@ -139,13 +139,20 @@ func (c *Conn) classifyCode(err error, code int, ch *status.Challenge) error {
 			// not an OAuth server asking for sign-in.
 			return fmt.Errorf("the server rejected the configured credentials (HTTP 401%s); check the \"headers\" of this server", errorSuffix(ch))
 		}
-		return &needsAuthError{challenge: ch}
+		return &NeedsAuthError{Challenge: orEmpty(ch, code)}
 	case code == http.StatusForbidden && ch != nil && ch.Error == "insufficient_scope":
-		return &needsAuthError{challenge: ch}
+		return &NeedsAuthError{Challenge: orEmpty(ch, code)}
 	case code == http.StatusForbidden:
 		return fmt.Errorf("the server refused access (HTTP 403%s)", errorSuffix(ch))
 	}
 	return err
+}
+
+func orEmpty(ch *status.Challenge, code int) *status.Challenge {
+	if ch == nil {
+		return &status.Challenge{Status: code}
+	}
+	return ch
 }
 
 func errorSuffix(ch *status.Challenge) string {

@@ -97,30 +97,56 @@ type Conn struct {
 
 // Start begins connecting to srv in the background.
 func Start(srv config.Server, opts Options) *Conn {
-	opts.setDefaults()
+	c := newConn(srv, opts)
 	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go c.run(ctx)
+	return c
+}
+
+func newConn(srv config.Server, opts Options) *Conn {
+	opts.setDefaults()
 	c := &Conn{
 		srv:     srv,
 		opts:    opts,
 		log:     opts.Logger.With("server", srv.ID),
 		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
-		cancel:  cancel,
 		done:    make(chan struct{}),
 	}
 	c.st = status.Status{Server: srv.ID, State: status.Connecting, Since: time.Now()}
 	c.client = mcp.NewClient(opts.ClientInfo, &mcp.ClientOptions{
-		Capabilities:             &mcp.ClientCapabilities{},
-		ToolListChangedHandler:   func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
-		PromptListChangedHandler: func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
-		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) {
-			c.listChanged(r.Session, kindResources, kindTemplates)
-		},
-		KeepAlive:                 opts.KeepAlive,
-		KeepAliveFailureThreshold: 2,
+		Capabilities:               &mcp.ClientCapabilities{},
+		ToolListChangedHandler:     func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
+		PromptListChangedHandler:   func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
+		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) { c.listChanged(r.Session, kindResources, kindTemplates) },
+		KeepAlive:                  opts.KeepAlive,
+		KeepAliveFailureThreshold:  2,
 	})
-	go c.run(ctx)
 	return c
+}
+
+// Session is one connection made by Dial.
+type Session struct {
+	*mcp.ClientSession
+	Catalog   *Catalog
+	Transport string // TransportStreamable, TransportSSE or TransportStdio
+	att       *attempt
+}
+
+// Close ends the session (and stops a stdio server).
+func (s *Session) Close() { s.att.close() }
+
+// Dial connects to srv once, without retrying, and fetches its catalog: a
+// quick check of an endpoint. The error is a *NeedsAuthError when the
+// server asked for sign-in; Describe turns any error into a sentence.
+func Dial(ctx context.Context, srv config.Server, opts Options) (*Session, error) {
+	c := newConn(srv, opts)
+	att, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{ClientSession: att.session, Catalog: att.catalog, Transport: att.transport, att: att}, nil
 }
 
 // Stop disconnects (a stdio server is shut down) and waits until it is done.
@@ -201,11 +227,11 @@ func (c *Conn) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			var na *needsAuthError
+			var na *NeedsAuthError
 			if errors.As(err, &na) {
-				c.log.Info("upstream needs sign-in", "challenge_error", na.challenge.Error)
+				c.log.Info("upstream needs sign-in", "status", na.Challenge.Status, "challenge_error", na.Challenge.Error)
 				c.setStatus(func(s *status.Status) {
-					s.State, s.Reason, s.Challenge = status.NeedsAuth, na.Error(), na.challenge
+					s.State, s.Reason, s.Challenge = status.NeedsAuth, na.Error(), na.Challenge
 				})
 				// No retry loop: wait for a sign-in, a config change or a Reconnect.
 				if !c.wait(ctx, nil) {
@@ -216,7 +242,7 @@ func (c *Conn) run(ctx context.Context) {
 			}
 			delay := c.opts.Backoff.Delay(failures)
 			failures++
-			reason := describe(err, c.srv)
+			reason := Describe(err, c.srv)
 			c.log.Warn("upstream connect failed", "reason", reason, "retry_in", delay.Round(time.Millisecond))
 			next := time.Now().Add(delay)
 			c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
@@ -264,7 +290,7 @@ func (c *Conn) run(ctx context.Context) {
 		if failures > 0 || !errors.Is(endErr, mcp.ErrSessionMissing) {
 			delay := c.opts.Backoff.Delay(failures)
 			failures++
-			reason := "the session ended: " + describe(endErr, c.srv)
+			reason := "the session ended: " + Describe(endErr, c.srv)
 			next := time.Now().Add(delay)
 			c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
 			timer := time.NewTimer(delay)
@@ -354,15 +380,15 @@ func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
 	return nil
 }
 
-// needsAuthError means the server asked for a sign-in (401, or 403 with
-// insufficient_scope).
-type needsAuthError struct {
-	challenge *status.Challenge
+// NeedsAuthError means the server asked for a sign-in (401, or 403 with
+// insufficient_scope). Challenge is never nil.
+type NeedsAuthError struct {
+	Challenge *status.Challenge
 }
 
-func (e *needsAuthError) Error() string {
-	if e.challenge != nil && e.challenge.Status == http.StatusForbidden {
-		return fmt.Sprintf("the server needs more permissions (scope %q): sign in again", e.challenge.Scope)
+func (e *NeedsAuthError) Error() string {
+	if e.Challenge.Status == http.StatusForbidden {
+		return fmt.Sprintf("the server needs more permissions (scope %q): sign in again", e.Challenge.Scope)
 	}
 	return "the server requires sign-in"
 }

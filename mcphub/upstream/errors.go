@@ -16,8 +16,38 @@ import (
 	"github.com/mcptray/mcptray/mcphub/config"
 )
 
-// describe turns an error from a connect attempt into a sentence a person
-// can act on. It never includes header values or environment values.
+// Describe turns an error from a connect attempt into a sentence a person
+// can act on. It never includes header values, environment values or URL
+// query values (which may be API keys): any that a library put into an
+// error message is replaced by [redacted].
+func Describe(err error, srv config.Server) string {
+	return redact(describe(err, srv), srv)
+}
+
+func redact(msg string, srv config.Server) string {
+	var secrets []string
+	for _, v := range srv.Headers {
+		secrets = append(secrets, v)
+		if _, tok, ok := strings.Cut(v, " "); ok { // "Bearer xyz": xyz alone too
+			secrets = append(secrets, tok)
+		}
+	}
+	for _, v := range srv.Env {
+		secrets = append(secrets, v)
+	}
+	if u, err := url.Parse(srv.URL); err == nil {
+		for _, vs := range u.Query() {
+			secrets = append(secrets, vs...)
+		}
+	}
+	for _, s := range secrets {
+		if len(s) >= 6 { // short values (flags, "1", "true") are not secrets and would mangle the text
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	return msg
+}
+
 func describe(err error, srv config.Server) string {
 	var (
 		pe    *processError

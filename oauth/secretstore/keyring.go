@@ -93,7 +93,13 @@ func OpenKeyring(o KeyringOptions) (KeyStore, error) {
 	if o.FileDir == "" {
 		return nil, errors.New("the file keyring needs a folder")
 	}
+	// Ask for the password now, outside any timeout (a person is typing),
+	// and check it at once: the library only notices a wrong password when
+	// it decrypts, which would otherwise surface mid-run.
 	pw := &cachedPassword{get: o.Password}
+	if _, err := pw.prompt(""); err != nil {
+		return nil, err
+	}
 	kr, err := keyring.Open(keyring.Config{
 		AllowedBackends:  []keyring.BackendType{keyring.FileBackend},
 		ServiceName:      serviceName,
@@ -103,7 +109,14 @@ func OpenKeyring(o KeyringOptions) (KeyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the file keyring in %s: %w", o.FileDir, err)
 	}
-	return &keyringKeys{kr: kr, name: "file (" + o.FileDir + ")", timeout: o.Timeout}, nil
+	keys := &keyringKeys{kr: kr, name: "file (" + o.FileDir + ")", timeout: o.Timeout}
+	if _, err := keys.GetKey(); err != nil && !errors.Is(err, ErrNotFound) {
+		if strings.Contains(err.Error(), "integrity check failed") {
+			return nil, fmt.Errorf("the password for the file keyring in %s is wrong", o.FileDir)
+		}
+		return nil, fmt.Errorf("open the file keyring in %s: %w", o.FileDir, err)
+	}
+	return keys, nil
 }
 
 // cachedPassword asks once and refuses an empty password, which the

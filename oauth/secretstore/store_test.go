@@ -104,11 +104,7 @@ func TestWrongKeyIsDetected(t *testing.T) {
 }
 
 func TestFileBackendRefusesEmptyPassword(t *testing.T) {
-	ks, err := OpenKeyring(KeyringOptions{Backend: "file", FileDir: t.TempDir(), Password: func() (string, error) { return "", nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = New(t.TempDir(), ks).Set("x", []byte("y"))
+	_, err := OpenKeyring(KeyringOptions{Backend: "file", FileDir: t.TempDir(), Password: func() (string, error) { return "", nil }})
 	if err == nil || !strings.Contains(err.Error(), "must not be empty") {
 		t.Errorf("empty password accepted: %v", err)
 	}
@@ -116,21 +112,29 @@ func TestFileBackendRefusesEmptyPassword(t *testing.T) {
 
 func TestFileBackendRoundTrip(t *testing.T) {
 	fileDir, recDir := t.TempDir(), t.TempDir()
-	open := func(pw string) *Store {
+	open := func(pw string) (*Store, error) {
 		ks, err := OpenKeyring(KeyringOptions{Backend: "file", FileDir: fileDir, Password: func() (string, error) { return pw, nil }})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		return New(recDir, ks)
+		return New(recDir, ks), nil
 	}
-	if err := open("correct horse").Set("secret/x", []byte("v")); err != nil {
+	s, err := open("correct horse")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := open("correct horse").Get("secret/x"); err != nil || string(v) != "v" {
+	if err := s.Set("secret/x", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	s, err = open("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get("secret/x"); err != nil || string(v) != "v" {
 		t.Errorf("reopen: %q %v", v, err)
 	}
-	if _, err := open("wrong").Get("secret/x"); err == nil {
-		t.Error("a wrong password read the secret")
+	if _, err := open("wrong"); err == nil || !strings.Contains(err.Error(), "password for the file keyring") {
+		t.Errorf("a wrong password: %v", err)
 	}
 }
 

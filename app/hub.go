@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/term"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/store"
+	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth/secretstore"
+)
+
+// runningHub is a hub with everything it owns: the single-owner lock, the
+// keyring, the database, the config watcher and the control socket.
+type runningHub struct {
+	paths   Paths
+	log     *logging
+	lock    *control.Lock
+	secrets *secretstore.Store // nil when no keyring could be opened
+	keyErr  error              // why secrets is nil
+	db      *store.Store       // nil when the database could not be opened
+	hub     *mcphub.Hub
+	ctrl    *control.Server
+	started time.Time
+	mode    string
+	cancel  context.CancelFunc
+}
+
+// startHub brings a hub up for paths. mode is "serve" or "gui".
+func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
+	r := &runningHub{paths: paths, started: time.Now(), mode: mode}
+	exe, _ := os.Executable()
+	lock, err := control.Acquire(paths.Control(), control.Owner{
+		PID: os.Getpid(), Started: r.started, Config: paths.Config, Executable: exe, Mode: mode,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.lock = lock
+
+	if created, err := config.CreateIfMissing(paths.Config); err != nil {
+		lock.Release()
+		return nil, err
+	} else if created {
+		fmt.Fprintf(env.stderr, "Created %s with no servers yet; add servers to it (see docs/config.md) and they connect at once.\n", paths.Config)
+	}
+
+	r.log = openLogging(env.stderr, paths.LogFile())
+	log := r.log.Logger
+	slog.SetDefault(log)
+
+	r.secrets, r.keyErr = openSecrets(paths, term.IsTerminal(int(os.Stdin.Fd())))
+	if r.keyErr != nil {
+		log.Warn("no keyring: ${keyring:NAME} references and sign-ins are unavailable", "err", r.keyErr)
+	}
+	if db, err := store.Open(paths.Database(), log); err != nil {
+		log.Error("database unavailable; status history is not recorded", "err", err)
+	} else {
+		r.db = db
+		db.PruneEvents(30 * 24 * time.Hour)
+	}
+
+	ver, _, _ := Version()
+	r.hub = mcphub.New(mcphub.Options{
+		ConfigPath:    paths.Config,
+		Logger:        log,
+		ConfigOptions: config.Options{LookupSecret: r.lookupSecret},
+		Upstream: upstream.Options{
+			ClientInfo: &mcp.Implementation{Name: "mcptray", Title: "MCP Tray", Version: ver},
+		},
+		OnConfig: func(cfg *config.Config, _ config.Diff) { r.log.setLevel(cfg.Hub.LogLevel) },
+	})
+	if r.db != nil {
+		sub := func() *status.Subscription { return r.hub.Subscribe(4096) }
+		go r.db.Follow(sub(), sub)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	if err := r.hub.Reload(); err != nil {
+		fmt.Fprintf(env.stderr, "The configuration has errors; no servers run until it is fixed (the file is watched):\n%v\n", err)
+	}
+	if err := r.hub.Watch(ctx); err != nil {
+		log.Error("cannot watch the configuration file; edits need 'mcptray reload' or SIGHUP", "err", err)
+	}
+
+	ctrl, err := control.Listen(paths.Control())
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.ctrl = ctrl
+	go func() {
+		if err := ctrl.Serve(control.NewAPI(r.hub, r.info)); err != nil {
+			log.Error("control socket stopped", "err", err)
+		}
+	}()
+	return r, nil
+}
+
+func (r *runningHub) info() control.HubInfo {
+	ver, _, _ := Version()
+	info := control.HubInfo{Version: ver, PID: os.Getpid(), Started: r.started, Mode: r.mode,
+		LogFile: r.log.path, Socket: r.paths.Control().Socket}
+	if r.secrets != nil {
+		info.Keyring = r.secrets.Backend()
+	} else if r.keyErr != nil {
+		info.Keyring = "unavailable: " + r.keyErr.Error()
+	}
+	if r.db != nil {
+		info.Database = r.db.Path()
+	}
+	return info
+}
+
+// lookupSecret resolves ${keyring:NAME} for the configuration.
+func (r *runningHub) lookupSecret(name string) (string, bool, error) {
+	if r.secrets == nil {
+		return "", false, r.keyErr
+	}
+	v, err := r.secrets.Get(secretName(name))
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return "", false, nil
+	}
+	return string(v), err == nil, err
+}
+
+// secretName is where a ${keyring:NAME} value is stored.
+func secretName(name string) string { return "secret/" + name }
+
+// Close shuts everything down in order and releases the lock last.
+func (r *runningHub) Close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.ctrl != nil {
+		r.ctrl.Close()
+	}
+	if r.hub != nil {
+		r.hub.Close()
+	}
+	if r.db != nil {
+		_ = r.db.Close()
+	}
+	if r.log != nil {
+		r.log.close()
+	}
+	r.lock.Release()
+}
+
+// openSecrets opens the encrypted secret store. The file keyring's password
+// comes from $MCPTRAY_KEYRING_PASSWORD, or is asked once on a terminal.
+func openSecrets(paths Paths, interactive bool) (*secretstore.Store, error) {
+	var password func() (string, error)
+	if pw, ok := os.LookupEnv("MCPTRAY_KEYRING_PASSWORD"); ok {
+		password = func() (string, error) { return pw, nil }
+	} else if interactive {
+		password = func() (string, error) {
+			fmt.Fprint(os.Stderr, "No OS keyring is available. Password for MCP Tray's encrypted keyring file: ")
+			pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(pw), err
+		}
+	}
+	keys, err := secretstore.OpenKeyring(secretstore.KeyringOptions{
+		Backend:  os.Getenv("MCPTRAY_KEYRING"),
+		FileDir:  paths.FileKeyring(),
+		Password: password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return secretstore.New(paths.Secrets(), keys), nil
+}

@@ -1,0 +1,214 @@
+// Package app is MCP Tray's entry point: the command line, the wiring of
+// hub, store, keyring and control channel, paths and logging. It is the only
+// package that may import Fyne's GL driver.
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	usage   string // arguments after the name
+	example string
+	hidden  bool
+	run     func(env *cliEnv, args []string) int
+}
+
+// cliEnv is what every command gets: where to print, and the global flags.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	configFlag     string
+}
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFail   = 1 // the operation failed (transport, auth, no hub...)
+	exitBroken = 2 // the server answered but broke an expectation (mcptray test)
+	exitUsage  = 64
+)
+
+func commands() []command {
+	return []command{
+		{name: "serve", summary: "run the hub without a window (for servers, SSH sessions and containers)",
+			usage: "[--config FILE]", example: "mcptray serve", run: runServe},
+		{name: "status", summary: "show each server's state, tool count and last error",
+			usage: "[--json] [--config FILE]", example: "mcptray status --json", run: runStatus},
+		{name: "validate", summary: "check a configuration file and report every problem with its line and column",
+			usage: "[FILE] [--config FILE]", example: "mcptray validate ~/.config/mcptray/config.json", run: runValidate},
+		{name: "test", summary: "connect to any MCP server URL, list its tools, optionally call one",
+			usage: "URL [--header K:V]... [--tool NAME --args JSON] [--expect-tools a,b] [-o text|json]",
+			example: `mcptray test https://example.com/mcp --tool echo --args '{"message":"hi"}'`, run: runTest},
+		{name: "reload", summary: "make the running hub read its configuration now",
+			usage: "[--config FILE]", example: "mcptray reload", run: runReload},
+		{name: "reconnect", summary: "drop a server's session and connect again",
+			usage: "NAME [--config FILE]", example: "mcptray reconnect github", run: runReconnect},
+		{name: "secret", summary: "store, list or delete values used as ${keyring:NAME} in the configuration",
+			usage: "set|delete|list [NAME]", example: "mcptray secret set github-token < token.txt", run: runSecret},
+		{name: "version", summary: "print version, commit, build date and Go version",
+			usage: "", example: "mcptray version", run: runVersion},
+	}
+}
+
+// Main runs mcptray with args (without the program name) and returns the
+// process exit code.
+func Main(args []string) int {
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr}
+	if len(args) == 0 {
+		return runDefault(env)
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := findCommand(args[1]); ok {
+				printCommandHelp(env.stdout, c)
+				return exitOK
+			}
+		}
+		printHelp(env.stdout)
+		return exitOK
+	case "--version", "-version":
+		return runVersion(env, nil)
+	}
+	c, ok := findCommand(name)
+	if !ok {
+		fmt.Fprintf(env.stderr, "mcptray: unknown command %q\n", name)
+		if s := suggest(name); s != "" {
+			fmt.Fprintf(env.stderr, "Did you mean 'mcptray %s'?\n", s)
+		}
+		fmt.Fprintln(env.stderr, "Run 'mcptray help' for the list of commands.")
+		return exitUsage
+	}
+	return c.run(env, args[1:])
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// runDefault is 'mcptray' with no arguments: the tray app where one can run,
+// help otherwise.
+func runDefault(env *cliEnv) int {
+	printHelp(env.stdout)
+	return exitOK
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `MCP Tray owns your connections to MCP servers: it signs in, keeps tokens
+fresh in the OS keyring, applies config edits live, and offers every server
+to your IDEs through one local bridge.
+
+Usage: mcptray <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprint(w, `
+Every command takes --config FILE (default: $MCPTRAY_CONFIG, else the
+user configuration folder's mcptray/config.json).
+Run 'mcptray help COMMAND' for a command's flags and an example.
+`)
+}
+
+func printCommandHelp(w io.Writer, c command) {
+	fmt.Fprintf(w, "mcptray %s: %s\n\nUsage: mcptray %s %s\n", c.name, c.summary, c.name, c.usage)
+	if c.example != "" {
+		fmt.Fprintf(w, "\nExample:\n  %s\n", c.example)
+	}
+}
+
+// suggest returns the command closest to a mistyped one, if close enough.
+func suggest(name string) string {
+	best, bestDist := "", 3
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestDist || strings.HasPrefix(n, name) && len(name) >= 2 && bestDist > 1 {
+			best, bestDist = n, min(d, 1)
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// newFlags returns a flag set for command c that knows --config and prints
+// the command's help on -h.
+func (env *cliEnv) newFlags(c string) *flag.FlagSet {
+	fs := flag.NewFlagSet("mcptray "+c, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.StringVar(&env.configFlag, "config", "", "configuration `FILE`")
+	fs.Usage = func() {
+		if cmd, ok := findCommand(c); ok {
+			printCommandHelp(env.stderr, cmd)
+		}
+		fmt.Fprintln(env.stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments ("mcptray test URL --tool x" and "mcptray test --tool x URL").
+// It returns the positional arguments, or ok=false after printing the
+// problem.
+func (env *cliEnv) parse(fs *flag.FlagSet, args []string) (pos []string, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, false
+			}
+			fmt.Fprintf(env.stderr, "Run 'mcptray help %s' for usage.\n", strings.TrimPrefix(fs.Name(), "mcptray "))
+			return nil, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, true
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

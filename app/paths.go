@@ -1,0 +1,87 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+
+	"github.com/mcptray/mcptray/mcphub/control"
+)
+
+// Paths are the places MCP Tray reads and writes, resolved once per run.
+type Paths struct {
+	Config  string // the configuration file
+	Data    string // database, encrypted secrets
+	Logs    string // log files
+	Runtime string // control socket, lock, control secret (private)
+}
+
+func (p Paths) Database() string { return filepath.Join(p.Data, "mcptray.db") }
+func (p Paths) Secrets() string  { return filepath.Join(p.Data, "secrets") }
+func (p Paths) FileKeyring() string {
+	return filepath.Join(p.Data, "keyring")
+}
+func (p Paths) LogFile() string { return filepath.Join(p.Logs, "mcptray.log") }
+func (p Paths) Control() control.Paths {
+	return control.PathsFor(p.Runtime, p.Config)
+}
+
+// resolvePaths finds every location. The configuration file comes from
+// --config, else $MCPTRAY_CONFIG, else the user configuration folder.
+func resolvePaths(configFlag string) (Paths, error) {
+	var p Paths
+	switch {
+	case configFlag != "":
+		p.Config = configFlag
+	case os.Getenv("MCPTRAY_CONFIG") != "":
+		p.Config = os.Getenv("MCPTRAY_CONFIG")
+	default:
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return p, fmt.Errorf("find the configuration folder: %w (set MCPTRAY_CONFIG)", err)
+		}
+		p.Config = filepath.Join(dir, "mcptray", "config.json")
+	}
+	abs, err := filepath.Abs(p.Config)
+	if err != nil {
+		return p, err
+	}
+	p.Config = abs
+
+	home, _ := os.UserHomeDir()
+	switch runtime.GOOS {
+	case "darwin":
+		p.Data = filepath.Join(home, "Library", "Application Support", "mcptray")
+		p.Logs = filepath.Join(home, "Library", "Logs", "mcptray")
+	case "windows":
+		local := os.Getenv("LocalAppData")
+		if local == "" {
+			local = filepath.Join(home, "AppData", "Local")
+		}
+		p.Data = filepath.Join(local, "mcptray")
+		p.Logs = filepath.Join(local, "mcptray", "logs")
+		p.Runtime = filepath.Join(local, "mcptray", "run")
+	default:
+		p.Data = xdg("XDG_DATA_HOME", filepath.Join(home, ".local", "share"), "mcptray")
+		p.Logs = xdg("XDG_STATE_HOME", filepath.Join(home, ".local", "state"), "mcptray")
+	}
+	if p.Runtime == "" {
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && filepath.IsAbs(dir) {
+			p.Runtime = filepath.Join(dir, "mcptray")
+		} else {
+			p.Runtime = filepath.Join(os.TempDir(), "mcptray-"+strconv.Itoa(os.Getuid()))
+		}
+	}
+	return p, nil
+}
+
+// xdg returns $env/app when env holds an absolute path (the XDG spec says to
+// ignore relative ones), else fallback/app.
+func xdg(env, fallback, app string) string {
+	if v := os.Getenv(env); v != "" && filepath.IsAbs(v) {
+		return filepath.Join(v, app)
+	}
+	return filepath.Join(fallback, app)
+}

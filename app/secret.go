@@ -1,0 +1,127 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/oauth/secretstore"
+)
+
+func runSecret(env *cliEnv, args []string) int {
+	fs := env.newFlags("secret")
+	pos, ok := env.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(env.stderr, "mcptray secret: say set NAME, delete NAME or list")
+		return exitUsage
+	}
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray secret: %v\n", err)
+		return exitFail
+	}
+	secrets, err := openSecrets(paths, term.IsTerminal(int(os.Stdin.Fd())))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray secret: %v\n", err)
+		return exitFail
+	}
+	op, rest := pos[0], pos[1:]
+	switch {
+	case op == "list" && len(rest) == 0:
+		names, err := secrets.List("secret/")
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcptray secret: %v\n", err)
+			return exitFail
+		}
+		for _, n := range names {
+			fmt.Fprintln(env.stdout, strings.TrimPrefix(n, "secret/"))
+		}
+		return exitOK
+	case (op == "set" || op == "delete") && len(rest) == 1:
+		name := rest[0]
+		if name == "" || strings.ContainsAny(name, "${}: \t") {
+			fmt.Fprintf(env.stderr, "mcptray secret: %q is not a usable name (no spaces, $, {, } or :)\n", name)
+			return exitUsage
+		}
+		if op == "delete" {
+			err = secrets.Delete(secretName(name))
+		} else {
+			var value string
+			value, err = readSecretValue(env, name)
+			if err == nil {
+				err = secrets.Set(secretName(name), []byte(value))
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcptray secret %s: %v\n", op, err)
+			return exitFail
+		}
+		fmt.Fprintf(env.stdout, "%s ${keyring:%s} in %s.\n", map[string]string{"set": "Stored", "delete": "Deleted"}[op], name, secrets.Backend())
+		reloadIfRunning(env, paths)
+		return exitOK
+	}
+	fmt.Fprintln(env.stderr, "mcptray secret: say set NAME, delete NAME or list")
+	return exitUsage
+}
+
+// readSecretValue reads the value from the terminal without echo, or from
+// stdin when it is a pipe (never from the command line, where it would land
+// in the shell history and the process list).
+func readSecretValue(env *cliEnv, name string) (string, error) {
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprintf(env.stderr, "Value for ${keyring:%s}: ", name)
+		v, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(env.stderr)
+		if err != nil {
+			return "", err
+		}
+		if len(v) == 0 {
+			return "", errors.New("the value is empty")
+		}
+		return string(v), nil
+	}
+	v, err := bufio.NewReader(io.LimitReader(os.Stdin, 1<<20)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	v = strings.TrimRight(v, "\r\n")
+	if v == "" {
+		return "", errors.New("the value is empty (pipe it on stdin, or run in a terminal)")
+	}
+	return v, nil
+}
+
+// reloadIfRunning tells a running hub to reread the configuration, so a new
+// secret takes effect at once.
+func reloadIfRunning(env *cliEnv, paths Paths) {
+	client, err := control.Dial(paths.Control())
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := client.Reload(ctx); err == nil && !res.Applied {
+		fmt.Fprintf(env.stderr, "The running hub reloaded, but the configuration still has errors:\n%s\n", res.Error)
+	}
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+func runStatus(env *cliEnv, args []string) int {
+	fs := env.newFlags("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, ok := env.parse(fs, args); !ok {
+		return exitUsage
+	}
+	client, paths, code := env.dialHub("status")
+	if client == nil {
+		if *asJSON && code == exitFail {
+			_ = json.NewEncoder(env.stdout).Encode(map[string]any{"running": false, "config_path": paths.Config})
+		}
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := client.Status(ctx)
+	if err != nil {
+		return env.hubError("status", paths, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Running bool `json:"running"`
+			*control.StatusResponse
+		}{true, st})
+		return exitOK
+	}
+	printStatus(env, st)
+	return exitOK
+}
+
+func printStatus(env *cliEnv, st *control.StatusResponse) {
+	w := env.stdout
+	fmt.Fprintf(w, "MCP Tray hub %s (process %d, %s, up %s)\nConfiguration: %s\n", st.Hub.Version, st.Hub.PID, st.Hub.Mode,
+		time.Since(st.Hub.Started).Round(time.Second), st.ConfigPath)
+	if st.Hub.Keyring != "" {
+		fmt.Fprintf(w, "Keyring:       %s\n", st.Hub.Keyring)
+	}
+	fmt.Fprintln(w)
+	if len(st.Servers) == 0 {
+		fmt.Fprintln(w, "No servers are configured yet.")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVER\tSTATE\tTOOLS\tTRANSPORT\tDETAIL")
+		for _, s := range st.Servers {
+			tools := "-"
+			if s.Status.State == status.Connected {
+				tools = fmt.Sprint(s.Status.Counts.Tools)
+			}
+			transport := s.Status.Transport
+			if transport == "" {
+				transport = s.Transport
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status.State, tools, transport, detail(s.Status))
+		}
+		tw.Flush()
+	}
+	if st.ConfigError != "" {
+		fmt.Fprintf(w, "\nThe configuration file has errors; the last good configuration keeps running:\n  %s\n",
+			strings.ReplaceAll(st.ConfigError, "\n", "\n  "))
+	}
+}
+
+// detail is the last column: why a server is not connected, or what it runs.
+func detail(s status.Status) string {
+	switch s.State {
+	case status.Connected:
+		d := "protocol " + s.ProtocolVersion
+		if s.ServerInfo != "" {
+			d = s.ServerInfo + ", " + d
+		}
+		return d
+	case status.Error:
+		if !s.NextRetry.IsZero() {
+			return fmt.Sprintf("%s; next try in %s", s.Reason, max(time.Until(s.NextRetry), 0).Round(time.Second))
+		}
+		return s.Reason
+	case status.NeedsAuth:
+		return s.Reason + ": run 'mcptray auth " + s.Server + "'"
+	default:
+		return s.Reason
+	}
+}
+
+// dialHub connects to the hub of the --config file. When there is none it
+// prints why and returns a nil client with the exit code to use.
+func (env *cliEnv) dialHub(cmd string) (*control.Client, Paths, int) {
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray %s: %v\n", cmd, err)
+		return nil, paths, exitFail
+	}
+	client, err := control.Dial(paths.Control())
+	if err != nil {
+		return nil, paths, env.hubError(cmd, paths, err)
+	}
+	return client, paths, exitOK
+}
+
+func (env *cliEnv) hubError(cmd string, paths Paths, err error) int {
+	if errors.Is(err, control.ErrNoHub) {
+		fmt.Fprintf(env.stderr, "No MCP Tray hub is running for %s.\nStart one with 'mcptray serve' (or open MCP Tray).\n", paths.Config)
+		return exitFail
+	}
+	fmt.Fprintf(env.stderr, "mcptray %s: %v\n", cmd, err)
+	return exitFail
+}
+
+func runReload(env *cliEnv, args []string) int {
+	fs := env.newFlags("reload")
+	if _, ok := env.parse(fs, args); !ok {
+		return exitUsage
+	}
+	client, paths, code := env.dialHub("reload")
+	if client == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := client.Reload(ctx)
+	if err != nil {
+		return env.hubError("reload", paths, err)
+	}
+	if !res.Applied {
+		fmt.Fprintf(env.stderr, "The configuration was not applied; the last good one keeps running:\n%s\n", res.Error)
+		return exitFail
+	}
+	fmt.Fprintln(env.stdout, "Configuration applied.")
+	return exitOK
+}
+
+func runReconnect(env *cliEnv, args []string) int {
+	fs := env.newFlags("reconnect")
+	pos, ok := env.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(env.stderr, "mcptray reconnect: give one server name")
+		return exitUsage
+	}
+	client, paths, code := env.dialHub("reconnect")
+	if client == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Reconnect(ctx, pos[0]); err != nil {
+		return env.hubError("reconnect", paths, err)
+	}
+	fmt.Fprintf(env.stdout, "Reconnecting %s.\n", pos[0])
+	return exitOK
+}

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+)
+
+func runValidate(env *cliEnv, args []string) int {
+	fs := env.newFlags("validate")
+	pos, ok := env.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(env.stderr, "mcptray validate: give at most one file")
+		return exitUsage
+	}
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray validate: %v\n", err)
+		return exitFail
+	}
+	file := paths.Config
+	if len(pos) == 1 {
+		file = pos[0]
+	}
+	secrets, keyErr := openSecrets(paths, false)
+	cfg, err := config.Load(file, config.Options{LookupSecret: func(name string) (string, bool, error) {
+		if secrets == nil {
+			return "", false, keyErr
+		}
+		v, err := secrets.Get(secretName(name))
+		if err != nil {
+			return "", false, ignoreNotFound(err)
+		}
+		return string(v), true, nil
+	}})
+	if err != nil {
+		var cerr *config.Error
+		if errors.As(err, &cerr) {
+			for _, is := range cerr.Issues {
+				fmt.Fprintln(env.stderr, is)
+			}
+		} else {
+			fmt.Fprintln(env.stderr, err)
+		}
+		return exitFail
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(env.stderr, "%s (warning)\n", w)
+	}
+	fmt.Fprintf(env.stdout, "%s is valid: %d server(s).\n", file, len(cfg.Servers))
+	return exitOK
+}

@@ -1,0 +1,153 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// HubInfo describes the running hub process.
+type HubInfo struct {
+	Version  string    `json:"version"`
+	PID      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+	Mode     string    `json:"mode"` // serve or gui
+	Keyring  string    `json:"keyring,omitempty"`
+	Database string    `json:"database,omitempty"`
+	LogFile  string    `json:"log_file,omitempty"`
+	Socket   string    `json:"socket"`
+}
+
+// StatusResponse is the answer to GET /v1/status.
+type StatusResponse struct {
+	Hub         HubInfo             `json:"hub"`
+	ConfigPath  string              `json:"config_path"`
+	ConfigError string              `json:"config_error,omitempty"`
+	Servers     []mcphub.ServerView `json:"servers"`
+}
+
+// ReloadResponse is the answer to POST /v1/reload.
+type ReloadResponse struct {
+	Applied bool   `json:"applied"`
+	Error   string `json:"error,omitempty"`
+}
+
+// NewAPI returns the control routes of hub.
+func NewAPI(hub *mcphub.Hub, info func() HubInfo) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, statusOf(hub, info()))
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := hub.Reload(); err != nil {
+			writeJSON(w, http.StatusOK, ReloadResponse{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, ReloadResponse{Applied: true})
+	})
+	mux.HandleFunc("POST /v1/servers/{id}/reconnect", func(w http.ResponseWriter, r *http.Request) {
+		if err := hub.Reconnect(r.PathValue("id")); err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, mcphub.ErrUnknownServer) {
+				code = http.StatusNotFound
+			}
+			writeError(w, code, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	// GET /v1/events streams status events as JSON lines (the GUI and
+	// 'mcptray status --watch' follow it).
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		sub := hub.Subscribe(256)
+		defer sub.Close()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		flusher, _ := w.(http.Flusher)
+		enc := json.NewEncoder(w)
+		flush := func() {
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-sub.Lagged:
+				return // the client reconnects and rereads the status
+			case e, ok := <-sub.C:
+				if !ok || enc.Encode(e) != nil {
+					return
+				}
+				flush()
+			}
+		}
+	})
+	return mux
+}
+
+func statusOf(hub *mcphub.Hub, info HubInfo) StatusResponse {
+	resp := StatusResponse{Hub: info, ConfigPath: hub.ConfigPath(), Servers: hub.Servers()}
+	if err := hub.ConfigError(); err != nil {
+		resp.ConfigError = err.Error()
+	}
+	return resp
+}
+
+// Status asks the hub for its status.
+func (c *Client) Status(ctx context.Context) (*StatusResponse, error) {
+	var s StatusResponse
+	if err := c.Do(ctx, http.MethodGet, "/v1/status", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Reload asks the hub to read its configuration now.
+func (c *Client) Reload(ctx context.Context) (*ReloadResponse, error) {
+	var r ReloadResponse
+	if err := c.Do(ctx, http.MethodPost, "/v1/reload", nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Reconnect asks the hub to reconnect one server.
+func (c *Client) Reconnect(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/servers/"+id+"/reconnect", nil, nil)
+}
+
+// Events follows the hub's event stream until ctx ends or the hub closes it.
+func (c *Client) Events(ctx context.Context, each func(status.Event)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mcptray/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.secret)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if isNoListener(err) {
+			return ErrNoHub
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var e status.Event
+		if err := dec.Decode(&e); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		each(e)
+	}
+}

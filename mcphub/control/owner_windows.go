@@ -1,0 +1,5 @@
+package control
+
+import "io/fs"
+
+func ownedByMe(fs.FileInfo) bool { return true }

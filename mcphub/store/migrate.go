@@ -1,0 +1,50 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; the database's user_version is the
+// number applied. Never edit one that has shipped: add another.
+var migrations = []string{
+	// 1: status events.
+	`CREATE TABLE status_events (
+		id         INTEGER PRIMARY KEY,
+		ts         INTEGER NOT NULL, -- unix milliseconds
+		server     TEXT    NOT NULL, -- server ID, or '' for config events
+		kind       TEXT    NOT NULL, -- status, removed, config
+		state      TEXT    NOT NULL DEFAULT '',
+		reason     TEXT    NOT NULL DEFAULT '',
+		next_retry INTEGER          -- unix milliseconds
+	);
+	CREATE INDEX status_events_server_ts ON status_events (server, ts);`,
+}
+
+func migrate(db *sql.DB) error {
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("the database has schema version %d, newer than this MCP Tray knows (%d); update MCP Tray", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+func TestEventsRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "mcptray.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	s.RecordEvent(status.Event{Time: time.Now(), Kind: status.KindStatus, Status: &status.Status{Server: "a", State: status.Connecting}})
+	s.RecordEvent(status.Event{Time: time.Now(), Kind: status.KindStatus, Status: &status.Status{Server: "a", State: status.Error, Reason: "down", NextRetry: next}})
+	s.RecordEvent(status.Event{Time: time.Now(), Kind: status.KindConfig, ConfigError: "config.json:1:1: bad"})
+	s.Flush()
+	got, err := s.RecentEvents(context.Background(), "a", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].State != "error" || got[0].Reason != "down" || !got[0].NextRetry.Equal(next) {
+		t.Errorf("events = %+v", got)
+	}
+	cfg, _ := s.RecentEvents(context.Background(), "", 10)
+	if len(cfg) != 1 || cfg[0].Reason != "config.json:1:1: bad" {
+		t.Errorf("config events = %+v", cfg)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every file SQLite made is private.
+	matches, _ := filepath.Glob(path + "*")
+	for _, m := range matches {
+		fi, _ := os.Stat(m)
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v", m, fi.Mode())
+		}
+	}
+	// Reopening does not re-run migrations.
+	s2, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, _ = s2.RecentEvents(context.Background(), "a", 10)
+	if len(got) != 2 {
+		t.Errorf("after reopen: %d events", len(got))
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.DB().Exec(`PRAGMA user_version = 99`)
+	s.Close()
+	if _, err := Open(path, nil); err == nil {
+		t.Fatal("a database from a newer version was opened")
+	}
+}
