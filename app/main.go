@@ -46,7 +46,7 @@ func commands() []command {
 		{name: "validate", summary: "check a configuration file and report every problem with its line and column",
 			usage: "[FILE] [--config FILE]", example: "mcptray validate ~/.config/mcptray/config.json", run: runValidate},
 		{name: "test", summary: "connect to any MCP server URL, list its tools, optionally call one",
-			usage: "URL [--header K:V]... [--tool NAME --args JSON] [--expect-tools a,b] [-o text|json]",
+			usage:   "URL [--header K:V]... [--tool NAME --args JSON] [--expect-tools a,b] [-o text|json]",
 			example: `mcptray test https://example.com/mcp --tool echo --args '{"message":"hi"}'`, run: runTest},
 		{name: "reload", summary: "make the running hub read its configuration now",
 			usage: "[--config FILE]", example: "mcptray reload", run: runReload},

@@ -39,7 +39,7 @@ type EventRecord struct {
 	NextRetry time.Time
 }
 
-// RecentEvents returns up to limit events of one server ('' for config
+// RecentEvents returns up to limit events of one server (” for config
 // events), newest first.
 func (s *Store) RecentEvents(ctx context.Context, server string, limit int) ([]EventRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, server, kind, state, reason, next_retry FROM status_events

@@ -116,12 +116,14 @@ func newConn(srv config.Server, opts Options) *Conn {
 	}
 	c.st = status.Status{Server: srv.ID, State: status.Connecting, Since: time.Now()}
 	c.client = mcp.NewClient(opts.ClientInfo, &mcp.ClientOptions{
-		Capabilities:               &mcp.ClientCapabilities{},
-		ToolListChangedHandler:     func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
-		PromptListChangedHandler:   func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
-		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) { c.listChanged(r.Session, kindResources, kindTemplates) },
-		KeepAlive:                  opts.KeepAlive,
-		KeepAliveFailureThreshold:  2,
+		Capabilities:             &mcp.ClientCapabilities{},
+		ToolListChangedHandler:   func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
+		PromptListChangedHandler: func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
+		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) {
+			c.listChanged(r.Session, kindResources, kindTemplates)
+		},
+		KeepAlive:                 opts.KeepAlive,
+		KeepAliveFailureThreshold: 2,
 	})
 	return c
 }
