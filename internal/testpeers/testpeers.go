@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,6 +108,7 @@ type Process struct {
 	Port int
 	mu   sync.Mutex
 	out  strings.Builder
+	done chan struct{} // closed when the process has exited
 }
 
 // Output is everything the peer printed so far.
@@ -117,23 +118,32 @@ func (p *Process) Output() string {
 	return p.out.String()
 }
 
-// Stop kills the peer and waits for it.
+// Stop kills the peer (and anything it started) and waits for it.
 func (p *Process) Stop() {
-	if p.Cmd.Process != nil {
-		_ = p.Cmd.Process.Kill()
-		_ = p.Cmd.Wait()
+	if p.Cmd.Process == nil {
+		return
 	}
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
 }
 
-// start runs cmd and waits until a line of its output matches ready.
-func start(t testing.TB, cmd *exec.Cmd, ready *regexp.Regexp) *Process {
+// Done is closed when the peer has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Start runs cmd and waits until a line of its output matches ready.
+func Start(t testing.TB, cmd *exec.Cmd, ready *regexp.Regexp) *Process {
 	t.Helper()
-	p := &Process{Cmd: cmd}
-	pr, pw := io.Pipe()
+	p := &Process{Cmd: cmd, done: make(chan struct{})}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
+	pw.Close() // the child has its own copy
 	t.Cleanup(p.Stop)
 	seen := make(chan struct{})
 	go func() {
@@ -148,10 +158,12 @@ func start(t testing.TB, cmd *exec.Cmd, ready *regexp.Regexp) *Process {
 			}
 		}
 	}()
-	go func() { _ = cmd.Wait(); pw.Close() }()
+	go func() { _ = cmd.Wait(); close(p.done) }()
 	select {
 	case <-seen:
 		return p
+	case <-p.done:
+		t.Fatalf("%s exited before it was ready; output:\n%s", cmd.Path, p.Output())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not report ready within 30s; output:\n%s", cmd.Path, p.Output())
 	}
@@ -170,7 +182,7 @@ func StartEverythingHTTPOn(t testing.TB, port int) *Process {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(EverythingServerBin(t), "-http="+addr, "-stateless=false")
-	p := start(t, cmd, regexp.MustCompile(`listening at`))
+	p := Start(t, cmd, regexp.MustCompile(`listening at`))
 	p.Port, p.URL = port, "http://"+addr+"/mcp"
 	return p
 }
@@ -184,7 +196,7 @@ func StartServerEverything(t testing.TB, mode string) *Process {
 	port := FreePort(t)
 	cmd := exec.CommandContext(context.Background(), Node(t), ServerEverythingScript(t), mode)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	p := start(t, cmd, regexp.MustCompile(`(?i)listening on port|running on port`))
+	p := Start(t, cmd, regexp.MustCompile(`(?i)listening on port|running on port`))
 	p.Port = port
 	switch mode {
 	case "sse":

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,5 +93,32 @@ func TestEventEnd(t *testing.T) {
 	}
 	if !strings.Contains(oddSchema, "9007199254740993") {
 		t.Fatal("bad fixture")
+	}
+}
+
+// Every page is fetched (LC-13), and raw bytes are kept page by page.
+func TestCatalogFetchesAllPages(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "pager", Version: "1"}, &mcp.ServerOptions{PageSize: 2})
+	for i := range 7 {
+		s.AddTool(&mcp.Tool{Name: fmt.Sprintf("t%d", i), InputSchema: json.RawMessage(oddSchema)},
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+		s.AddResource(&mcp.Resource{URI: fmt.Sprintf("test://r/%d", i), Name: fmt.Sprintf("r%d", i)},
+			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) { return nil, nil })
+	}
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	defer srv.Close()
+	events := make(chan status.Status, 100)
+	c := Start(config.Server{ID: "p", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second},
+		Options{OnStatus: func(s status.Status) { events <- s }})
+	defer c.Stop()
+	waitConnected(t, c, events)
+	cat := c.Catalog()
+	if len(cat.Tools) != 7 || len(cat.Resources) != 7 {
+		t.Fatalf("got %d tools, %d resources; want 7 each over 4 pages", len(cat.Tools), len(cat.Resources))
+	}
+	for _, tool := range cat.Tools {
+		if !strings.Contains(string(tool.Raw), oddSchema) {
+			t.Errorf("%s: raw schema lost: %s", tool.Key, tool.Raw)
+		}
 	}
 }
