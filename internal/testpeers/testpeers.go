@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package testpeers starts real MCP servers that nobody here wrote, for
 // tests: the go-sdk conformance everything-server and npm
 // @modelcontextprotocol/server-everything. 'make test-deps' installs them
