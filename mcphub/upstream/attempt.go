@@ -188,6 +188,9 @@ func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 	setProcessGroup(cmd)
 	att.stderr = newStderrTail(c.log)
 	cmd.Stderr = att.stderr
+	// A grandchild that inherited stderr would keep Wait (and so shutdown)
+	// blocked after the server itself exited; the group is killed after.
+	cmd.WaitDelay = 300 * time.Millisecond
 	att.cmd = cmd
 	return captureTransport{&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, att.capture}, nil
 }
