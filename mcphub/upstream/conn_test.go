@@ -109,7 +109,7 @@ func TestExpiredSessionReinitializes(t *testing.T) {
 	defer srv.Close()
 	events, opts := collect(nil)
 	opts.Backoff = Backoff{Min: time.Hour, Max: time.Hour} // a backoff wait would fail the test
-	opts.KeepAlive = time.Hour                              // let the session idle out
+	opts.KeepAlive = time.Hour                             // let the session idle out
 	c := Start(config.Server{ID: "e", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second,
 		ProtocolVersion: "2025-11-25"}, opts)
 	defer c.Stop()
@@ -232,4 +232,3 @@ func alive(pid int) bool {
 	fields := strings.Fields(string(data))
 	return len(fields) > 2 && fields[2] != "Z"
 }
-
