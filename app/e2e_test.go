@@ -229,8 +229,9 @@ func allConnected(ids ...string) func(*control.StatusResponse) bool {
 // by rewriting the file both in place and by rename, and checks the running
 // hub after each one.
 func TestServeLiveReload(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	fixture := testpeers.EverythingServerBin(t)
+	peer := testpeers.StartEverythingHTTP(t) // go-sdk fixture over HTTP
+	node, script := testpeers.Node(t), testpeers.ServerEverythingScript(t)
+	local := fmt.Sprintf(`{"command": %q, "args": [%q, "stdio"]`, node, script) // npm server-everything over stdio
 	u := newUserEnv(t)
 	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {"web": {"url": %q}}}`, peer.URL))
 	h := u.serve(t)
@@ -245,21 +246,28 @@ func TestServeLiveReload(t *testing.T) {
 	}
 	two := fmt.Sprintf(`{"mcpServers": {
   "web": {"url": %q},
-  "local": {"command": %q}
-}}`, peer.URL, fixture)
+  "local": %s}
+}}`, peer.URL, local)
 
 	// Add, by rename (how VS Code and most editors save).
 	u.writeConfig(t, two)
-	w.until(t, "local added and connected", allConnected("web", "local"))
+	st := w.until(t, "local added and connected", allConnected("web", "local"))
+	for _, s := range st.Servers {
+		if s.Status.Counts.Tools == 0 {
+			t.Errorf("%s connected with no tools", s.ID)
+		}
+	}
+	out, _, _ := u.run(t, "status")
+	t.Logf("mcptray status:\n%s", out)
 	webSession := sessionOf(t, w, "web")
 
 	// Change, in place (how vim without backup and echo > save).
 	inPlace(fmt.Sprintf(`{"mcpServers": {
   "web": {"url": %q},
-  "local": {"command": %q, "env": {"CHANGED": "yes"}}
-}}`, peer.URL, fixture))
+  "local": %s, "env": {"CHANGED": "yes"}}
+}}`, peer.URL, local))
 	before := time.Now()
-	st := w.until(t, "local restarted", func(st *control.StatusResponse) bool {
+	st = w.until(t, "local restarted", func(st *control.StatusResponse) bool {
 		for _, s := range st.Servers {
 			if s.ID == "local" && s.Status.State == status.Connected && s.Status.Since.After(before) {
 				return true
@@ -291,7 +299,7 @@ func TestServeLiveReload(t *testing.T) {
 	w.until(t, "config error cleared", func(st *control.StatusResponse) bool { return st.ConfigError == "" })
 
 	// Remove a server.
-	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {"local": {"command": %q}}}`, fixture))
+	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {"local": %s}}}`, local))
 	w.until(t, "web removed", allConnected("local"))
 
 	// SIGHUP reloads too (after an edit the watcher cannot see: none here,

@@ -85,6 +85,9 @@ func detail(s status.Status) string {
 		if s.ServerInfo != "" {
 			d = s.ServerInfo + ", " + d
 		}
+		if s.LastError != "" && time.Since(s.LastErrorAt) < 24*time.Hour {
+			d += fmt.Sprintf("; last error %s ago: %s", time.Since(s.LastErrorAt).Round(time.Second), s.LastError)
+		}
 		return d
 	case status.Error:
 		if !s.NextRetry.IsZero() {

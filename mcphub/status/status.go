@@ -45,6 +45,10 @@ type Status struct {
 	ServerInfo      string     `json:"server_info,omitempty"` // "name version" the upstream reported
 	Counts          Counts     `json:"counts"`
 	Challenge       *Challenge `json:"challenge,omitempty"` // what the last 401 said
+	// LastError is the reason of the most recent error state, kept after
+	// the server recovers, so a flapping server shows why.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
 
 // Counts is the size of a server's catalogs.

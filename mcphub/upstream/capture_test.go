@@ -124,3 +124,44 @@ func TestCatalogFetchesAllPages(t *testing.T) {
 		}
 	}
 }
+
+// A tool added upstream reaches the catalog through list_changed, in both
+// eras: on the session's stream (initialize era) and through
+// subscriptions/listen (2026-07-28).
+func TestListChangedRefreshesCatalog(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stateless bool
+		version   string
+	}{
+		{"initialize era", false, "2025-11-25"},
+		{"2026-07-28", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := schemaServer()
+			srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s },
+				&mcp.StreamableHTTPOptions{Stateless: tc.stateless}))
+			defer srv.Close()
+			events := make(chan status.Status, 100)
+			catalogs := make(chan *Catalog, 10)
+			c := Start(config.Server{ID: "lc", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second, ProtocolVersion: tc.version},
+				Options{OnStatus: func(s status.Status) { events <- s }, OnCatalog: func(_ string, cat *Catalog) { catalogs <- cat }})
+			defer c.Stop()
+			waitConnected(t, c, events)
+			<-catalogs
+			if tc.version == "" && c.Status().ProtocolVersion != "2026-07-28" {
+				t.Fatalf("protocol %s", c.Status().ProtocolVersion)
+			}
+			s.AddTool(&mcp.Tool{Name: "added_later", InputSchema: json.RawMessage(`{"type":"object"}`)},
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+			select {
+			case cat := <-catalogs:
+				if len(cat.Tools) != 2 || c.Status().Counts.Tools != 2 {
+					t.Errorf("after list_changed: %d tools in catalog, status says %d", len(cat.Tools), c.Status().Counts.Tools)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the catalog was not refreshed after list_changed")
+			}
+		})
+	}
+}

@@ -193,6 +193,9 @@ func (c *Conn) setStatus(mut func(*status.Status)) {
 	if st.State != c.st.State {
 		st.Since = time.Now()
 	}
+	if st.State == status.Error {
+		st.LastError, st.LastErrorAt = st.Reason, time.Now()
+	}
 	c.st = st
 	c.mu.Unlock()
 	c.opts.OnStatus(st)
