@@ -153,7 +153,9 @@ func TestListChangedRefreshesCatalog(t *testing.T) {
 				t.Fatalf("protocol %s", c.Status().ProtocolVersion)
 			}
 			s.AddTool(&mcp.Tool{Name: "added_later", InputSchema: json.RawMessage(`{"type":"object"}`)},
-				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+					return &mcp.CallToolResult{}, nil
+				})
 			select {
 			case cat := <-catalogs:
 				if len(cat.Tools) != 2 || c.Status().Counts.Tools != 2 {
