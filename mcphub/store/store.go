@@ -27,13 +27,19 @@ type Store struct {
 	path    string
 	log     *slog.Logger
 	queue   chan write
-	done    chan struct{}
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed when the writer has stopped
 	dropped atomic.Int64
 	closed  sync.Once
 }
 
-// write is one queued change, run inside the writer's transaction.
-type write func(*sql.Tx) error
+// write is one queued change, run inside the writer's transaction. A nil
+// run with a committed channel is a flush marker: the channel is closed once
+// everything queued before it is committed.
+type write struct {
+	run       func(*sql.Tx) error
+	committed chan struct{}
+}
 
 const (
 	queueSize   = 4096
@@ -69,7 +75,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: log, queue: make(chan write, queueSize), done: make(chan struct{})}
+	s := &Store{db: db, path: path, log: log, queue: make(chan write, queueSize), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.writer()
 	return s, nil
 }
@@ -83,7 +89,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 // enqueue hands a write to the writer without waiting. When the queue is
 // full (the disk is stuck) the write is dropped and counted: a record lost
 // is better than a hub that stops answering.
-func (s *Store) enqueue(w write) {
+func (s *Store) enqueue(run func(*sql.Tx) error) { s.put(write{run: run}) }
+
+func (s *Store) put(w write) {
 	select {
 	case s.queue <- w:
 	default:
@@ -96,27 +104,57 @@ func (s *Store) enqueue(w write) {
 func (s *Store) writer() {
 	defer close(s.done)
 	for {
-		w, ok := <-s.queue
-		if !ok {
+		var batch []write
+		select {
+		case w := <-s.queue:
+			batch = s.collect(w)
+		case <-s.quit:
+			// Commit what is still queued, then stop. Later writes are
+			// dropped by put (nothing reads the queue any more).
+			for {
+				select {
+				case w := <-s.queue:
+					batch = append(batch, w)
+					continue
+				default:
+				}
+				break
+			}
+			s.commitBatch(batch)
 			return
 		}
-		batch := []write{w}
-		timer := time.NewTimer(batchWindow)
-	collect:
-		for len(batch) < batchSize {
-			select {
-			case w, ok := <-s.queue:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, w)
-			case <-timer.C:
-				break collect
-			}
+		s.commitBatch(batch)
+	}
+}
+
+// collect gathers writes for up to batchWindow or batchSize records.
+func (s *Store) collect(first write) []write {
+	batch := []write{first}
+	timer := time.NewTimer(batchWindow)
+	defer timer.Stop()
+	for len(batch) < batchSize {
+		select {
+		case w := <-s.queue:
+			batch = append(batch, w)
+		case <-timer.C:
+			return batch
+		case <-s.quit:
+			return batch
 		}
-		timer.Stop()
-		if err := s.commit(batch); err != nil {
-			s.log.Error("database write failed", "path", s.path, "records", len(batch), "err", err)
+	}
+	return batch
+}
+
+func (s *Store) commitBatch(batch []write) {
+	if len(batch) == 0 {
+		return
+	}
+	if err := s.commit(batch); err != nil {
+		s.log.Error("database write failed", "path", s.path, "records", len(batch), "err", err)
+	}
+	for _, w := range batch {
+		if w.committed != nil {
+			close(w.committed)
 		}
 	}
 }
@@ -129,7 +167,10 @@ func (s *Store) commit(batch []write) error {
 		return err
 	}
 	for _, w := range batch {
-		if err := w(tx); err != nil {
+		if w.run == nil {
+			continue
+		}
+		if err := w.run(tx); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -140,7 +181,11 @@ func (s *Store) commit(batch []write) error {
 // Flush waits until every write queued before the call is committed.
 func (s *Store) Flush() {
 	done := make(chan struct{})
-	s.enqueue(func(*sql.Tx) error { close(done); return nil })
+	select { // unlike records, the marker waits for room: it must not be dropped
+	case s.queue <- write{committed: done}:
+	case <-s.quit:
+		return
+	}
 	select {
 	case <-done:
 	case <-s.done:
@@ -151,7 +196,7 @@ func (s *Store) Flush() {
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
-		close(s.queue)
+		close(s.quit)
 		<-s.done
 		err = s.db.Close()
 	})

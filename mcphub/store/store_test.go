@@ -67,3 +67,16 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatal("a database from a newer version was opened")
 	}
 }
+
+func TestWritesAfterCloseAreDropped(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "x.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RecordEvent(status.Event{Kind: status.KindConfig})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.RecordEvent(status.Event{Kind: status.KindConfig}) // must not panic or block
+	s.Flush()
+}
