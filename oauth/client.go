@@ -1,0 +1,531 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/oauth2"
+)
+
+// Client is one server's OAuth state: its tokens, their refresh, and
+// sign-in. It implements go-sdk's auth.OAuthHandler for the Streamable
+// HTTP transport, and serves the legacy SSE transport through the same
+// methods (see upstream).
+type Client struct {
+	m   *Manager
+	log *slog.Logger
+
+	mu       sync.Mutex
+	cfg      ServerConfig
+	http     *http.Client
+	loaded   bool
+	tokens   *Tokens
+	dead     string // why the grant is unusable (invalid_grant, signed out); "" when fine
+	inflight *refreshCall
+	failures int       // consecutive transient refresh failures
+	retryAt  time.Time // no refresh attempt before this after a failure
+	timer    *time.Timer
+	closed   bool
+
+	challenge Challenge // the last one a server sent
+	stepUps   int       // step-up sign-ins since the last plain one (AUTH-32)
+}
+
+type refreshCall struct {
+	done   chan struct{}
+	tokens *Tokens
+	err    error
+}
+
+func (c *Client) configure(sc ServerConfig) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.URL != sc.URL {
+		c.http = newHTTPClient(policyFor(sc.URL), c.m.cfg.Transport)
+	}
+	c.cfg = sc
+	if c.tokens != nil && !resourceMatches(c.tokens.Resource, sc.URL) {
+		// AUTH-28: never send a token to a resource it was not issued for.
+		c.tokens, c.dead = nil, ""
+	}
+}
+
+// loadLocked reads the stored tokens once.
+func (c *Client) loadLocked() {
+	if c.loaded {
+		return
+	}
+	c.loaded = true
+	var t Tokens
+	ok, err := loadJSON(c.m.cfg.Store, tokenKey(c.cfg.ID), &t)
+	if err != nil {
+		c.log.Warn("stored tokens cannot be read", "err", err)
+		return
+	}
+	if !ok || !resourceMatches(t.Resource, c.cfg.URL) {
+		return
+	}
+	c.tokens = &t
+	c.scheduleLocked()
+}
+
+// HasTokens reports whether the server has a usable grant.
+func (c *Client) HasTokens() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loadLocked()
+	return c.tokens != nil && c.dead == ""
+}
+
+// Start loads stored tokens and, when they are near expiry or expired
+// (the app was closed, the machine slept), refreshes them in the
+// background at once, before any request needs them.
+func (c *Client) Start() {
+	c.mu.Lock()
+	c.loadLocked()
+	due := c.tokens != nil && c.dead == "" && c.tokens.RefreshToken != "" && c.tokens.expiresWithin(refreshLead(c.tokens))
+	c.mu.Unlock()
+	if due {
+		go c.refreshInBackground()
+	}
+}
+
+// Info describes a server's sign-in without any secret, for status views.
+type Info struct {
+	SignedIn     bool      `json:"signed_in"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	Issuer       string    `json:"issuer,omitempty"`
+	Registration string    `json:"registration,omitempty"` // MethodPreregistered, MethodCIMD or MethodDCR
+	Problem      string    `json:"problem,omitempty"`
+	Refreshable  bool      `json:"refreshable"`
+}
+
+// Info returns the sign-in's public facts.
+func (c *Client) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loadLocked()
+	var i Info
+	if t := c.tokens; t != nil {
+		i = Info{SignedIn: c.dead == "", Expiry: t.Expiry, Scopes: strings.Fields(t.Scope), Issuer: t.Issuer,
+			Registration: registrationMethod(t.Registration), Refreshable: t.RefreshToken != ""}
+	}
+	i.Problem = c.dead
+	return i
+}
+
+// registrationMethod is the method part of a Tokens.Registration.
+func registrationMethod(r string) string {
+	m, _, _ := strings.Cut(r, " ")
+	return m
+}
+
+// refreshLead is how long before expiry the refresh is made: a quarter of
+// the lifetime, at most five minutes, so a call never meets an expired
+// token; syncMargin is the last moment a request refreshes synchronously.
+func refreshLead(t *Tokens) time.Duration { return min(t.lifetime()/4, 5*time.Minute) }
+func syncMargin(t *Tokens) time.Duration  { return min(t.lifetime()/10, 30*time.Second) }
+
+// scheduleLocked arms the proactive refresh. The timer never waits more
+// than 30 s before looking at the wall clock again: a suspended machine
+// stops the monotonic clock timers run on.
+func (c *Client) scheduleLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	t := c.tokens
+	if c.closed || t == nil || c.dead != "" || t.RefreshToken == "" || t.Expiry.IsZero() {
+		return
+	}
+	at := t.Expiry.Round(0).Add(-refreshLead(t))
+	if !c.retryAt.IsZero() {
+		at = c.retryAt
+	}
+	wait := min(max(time.Until(at.Round(0)), 0), 30*time.Second)
+	c.timer = time.AfterFunc(wait, c.tick)
+}
+
+func (c *Client) tick() {
+	c.mu.Lock()
+	t := c.tokens
+	due := !c.closed && t != nil && c.dead == "" && t.RefreshToken != "" &&
+		t.expiresWithin(refreshLead(t)) && !time.Now().Before(c.retryAt)
+	if !due {
+		c.scheduleLocked()
+	}
+	c.mu.Unlock()
+	if due {
+		c.refreshInBackground()
+	}
+}
+
+func (c *Client) refreshInBackground() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.refresh(ctx, false); err != nil {
+		c.log.Debug("background refresh did not succeed", "err", err)
+	}
+}
+
+func (c *Client) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// Token returns a valid access token (oauth2.TokenSource), refreshing it
+// first when it is about to expire.
+func (c *Client) Token() (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
+}
+
+func (c *Client) current(ctx context.Context) (*Tokens, error) {
+	c.mu.Lock()
+	c.loadLocked()
+	t, dead := c.tokens, c.dead
+	c.mu.Unlock()
+	if t == nil || dead != "" {
+		return nil, &NeedsAuthError{Reason: orDefault(dead, "not signed in")}
+	}
+	if !t.expiresWithin(syncMargin(t)) {
+		return t, nil
+	}
+	nt, err := c.refresh(ctx, false)
+	if err == nil {
+		return nt, nil
+	}
+	if isTransient(err) && !t.expiresWithin(0) {
+		return t, nil // the old token is still valid; the refresh is retried later
+	}
+	return nil, err
+}
+
+// TokenSource is auth.OAuthHandler's first method: nil (no Authorization
+// header) when there is no grant, so the server answers with a challenge.
+func (c *Client) TokenSource(context.Context) (oauth2.TokenSource, error) {
+	if !c.HasTokens() {
+		return nil, nil
+	}
+	return c, nil
+}
+
+// Authorize is auth.OAuthHandler's second method, called when a request
+// got 401 or 403. It never opens a browser (this is a background request):
+// a 401 to a token gets one forced refresh and a retry (AUTH-30); anything
+// else becomes a NeedsAuthError that the status shows, until a person
+// signs in.
+func (c *Client) Authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
+	defer resp.Body.Close()
+	ch := ParseChallenge(resp)
+	c.mu.Lock()
+	c.challenge = ch
+	c.loadLocked()
+	t, dead := c.tokens, c.dead
+	c.mu.Unlock()
+	if resp.StatusCode == http.StatusForbidden {
+		if ch.Error == "insufficient_scope" {
+			return &NeedsAuthError{Reason: fmt.Sprintf("the server needs more permissions (scope %q): sign in again to grant them", ch.Scope)}
+		}
+		return fmt.Errorf("the server refused access (HTTP 403)")
+	}
+	if t == nil || dead != "" {
+		return &NeedsAuthError{Reason: orDefault(dead, "the server requires sign-in")}
+	}
+	sent := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if sent != "" && sent != t.AccessToken {
+		return nil // another request already refreshed: retry with the new token
+	}
+	if _, err := c.refresh(ctx, true); err != nil {
+		if isTransient(err) {
+			return fmt.Errorf("the server rejected the token and refreshing it failed: %w", err)
+		}
+		return &NeedsAuthError{Reason: describeTokenError(err)}
+	}
+	return nil
+}
+
+// ParseChallenge reads a 401/403's WWW-Authenticate header (AUTH-01).
+func ParseChallenge(resp *http.Response) Challenge {
+	ch := Challenge{Status: resp.StatusCode}
+	challenges, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		return ch
+	}
+	for _, c := range challenges {
+		if c.Scheme == "bearer" || len(challenges) == 1 {
+			ch.ResourceMetadata, ch.Scope, ch.Error = c.Params["resource_metadata"], c.Params["scope"], c.Params["error"]
+			break
+		}
+	}
+	return ch
+}
+
+// SetChallenge records what a server said, for the next sign-in.
+func (c *Client) SetChallenge(ch Challenge) {
+	c.mu.Lock()
+	c.challenge = ch
+	c.mu.Unlock()
+}
+
+// refresh gets new tokens with the refresh token. One refresh runs at a
+// time per server; concurrent callers share its result (with rotating
+// refresh tokens, two refreshes would spend the same token and the loser
+// would revoke the grant). forced skips the backoff after failures.
+func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
+	c.mu.Lock()
+	c.loadLocked()
+	if call := c.inflight; call != nil {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.tokens, call.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	old := c.tokens
+	switch {
+	case old == nil || c.dead != "":
+		c.mu.Unlock()
+		return nil, &NeedsAuthError{Reason: orDefault(c.dead, "not signed in")}
+	case old.RefreshToken == "":
+		c.dead = "the access token expired and the provider gave no refresh token: sign in again"
+		c.mu.Unlock()
+		c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventNeedsAuth, Reason: c.dead})
+		return nil, &NeedsAuthError{Reason: c.dead}
+	case !forced && time.Now().Before(c.retryAt):
+		at := c.retryAt
+		c.mu.Unlock()
+		return nil, fmt.Errorf("the last refresh failed; retrying at %s", at.Format(time.TimeOnly))
+	}
+	call := &refreshCall{done: make(chan struct{})}
+	c.inflight = call
+	hc, cfg := c.http, c.cfg
+	c.mu.Unlock()
+
+	c.m.cfg.OnEvent(cfg.ID, Event{Kind: EventRefreshing})
+	// The request outlives the caller: once the provider has rotated the
+	// refresh token, the new one must be received and stored.
+	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	nt, err := c.refreshRequest(rctx, hc, old)
+	cancel()
+	if err == nil {
+		// AUTH-30: the rotated refresh token is stored before anything uses
+		// the new access token.
+		if serr := saveJSON(c.m.cfg.Store, tokenKey(cfg.ID), nt); serr != nil {
+			c.log.Error("the refreshed tokens could not be stored; they are kept in memory", "err", serr)
+		}
+	}
+
+	c.mu.Lock()
+	var ev Event
+	switch {
+	case err == nil:
+		c.tokens, c.failures, c.retryAt = nt, 0, time.Time{}
+		ev = Event{Kind: EventRefreshed}
+		c.log.Info("token refreshed", "expires", nt.Expiry.Format(time.RFC3339))
+	case isTransient(err):
+		c.failures++
+		delay := min(5*time.Second<<min(c.failures-1, 6), 5*time.Minute)
+		c.retryAt = time.Now().Add(delay)
+		ev = Event{Kind: EventRefreshFailed, Reason: "token refresh failed, will retry: " + err.Error(),
+			NextRetry: c.retryAt, Expired: old.expiresWithin(0)}
+		c.log.Warn("token refresh failed; tokens kept", "err", err, "retry_in", delay)
+	default:
+		var te *TokenError
+		if errors.As(err, &te) && te.Code == "invalid_client" && old.Registration != "" {
+			// A stale dynamic registration: forget it, the next sign-in
+			// registers again.
+			_ = c.m.cfg.Store.Delete(registrationKeyOf(old.Registration))
+		}
+		c.dead = describeTokenError(err)
+		ev = Event{Kind: EventNeedsAuth, Reason: c.dead}
+		c.log.Warn("token refresh refused; sign-in needed", "err", err)
+	}
+	c.inflight = nil
+	call.tokens, call.err = nt, err
+	c.scheduleLocked()
+	c.mu.Unlock()
+	close(call.done)
+	c.m.cfg.OnEvent(cfg.ID, ev)
+	return nt, err
+}
+
+func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, old *Tokens) (*Tokens, error) {
+	creds, err := c.credentials(old)
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {old.RefreshToken},
+		// AUTH-17: the resource on every token request, refresh included
+		// (x/oauth2's refresher leaves it out; docker/mcp-gateway PR #563).
+		"resource": {old.Resource},
+	}
+	if old.Scope != "" {
+		form.Set("scope", old.Scope)
+	}
+	nt, err := tokenRequest(ctx, hc, old.TokenEndpoint, creds, form)
+	if err != nil {
+		return nil, err
+	}
+	nt.Issuer, nt.Resource, nt.TokenEndpoint, nt.RevocationEndpoint, nt.Registration =
+		old.Issuer, old.Resource, old.TokenEndpoint, old.RevocationEndpoint, old.Registration
+	if nt.RefreshToken == "" {
+		nt.RefreshToken = old.RefreshToken // not rotated: keep using it
+	}
+	if nt.Scope == "" {
+		nt.Scope = old.Scope
+	}
+	return nt, nil
+}
+
+// credentials finds the client identity tokens were issued to.
+func (c *Client) credentials(t *Tokens) (clientCreds, error) {
+	method, rest, _ := strings.Cut(t.Registration, " ")
+	switch method {
+	case MethodPreregistered:
+		if c.cfg.ClientID == "" {
+			return clientCreds{}, &NeedsAuthError{Reason: "the pre-registered client was removed from the configuration: sign in again"}
+		}
+		auth := "none"
+		if c.cfg.ClientSecret != "" {
+			auth = orDefault(rest, "client_secret_basic")
+		}
+		return clientCreds{ID: c.cfg.ClientID, Secret: c.cfg.ClientSecret, AuthMethod: auth}, nil
+	case MethodCIMD:
+		return clientCreds{ID: rest, AuthMethod: "none"}, nil
+	case MethodDCR:
+		var r registration
+		ok, err := loadJSON(c.m.cfg.Store, rest, &r)
+		if err != nil {
+			return clientCreds{}, err
+		}
+		if !ok {
+			return clientCreds{}, &NeedsAuthError{Reason: "the client registration is gone: sign in again"}
+		}
+		return r.creds(), nil
+	}
+	return clientCreds{}, &NeedsAuthError{Reason: "the stored sign-in is from an unknown registration: sign in again"}
+}
+
+// registrationRef is how Tokens remember their client: "method detail",
+// where detail is the auth method (pre-registered), the client ID (CIMD)
+// or the stored registration's key (DCR).
+func registrationRef(r *registration, key string) string {
+	switch r.Method {
+	case MethodPreregistered:
+		return MethodPreregistered + " " + r.AuthMethod
+	case MethodCIMD:
+		return MethodCIMD + " " + r.ClientID
+	}
+	return MethodDCR + " " + key
+}
+
+func registrationKeyOf(ref string) string {
+	_, key, _ := strings.Cut(ref, " ")
+	return key
+}
+
+// SignOut revokes the grant at the provider when it has a revocation
+// endpoint (RFC 7009), then deletes the tokens. The registration is kept
+// for the next sign-in.
+func (c *Client) SignOut(ctx context.Context) error {
+	c.mu.Lock()
+	c.loadLocked()
+	t, hc := c.tokens, c.http
+	c.tokens, c.dead = nil, "signed out"
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	if t != nil && t.RevocationEndpoint != "" {
+		creds, err := c.credentials(t)
+		if err == nil {
+			for _, tok := range []struct{ value, hint string }{{t.RefreshToken, "refresh_token"}, {t.AccessToken, "access_token"}} {
+				if tok.value != "" {
+					if err := revoke(ctx, hc, t.RevocationEndpoint, creds, tok.value, tok.hint); err != nil {
+						c.log.Warn("revocation failed; deleting the tokens anyway", "err", err)
+						break
+					}
+				}
+			}
+		}
+	}
+	err := c.m.cfg.Store.Delete(tokenKey(c.cfg.ID))
+	c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventSignedOut, Reason: "signed out"})
+	return err
+}
+
+func revoke(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, token, hint string) error {
+	if err := checkEndpointURL(endpoint); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx, 15*time.Second)
+	defer cancel()
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	switch creds.AuthMethod {
+	case "client_secret_post":
+		form.Set("client_id", creds.ID)
+		form.Set("client_secret", creds.Secret)
+	case "client_secret_basic":
+	default:
+		form.Set("client_id", creds.ID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if creds.AuthMethod == "client_secret_basic" {
+		req.SetBasicAuth(url.QueryEscape(creds.ID), url.QueryEscape(creds.Secret))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("revocation answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// union returns a followed by the members of b it lacks (AUTH-31).
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,295 @@
+// Package oauthtest is a real OAuth 2.1 authorization server and an MCP
+// server protected by it, for tests and the demo, in the spirit of
+// net/http/httptest: start one with NewServer, point a client at URL, and
+// Close it when done.
+//
+// The authorization server is strict the way careful providers are: PKCE
+// S256 is required, redirect URIs must be registered (loopback ones match on
+// any port, RFC 8252 §7.3), the RFC 8707 resource must name the MCP server on
+// every token request (refresh included), codes are single use, refresh
+// tokens rotate and a reused one revokes its whole family, and every
+// authorization response carries the RFC 9207 iss. Options switch parts off
+// or inject faults.
+package oauthtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Server. The zero value is a complete, strict server.
+type Options struct {
+	// DisableDCR removes the registration endpoint (RFC 7591).
+	DisableDCR bool
+	// CIMD advertises client_id_metadata_document_supported and accepts the
+	// https client IDs listed in CIMDClients without fetching them (tests
+	// run offline).
+	CIMD        bool
+	CIMDClients []string
+	// Clients are registered in advance ("pre-registered").
+	Clients []Client
+	// TokenLifetime is the access tokens' lifetime; 0 means one hour.
+	TokenLifetime time.Duration
+	// NoRotation keeps a refresh token valid after use instead of rotating it.
+	NoRotation bool
+	// NoRefreshTokens issues access tokens only.
+	NoRefreshTokens bool
+	// ScopesSupported is advertised in both metadata documents; nil means
+	// {"mcp:read", "mcp:write", "offline_access"}.
+	ScopesSupported []string
+	// ChallengeScope is sent as scope= in the 401 challenge ("" sends none).
+	ChallengeScope string
+	// StepUp makes tools/call of the named tools answer 403
+	// insufficient_scope unless the token has the given scope.
+	StepUp map[string]string
+	// NoIss omits the iss parameter and does not advertise it.
+	NoIss bool
+	// WrongIss sends this iss instead of the real issuer (a mix-up attack).
+	WrongIss string
+	// MetadataIssuer overrides the issuer inside the AS metadata (a metadata
+	// issuer mismatch).
+	MetadataIssuer string
+	// PRMResource overrides the resource in the protected resource metadata
+	// (a resource mismatch).
+	PRMResource string
+	// AuthorizationEndpoint overrides the advertised authorization endpoint
+	// (for example "javascript:alert(1)").
+	AuthorizationEndpoint string
+	// ConsentPage shows an Allow / Deny page instead of approving at once
+	// (the demo, so a person sees the flow).
+	ConsentPage bool
+	// ASAddr and MCPAddr pin the listen addresses ("127.0.0.1:PORT"); empty
+	// means a free loopback port.
+	ASAddr, MCPAddr string
+}
+
+// Client is a pre-registered client.
+type Client struct {
+	ID, Secret   string
+	RedirectURIs []string // empty: any loopback redirect URI
+}
+
+// Server is a running authorization server and MCP server.
+type Server struct {
+	opts Options
+	as   *httptest.Server
+	mcp  *httptest.Server
+
+	// Issuer is the authorization server's issuer identifier.
+	Issuer string
+
+	mu       sync.Mutex
+	clients  map[string]*client
+	codes    map[string]*grant
+	access   map[string]*token
+	refresh  map[string]*token
+	families map[string]bool // family ID -> revoked
+	issued   []string        // every secret value ever issued
+	failures []failure       // injected token endpoint failures
+
+	down      atomic.Bool
+	counts    Counts
+	countsMu  sync.Mutex
+	lastScope atomic.Value // string: scope of the last authorization request
+}
+
+// Counts is what the server has seen.
+type Counts struct {
+	Registrations      int
+	Authorizations     int // authorization requests that reached a decision
+	CodeExchanges      int
+	Refreshes          int // successful refresh grants
+	RefreshReuse       int // refresh tokens presented after they were rotated away
+	Revocations        int
+	ResourceMissing    int // token requests without the resource parameter
+	MCPRequests        int
+	MCPUnauthenticated int
+}
+
+type client struct {
+	id, secret   string
+	redirectURIs []string
+	authMethod   string // client_secret_basic, client_secret_post or none
+}
+
+type grant struct {
+	clientID, redirectURI, challenge, resource, scope string
+	expires                                           time.Time
+}
+
+type token struct {
+	value, clientID, scope, resource, family string
+	expires                                  time.Time
+	used                                     bool // refresh: rotated away
+}
+
+type failure struct {
+	status int
+	code   string
+}
+
+// NewServer starts a server on loopback.
+func NewServer(opts Options) *Server {
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = time.Hour
+	}
+	if opts.ScopesSupported == nil {
+		opts.ScopesSupported = []string{"mcp:read", "mcp:write", "offline_access"}
+	}
+	s := &Server{
+		opts:     opts,
+		clients:  map[string]*client{},
+		codes:    map[string]*grant{},
+		access:   map[string]*token{},
+		refresh:  map[string]*token{},
+		families: map[string]bool{},
+	}
+	for _, c := range opts.Clients {
+		method := "client_secret_basic"
+		if c.Secret == "" {
+			method = "none"
+		}
+		s.clients[c.ID] = &client{id: c.ID, secret: c.Secret, redirectURIs: c.RedirectURIs, authMethod: method}
+	}
+	for _, id := range opts.CIMDClients {
+		s.clients[id] = &client{id: id, authMethod: "none"}
+	}
+	s.as = start(opts.ASAddr, s.asHandler())
+	s.Issuer = s.as.URL
+	s.mcp = start(opts.MCPAddr, s.mcpHandler())
+	return s
+}
+
+func start(addr string, h http.Handler) *httptest.Server {
+	if addr == "" {
+		return httptest.NewServer(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		panic("oauthtest: listen on " + addr + ": " + err.Error())
+	}
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	return srv
+}
+
+// URL is the MCP endpoint.
+func (s *Server) URL() string { return s.mcp.URL + "/mcp" }
+
+// ResourceMetadataURL is where the protected resource metadata is served.
+func (s *Server) ResourceMetadataURL() string {
+	return s.mcp.URL + "/.well-known/oauth-protected-resource/mcp"
+}
+
+// Close stops both servers.
+func (s *Server) Close() {
+	s.as.Close()
+	s.mcp.Close()
+}
+
+// SetDown makes the authorization server answer 503 to everything (an
+// outage) until SetDown(false).
+func (s *Server) SetDown(down bool) { s.down.Store(down) }
+
+// FailTokenRequests makes the next n token requests fail with the HTTP
+// status and OAuth error code given (status 0 closes the connection).
+func (s *Server) FailTokenRequests(n, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{status, code})
+	}
+}
+
+// RevokeRefreshTokens invalidates every refresh token (the user revoked the
+// app, or the provider expired the grant): the next refresh gets
+// invalid_grant.
+func (s *Server) RevokeRefreshTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fam := range s.families {
+		s.families[fam] = true
+	}
+}
+
+// ForgetClients drops every dynamically registered client, as a provider
+// that expired them would: the next use gets invalid_client.
+func (s *Server) ForgetClients() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.clients {
+		if !s.preregistered(id) {
+			delete(s.clients, id)
+		}
+	}
+}
+
+func (s *Server) preregistered(id string) bool {
+	for _, c := range s.opts.Clients {
+		if c.ID == id {
+			return true
+		}
+	}
+	for _, c := range s.opts.CIMDClients {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts returns what the server has seen so far.
+func (s *Server) Counts() Counts {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	return s.counts
+}
+
+func (s *Server) count(f func(*Counts)) {
+	s.countsMu.Lock()
+	f(&s.counts)
+	s.countsMu.Unlock()
+}
+
+// LastScope is the scope parameter of the last authorization request.
+func (s *Server) LastScope() string {
+	v, _ := s.lastScope.Load().(string)
+	return v
+}
+
+// Secrets returns every secret the server ever issued: access and refresh
+// tokens, codes, client secrets. Tests grep logs and databases for them.
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
+// newSecret returns a random value with a recognisable prefix and records it.
+func (s *Server) newSecret(prefix string) string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	v := prefix + base64.RawURLEncoding.EncodeToString(b)
+	s.issued = append(s.issued, v)
+	return v
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func oauthError(w http.ResponseWriter, code int, errCode, desc string) {
+	writeJSON(w, code, map[string]string{"error": errCode, "error_description": desc})
+}

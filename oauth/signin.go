@@ -1,0 +1,263 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// SignInOptions says how to reach the person who asked to sign in.
+type SignInOptions struct {
+	// Open shows the authorization URL (the system browser, or a printed
+	// line). Required.
+	Open Opener
+	// OnURL, if set, learns the authorization URL and whether Open failed,
+	// so a UI can show it with a copy button and accept a pasted redirect.
+	OnURL func(authURL string, openErr error)
+	// Challenge is what the server's last 401/403 said; zero means the last
+	// one this Client saw.
+	Challenge *Challenge
+}
+
+// maxStepUps bounds step-up sign-ins for more scopes (AUTH-32).
+const maxStepUps = 3
+
+// SignIn runs the authorization code flow for the server: discovery,
+// registration, PKCE, the browser, the loopback redirect, the code
+// exchange. It returns once the tokens are stored. Only a person's action
+// may call it.
+func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
+	if o.Open == nil {
+		return errors.New("sign-in needs a way to open the authorization URL")
+	}
+	c.mu.Lock()
+	ch := c.challenge
+	if o.Challenge != nil {
+		ch = *o.Challenge
+	}
+	stepUp := ch.Error == "insufficient_scope"
+	if stepUp {
+		c.stepUps++
+		if c.stepUps > maxStepUps {
+			c.mu.Unlock()
+			return fmt.Errorf("the server asked for more permissions %d times in a row (scope %q); giving up", maxStepUps, ch.Scope)
+		}
+	} else {
+		c.stepUps = 0
+	}
+	c.loadLocked()
+	var granted []string
+	if c.tokens != nil {
+		granted = strings.Fields(c.tokens.Scope)
+	}
+	c.mu.Unlock()
+
+	err := c.signIn(ctx, o, ch, granted, false)
+	var stale *staleClientError
+	if errors.As(err, &stale) {
+		// invalid_client for a registration that worked before: the provider
+		// forgot it. Register again, once.
+		c.log.Info("the provider rejected the stored registration; registering again")
+		_ = c.m.cfg.Store.Delete(stale.key)
+		err = c.signIn(ctx, o, ch, granted, true)
+	}
+	if err != nil {
+		c.log.Warn("sign-in failed", "err", err)
+		return err
+	}
+	c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventSignedIn})
+	return nil
+}
+
+// staleClientError means the provider no longer knows a stored registration.
+type staleClientError struct {
+	key string
+	err error
+}
+
+func (e *staleClientError) Error() string { return e.err.Error() }
+
+func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, granted []string, freshRegistration bool) error {
+	c.mu.Lock()
+	cfg, hc := c.cfg, c.http
+	c.mu.Unlock()
+
+	dctx, cancel := withTimeout(ctx, 60*time.Second)
+	d, err := discover(dctx, hc, cfg.URL, ch)
+	cancel()
+	if err != nil {
+		return err
+	}
+	// A pre-registered client's redirect URI is fixed at the provider, so
+	// its port must not move (AUTH 6).
+	pinned := cfg.CallbackPort
+	if pinned == 0 && cfg.ClientID != "" {
+		pinned = c.m.cfg.CallbackPort
+	}
+	cs, err := c.m.callback(pinned) // bound before the browser opens
+	if err != nil {
+		return err
+	}
+	redirect := cs.redirectURI()
+	rctx, cancel := withTimeout(ctx, 60*time.Second)
+	reg, regKey, err := c.register(rctx, d.AS, redirect, freshRegistration)
+	cancel()
+	if err != nil {
+		return err
+	}
+	reused := regKey != "" && !freshRegistration && !reg.Registered.IsZero() && time.Since(reg.Registered) > 5*time.Second
+
+	scope := selectScopes(cfg.Scopes, ch, d.ResourceScopes, d.AS.ScopesSupported, granted)
+	verifier := oauth2.GenerateVerifier()
+	state := randomState()
+	p := &pending{state: state, server: cfg.ID, expires: time.Now().Add(flowLifetime),
+		arrived: make(chan callbackResult, 1), outcome: make(chan error, 1)}
+	// AUTH-22: issuer, verifier and state are recorded together before the
+	// redirect; the issuer is d.AS.Issuer, captured by this function.
+	cs.add(p)
+	defer cs.remove(state)
+
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {reg.ClientID},
+		"redirect_uri":          {redirect},
+		"state":                 {state},
+		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"},
+		"resource":              {d.Resource},
+	}
+	if scope != "" {
+		q.Set("scope", scope)
+	}
+	authURL := d.AS.AuthorizationEndpoint
+	if strings.Contains(authURL, "?") {
+		authURL += "&" + q.Encode()
+	} else {
+		authURL += "?" + q.Encode()
+	}
+	if err := CheckBrowserURL(authURL); err != nil {
+		return err // never opened (AUTH-24)
+	}
+	c.log.Info("opening the authorization page", "issuer", d.AS.Issuer, "registration", reg.Method, "scope", scope)
+	openErr := o.Open(ctx, authURL)
+	if openErr != nil {
+		c.log.Warn("the authorization URL could not be opened; waiting for a pasted redirect", "err", openErr)
+	}
+	if o.OnURL != nil {
+		o.OnURL(authURL, openErr)
+	}
+
+	var res callbackResult
+	select {
+	case res = <-p.arrived:
+	case <-ctx.Done():
+		return fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+	case <-time.After(time.Until(p.expires)):
+		return errors.New("no answer from the browser within 10 minutes")
+	}
+	t, err := c.finish(ctx, hc, d, reg, regKey, redirect, verifier, scope, res)
+	if err != nil && reused {
+		var te *TokenError
+		if errors.As(err, &te) && te.Code == "invalid_client" || res.Error == "invalid_client" || res.Error == "unauthorized_client" {
+			p.outcome <- errors.New("the provider forgot MCP Tray's registration; MCP Tray registers again and reopens the sign-in")
+			return &staleClientError{key: regKey, err: err}
+		}
+	}
+	p.outcome <- err
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.tokens, c.dead, c.failures, c.retryAt, c.loaded = t, "", 0, time.Time{}, true
+	c.scheduleLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// finish validates the redirect and exchanges the code.
+func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg *registration, regKey, redirect, verifier, scope string, res callbackResult) (*Tokens, error) {
+	// AUTH-25 (RFC 9207): check iss before anything else, and on a mismatch
+	// do not act on, or show, the error parameters.
+	switch {
+	case res.HasIss && res.Iss != d.AS.Issuer:
+		return nil, fmt.Errorf("the sign-in response names issuer %q, not %q: refusing it (possible mix-up attack)", res.Iss, d.AS.Issuer)
+	case !res.HasIss && d.AS.IssParameterSupported:
+		return nil, fmt.Errorf("the authorization server %s promises an iss parameter, but the response has none: refusing it", d.AS.Issuer)
+	}
+	if res.Error != "" {
+		if res.Error == "access_denied" {
+			return nil, fmt.Errorf("the sign-in was declined at %s", hostOf(d.AS.Issuer))
+		}
+		msg := res.Error
+		if res.ErrorDescription != "" {
+			msg += ": " + res.ErrorDescription
+		}
+		return nil, fmt.Errorf("the authorization server returned an error (%s)", msg)
+	}
+	if res.Code == "" {
+		return nil, errors.New("the sign-in response has no authorization code")
+	}
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {res.Code},
+		"redirect_uri":  {redirect},
+		"code_verifier": {verifier},
+		"resource":      {d.Resource}, // AUTH-17, AUTH-26
+	}
+	ectx, cancel := withTimeout(ctx, 30*time.Second)
+	defer cancel()
+	t, err := tokenRequest(ectx, hc, d.AS.TokenEndpoint, reg.creds(), form)
+	if err != nil {
+		return nil, fmt.Errorf("exchanging the code failed: %w", err)
+	}
+	t.Issuer, t.Resource, t.TokenEndpoint, t.RevocationEndpoint = d.AS.Issuer, d.Resource, d.AS.TokenEndpoint, d.AS.RevocationEndpoint
+	t.Registration = registrationRef(reg, regKey)
+	if t.Scope == "" {
+		t.Scope = scope // RFC 6749 §5.1: omitted means as requested
+	}
+	if err := saveJSON(c.m.cfg.Store, tokenKey(c.cfg.ID), t); err != nil {
+		return nil, fmt.Errorf("store the tokens: %w", err)
+	}
+	return t, nil
+}
+
+// selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): scopes set
+// in the config; else the challenge's; else the resource's
+// scopes_supported; else none. A step-up (403 insufficient_scope) asks for
+// the union of what was granted and what is challenged (AUTH-31).
+// offline_access is added only when the authorization server lists it, and
+// only to a non-empty request.
+func selectScopes(configured []string, ch Challenge, resourceScopes, asScopes, granted []string) string {
+	var scopes []string
+	switch {
+	case len(configured) > 0:
+		scopes = configured
+	case ch.Scope != "":
+		scopes = strings.Fields(ch.Scope)
+	case len(resourceScopes) > 0:
+		scopes = resourceScopes
+	}
+	if ch.Error == "insufficient_scope" {
+		scopes = union(granted, scopes)
+	}
+	if len(scopes) > 0 && slices.Contains(asScopes, "offline_access") {
+		scopes = union(scopes, []string{"offline_access"})
+	}
+	return strings.Join(scopes, " ")
+}
+
+// randomState is 32 random bytes, URL-safe (AUTH-21).
+func randomState() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

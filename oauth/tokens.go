@@ -1,0 +1,197 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mcptray/mcptray/oauth/secretstore"
+)
+
+// Tokens is one server's token set, stored encrypted in the secret store.
+// Expiry is absolute wall-clock time, so a token that expired while the
+// machine slept or the app was closed is known to be expired.
+type Tokens struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Scope        string    `json:"scope,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Obtained     time.Time `json:"obtained"`
+
+	// Where the tokens came from and where to refresh them (AUTH-26,
+	// AUTH-28: tokens are used only with the issuer and resource they were
+	// issued for).
+	Issuer             string `json:"issuer"`
+	Resource           string `json:"resource"`
+	TokenEndpoint      string `json:"token_endpoint"`
+	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
+	Registration       string `json:"registration"` // key of the client registration used
+}
+
+// lifetime is how long the access token was valid when obtained.
+func (t *Tokens) lifetime() time.Duration {
+	if t.Expiry.IsZero() {
+		return 0
+	}
+	return t.Expiry.Sub(t.Obtained)
+}
+
+// expiresWithin reports whether the access token expires within d, by the
+// wall clock (Round(0) drops the monotonic reading, which stops while the
+// machine sleeps).
+func (t *Tokens) expiresWithin(d time.Duration) bool {
+	if t.Expiry.IsZero() {
+		return false
+	}
+	return !time.Now().Round(0).Add(d).Before(t.Expiry.Round(0))
+}
+
+func tokenKey(server string) string { return "oauth/token/" + server }
+
+// Store is where tokens and registrations are kept: secretstore.Store, or
+// NewMemoryStore in tests and the conformance client.
+type Store interface {
+	Get(name string) ([]byte, error) // secretstore.ErrNotFound when absent
+	Set(name string, value []byte) error
+	Delete(name string) error
+	List(prefix string) ([]string, error)
+}
+
+func loadJSON(s Store, key string, v any) (bool, error) {
+	data, err := s.Get(key)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("stored %s is damaged: %v", key, err)
+	}
+	return true, nil
+}
+
+func saveJSON(s Store, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Set(key, data)
+}
+
+// TokenError is an OAuth error response from the token endpoint (RFC 6749
+// §5.2). Its Code decides between "sign in again" (invalid_grant) and "try
+// again later" (anything transient).
+type TokenError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *TokenError) Error() string {
+	if e.Description != "" {
+		return fmt.Sprintf("%s: %s", e.Code, e.Description)
+	}
+	return e.Code
+}
+
+// clientCreds is how the client authenticates at the token endpoint.
+type clientCreds struct {
+	ID, Secret string
+	AuthMethod string // client_secret_basic, client_secret_post or none
+}
+
+// tokenRequest posts form to the token endpoint with client
+// authentication (AUTH-16) and decodes the answer. A response that is not
+// a token (HTML, a proxy's error page) is a transient error, not a grant
+// failure.
+func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, form url.Values) (*Tokens, error) {
+	if err := checkEndpointURL(endpoint); err != nil {
+		return nil, fmt.Errorf("token endpoint: %w", err)
+	}
+	switch creds.AuthMethod {
+	case "client_secret_post":
+		form.Set("client_id", creds.ID)
+		form.Set("client_secret", creds.Secret)
+	case "client_secret_basic":
+	default:
+		form.Set("client_id", creds.ID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if creds.AuthMethod == "client_secret_basic" {
+		// RFC 6749 §2.3.1: form-encode before Basic.
+		req.SetBasicAuth(url.QueryEscape(creds.ID), url.QueryEscape(creds.Secret))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
+	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var tr struct {
+		AccessToken      string      `json:"access_token"`
+		TokenType        string      `json:"token_type"`
+		ExpiresIn        json.Number `json:"expires_in"`
+		RefreshToken     string      `json:"refresh_token"`
+		Scope            string      `json:"scope"`
+		Error            string      `json:"error"`
+		ErrorDescription string      `json:"error_description"`
+	}
+	if jerr := json.Unmarshal(body, &tr); jerr != nil || ct == "text/html" {
+		return nil, fmt.Errorf("the token endpoint %s answered HTTP %d with something that is not an OAuth response", hostOf(endpoint), resp.StatusCode)
+	}
+	if tr.Error != "" || resp.StatusCode != http.StatusOK {
+		code := tr.Error
+		if code == "" {
+			code = fmt.Sprintf("http_%d", resp.StatusCode)
+		}
+		return nil, &TokenError{Status: resp.StatusCode, Code: code, Description: tr.ErrorDescription}
+	}
+	if tr.AccessToken == "" {
+		return nil, fmt.Errorf("the token endpoint %s returned no access_token", hostOf(endpoint))
+	}
+	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
+		return nil, fmt.Errorf("the token endpoint returned a %q token; only Bearer tokens are supported", tr.TokenType)
+	}
+	now := time.Now().Round(0)
+	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: "Bearer", Scope: tr.Scope, Obtained: now}
+	if secs, err := tr.ExpiresIn.Float64(); err == nil && secs > 0 {
+		t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
+	}
+	return t, nil
+}
+
+// isTransient reports an error that says nothing about the grant itself:
+// a network failure, a timeout, a 5xx, an answer that was not OAuth.
+// Tokens are kept and the refresh is retried later.
+func isTransient(err error) bool {
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te.Status >= 500 || te.Code == "temporarily_unavailable" || te.Code == "server_error" || strings.HasPrefix(te.Code, "http_5")
+	}
+	return true
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
+}
