@@ -364,6 +364,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, c *client) {
 	s.count(func(c *Counts) { c.CodeExchanges++ })
 	s.mu.Lock()
 	fam := s.newSecret("family_")
+	s.families[fam] = false
 	s.mu.Unlock()
 	s.issue(w, c.id, g.scope, g.resource, fam)
 }
