@@ -15,6 +15,7 @@ import (
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth"
 )
 
 // Options configures a Hub.
@@ -29,6 +30,13 @@ type Options struct {
 	// OnConfig is called after a configuration file was applied, with the
 	// new configuration and what changed (hub settings included).
 	OnConfig func(cfg *config.Config, diff config.Diff)
+	// OAuth signs in to servers that need it; nil when no keyring is
+	// available, and NoOAuthReason then says why.
+	OAuth         *oauth.Manager
+	NoOAuthReason string
+	// ResolveSecret reads a ${keyring:NAME} value when it is needed (an
+	// OAuth client secret).
+	ResolveSecret func(name string) (string, error)
 }
 
 // Hub runs the configured servers.
@@ -49,6 +57,7 @@ type Hub struct {
 // its server, so a connection being replaced cannot publish stale status.
 type conn struct {
 	*upstream.Conn
+	auth    *oauth.Client // nil: the server has no sign-in
 	mu      sync.Mutex
 	current bool
 }
@@ -141,6 +150,7 @@ func (h *Hub) apply(cfg *config.Config) {
 	for _, id := range diff.Removed {
 		h.bus.Publish(status.Event{Kind: status.KindRemoved, Status: &status.Status{Server: id}})
 	}
+	h.forget(diff.Removed) // only now that the removal is applied
 	if hadErr || len(diff.Added)+len(diff.Changed)+len(diff.Removed) > 0 || diff.HubChanged {
 		h.bus.Publish(status.Event{Kind: status.KindConfig})
 	}
@@ -153,6 +163,10 @@ func (h *Hub) startLocked(srv config.Server) *conn {
 	c := &conn{current: true}
 	opts := h.opts.Upstream
 	opts.Logger = h.log
+	if c.auth = h.authFor(srv); c.auth != nil {
+		opts.Auth = c.auth
+		c.auth.Start()
+	}
 	opts.OnStatus = func(st status.Status) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -180,6 +194,7 @@ type ServerView struct {
 	Target    string        `json:"target"` // URL or command line
 	Disabled  bool          `json:"disabled"`
 	Status    status.Status `json:"status"`
+	Auth      *oauth.Info   `json:"auth,omitempty"` // sign-in facts, never a token
 }
 
 // Servers lists every configured server in file order.
@@ -191,6 +206,10 @@ func (h *Hub) Servers() []ServerView {
 		v := ServerView{ID: s.ID, Name: s.Name, Transport: string(s.Transport), Target: s.Target(), Disabled: s.Disabled}
 		if c, ok := h.conns[s.ID]; ok {
 			v.Status = c.Status()
+			if c.auth != nil {
+				info := c.auth.Info()
+				v.Auth = &info
+			}
 		}
 		out = append(out, v)
 	}
@@ -199,13 +218,18 @@ func (h *Hub) Servers() []ServerView {
 
 // Conn returns the running connection of a server.
 func (h *Hub) Conn(id string) (*upstream.Conn, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c, ok := h.conns[id]
+	c, ok := h.conn(id)
 	if !ok {
 		return nil, false
 	}
 	return c.Conn, true
+}
+
+func (h *Hub) conn(id string) (*conn, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.conns[id]
+	return c, ok
 }
 
 // ErrUnknownServer is returned for a server ID that is not configured.

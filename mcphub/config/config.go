@@ -32,6 +32,7 @@ const (
 // Defaults for hub settings.
 const (
 	DefaultBridgePort    = 48800
+	DefaultCallbackPort  = 48801
 	DefaultToolSeparator = "__"
 	DefaultLogLevel      = "info"
 	DefaultTimeout       = 60 * time.Second
@@ -51,8 +52,17 @@ type Config struct {
 // Hub holds MCP Tray's own settings (the "hub" object).
 type Hub struct {
 	Bridge        Bridge
+	OAuth         HubOAuth
 	ToolSeparator string // between server and tool name in aggregated names
 	LogLevel      string // debug, info, warn or error
+}
+
+// HubOAuth holds sign-in settings shared by every server.
+type HubOAuth struct {
+	CallbackPort int // loopback port of the sign-in redirect
+	// ClientMetadataURL is an https URL serving MCP Tray's Client ID
+	// Metadata Document; empty disables CIMD registration.
+	ClientMetadataURL string
 }
 
 // Bridge configures the local endpoint IDEs connect to.

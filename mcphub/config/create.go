@@ -17,6 +17,9 @@ const DefaultFile = `{
       "port": 48800,
       "requireToken": true
     },
+    "oauth": {
+      "callbackPort": 48801
+    },
     "toolSeparator": "__",
     "logLevel": "info"
   },

@@ -127,6 +127,7 @@ func (b *builder) build(root *node) *Config {
 		Path: b.path,
 		Hub: Hub{
 			Bridge:        Bridge{Port: DefaultBridgePort, RequireToken: true},
+			OAuth:         HubOAuth{CallbackPort: DefaultCallbackPort},
 			ToolSeparator: DefaultToolSeparator,
 			LogLevel:      DefaultLogLevel,
 		},
@@ -189,6 +190,29 @@ func (b *builder) hub(n *node, h *Hub) {
 					}
 				default:
 					b.warn(bm.keyOff, "unknown key %q in \"hub.bridge\" is ignored", bm.key)
+				}
+			}
+		case "oauth":
+			if !b.expect(v, kindObject, `"hub.oauth"`) {
+				continue
+			}
+			for _, om := range v.members {
+				switch om.key {
+				case "callbackPort":
+					if p, ok := b.integer(om.value, `"hub.oauth.callbackPort"`, 1024, 65535); ok {
+						h.OAuth.CallbackPort = p
+					}
+				case "clientMetadataUrl":
+					if !b.expect(om.value, kindString, `"hub.oauth.clientMetadataUrl"`) {
+						continue
+					}
+					if u, err := url.Parse(om.value.str); err != nil || u.Scheme != "https" || u.Host == "" || u.Path == "" || u.Path == "/" {
+						b.issue(om.value.off, "\"hub.oauth.clientMetadataUrl\" must be an https URL with a path (the Client ID Metadata Document), not %q", om.value.str)
+						continue
+					}
+					h.OAuth.ClientMetadataURL = om.value.str
+				default:
+					b.warn(om.keyOff, "unknown key %q in \"hub.oauth\" is ignored", om.key)
 				}
 			}
 		case "toolSeparator":

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/oauth"
 )
 
 // Transport names as reported in the status.
@@ -85,20 +86,21 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 		return err
 
 	case "sse":
-		p := c.newProbe(att)
+		p := c.newProbe(att, true)
 		att.transport = TransportSSE
 		var err error
 		att.session, err = c.client.Connect(ctx, captureTransport{&mcp.SSEClientTransport{Endpoint: c.srv.URL, HTTPClient: &http.Client{Transport: p}}, att.capture}, opts)
 		return c.classify(err, p)
 
 	default: // http: Streamable HTTP, then legacy HTTP+SSE (TC-08)
-		p := c.newProbe(att)
+		p := c.newProbe(att, false)
 		att.transport = TransportStreamable
 		var err error
 		att.session, err = c.client.Connect(ctx, &mcp.StreamableClientTransport{
-			Endpoint:   c.srv.URL,
-			HTTPClient: &http.Client{Transport: p},
-			MaxRetries: 2,
+			Endpoint:     c.srv.URL,
+			HTTPClient:   &http.Client{Transport: p},
+			MaxRetries:   2,
+			OAuthHandler: c.opts.Auth,
 		}, opts)
 		if err == nil {
 			return nil
@@ -108,6 +110,7 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 			return c.classifyCode(err, code, ch)
 		}
 		c.log.Debug("streamable HTTP refused; trying legacy HTTP+SSE", "status", code)
+		p.auth = c.opts.Auth
 		att.transport = TransportSSE
 		att.session, err = c.client.Connect(ctx, captureTransport{&mcp.SSEClientTransport{Endpoint: c.srv.URL, HTTPClient: &http.Client{Transport: p}}, att.capture}, opts)
 		if err != nil {
@@ -117,8 +120,14 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 	}
 }
 
-func (c *Conn) newProbe(att *attempt) *probe {
-	return &probe{base: c.opts.HTTPTransport, headers: c.srv.Headers, capture: att.capture}
+// newProbe returns the RoundTripper of one attempt. For the SSE transport
+// (sse) it also applies OAuth, since go-sdk's SSE client has no hook for it.
+func (c *Conn) newProbe(att *attempt, sse bool) *probe {
+	p := &probe{base: c.opts.HTTPTransport, headers: c.srv.Headers, capture: att.capture}
+	if sse {
+		p.auth = c.opts.Auth
+	}
+	return p
 }
 
 // classify turns a failed connect into a needsAuthError when the server
@@ -132,6 +141,12 @@ func (c *Conn) classify(err error, p *probe) error {
 }
 
 func (c *Conn) classifyCode(err error, code int, ch *status.Challenge) error {
+	var oa *oauth.NeedsAuthError
+	if errors.As(err, &oa) {
+		// The OAuth client knows why better than the status code does (the
+		// grant was revoked, more scopes are needed...).
+		return &NeedsAuthError{Challenge: orEmpty(ch, code), Reason: oa.Reason}
+	}
 	switch {
 	case code == http.StatusUnauthorized:
 		if ch != nil && ch.ResourceMetadata == "" && c.hasStaticAuth() {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/mcphub/config"
@@ -40,6 +41,10 @@ type Options struct {
 	StableAfter time.Duration
 	// KeepAlive is the ping interval for initialize-era sessions (LC-12).
 	KeepAlive time.Duration
+	// Auth signs HTTP requests with OAuth tokens (oauth.Client); nil for
+	// servers without sign-in. It is go-sdk's interface: the Streamable HTTP
+	// transport calls it itself, and the probe does the same for legacy SSE.
+	Auth auth.OAuthHandler
 }
 
 func (o *Options) setDefaults() {
@@ -188,8 +193,12 @@ func (c *Conn) Catalog() *Catalog { return c.catalog.Load() }
 func (c *Conn) setStatus(mut func(*status.Status)) {
 	c.mu.Lock()
 	st := c.st
+	prevChallenge := st.Challenge
 	st.Reason, st.NextRetry, st.Challenge = "", time.Time{}, nil
 	mut(&st)
+	if st.State == status.Authenticating && st.Challenge == nil {
+		st.Challenge = prevChallenge // what the sign-in is answering
+	}
 	if st.State != c.st.State {
 		st.Since = time.Now()
 	}
@@ -199,6 +208,30 @@ func (c *Conn) setStatus(mut func(*status.Status)) {
 	c.st = st
 	c.mu.Unlock()
 	c.opts.OnStatus(st)
+}
+
+// SetAuthenticating shows that a person started a sign-in.
+func (c *Conn) SetAuthenticating() {
+	c.setStatus(func(s *status.Status) { s.State = status.Authenticating })
+}
+
+// SetNeedsAuth shows that a sign-in is needed, with why (a sign-in that
+// failed, a grant that was revoked).
+func (c *Conn) SetNeedsAuth(reason string) {
+	c.setStatus(func(s *status.Status) { s.State, s.Reason = status.NeedsAuth, reason })
+}
+
+// SetRefreshing shows a token refresh of a connected server, and its end.
+func (c *Conn) SetRefreshing(on bool) {
+	c.mu.Lock()
+	cur := c.st.State
+	c.mu.Unlock()
+	switch {
+	case on && cur == status.Connected:
+		c.setStatus(func(s *status.Status) { s.State = status.Refreshing })
+	case !on && cur == status.Refreshing:
+		c.setStatus(func(s *status.Status) { s.State = status.Connected })
+	}
 }
 
 func (c *Conn) listChanged(s *mcp.ClientSession, kinds ...catalogKind) {
@@ -389,9 +422,13 @@ func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
 // insufficient_scope). Challenge is never nil.
 type NeedsAuthError struct {
 	Challenge *status.Challenge
+	Reason    string // from the OAuth client, when it knows more
 }
 
 func (e *NeedsAuthError) Error() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
 	if e.Challenge.Status == http.StatusForbidden {
 		return fmt.Sprintf("the server needs more permissions (scope %q): sign in again", e.Challenge.Scope)
 	}

@@ -2,15 +2,18 @@ package upstream
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/oauth"
 )
 
 // probe is the http.RoundTripper of one upstream connection. It adds the
@@ -21,17 +24,20 @@ type probe struct {
 	base    http.RoundTripper
 	headers map[string]string
 	capture *listCapture
+	// auth signs requests for the legacy SSE transport, which has no OAuth
+	// hook of its own; nil for Streamable HTTP (go-sdk calls it there).
+	auth auth.OAuthHandler
 
 	mu         sync.Mutex
-	postStatus int               // status of the last POST
+	postStatus int               // status of the last POST, or of a 401/403
 	challenge  *status.Challenge // from the last 401/403
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(p.headers) > 0 {
-		req = req.Clone(req.Context())
-		for k, v := range p.headers {
-			req.Header.Set(k, v)
+	req = p.prepare(req)
+	if p.auth != nil {
+		if err := p.sign(req); err != nil {
+			return nil, err
 		}
 	}
 	capturing := req.Method == http.MethodPost && p.capture != nil && p.capture.on.Load() && p.noteListRequest(req)
@@ -39,19 +45,77 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.Method == http.MethodPost {
-		p.mu.Lock()
-		p.postStatus = resp.StatusCode
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			p.challenge = parseChallenge(resp)
+	p.record(req, resp)
+	if p.auth != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		// As go-sdk's Streamable client does: let the handler refresh, then
+		// retry once. It never opens a browser.
+		if err := p.auth.Authorize(req.Context(), req, resp); err != nil {
+			return nil, err
 		}
-		p.mu.Unlock()
+		retry := p.prepare(req)
+		if req.GetBody != nil {
+			if retry.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		if err := p.sign(retry); err != nil {
+			return nil, err
+		}
+		if resp, err = p.base.RoundTrip(retry); err != nil {
+			return nil, err
+		}
+		p.record(retry, resp)
 	}
 	if capturing && resp.StatusCode == http.StatusOK {
 		ct := resp.Header.Get("Content-Type")
 		resp.Body = &captureBody{ReadCloser: resp.Body, cap: p.capture, sse: strings.HasPrefix(ct, "text/event-stream")}
 	}
 	return resp, nil
+}
+
+// prepare returns a copy of req with the configured headers (a
+// RoundTripper must not modify its request).
+func (p *probe) prepare(req *http.Request) *http.Request {
+	if len(p.headers) == 0 && p.auth == nil {
+		return req
+	}
+	req = req.Clone(req.Context())
+	for k, v := range p.headers {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// sign adds the OAuth access token. Without a grant the request goes out
+// unsigned and the server's challenge says what it needs.
+func (p *probe) sign(req *http.Request) error {
+	ts, err := p.auth.TokenSource(req.Context())
+	if err != nil || ts == nil {
+		return err
+	}
+	tok, err := ts.Token()
+	var na *oauth.NeedsAuthError
+	switch {
+	case errors.As(err, &na):
+		return nil
+	case err != nil:
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return nil
+}
+
+func (p *probe) record(req *http.Request, resp *http.Response) {
+	denied := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
+	if req.Method != http.MethodPost && !denied {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.postStatus = resp.StatusCode
+	if denied {
+		p.challenge = parseChallenge(resp)
+	}
 }
 
 // noteListRequest records the ID of a list request in the body, leaving the

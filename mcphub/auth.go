@@ -1,0 +1,164 @@
+package mcphub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/oauth"
+)
+
+// authFor returns the OAuth client of an HTTP server (nil for stdio
+// servers, or when no keyring is available to keep tokens in).
+func (h *Hub) authFor(srv config.Server) *oauth.Client {
+	if h.opts.OAuth == nil || srv.Transport == config.TransportStdio {
+		return nil
+	}
+	sc := oauth.ServerConfig{ID: srv.ID, URL: srv.URL}
+	if o := srv.OAuth; o != nil {
+		sc.ClientID, sc.Scopes, sc.CallbackPort = o.ClientID, o.Scopes, o.CallbackPort
+		if o.ClientSecretRef != "" && h.opts.ResolveSecret != nil {
+			secret, err := h.opts.ResolveSecret(o.ClientSecretRef)
+			if err != nil {
+				h.log.Warn("the client secret cannot be read from the keyring", "server", srv.ID, "err", err)
+			}
+			sc.ClientSecret = secret
+		}
+	}
+	return h.opts.OAuth.Client(sc)
+}
+
+// OnAuthEvent turns a change of a server's tokens into its status: the
+// oauth.Manager's OnEvent calls it.
+func (h *Hub) OnAuthEvent(server string, e oauth.Event) {
+	c, ok := h.Conn(server)
+	if !ok {
+		return
+	}
+	switch e.Kind {
+	case oauth.EventRefreshing:
+		c.SetRefreshing(true)
+	case oauth.EventRefreshed:
+		c.SetRefreshing(false)
+	case oauth.EventRefreshFailed:
+		c.SetRefreshing(false)
+		if e.Expired {
+			c.Reconnect() // the next attempt reports the refresh problem and backs off
+		}
+	case oauth.EventNeedsAuth:
+		// The grant is gone: reconnecting makes the server answer 401, which
+		// the connection shows as needs_auth with the OAuth client's reason.
+		c.Reconnect()
+	}
+}
+
+// AuthenticateOptions says how to reach the person who asked to sign in.
+type AuthenticateOptions struct {
+	// Open shows the authorization URL: oauth.SystemBrowser, or a print
+	// for --no-browser.
+	Open oauth.Opener
+	// OnURL, if set, learns the URL and whether opening it failed.
+	OnURL func(authURL string, openErr error)
+}
+
+// Authenticate signs in to a server because a person asked (the key icon,
+// 'mcptray auth', the bridge's sign-in tool). It returns nil only after the
+// hub reconnected with the new tokens and the authenticated initialize and
+// tools/list succeeded: success is never reported before that.
+func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
+	c, ok := h.conn(id)
+	if !ok {
+		return fmt.Errorf("sign in to %q: %w", id, ErrUnknownServer)
+	}
+	srv := c.Server()
+	switch {
+	case srv.Disabled:
+		return fmt.Errorf("%s is disabled in the configuration", id)
+	case srv.Transport == config.TransportStdio:
+		return fmt.Errorf("%s is a local command: it takes credentials from its \"env\", not from a sign-in", id)
+	case h.opts.OAuth == nil:
+		return fmt.Errorf("sign-in needs a keyring to keep tokens in: %s", h.opts.NoOAuthReason)
+	}
+	ac := c.auth
+	var ch *oauth.Challenge
+	if sc := c.Status().Challenge; sc != nil {
+		ch = &oauth.Challenge{Status: sc.Status, ResourceMetadata: sc.ResourceMetadata, Scope: sc.Scope, Error: sc.Error}
+	}
+	sub := h.Subscribe(1024)
+	defer sub.Close()
+	c.SetAuthenticating()
+	if err := ac.SignIn(ctx, oauth.SignInOptions{Open: o.Open, OnURL: o.OnURL, Challenge: ch}); err != nil {
+		c.SetNeedsAuth("sign-in failed: " + err.Error())
+		return err
+	}
+	start := time.Now()
+	c.Reconnect()
+	return h.waitConnected(ctx, sub, id, start)
+}
+
+// waitConnected waits for the first attempt that began after start to
+// end: connected is success, anything else is the reason it failed.
+func (h *Hub) waitConnected(ctx context.Context, sub *status.Subscription, id string, start time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	attempted := false
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				return errors.New("signed in, but the hub's status stream was interrupted; see 'mcptray status'")
+			}
+			st := e.Status
+			if e.Kind != status.KindStatus || st == nil || st.Server != id || st.Since.Before(start) {
+				continue
+			}
+			switch st.State {
+			case status.Connecting:
+				attempted = true
+			case status.Connected:
+				return nil
+			case status.NeedsAuth, status.Error, status.Disabled:
+				if attempted {
+					return fmt.Errorf("signed in, but the server still refuses the connection: %s", st.Reason)
+				}
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("signed in, but the server did not connect: %w", ctx.Err())
+		}
+	}
+}
+
+// SignOut revokes a server's grant and deletes its tokens; the server then
+// shows needs_auth.
+func (h *Hub) SignOut(ctx context.Context, id string) error {
+	c, ok := h.conn(id)
+	if !ok {
+		return fmt.Errorf("sign out of %q: %w", id, ErrUnknownServer)
+	}
+	if c.auth == nil {
+		return fmt.Errorf("%s has no sign-in", id)
+	}
+	err := c.auth.SignOut(ctx)
+	c.Reconnect()
+	return err
+}
+
+// forget deletes the tokens and registrations of servers whose removal
+// was applied.
+func (h *Hub) forget(ids []string) {
+	if h.opts.OAuth == nil || len(ids) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, id := range ids {
+			if err := h.opts.OAuth.Forget(ctx, id); err != nil {
+				h.log.Warn("forgetting the removed server's sign-in failed", "server", id, "err", err)
+			}
+		}
+	}()
+}
