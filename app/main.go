@@ -48,6 +48,10 @@ func commands() []command {
 		{name: "test", summary: "connect to any MCP server URL, list its tools, optionally call one",
 			usage:   "URL [--header K:V]... [--tool NAME --args JSON] [--expect-tools a,b] [-o text|json]",
 			example: `mcptray test https://example.com/mcp --tool echo --args '{"message":"hi"}'`, run: runTest},
+		{name: "auth", summary: "sign in to a server (opens the browser; --no-browser prints the URL)",
+			usage: "NAME [--no-browser] [--config FILE]", example: "mcptray auth github", run: runAuth},
+		{name: "logout", summary: "sign out of a server: revoke and delete its tokens",
+			usage: "NAME [--config FILE]", example: "mcptray logout github", run: runLogout},
 		{name: "reload", summary: "make the running hub read its configuration now",
 			usage: "[--config FILE]", example: "mcptray reload", run: runReload},
 		{name: "reconnect", summary: "drop a server's session and connect again",
@@ -56,6 +60,8 @@ func commands() []command {
 			usage: "set|delete|list [NAME]", example: "mcptray secret set github-token < token.txt", run: runSecret},
 		{name: "version", summary: "print version, commit, build date and Go version",
 			usage: "", example: "mcptray version", run: runVersion},
+		{name: "conformance-client", summary: "client side of the official MCP conformance suite",
+			usage: "URL", hidden: true, run: runConformanceClient},
 	}
 }
 

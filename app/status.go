@@ -95,7 +95,7 @@ func detail(s status.Status) string {
 		}
 		return s.Reason
 	case status.NeedsAuth:
-		return s.Reason + ": run 'mcptray auth " + s.Server + "'"
+		return s.Reason + "; run 'mcptray auth " + s.Server + "'"
 	default:
 		return s.Reason
 	}

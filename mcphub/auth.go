@@ -131,6 +131,15 @@ func (h *Hub) waitConnected(ctx context.Context, sub *status.Subscription, id st
 	}
 }
 
+// CompleteSignIn finishes a sign-in of server from a pasted redirect URL
+// or code (the browser ran on another machine).
+func (h *Hub) CompleteSignIn(server, input string) error {
+	if h.opts.OAuth == nil {
+		return fmt.Errorf("sign-in needs a keyring to keep tokens in: %s", h.opts.NoOAuthReason)
+	}
+	return h.opts.OAuth.CompleteManually(server, input)
+}
+
 // SignOut revokes a server's grant and deletes its tokens; the server then
 // shows needs_auth.
 func (h *Hub) SignOut(ctx context.Context, id string) error {

@@ -123,6 +123,9 @@ func (h *Hub) Reload() error {
 
 // apply moves the running servers to cfg, touching only what changed.
 func (h *Hub) apply(cfg *config.Config) {
+	if h.opts.OAuth != nil {
+		h.opts.OAuth.SetDefaults(cfg.Hub.OAuth.CallbackPort, cfg.Hub.OAuth.ClientMetadataURL)
+	}
 	h.mu.Lock()
 	diff := config.Compare(h.cfg, cfg)
 	hadErr := h.cfgErr != nil

@@ -64,14 +64,16 @@ func (m *Manager) callback(pinned int) (*callbackServer, error) {
 	m.cbMu.Lock()
 	defer m.cbMu.Unlock()
 	ports := []int{pinned}
-	if pinned == 0 {
+	if pinned == 0 && m.cfg.EphemeralCallbackPort {
+		ports = []int{0}
+	} else if pinned == 0 {
 		ports = ports[:0]
 		for p := m.cfg.CallbackPort; p <= m.cfg.CallbackPort+callbackPortRange; p++ {
 			ports = append(ports, p)
 		}
 	}
 	for _, p := range ports {
-		if cs, ok := m.callbacks[p]; ok {
+		if cs, ok := m.callbacks[p]; ok && p != 0 {
 			return cs, nil
 		}
 	}
@@ -83,12 +85,13 @@ func (m *Manager) callback(pinned int) (*callbackServer, error) {
 			lastErr = err
 			continue
 		}
+		p = ln.Addr().(*net.TCPAddr).Port
 		cs := &callbackServer{m: m, port: p, ln: ln, flows: map[string]*pending{}}
 		cs.srv = &http.Server{Handler: cs, ReadHeaderTimeout: 10 * time.Second}
 		cs.srv.SetKeepAlivesEnabled(false)
 		go func() { _ = cs.srv.Serve(ln) }()
 		m.callbacks[p] = cs
-		if p != m.cfg.CallbackPort && pinned == 0 {
+		if p != m.cfg.CallbackPort && pinned == 0 && !m.cfg.EphemeralCallbackPort {
 			m.log.Warn("the sign-in callback port is taken; using another", "wanted", m.cfg.CallbackPort, "using", p)
 		}
 		return cs, nil

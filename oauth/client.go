@@ -310,6 +310,9 @@ func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
 		return nil, &NeedsAuthError{Reason: orDefault(c.dead, "not signed in")}
 	case old.RefreshToken == "":
 		c.dead = "the access token expired and the provider gave no refresh token: sign in again"
+		if forced {
+			c.dead = "the server no longer accepts the access token and the provider gave no refresh token: sign in again"
+		}
 		c.mu.Unlock()
 		c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventNeedsAuth, Reason: c.dead})
 		return nil, &NeedsAuthError{Reason: c.dead}

@@ -29,8 +29,11 @@ import (
 type Config struct {
 	Store  Store
 	Logger *slog.Logger
-	// CallbackPort is the default loopback port of the redirect URI.
-	CallbackPort int
+	// CallbackPort is the default loopback port of the redirect URI;
+	// EphemeralCallbackPort picks a free one per sign-in instead (the
+	// conformance client, which runs many copies at once).
+	CallbackPort          int
+	EphemeralCallbackPort bool
 	// ClientMetadataURL is MCP Tray's Client ID Metadata Document (an https
 	// URL); empty means CIMD is not used.
 	ClientMetadataURL string
@@ -92,6 +95,18 @@ func NewManager(cfg Config) *Manager {
 		cfg.OnEvent = func(string, Event) {}
 	}
 	return &Manager{cfg: cfg, log: cfg.Logger, clients: map[string]*Client{}, callbacks: map[int]*callbackServer{}}
+}
+
+// SetDefaults applies the hub's sign-in settings from a new configuration:
+// the default callback port and the CIMD URL, for sign-ins that start
+// after the call.
+func (m *Manager) SetDefaults(callbackPort int, clientMetadataURL string) {
+	m.cbMu.Lock()
+	defer m.cbMu.Unlock()
+	if callbackPort != 0 {
+		m.cfg.CallbackPort = callbackPort
+	}
+	m.cfg.ClientMetadataURL = clientMetadataURL
 }
 
 // ServerConfig is one server's sign-in settings.

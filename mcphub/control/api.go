@@ -61,6 +61,7 @@ func NewAPI(hub *mcphub.Hub, info func() HubInfo) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+	authRoutes(mux, hub)
 	// GET /v1/events streams status events as JSON lines (the GUI and
 	// 'mcptray status --watch' follow it).
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {

@@ -90,6 +90,8 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, apiError{Error: msg})
 }

@@ -34,6 +34,7 @@ type attempt struct {
 	cancel    context.CancelFunc // ends the session's context
 	cmd       *exec.Cmd          // stdio only
 	stderr    *stderrTail        // stdio only
+	probe     *probe             // HTTP only
 }
 
 func (a *attempt) close() {
@@ -57,6 +58,11 @@ func (c *Conn) connect(ctx context.Context) (*attempt, error) {
 	err := c.handshake(attCtx, att)
 	if err == nil {
 		att.catalog, err = fetchCatalog(attCtx, att.session, att.capture)
+		if err != nil && att.probe != nil {
+			// Some servers let initialize through and ask for sign-in on
+			// tools/list: that is needs_auth too.
+			err = c.classify(err, att.probe)
+		}
 	}
 	if !watchdog.Stop() && err != nil && ctx.Err() == nil {
 		err = fmt.Errorf("no complete answer within %s: %w", limit, err)
@@ -105,16 +111,21 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 		if err == nil {
 			return nil
 		}
-		code, ch := p.lastPost()
-		if code != http.StatusBadRequest && code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
-			return c.classifyCode(err, code, ch)
+		v := p.result()
+		// TC-08: an old HTTP+SSE server refuses the POST with 400, 404 or 405;
+		// a modern server's JSON-RPC error (TC-09) or a sign-in request is
+		// not that.
+		oldServer := v.denied == nil && !v.rpcError &&
+			(v.status == http.StatusBadRequest || v.status == http.StatusNotFound || v.status == http.StatusMethodNotAllowed)
+		if !oldServer {
+			return c.classifyVerdict(err, v)
 		}
-		c.log.Debug("streamable HTTP refused; trying legacy HTTP+SSE", "status", code)
+		c.log.Debug("streamable HTTP refused; trying legacy HTTP+SSE", "status", v.status)
 		p.auth = c.opts.Auth
 		att.transport = TransportSSE
 		att.session, err = c.client.Connect(ctx, captureTransport{&mcp.SSEClientTransport{Endpoint: c.srv.URL, HTTPClient: &http.Client{Transport: p}}, att.capture}, opts)
 		if err != nil {
-			return fmt.Errorf("streamable HTTP answered %d and legacy SSE failed too: %w", code, c.classify(err, p))
+			return fmt.Errorf("streamable HTTP answered %d and legacy SSE failed too: %w", v.status, c.classify(err, p))
 		}
 		return nil
 	}
@@ -127,6 +138,7 @@ func (c *Conn) newProbe(att *attempt, sse bool) *probe {
 	if sse {
 		p.auth = c.opts.Auth
 	}
+	att.probe = p
 	return p
 }
 
@@ -136,11 +148,14 @@ func (c *Conn) classify(err error, p *probe) error {
 	if err == nil {
 		return nil
 	}
-	code, ch := p.lastPost()
-	return c.classifyCode(err, code, ch)
+	return c.classifyVerdict(err, p.result())
 }
 
-func (c *Conn) classifyCode(err error, code int, ch *status.Challenge) error {
+func (c *Conn) classifyVerdict(err error, v verdict) error {
+	code, ch := v.status, v.denied
+	if ch != nil {
+		code = ch.Status
+	}
 	var oa *oauth.NeedsAuthError
 	if errors.As(err, &oa) {
 		// The OAuth client knows why better than the status code does (the

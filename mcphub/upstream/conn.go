@@ -45,6 +45,9 @@ type Options struct {
 	// servers without sign-in. It is go-sdk's interface: the Streamable HTTP
 	// transport calls it itself, and the probe does the same for legacy SSE.
 	Auth auth.OAuthHandler
+	// ElicitationHandler answers the server's elicitation requests; nil
+	// declares no elicitation capability.
+	ElicitationHandler func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error)
 }
 
 func (o *Options) setDefaults() {
@@ -127,6 +130,7 @@ func newConn(srv config.Server, opts Options) *Conn {
 		ResourceListChangedHandler: func(_ context.Context, r *mcp.ResourceListChangedRequest) {
 			c.listChanged(r.Session, kindResources, kindTemplates)
 		},
+		ElicitationHandler:        opts.ElicitationHandler,
 		KeepAlive:                 opts.KeepAlive,
 		KeepAliveFailureThreshold: 2,
 	})

@@ -29,8 +29,12 @@ type probe struct {
 	auth auth.OAuthHandler
 
 	mu         sync.Mutex
-	postStatus int               // status of the last POST, or of a 401/403
-	challenge  *status.Challenge // from the last 401/403
+	postStatus int  // status of the last POST, or of a 401/403
+	rpcError   bool // that answer's body was a JSON-RPC error: a modern server, not an old one
+	// denied is the challenge of a 401/403 in this attempt, kept until a
+	// later request succeeds: go-sdk answers a refused server/discover by
+	// trying initialize, whose failure must not hide the sign-in request.
+	denied *status.Challenge
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -107,14 +111,31 @@ func (p *probe) sign(req *http.Request) error {
 
 func (p *probe) record(req *http.Request, resp *http.Response) {
 	denied := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
-	if req.Method != http.MethodPost && !denied {
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if req.Method != http.MethodPost && !denied && !ok {
 		return
+	}
+	rpcErr := false
+	if !ok && req.Method == http.MethodPost {
+		// Small error bodies only; the transport still reads the copy.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if msg, err := jsonrpc.DecodeMessage(body); err == nil {
+			r, isResp := msg.(*jsonrpc.Response)
+			rpcErr = isResp && r.Error != nil
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.postStatus = resp.StatusCode
-	if denied {
-		p.challenge = parseChallenge(resp)
+	switch {
+	case denied:
+		p.denied = parseChallenge(resp)
+	case ok:
+		p.denied = nil
+	}
+	if req.Method == http.MethodPost || denied {
+		p.postStatus, p.rpcError = resp.StatusCode, rpcErr
 	}
 }
 
@@ -145,14 +166,21 @@ func (p *probe) noteListRequest(req *http.Request) bool {
 	return true
 }
 
-// lastPost returns the status of the last POST and the last challenge, and
-// forgets them, so each connect attempt is judged on its own answers.
-func (p *probe) lastPost() (int, *status.Challenge) {
+// verdict is what the server's answers in this attempt say.
+type verdict struct {
+	status   int               // of the last POST (or 401/403)
+	rpcError bool              // that answer carried a JSON-RPC error
+	denied   *status.Challenge // a sign-in request not yet answered by a success
+}
+
+// result returns the verdict and forgets it, so each connect attempt is
+// judged on its own answers.
+func (p *probe) result() verdict {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, c := p.postStatus, p.challenge
-	p.postStatus, p.challenge = 0, nil
-	return s, c
+	v := verdict{p.postStatus, p.rpcError, p.denied}
+	p.postStatus, p.rpcError, p.denied = 0, false, nil
+	return v
 }
 
 // parseChallenge reads the Bearer challenge of a 401 or 403 (AUTH-01). A

@@ -95,7 +95,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		method = "client_secret_basic"
 	}
 	s.mu.Lock()
-	c := &client{id: s.newSecret("client_"), redirectURIs: req.RedirectURIs, authMethod: method}
+	// A client ID is public (it is in every authorization URL); only the
+	// secret is recorded as a secret.
+	c := &client{id: "client_" + randomString(), redirectURIs: req.RedirectURIs, authMethod: method}
 	if method != "none" {
 		c.secret = s.newSecret("secret_")
 	}

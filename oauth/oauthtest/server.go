@@ -276,11 +276,15 @@ func (s *Server) Secrets() []string {
 
 // newSecret returns a random value with a recognisable prefix and records it.
 func (s *Server) newSecret(prefix string) string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	v := prefix + base64.RawURLEncoding.EncodeToString(b)
+	v := prefix + randomString()
 	s.issued = append(s.issued, v)
 	return v
+}
+
+func randomString() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
