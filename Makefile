@@ -54,7 +54,7 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
-.PHONY: build run deps test-deps test test-unit test-keyring lint bench clean check-go conformance
+.PHONY: build run demo deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
 	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
@@ -94,6 +94,17 @@ build: deps check-go
 
 run: build
 	$(BIN) serve
+
+# demo: a local OAuth provider with a consent page and a protected MCP
+# server, and a hub pointed at them. In another terminal:
+#   bin/mcptray auth demo --config .cache/demo/config.json
+demo: build
+	@mkdir -p $(CACHE)/demo
+	@go build -o $(CACHE)/demo/demo-server ./oauth/oauthtest/demo
+	@$(CACHE)/demo/demo-server --config $(CACHE)/demo/config.json --write-config
+	@$(CACHE)/demo/demo-server --config $(CACHE)/demo/config.json & demo=$$!; \
+	  trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
+	  $(BIN) serve --config $(CACHE)/demo/config.json
 
 # Packages whose tests do not need a display or cgo's GL (everything but app).
 NONGUI_PKGS = $$(go list ./... | grep -v '/app$$')
