@@ -487,24 +487,7 @@ func revoke(ctx context.Context, hc *http.Client, endpoint string, creds clientC
 	}
 	ctx, cancel := withTimeout(ctx, 15*time.Second)
 	defer cancel()
-	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	switch creds.AuthMethod {
-	case "client_secret_post":
-		form.Set("client_id", creds.ID)
-		form.Set("client_secret", creds.Secret)
-	case "client_secret_basic":
-	default:
-		form.Set("client_id", creds.ID)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if creds.AuthMethod == "client_secret_basic" {
-		req.SetBasicAuth(url.QueryEscape(creds.ID), url.QueryEscape(creds.Secret))
-	}
-	resp, err := hc.Do(req)
+	resp, err := postForm(ctx, hc, endpoint, creds, url.Values{"token": {token}, "token_type_hint": {hint}})
 	if err != nil {
 		return err
 	}

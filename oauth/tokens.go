@@ -117,25 +117,7 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 	if err := checkEndpointURL(endpoint); err != nil {
 		return nil, fmt.Errorf("token endpoint: %w", err)
 	}
-	switch creds.AuthMethod {
-	case "client_secret_post":
-		form.Set("client_id", creds.ID)
-		form.Set("client_secret", creds.Secret)
-	case "client_secret_basic":
-	default:
-		form.Set("client_id", creds.ID)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if creds.AuthMethod == "client_secret_basic" {
-		// RFC 6749 §2.3.1: form-encode before Basic.
-		req.SetBasicAuth(url.QueryEscape(creds.ID), url.QueryEscape(creds.Secret))
-	}
-	resp, err := hc.Do(req)
+	resp, err := postForm(ctx, hc, endpoint, creds, form)
 	if err != nil {
 		return nil, fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
 	}
@@ -176,6 +158,30 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 		t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
 	}
 	return t, nil
+}
+
+// postForm posts an OAuth form with the client authentication the client
+// registered (AUTH-16): Basic (credentials form-encoded first, RFC 6749
+// §2.3.1), in the form, or just the client_id for public clients.
+func postForm(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, form url.Values) (*http.Response, error) {
+	switch creds.AuthMethod {
+	case "client_secret_post":
+		form.Set("client_id", creds.ID)
+		form.Set("client_secret", creds.Secret)
+	case "client_secret_basic":
+	default:
+		form.Set("client_id", creds.ID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if creds.AuthMethod == "client_secret_basic" {
+		req.SetBasicAuth(url.QueryEscape(creds.ID), url.QueryEscape(creds.Secret))
+	}
+	return hc.Do(req)
 }
 
 // isTransient reports an error that says nothing about the grant itself:
