@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/bridge"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -31,6 +32,8 @@ type runningHub struct {
 	keyErr  error              // why secrets is nil
 	db      *store.Store       // nil when the database could not be opened
 	oauth   *oauth.Manager     // nil without a keyring
+	bridge  *bridge.Bridge
+	http    *bridgeListener
 	hub     *mcphub.Hub
 	ctrl    *control.Server
 	started time.Time
@@ -73,14 +76,23 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 
 	ver, _, _ := Version()
+	r.bridge = bridge.New(bridge.Options{
+		Logger: log, Version: ver,
+		RequireToken: func() bool { return r.hub.Config().Hub.Bridge.RequireToken },
+	})
+	r.http = &bridgeListener{b: r.bridge, r: r}
 	hubOpts := mcphub.Options{
 		ConfigPath:    paths.Config,
 		Logger:        log,
 		ConfigOptions: config.Options{LookupSecret: r.lookupSecret},
 		Upstream: upstream.Options{
 			ClientInfo: &mcp.Implementation{Name: "mcptray", Title: "MCP Tray", Version: ver},
+			Relay:      r.bridge,
 		},
-		OnConfig:      func(cfg *config.Config, _ config.Diff) { r.log.setLevel(cfg.Hub.LogLevel) },
+		OnConfig: func(cfg *config.Config, _ config.Diff) {
+			r.log.setLevel(cfg.Hub.LogLevel)
+			r.http.apply(cfg)
+		},
 		ResolveSecret: r.resolveSecret,
 	}
 	if r.secrets != nil {
@@ -93,6 +105,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 		hubOpts.NoOAuthReason = r.keyErr.Error()
 	}
 	r.hub = mcphub.New(hubOpts)
+	r.bridge.Start(r.hub)
 	if r.db != nil {
 		sub := func() *status.Subscription { return r.hub.Subscribe(4096) }
 		go r.db.Follow(sub(), sub)
@@ -102,6 +115,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	r.cancel = cancel
 	if err := r.hub.Reload(); err != nil {
 		fmt.Fprintf(env.stderr, "The configuration has errors; no servers run until it is fixed (the file is watched):\n%v\n", err)
+		r.http.apply(r.hub.Config()) // the bridge still listens, with the defaults
 	}
 	if err := r.hub.Watch(ctx); err != nil {
 		log.Error("cannot watch the configuration file; edits need 'mcptray reload' or SIGHUP", "err", err)
@@ -132,6 +146,11 @@ func (r *runningHub) info() control.HubInfo {
 	}
 	if r.db != nil {
 		info.Database = r.db.Path()
+	}
+	if url, err := r.http.address(); err != nil {
+		info.Bridge = "unavailable: " + err.Error()
+	} else {
+		info.Bridge = url
 	}
 	return info
 }
@@ -167,6 +186,12 @@ func (r *runningHub) Close() {
 	}
 	if r.ctrl != nil {
 		r.ctrl.Close()
+	}
+	if r.http != nil {
+		r.http.close()
+	}
+	if r.bridge != nil {
+		r.bridge.Close()
 	}
 	if r.hub != nil {
 		r.hub.Close()

@@ -31,8 +31,8 @@ func runServe(env *cliEnv, args []string) int {
 		return exitFail
 	}
 	info := r.info()
-	fmt.Fprintf(env.stderr, "MCP Tray hub %s serving %s\n  control socket: %s\n  log file:       %s\n  keyring:        %s\n",
-		info.Version, paths.Config, info.Socket, orUnknown(info.LogFile), orUnknown(info.Keyring))
+	fmt.Fprintf(env.stderr, "MCP Tray hub %s serving %s\n  bridge:         %s\n  control socket: %s\n  log file:       %s\n  keyring:        %s\n",
+		info.Version, paths.Config, orUnknown(info.Bridge), info.Socket, orUnknown(info.LogFile), orUnknown(info.Keyring))
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)

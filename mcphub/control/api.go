@@ -21,6 +21,7 @@ type HubInfo struct {
 	Database string    `json:"database,omitempty"`
 	LogFile  string    `json:"log_file,omitempty"`
 	Socket   string    `json:"socket"`
+	Bridge   string    `json:"bridge,omitempty"` // the HTTP bridge's URL, or why it is unavailable
 }
 
 // StatusResponse is the answer to GET /v1/status.

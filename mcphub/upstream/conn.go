@@ -48,6 +48,10 @@ type Options struct {
 	// ElicitationHandler answers the server's elicitation requests; nil
 	// declares no elicitation capability.
 	ElicitationHandler func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error)
+	// Relay, when set, receives the server's notifications and requests
+	// (the bridge); the client then declares sampling, elicitation and
+	// roots, which the bridge relays to IDEs.
+	Relay Relay
 }
 
 func (o *Options) setDefaults() {
@@ -123,7 +127,7 @@ func newConn(srv config.Server, opts Options) *Conn {
 		done:    make(chan struct{}),
 	}
 	c.st = status.Status{Server: srv.ID, State: status.Connecting, Since: time.Now()}
-	c.client = mcp.NewClient(opts.ClientInfo, &mcp.ClientOptions{
+	co := &mcp.ClientOptions{
 		Capabilities:             &mcp.ClientCapabilities{},
 		ToolListChangedHandler:   func(_ context.Context, r *mcp.ToolListChangedRequest) { c.listChanged(r.Session, kindTools) },
 		PromptListChangedHandler: func(_ context.Context, r *mcp.PromptListChangedRequest) { c.listChanged(r.Session, kindPrompts) },
@@ -133,7 +137,14 @@ func newConn(srv config.Server, opts Options) *Conn {
 		ElicitationHandler:        opts.ElicitationHandler,
 		KeepAlive:                 opts.KeepAlive,
 		KeepAliveFailureThreshold: 2,
-	})
+	}
+	if opts.Relay != nil {
+		relayOptions(co, srv.ID, opts.Relay)
+	}
+	c.client = mcp.NewClient(opts.ClientInfo, co)
+	if opts.Relay != nil {
+		c.client.AddReceivingMiddleware(relayMiddleware(srv.ID, opts.Relay))
+	}
 	return c
 }
 

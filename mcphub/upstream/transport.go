@@ -70,6 +70,10 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		p.record(retry, resp)
 	}
+	if tag, ok := req.Context().Value(callTagKey{}).(string); ok && resp.StatusCode == http.StatusOK &&
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body = &tagBody{ReadCloser: resp.Body, tag: tag}
+	}
 	if capturing && resp.StatusCode == http.StatusOK {
 		ct := resp.Header.Get("Content-Type")
 		resp.Body = &captureBody{ReadCloser: resp.Body, cap: p.capture, sse: strings.HasPrefix(ct, "text/event-stream")}

@@ -1,0 +1,317 @@
+// Package bridge is the one MCP server every IDE attaches to: the
+// aggregated endpoint (/mcp) with every connected server's tools, prompts
+// and resources under prefixed names, one transparent endpoint per server
+// (/servers/NAME/mcp), and the same over JSON lines for the stdio bridge.
+// Every IDE shares the hub's one upstream session per server.
+//
+// It is MCP Tray's own implementation of the server side of both protocol
+// eras (initialize-era sessions and stateless 2026-07-28 requests), kept
+// lean because every bridged call pays for it: requests are routed on raw
+// JSON, list results are served from bytes encoded once per catalog
+// change, and call records are written off the request path.
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth"
+)
+
+// Hub is what the bridge uses of the hub.
+type Hub interface {
+	Servers() []mcphub.ServerView
+	Conn(id string) (*upstream.Conn, bool)
+	Subscribe(buffer int) *status.Subscription
+	Authenticate(ctx context.Context, id string, o mcphub.AuthenticateOptions) error
+	Config() *config.Config
+}
+
+// Recorder keeps call records (the store); it must not block.
+type Recorder interface {
+	Record(CallRecord)
+}
+
+// UsageSource answers the usage statistics tool (the store).
+type UsageSource interface {
+	UsageStats(ctx context.Context, since time.Time, server string) (any, error)
+}
+
+// ClientToken is what a valid client token allows.
+type ClientToken struct {
+	Name    string
+	Servers []string // nil: every server
+}
+
+// ErrTokenInvalid is returned by a TokenVerifier for an unknown, revoked
+// or expired token.
+var ErrTokenInvalid = errors.New("the token is invalid, revoked or expired")
+
+// TokenVerifier checks client tokens (the store, with a cache).
+type TokenVerifier interface {
+	Verify(token string) (*ClientToken, error)
+}
+
+// maxUsageDays bounds the usage statistics tool.
+const maxUsageDays = 60
+
+// Options configures a Bridge.
+type Options struct {
+	Logger  *slog.Logger
+	Version string
+	Tokens  TokenVerifier
+	// RequireToken reports whether HTTP clients need a token (the
+	// configuration's hub.bridge.requireToken, read live).
+	RequireToken func() bool
+	Recorder     Recorder
+	Usage        UsageSource
+	// Open shows a sign-in page when an IDE calls a sign-in tool; nil means
+	// the system browser.
+	Open oauth.Opener
+}
+
+// Bridge serves IDEs.
+type Bridge struct {
+	opts     Options
+	log      *slog.Logger
+	hub      Hub
+	stateKey []byte // MACs the requestState of suspended calls
+
+	gen   atomic.Uint64 // catalog generation
+	seq   atomic.Uint64
+	snaps sync.Map // view key -> *snapshot
+
+	calls     sync.Map // call tag -> *call
+	progress  sync.Map // upstream progress token -> progressRoute
+	suspended sync.Map // suspension ID -> *suspended
+
+	mu       sync.Mutex
+	sessions map[string]*session // initialize-era HTTP sessions by ID
+	live     map[*session]struct{}
+	active   map[string][]string // server -> tags of its calls in flight
+	subs     map[string]int      // server\x00uri -> subscribers
+
+	stop chan struct{}
+}
+
+// New returns a bridge; Start attaches it to a hub. (The hub's upstream
+// connections need the bridge as their Relay before the hub exists.)
+func New(opts Options) *Bridge {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RequireToken == nil {
+		opts.RequireToken = func() bool { return true }
+	}
+	if opts.Open == nil {
+		opts.Open = oauth.SystemBrowser
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &Bridge{opts: opts, log: opts.Logger, stateKey: key, sessions: map[string]*session{},
+		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, stop: make(chan struct{})}
+}
+
+var _ upstream.Relay = (*Bridge)(nil)
+
+// Start attaches the bridge to the hub and follows its events: a catalog
+// or status change rebuilds the views and tells every attached client
+// whose view changed.
+func (b *Bridge) Start(hub Hub) {
+	b.hub = hub
+	sub := hub.Subscribe(4096)
+	go b.follow(sub)
+	go b.expireSessions()
+}
+
+// Close stops following the hub and ends every session.
+func (b *Bridge) Close() {
+	select {
+	case <-b.stop:
+		return
+	default:
+		close(b.stop)
+	}
+	b.mu.Lock()
+	live := make([]*session, 0, len(b.live))
+	for s := range b.live {
+		live = append(live, s)
+	}
+	b.mu.Unlock()
+	for _, s := range live {
+		s.close()
+	}
+}
+
+func (b *Bridge) follow(sub *status.Subscription) {
+	for {
+		select {
+		case <-b.stop:
+			sub.Close()
+			return
+		case <-sub.Lagged:
+			sub = b.hub.Subscribe(4096)
+			b.invalidate()
+		case e, ok := <-sub.C:
+			if !ok {
+				continue // Lagged is closed too; handled above
+			}
+			if e.Kind == status.KindStatus && e.Status != nil && !catalogRelevant(e.Status.State) {
+				continue
+			}
+			b.invalidate()
+		}
+	}
+}
+
+// catalogRelevant: states whose entering can change what a view lists.
+func catalogRelevant(s status.State) bool {
+	return s != status.Connecting
+}
+
+// invalidate drops every cached snapshot and tells clients whose view
+// changed: one list_changed per kind that changed, per session (LC-07).
+func (b *Bridge) invalidate() {
+	old := map[string]*snapshot{}
+	b.snaps.Range(func(k, v any) bool {
+		old[k.(string)] = v.(*snapshot)
+		return true
+	})
+	b.gen.Add(1)
+	b.snaps.Clear()
+	changed := map[string][3]bool{} // view key -> tools, prompts, resources
+	b.eachSession(func(s *session) {
+		key := s.view.key()
+		c, seen := changed[key]
+		if !seen {
+			prev := old[key]
+			now := b.snapshot(s.view)
+			if prev == nil {
+				c = [3]bool{true, true, true}
+			} else {
+				c = [3]bool{string(prev.toolsList) != string(now.toolsList),
+					string(prev.promptsList) != string(now.promptsList),
+					string(prev.resList) != string(now.resList) || string(prev.templateList) != string(now.templateList)}
+			}
+			changed[key] = c
+		}
+		for i, method := range []string{"notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"} {
+			if c[i] {
+				s.notify(encodeNotify(method, nil))
+			}
+		}
+	})
+}
+
+// snapshot returns the view's catalog for the current generation.
+func (b *Bridge) snapshot(v view) *snapshot {
+	key := v.key()
+	gen := b.gen.Load()
+	if s, ok := b.snaps.Load(key); ok && s.(*snapshot).gen == gen {
+		return s.(*snapshot)
+	}
+	s := b.build(v, gen)
+	b.snaps.Store(key, s)
+	return s
+}
+
+func (b *Bridge) separator() string {
+	if cfg := b.hub.Config(); cfg != nil && cfg.Hub.ToolSeparator != "" {
+		return cfg.Hub.ToolSeparator
+	}
+	return config.DefaultToolSeparator
+}
+
+// register adds a session to the set that hears list_changed.
+func (b *Bridge) register(s *session) {
+	b.mu.Lock()
+	b.live[s] = struct{}{}
+	if s.id != "" {
+		b.sessions[s.id] = s
+	}
+	b.mu.Unlock()
+}
+
+func (b *Bridge) unregister(s *session) {
+	b.mu.Lock()
+	delete(b.live, s)
+	if s.id != "" {
+		delete(b.sessions, s.id)
+	}
+	b.mu.Unlock()
+	s.mu.Lock()
+	subs := make([]string, 0, len(s.subs))
+	for uri := range s.subs {
+		subs = append(subs, uri)
+	}
+	s.mu.Unlock()
+	for _, uri := range subs {
+		if server, ok := b.snapshot(s.view).owner(uri); ok {
+			if _, last := b.countSubscription(server, uri, false); last {
+				if c, ok := b.hub.Conn(server); ok && usable(c) {
+					_ = c.Session().Unsubscribe(context.Background(), &unsubscribeParams{URI: uri})
+				}
+			}
+		}
+	}
+	s.close()
+}
+
+func (b *Bridge) eachSession(f func(*session)) {
+	b.mu.Lock()
+	live := make([]*session, 0, len(b.live))
+	for s := range b.live {
+		live = append(live, s)
+	}
+	b.mu.Unlock()
+	for _, s := range live {
+		f(s)
+	}
+}
+
+// Sessions returns how many clients are attached.
+func (b *Bridge) Sessions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.live)
+}
+
+// sessionIdle is how long an initialize-era HTTP session lives without a
+// request or an open stream; its client then gets 404 and starts a new one.
+const sessionIdle = 24 * time.Hour
+
+func (b *Bridge) expireSessions() {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			cutoff := time.Now().Add(-sessionIdle).UnixNano()
+			var idle []*session
+			b.mu.Lock()
+			for _, s := range b.sessions {
+				s.mu.Lock()
+				open := s.stream != nil
+				s.mu.Unlock()
+				if !open && s.lastSeen.Load() < cutoff {
+					idle = append(idle, s)
+				}
+			}
+			b.mu.Unlock()
+			for _, s := range idle {
+				b.unregister(s)
+			}
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub"
+)
+
+// signInTool starts a sign-in because a person in the IDE asked for it:
+// the browser opens on the machine running MCP Tray, and the call returns
+// at once. When the sign-in completes, the server's tools appear and the
+// IDE hears list_changed.
+func (b *Bridge) signInTool(server string) json.RawMessage {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		if err := b.hub.Authenticate(ctx, server, mcphub.AuthenticateOptions{Open: b.opts.Open}); err != nil {
+			b.log.Warn("sign-in from an IDE failed", "server", server, "err", err)
+		}
+	}()
+	text := fmt.Sprintf("The sign-in page for %s is opening in the browser on the computer running MCP Tray. "+
+		"Once it is approved, %s's tools appear here (the tool list updates by itself). "+
+		"If no browser opens, run 'mcptray auth %s' in a terminal.", server, server, server)
+	data, _ := json.Marshal(map[string]any{"content": []map[string]string{{"type": "text", "text": text}}})
+	return data
+}
+
+// usageTool answers mcptray__usage_stats from the call records:
+// aggregates only, for at most 60 days.
+func (b *Bridge) usageTool(ctx context.Context, x *exchange, args json.RawMessage) (json.RawMessage, *rpcError) {
+	var p struct {
+		Days   *int   `json:"days"`
+		Server string `json:"server"`
+	}
+	if len(args) > 0 {
+		if err := json.Unmarshal(args, &p); err != nil {
+			return toolError("the arguments must be {\"days\": N, \"server\": \"name\"}"), nil
+		}
+	}
+	days := 7
+	if p.Days != nil {
+		days = *p.Days
+	}
+	if days < 1 || days > maxUsageDays {
+		return toolError(fmt.Sprintf("days must be from 1 to %d", maxUsageDays)), nil
+	}
+	if p.Server != "" && !x.sess.view.includes(p.Server) {
+		return toolError("no such server in this view: " + p.Server), nil
+	}
+	stats, err := b.opts.Usage.UsageStats(ctx, time.Now().AddDate(0, 0, -days), p.Server)
+	if err != nil {
+		return toolError("the call records cannot be read: " + err.Error()), nil
+	}
+	if x.sess.view.scope != nil {
+		stats = filterScope(stats, x.sess.view)
+	}
+	text, _ := json.MarshalIndent(stats, "", "  ")
+	data, _ := json.Marshal(map[string]any{
+		"content":           []map[string]string{{"type": "text", "text": string(text)}},
+		"structuredContent": stats,
+	})
+	return data, nil
+}
+
+// scoped lets a stats value drop the servers a token may not see.
+type scoped interface {
+	Only(allowed func(server string) bool) any
+}
+
+func filterScope(stats any, v view) any {
+	if s, ok := stats.(scoped); ok {
+		return s.Only(v.includes)
+	}
+	return stats
+}

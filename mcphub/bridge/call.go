@@ -1,0 +1,530 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth"
+)
+
+// Outcomes of a bridged call, as recorded.
+const (
+	outcomeOK          = "ok"
+	outcomeToolError   = "tool_error"  // the tool answered isError
+	outcomeError       = "error"       // a protocol or transport error
+	outcomeUnavailable = "unavailable" // the server is down or signed out
+	outcomeCancelled   = "cancelled"
+	outcomeTimeout     = "timeout"
+)
+
+// CallRecord is one bridged request, for the call records (never
+// arguments or results).
+type CallRecord struct {
+	Time     time.Time
+	Client   string // token name, or "stdio"
+	Server   string
+	Method   string
+	Tool     string // tool, prompt or resource URI
+	Duration time.Duration
+	Outcome  string
+	BytesIn  int
+	BytesOut int
+}
+
+// progressRoute sends an upstream's progress back to the request that
+// asked for it, with the client's own token (LC-10).
+type progressRoute struct {
+	out   sender
+	token json.RawMessage
+}
+
+// call is one upstream call in flight for a client request. It owns its
+// upstream context, its tag and its progress route, and can outlive the
+// request that started it (a suspension, LC-27); end releases them once.
+type call struct {
+	b      *Bridge
+	x      *exchange // the request currently waiting on it
+	server string
+	tag    string
+	input  chan *inputNeed
+	done   chan callOutcome
+	cancel context.CancelFunc
+	ended  sync.Once
+	// input carries requests the (initialize-era) server sends mid-call to
+	// a 2026-07-28 client, which cannot take server requests.
+}
+
+type callOutcome struct {
+	res any
+	err error
+}
+
+type inputNeed struct {
+	method string
+	params mcp.InputRequest
+	reply  chan inputReply
+}
+
+type inputReply struct {
+	result json.RawMessage
+	err    error
+}
+
+func (c *call) end() {
+	c.ended.Do(func() {
+		c.cancel()
+		c.b.calls.Delete(c.tag)
+		c.b.inflight(c.server, c.tag, false)
+	})
+}
+
+// forward runs one upstream request for x: routing is done, server is
+// known. do makes the go-sdk call with the context and the progress token
+// to pass upstream.
+func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item string,
+	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError) {
+	start := time.Now()
+	rec := CallRecord{Time: start, Client: x.sess.client, Server: server, Method: method, Tool: item, BytesIn: len(x.msg.Params)}
+	result, rerr, outcome := b.forwardCall(ctx, x, server, method, do)
+	rec.Duration, rec.Outcome, rec.BytesOut = time.Since(start), outcome, len(result)
+	if b.opts.Recorder != nil {
+		b.opts.Recorder.Record(rec)
+	}
+	return result, rerr
+}
+
+func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method string,
+	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError, string) {
+	conn, ok := b.hub.Conn(server)
+	if !ok || !usable(conn) {
+		reason := b.snapshot(x.sess.view).unavailable[server]
+		if reason == "" {
+			reason = server + " is not connected"
+		}
+		return b.unavailable(method, reason), nil, outcomeUnavailable
+	}
+	cs := conn.Session()
+
+	// The upstream call has its own context: it can outlive this request
+	// (suspension), and an initialize-era client's dropped connection is no
+	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
+	cctx, cancel := context.WithTimeout(context.Background(), conn.Server().Timeout)
+	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36),
+		input: make(chan *inputNeed), done: make(chan callOutcome, 1), cancel: cancel}
+	b.calls.Store(c.tag, c)
+	b.inflight(server, c.tag, true)
+	cctx = upstream.WithCallTag(cctx, c.tag)
+	defer x.sess.track(x.msg.ID, cancel)()
+
+	var progress any
+	if tok, ok := x.meta["progressToken"]; ok && len(tok) > 0 && string(tok) != "null" {
+		up := "mcptray-p" + strconv.FormatUint(b.seq.Add(1), 36)
+		b.progress.Store(up, progressRoute{out: x.out, token: tok})
+		// The last notification can trail the result; keep the route briefly.
+		defer time.AfterFunc(2*time.Second, func() { b.progress.Delete(up) })
+		progress = up
+	}
+	go func() {
+		res, err := do(cctx, cs, progress)
+		c.done <- callOutcome{res, err}
+	}()
+	var requestGone <-chan struct{}
+	if x.modern {
+		requestGone = ctx.Done()
+	}
+	select {
+	case o := <-c.done:
+		defer c.end()
+		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+	case need := <-c.input:
+		return b.suspend(x, need, c), nil, outcomeOK
+	case <-requestGone:
+		c.end()
+		o := <-c.done
+		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+	}
+}
+
+// finish turns an upstream answer into the client's result, running the
+// multi-round-trip with an initialize-era client where the server asked
+// for input (LC-26).
+func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string, cs *mcp.ClientSession,
+	res any, err error, progress any, do func(context.Context, *mcp.ClientSession, any) (any, error)) (json.RawMessage, *rpcError, string) {
+	for round := 0; err == nil; round++ {
+		requests, state := inputOf(res)
+		if requests == nil {
+			break
+		}
+		if x.modern {
+			// Both sides speak 2026-07-28: pass the round trip through; the
+			// client's retry names the same tool and carries the state.
+			return inputRequired(requests, state), nil, outcomeOK
+		}
+		if round >= 10 {
+			err = errors.New("the server asked for input more than 10 times")
+			break
+		}
+		var responses mcp.InputResponseMap
+		if responses, err = b.fulfill(ctx, x, server, requests); err != nil {
+			break
+		}
+		retry := withResponses(ctx, responses, state)
+		res, err = do(retry, cs, progress)
+	}
+	if err != nil {
+		return b.upstreamError(ctx, method, server, err)
+	}
+	data, merr := json.Marshal(res)
+	if merr != nil {
+		return nil, errorf(codeInternal, "%s: encoding the result: %v", server, merr), outcomeError
+	}
+	if r, ok := res.(*mcp.CallToolResult); ok && r.IsError {
+		return data, nil, outcomeToolError
+	}
+	return data, nil, outcomeOK
+}
+
+// responsesKey passes input responses and request state to a retry.
+type responsesKey struct{}
+
+type retryInput struct {
+	responses mcp.InputResponseMap
+	state     string
+}
+
+func withResponses(ctx context.Context, r mcp.InputResponseMap, state string) context.Context {
+	return context.WithValue(ctx, responsesKey{}, retryInput{r, state})
+}
+
+// retryOf returns the input responses a retry carries, if any.
+func retryOf(ctx context.Context) (mcp.InputResponseMap, string) {
+	r, _ := ctx.Value(responsesKey{}).(retryInput)
+	return r.responses, r.state
+}
+
+func inputOf(res any) (mcp.InputRequestMap, string) {
+	switch r := res.(type) {
+	case *mcp.CallToolResult:
+		return r.InputRequests, r.RequestState
+	case *mcp.GetPromptResult:
+		return r.InputRequests, r.RequestState
+	case *mcp.ReadResourceResult:
+		return r.InputRequests, r.RequestState
+	}
+	return nil, ""
+}
+
+func inputRequired(requests mcp.InputRequestMap, state string) json.RawMessage {
+	reqs, _ := json.Marshal(requests)
+	out := map[string]json.RawMessage{"resultType": json.RawMessage(`"input_required"`), "inputRequests": reqs}
+	if state != "" {
+		out["requestState"], _ = json.Marshal(state)
+	}
+	data, _ := json.Marshal(out)
+	return data
+}
+
+// fulfill asks an initialize-era client for each input a 2026-07-28 server
+// needs, as server requests on the call's stream (LC-26).
+func (b *Bridge) fulfill(ctx context.Context, x *exchange, server string, requests mcp.InputRequestMap) (mcp.InputResponseMap, error) {
+	responses := mcp.InputResponseMap{}
+	for key, ir := range requests {
+		method, ok := inputMethod(ir)
+		if !ok {
+			return nil, fmt.Errorf("unknown input request %T", ir)
+		}
+		raw, err := b.askClient(ctx, x, server, method, ir)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := decodeInputResponse(method, raw)
+		if err != nil {
+			return nil, err
+		}
+		responses[key] = resp
+	}
+	return responses, nil
+}
+
+func inputMethod(ir mcp.InputRequest) (string, bool) {
+	switch ir.(type) {
+	case *mcp.ElicitParams:
+		return "elicitation/create", true
+	case *mcp.CreateMessageParams, *mcp.CreateMessageWithToolsParams:
+		return "sampling/createMessage", true
+	case *mcp.ListRootsParams:
+		return "roots/list", true
+	}
+	return "", false
+}
+
+func decodeInputResponse(method string, raw json.RawMessage) (mcp.InputResponse, error) {
+	var (
+		v   mcp.InputResponse
+		err error
+	)
+	switch method {
+	case "elicitation/create":
+		r := &mcp.ElicitResult{}
+		err, v = json.Unmarshal(raw, r), r
+	case "sampling/createMessage":
+		r := &mcp.CreateMessageResult{}
+		err, v = json.Unmarshal(raw, r), r
+	default:
+		r := &mcp.ListRootsResult{}
+		err, v = json.Unmarshal(raw, r), r
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the client's answer to %s is not valid: %v", method, err)
+	}
+	return v, nil
+}
+
+// askClient sends a server's request to the client of x, if it declared
+// the capability (LC-03, LC-21, LC-22, LC-23).
+func (b *Bridge) askClient(ctx context.Context, x *exchange, server, method string, params any) (json.RawMessage, error) {
+	caps := x.caps
+	switch method {
+	case "sampling/createMessage":
+		if !caps.sampling {
+			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare sampling, which %s asked for", server)}
+		}
+	case "elicitation/create":
+		if !caps.elicitForm && !caps.elicitURL {
+			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare elicitation, which %s asked for", server)}
+		}
+	case "roots/list":
+		if !caps.roots {
+			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare roots, which %s asked for", server)}
+		}
+	}
+	return x.sess.request(ctx, x.out, method, params)
+}
+
+// unavailable is the immediate answer for a server that cannot take the
+// call: a tool result the model can read, or an error for other methods.
+func (b *Bridge) unavailable(method, reason string) json.RawMessage {
+	if method == "tools/call" {
+		return toolError(reason)
+	}
+	data, _ := json.Marshal(reason)
+	return data
+}
+
+func toolError(msg string) json.RawMessage {
+	data, _ := json.Marshal(map[string]any{"content": []map[string]string{{"type": "text", "text": msg}}, "isError": true})
+	return data
+}
+
+// upstreamError turns a failed upstream call into an answer that names the
+// server: a JSON-RPC error keeps the server's code; anything else becomes a
+// tool error (tools/call) or an internal error, with what to do.
+func (b *Bridge) upstreamError(ctx context.Context, method, server string, err error) (json.RawMessage, *rpcError, string) {
+	var werr *jsonrpc.Error
+	var na *oauth.NeedsAuthError
+	outcome := outcomeError
+	var msg string
+	switch {
+	case errors.As(err, &werr):
+		return nil, &rpcError{Code: int(werr.Code), Message: server + ": " + werr.Message, Data: werr.Data}, outcomeError
+	case errors.As(err, &na):
+		msg = fmt.Sprintf("%s: %s (click Authenticate next to %s in MCP Tray, or call %s__%s)", server, na.Reason, server, server, signInSuffix)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		outcome = outcomeTimeout
+		msg = fmt.Sprintf("%s did not answer in time; the request was cancelled", server)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return nil, errorf(codeInternal, "%s: the request was cancelled", server), outcomeCancelled
+	default:
+		msg = fmt.Sprintf("%s: the call failed: %v", server, err)
+	}
+	if method == "tools/call" {
+		return toolError(msg), nil, outcome
+	}
+	return nil, errorf(codeInternal, "%s", msg), outcome
+}
+
+// callTool routes tools/call: the bridge's own tools, then upstream tools.
+func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p struct {
+		Name           string               `json:"name"`
+		Arguments      json.RawMessage      `json:"arguments"`
+		InputResponses mcp.InputResponseMap `json:"inputResponses"`
+		RequestState   string               `json:"requestState"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Name == "" {
+		return nil, errorf(codeInvalidParams, "tools/call needs a tool name")
+	}
+	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+		return r.result, r.err
+	}
+	snap := b.snapshot(x.sess.view)
+	if p.Name == usageToolName && x.sess.view.aggregated() && b.opts.Usage != nil {
+		return b.usageTool(ctx, x, p.Arguments)
+	}
+	if server, ok := snap.signIn[p.Name]; ok {
+		return b.signInTool(server), nil
+	}
+	r, ok := snap.tools[p.Name]
+	if !ok {
+		return nil, errorf(codeInvalidParams, "Unknown tool: %s", p.Name)
+	}
+	return b.forward(ctx, x, r.server, "tools/call", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments}
+		if len(p.Arguments) == 0 {
+			params.Arguments = json.RawMessage(`{}`)
+		}
+		params.InputResponses, params.RequestState = p.InputResponses, p.RequestState
+		if in, state := retryOf(ctx); in != nil {
+			params.InputResponses, params.RequestState = in, state
+		}
+		if progress != nil {
+			params.SetProgressToken(progress)
+		}
+		return cs.CallTool(ctx, params)
+	})
+}
+
+func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p struct {
+		Name           string               `json:"name"`
+		Arguments      map[string]string    `json:"arguments"`
+		InputResponses mcp.InputResponseMap `json:"inputResponses"`
+		RequestState   string               `json:"requestState"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Name == "" {
+		return nil, errorf(codeInvalidParams, "prompts/get needs a prompt name")
+	}
+	r, ok := b.snapshot(x.sess.view).prompts[p.Name]
+	if !ok {
+		return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Name)
+	}
+	return b.forward(ctx, x, r.server, "prompts/get", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState}
+		if in, state := retryOf(ctx); in != nil {
+			params.InputResponses, params.RequestState = in, state
+		}
+		if progress != nil {
+			params.SetProgressToken(progress)
+		}
+		return cs.GetPrompt(ctx, params)
+	})
+}
+
+func (b *Bridge) readResource(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p struct {
+		URI            string               `json:"uri"`
+		InputResponses mcp.InputResponseMap `json:"inputResponses"`
+		RequestState   string               `json:"requestState"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
+		return nil, errorf(codeInvalidParams, "resources/read needs a uri")
+	}
+	server, ok := b.snapshot(x.sess.view).owner(p.URI)
+	if !ok {
+		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
+	}
+	return b.forward(ctx, x, server, "resources/read", p.URI, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+		params := &mcp.ReadResourceParams{URI: p.URI, InputResponses: p.InputResponses, RequestState: p.RequestState}
+		if in, state := retryOf(ctx); in != nil {
+			params.InputResponses, params.RequestState = in, state
+		}
+		if progress != nil {
+			params.SetProgressToken(progress)
+		}
+		return cs.ReadResource(ctx, params)
+	})
+}
+
+func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p mcp.CompleteParams
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Ref == nil {
+		return nil, errorf(codeInvalidParams, "completion/complete needs a ref")
+	}
+	snap := b.snapshot(x.sess.view)
+	var server string
+	switch p.Ref.Type {
+	case "ref/prompt":
+		r, ok := snap.prompts[p.Ref.Name]
+		if !ok {
+			return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Ref.Name)
+		}
+		server, p.Ref.Name = r.server, r.name
+	case "ref/resource":
+		id, ok := snap.owner(p.Ref.URI)
+		if !ok {
+			return nil, errorf(codeInvalidParams, "Resource not found: %s", p.Ref.URI)
+		}
+		server = id
+	default:
+		return nil, errorf(codeInvalidParams, "unknown ref type %q", p.Ref.Type)
+	}
+	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
+		params := p
+		params.Meta = nil
+		return cs.Complete(ctx, &params)
+	})
+}
+
+// subscribe routes resources/subscribe and unsubscribe to the owner, once
+// per URI however many clients subscribe.
+func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p struct {
+		URI string `json:"uri"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
+		return nil, errorf(codeInvalidParams, "%s needs a uri", x.msg.Method)
+	}
+	server, ok := b.snapshot(x.sess.view).owner(p.URI)
+	if !ok {
+		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
+	}
+	on := x.msg.Method == "resources/subscribe"
+	first, last := b.countSubscription(server, p.URI, on)
+	x.sess.subscribe(p.URI, on)
+	if !first && !last {
+		return emptyResult, nil
+	}
+	res, rerr := b.forward(ctx, x, server, x.msg.Method, p.URI, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
+		var err error
+		if on {
+			err = cs.Subscribe(ctx, &mcp.SubscribeParams{URI: p.URI})
+		} else {
+			err = cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: p.URI})
+		}
+		return struct{}{}, err
+	})
+	if rerr != nil {
+		return nil, rerr
+	}
+	if string(res) != "{}" { // a tool-style answer: the server is unavailable
+		return nil, errorf(codeInternal, "%s", res)
+	}
+	return emptyResult, nil
+}
+
+// upstreamSession is one server's go-sdk session.
+type upstreamSession = *mcp.ClientSession
+
+type loggingParams = mcp.SetLoggingLevelParams
+
+type loggingLevel = mcp.LoggingLevel
+
+type unsubscribeParams = mcp.UnsubscribeParams
+
+// forEachUpstream calls f for every connected server of the view.
+func (b *Bridge) forEachUpstream(v view, f func(id string, cs upstreamSession)) {
+	for _, id := range b.snapshot(v).servers {
+		if c, ok := b.hub.Conn(id); ok && usable(c) {
+			f(id, c.Session())
+		}
+	}
+}

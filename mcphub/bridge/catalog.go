@@ -1,0 +1,298 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/upstream"
+)
+
+// view is what one client may see: every server (the aggregated /mcp) or
+// one (/servers/NAME/mcp), within the servers its token allows.
+type view struct {
+	server string          // "" for the aggregated view
+	scope  map[string]bool // nil: every server
+}
+
+func (v view) aggregated() bool { return v.server == "" }
+
+func (v view) includes(id string) bool {
+	if v.server != "" && v.server != id {
+		return false
+	}
+	return v.scope == nil || v.scope[id]
+}
+
+func (v view) key() string {
+	if v.scope == nil {
+		return v.server + "|*"
+	}
+	ids := make([]string, 0, len(v.scope))
+	for id := range v.scope {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return v.server + "|" + strings.Join(ids, ",")
+}
+
+// route is where an exposed tool or prompt goes.
+type route struct {
+	server string
+	name   string // the upstream's own name
+}
+
+type templateRoute struct {
+	server  string
+	matcher templateMatcher
+}
+
+// snapshot is a view's catalog at one generation: the list results encoded
+// once (tools/list is served from these bytes) and the routing tables.
+type snapshot struct {
+	gen                                           uint64
+	toolsList, promptsList, resList, templateList []byte
+	tools, prompts                                map[string]route
+	resources                                     map[string]string // URI -> server
+	templates                                     []templateRoute
+	signIn                                        map[string]string // sign-in tool name -> server
+	unavailable                                   map[string]string // server -> why it is not usable
+	servers                                       []string          // usable servers, config order
+	instructions                                  string
+	caps                                          serverCaps
+}
+
+// serverCaps is what the view offers.
+type serverCaps struct {
+	prompts, resources, subscribe, completions, logging bool
+}
+
+// Names of the bridge's own tools.
+const (
+	usageToolName = "mcptray__usage_stats"
+	signInSuffix  = "sign_in"
+)
+
+// build makes the snapshot of v from the hub's current state.
+func (b *Bridge) build(v view, gen uint64) *snapshot {
+	sep := b.separator()
+	s := &snapshot{gen: gen, tools: map[string]route{}, prompts: map[string]route{},
+		resources: map[string]string{}, signIn: map[string]string{}, unavailable: map[string]string{}}
+	toolNames, promptNames := newNamer(), newNamer()
+	var tools, prompts, resources, templates [][]byte
+	var instructions []string
+	if v.aggregated() && b.opts.Usage != nil {
+		toolNames.unique(usageToolName)
+		tools = append(tools, usageToolJSON)
+	}
+	for _, sv := range b.hub.Servers() {
+		if !v.includes(sv.ID) {
+			continue
+		}
+		st := sv.Status.State
+		usable := st == status.Connected || st == status.Refreshing
+		if !usable {
+			s.unavailable[sv.ID] = unavailableReason(sv.ID, sv.Status)
+		}
+		if st == status.NeedsAuth || st == status.Authenticating {
+			name := toolNames.unique(prefixed(sv.ID, sep, signInSuffix))
+			s.signIn[name] = sv.ID
+			tools = append(tools, signInToolJSON(name, sv.ID, sv.Status))
+		}
+		if !usable {
+			continue
+		}
+		conn, ok := b.hub.Conn(sv.ID)
+		if !ok {
+			continue
+		}
+		cat := conn.Catalog()
+		if cat == nil {
+			continue
+		}
+		s.servers = append(s.servers, sv.ID)
+		if cat.Instructions != "" {
+			instructions = append(instructions, fmt.Sprintf("## %s\n%s", sv.ID, cat.Instructions))
+		}
+		if caps := cat.Capabilities; caps != nil {
+			s.caps.prompts = s.caps.prompts || caps.Prompts != nil
+			s.caps.resources = s.caps.resources || caps.Resources != nil
+			s.caps.subscribe = s.caps.subscribe || (caps.Resources != nil && caps.Resources.Subscribe)
+			s.caps.completions = s.caps.completions || caps.Completions != nil
+			s.caps.logging = s.caps.logging || caps.Logging != nil
+		}
+		for _, t := range cat.Tools {
+			name := t.Key
+			raw := t.Raw
+			if v.aggregated() {
+				name = toolNames.unique(prefixed(sv.ID, sep, t.Key))
+				raw = withName(t.Raw, name)
+			} else {
+				toolNames.unique(name)
+				raw = compact(raw)
+			}
+			s.tools[name] = route{sv.ID, t.Key}
+			tools = append(tools, raw)
+		}
+		for _, p := range cat.Prompts {
+			name := p.Key
+			raw := p.Raw
+			if v.aggregated() {
+				name = promptNames.unique(prefixed(sv.ID, sep, p.Key))
+				raw = withName(p.Raw, name)
+			} else {
+				raw = compact(raw)
+			}
+			s.prompts[name] = route{sv.ID, p.Key}
+			prompts = append(prompts, raw)
+		}
+		// Resource URIs are kept; when two servers offer the same URI the
+		// first in the configuration owns it and the other's is not listed.
+		for _, r := range cat.Resources {
+			if _, taken := s.resources[r.Key]; taken {
+				continue
+			}
+			s.resources[r.Key] = sv.ID
+			resources = append(resources, compact(r.Raw))
+		}
+		for _, t := range cat.ResourceTemplates {
+			s.templates = append(s.templates, templateRoute{sv.ID, compileTemplate(t.Key)})
+			templates = append(templates, compact(t.Raw))
+		}
+	}
+	if v.aggregated() {
+		s.instructions = strings.Join(instructions, "\n\n")
+	} else if len(instructions) == 1 {
+		_, s.instructions, _ = strings.Cut(instructions[0], "\n")
+	}
+	s.toolsList = encodeList("tools", tools)
+	s.promptsList = encodeList("prompts", prompts)
+	s.resList = encodeList("resources", resources)
+	s.templateList = encodeList("resourceTemplates", templates)
+	return s
+}
+
+// encodeList writes {"key":[items...]} from already encoded items.
+func encodeList(key string, items [][]byte) []byte {
+	n := 16 + len(key)
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	var b bytes.Buffer
+	b.Grow(n)
+	b.WriteString(`{"`)
+	b.WriteString(key)
+	b.WriteString(`":[`)
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// withName returns the item with its "name" replaced; every other member,
+// the schemas included, keeps its bytes.
+func withName(raw json.RawMessage, name string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw
+	}
+	m["name"], _ = json.Marshal(name)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// compact removes insignificant whitespace: a server may pretty-print, and
+// a newline would break an SSE data line or a JSON-lines frame.
+func compact(raw json.RawMessage) json.RawMessage {
+	if !bytes.ContainsAny(raw, "\n\r") {
+		return raw
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// owner finds the server of a resource URI: a listed resource, else the
+// first template that matches.
+func (s *snapshot) owner(uri string) (string, bool) {
+	if id, ok := s.resources[uri]; ok {
+		return id, true
+	}
+	for _, t := range s.templates {
+		if t.matcher.match(uri) {
+			return t.server, true
+		}
+	}
+	if len(s.servers) == 1 {
+		return s.servers[0], true // one server: let it answer "not found" itself
+	}
+	return "", false
+}
+
+func unavailableReason(id string, st status.Status) string {
+	switch st.State {
+	case status.NeedsAuth:
+		return fmt.Sprintf("%s needs sign-in: call the tool %s, or click Authenticate next to %s in MCP Tray (or run 'mcptray auth %s')", id, id+"__"+signInSuffix, id, id)
+	case status.Authenticating:
+		return fmt.Sprintf("%s is being signed in; try again once the sign-in page is done", id)
+	case status.Disabled:
+		return fmt.Sprintf("%s is disabled in MCP Tray's configuration", id)
+	case status.Connecting:
+		return fmt.Sprintf("%s is still connecting; try again in a moment", id)
+	}
+	reason := st.Reason
+	if reason == "" {
+		reason = "not connected"
+	}
+	return fmt.Sprintf("%s is unavailable: %s", id, reason)
+}
+
+func signInToolJSON(name, id string, st status.Status) []byte {
+	desc := fmt.Sprintf("%s needs sign-in before its tools can be used (%s). Calling this tool opens %s's sign-in page in the browser of the computer running MCP Tray; once it is done, %s's tools appear.",
+		id, orDefault(st.Reason, "not signed in"), id, id)
+	data, _ := json.Marshal(map[string]any{
+		"name": name, "title": "Sign in to " + id, "description": desc,
+		"inputSchema": map[string]any{"type": "object", "properties": map[string]any{}},
+		"annotations": map[string]any{"readOnlyHint": false, "openWorldHint": true},
+	})
+	return data
+}
+
+var usageToolJSON = func() []byte {
+	data, _ := json.Marshal(map[string]any{
+		"name":        usageToolName,
+		"title":       "MCP Tray usage statistics",
+		"description": "Per-server and per-tool call counts, error rates and p50/p95 latency of the calls bridged by MCP Tray, with a daily series. Aggregates only: no arguments or results.",
+		"inputSchema": map[string]any{"type": "object", "properties": map[string]any{
+			"days":   map[string]any{"type": "integer", "minimum": 1, "maximum": maxUsageDays, "default": 7, "description": "how many days back (at most 60)"},
+			"server": map[string]any{"type": "string", "description": "only this server"},
+		}},
+		"annotations": map[string]any{"readOnlyHint": true, "openWorldHint": false},
+	})
+	return data
+}()
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// usable reports whether the server's upstream session can take calls.
+func usable(c *upstream.Conn) bool {
+	st := c.Status().State
+	return (st == status.Connected || st == status.Refreshing) && c.Session() != nil
+}

@@ -1,0 +1,184 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+)
+
+// exchange is one request from a client being answered.
+type exchange struct {
+	sess   *session
+	msg    *message
+	out    sender // messages that belong to this request
+	modern bool   // 2026-07-28: everything about the client is in _meta
+	caps   clientCaps
+	meta   map[string]json.RawMessage // params._meta
+}
+
+// requestMeta reads params._meta (progress tokens, the 2026-07-28 keys).
+func requestMeta(params json.RawMessage) map[string]json.RawMessage {
+	if len(params) == 0 {
+		return nil
+	}
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	_ = json.Unmarshal(params, &p)
+	return p.Meta
+}
+
+const (
+	metaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
+	metaClientCaps      = "io.modelcontextprotocol/clientCapabilities"
+	metaClientInfo      = "io.modelcontextprotocol/clientInfo"
+	metaServerInfo      = "io.modelcontextprotocol/serverInfo"
+	metaLogLevel        = "io.modelcontextprotocol/logLevel"
+)
+
+// checkModern validates the _meta a 2026-07-28 request must carry (TS-16).
+func checkModern(meta map[string]json.RawMessage) *rpcError {
+	var v string
+	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
+	if v != modernVersion {
+		data, _ := json.Marshal(map[string]any{"supported": append([]string{modernVersion}, legacyVersions...), "requested": v})
+		return &rpcError{Code: codeUnsupportedProtocol, Message: "unsupported protocol version " + v, Data: data}
+	}
+	if _, ok := meta[metaClientCaps]; !ok {
+		return errorf(codeInvalidParams, "_meta must include %s", metaClientCaps)
+	}
+	return nil
+}
+
+// dispatch answers a request. The result is JSON; nil with a nil error
+// means {}.
+func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	switch x.msg.Method {
+	case "initialize":
+		return b.initialize(x)
+	case "ping":
+		return emptyResult, nil
+	case "server/discover":
+		return b.discover(x)
+	case "tools/list":
+		return b.snapshot(x.sess.view).toolsList, nil
+	case "prompts/list":
+		return b.snapshot(x.sess.view).promptsList, nil
+	case "resources/list":
+		return b.snapshot(x.sess.view).resList, nil
+	case "resources/templates/list":
+		return b.snapshot(x.sess.view).templateList, nil
+	case "tools/call":
+		return b.callTool(ctx, x)
+	case "prompts/get":
+		return b.getPrompt(ctx, x)
+	case "resources/read":
+		return b.readResource(ctx, x)
+	case "resources/subscribe", "resources/unsubscribe":
+		return b.subscribe(ctx, x)
+	case "completion/complete":
+		return b.complete(ctx, x)
+	case "logging/setLevel":
+		return b.setLogLevel(ctx, x)
+	}
+	return nil, errorf(codeMethodNotFound, "method %q is not supported", x.msg.Method)
+}
+
+var emptyResult = json.RawMessage(`{}`)
+
+// serverCapabilities are declared whole, whatever is connected now: servers
+// come and go while a session lives, and the lists say what is there.
+var serverCapabilities = json.RawMessage(`{"tools":{"listChanged":true},"prompts":{"listChanged":true},` +
+	`"resources":{"subscribe":true,"listChanged":true},"completions":{},"logging":{}}`)
+
+func (b *Bridge) serverInfo() map[string]any {
+	return map[string]any{"name": "mcptray", "title": "MCP Tray", "version": b.opts.Version}
+}
+
+func (b *Bridge) initialize(x *exchange) (json.RawMessage, *rpcError) {
+	if x.modern {
+		return nil, errorf(codeInvalidRequest, "initialize is not used with protocol version %s; use server/discover", modernVersion)
+	}
+	var p struct {
+		ProtocolVersion string          `json:"protocolVersion"`
+		Capabilities    json.RawMessage `json:"capabilities"`
+		ClientInfo      json.RawMessage `json:"clientInfo"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil {
+		return nil, errorf(codeInvalidParams, "initialize params: %v", err)
+	}
+	s := x.sess
+	s.version = negotiate(p.ProtocolVersion)
+	s.caps = parseCaps(p.Capabilities)
+	s.info = p.ClientInfo
+	res := map[string]any{
+		"protocolVersion": s.version,
+		"capabilities":    serverCapabilities,
+		"serverInfo":      b.serverInfo(),
+	}
+	if in := b.snapshot(s.view).instructions; in != "" {
+		res["instructions"] = in
+	}
+	data, _ := json.Marshal(res)
+	return data, nil
+}
+
+func (b *Bridge) discover(x *exchange) (json.RawMessage, *rpcError) {
+	res := map[string]any{
+		"supportedVersions": append([]string{modernVersion}, legacyVersions...),
+		"capabilities":      serverCapabilities,
+	}
+	if in := b.snapshot(x.sess.view).instructions; in != "" {
+		res["instructions"] = in
+	}
+	data, _ := json.Marshal(res)
+	return data, nil
+}
+
+// modernResult adds what 2026-07-28 requires of results (TS-20):
+// resultType, and on lists, discover and reads the caching fields. Lists
+// depend on the client's token, so they are private.
+func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMessage {
+	if len(result) < 2 || result[0] != '{' || bytes.Contains(result[:min(len(result), 64)], []byte(`"resultType"`)) {
+		return result
+	}
+	extra := `"resultType":"complete"`
+	if slices.Contains([]string{"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}, method) {
+		extra += `,"ttlMs":0,"cacheScope":"private"`
+	}
+	info, _ := json.Marshal(map[string]any{metaServerInfo: b.serverInfo()})
+	var out bytes.Buffer
+	out.Grow(len(result) + len(extra) + len(info) + 16)
+	out.WriteByte('{')
+	out.WriteString(extra)
+	if !bytes.Contains(result, []byte(`"_meta"`)) {
+		out.WriteString(`,"_meta":`)
+		out.Write(info)
+	}
+	if len(bytes.TrimSpace(result[1:len(result)-1])) > 0 {
+		out.WriteByte(',')
+	}
+	out.Write(result[1:])
+	return out.Bytes()
+}
+
+// setLogLevel remembers the level for the session and passes it on to
+// the servers it sees (an initialize-era feature; LC-24).
+func (b *Bridge) setLogLevel(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	var p struct {
+		Level string `json:"level"`
+	}
+	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Level == "" {
+		return nil, errorf(codeInvalidParams, "logging/setLevel needs a level")
+	}
+	x.sess.mu.Lock()
+	x.sess.logLevel = p.Level
+	x.sess.mu.Unlock()
+	b.forEachUpstream(x.sess.view, func(id string, cs upstreamSession) {
+		if cs.InitializeResult() != nil && cs.InitializeResult().Capabilities != nil && cs.InitializeResult().Capabilities.Logging != nil {
+			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: loggingLevel(p.Level)})
+		}
+	})
+	return emptyResult, nil
+}

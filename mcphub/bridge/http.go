@@ -1,0 +1,528 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBody bounds a POSTed message.
+const maxBody = 4 << 20
+
+// Handler serves /mcp (every server) and /servers/NAME/mcp (one server).
+func (b *Bridge) Handler() http.Handler { return http.HandlerFunc(b.serveHTTP) }
+
+func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// DNS rebinding (TS-01, TS-02): a page on another site may reach this
+	// port through a name that resolves to 127.0.0.1; its Host (and, for
+	// requests a browser marks, Origin) gives it away.
+	if !loopbackHost(r.Host) {
+		httpError(w, http.StatusForbidden, "Host "+r.Host+" is not a loopback name")
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) {
+		httpError(w, http.StatusForbidden, "Origin "+o+" is not allowed")
+		return
+	}
+	v, ok := b.viewFor(r.URL.Path)
+	if !ok {
+		httpError(w, http.StatusNotFound, "no such endpoint: use /mcp, or /servers/NAME/mcp for one server")
+		return
+	}
+	client, ok := b.authorize(w, r, &v)
+	if !ok {
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		b.post(w, r, v, client)
+	case http.MethodGet:
+		b.get(w, r, v, client)
+	case http.MethodDelete:
+		b.delete(w, r, client)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+func (b *Bridge) viewFor(path string) (view, bool) {
+	if path == "/mcp" || path == "/mcp/" {
+		return view{}, true
+	}
+	rest, ok := strings.CutPrefix(path, "/servers/")
+	if !ok {
+		return view{}, false
+	}
+	name, tail, _ := strings.Cut(rest, "/")
+	if tail != "mcp" && tail != "mcp/" || name == "" {
+		return view{}, false
+	}
+	if cfg := b.hub.Config(); cfg == nil || cfg.Server(name) == nil {
+		return view{}, false
+	}
+	return view{server: name}, true
+}
+
+func loopbackHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+func loopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return loopbackHost(u.Host)
+}
+
+// authorize checks the client token (TS-04) and narrows the view to the
+// servers it may see: 401 for a missing or bad token, 403 for a server
+// outside its scope.
+func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (string, bool) {
+	raw, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !b.opts.RequireToken() && !hasBearer {
+		return "anonymous", true
+	}
+	if !hasBearer || raw == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_request", error_description="a client token is required: create one with 'mcptray token create NAME'"`)
+		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
+		return "", false
+	}
+	var tok *ClientToken
+	err := ErrTokenInvalid
+	if b.opts.Tokens != nil {
+		tok, err = b.opts.Tokens.Verify(raw)
+	}
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_token", error_description="the token is unknown, revoked or expired"`)
+		httpError(w, http.StatusUnauthorized, "the client token is unknown, revoked or expired")
+		return "", false
+	}
+	if tok.Servers != nil {
+		if v.server != "" && !slices.Contains(tok.Servers, v.server) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="insufficient_scope"`)
+			httpError(w, http.StatusForbidden, "the client token "+tok.Name+" does not cover the server "+v.server)
+			return "", false
+		}
+		v.scope = map[string]bool{}
+		for _, s := range tok.Servers {
+			v.scope[s] = true
+		}
+	}
+	return tok.Name, true
+}
+
+// httpError answers with a JSON-RPC error body without an id (TS-01, TS-07).
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(encodeError(nil, &rpcError{Code: codeInvalidRequest, Message: msg}))
+}
+
+func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpError(w, http.StatusRequestEntityTooLarge, "the message is larger than 4 MiB")
+			return
+		}
+		httpError(w, http.StatusBadRequest, "cannot read the body")
+		return
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		b.batch(w, r, v, client, t)
+		return
+	}
+	msg, perr := parseMessage(body)
+	if perr != nil {
+		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), perr))
+		return
+	}
+	sid := r.Header.Get("Mcp-Session-Id")
+	meta := requestMeta(msg.Params)
+	_, modern := meta[metaProtocolVersion]
+	switch {
+	case msg.Method == "initialize":
+		if sid != "" {
+			writeFrame(w, http.StatusBadRequest, encodeError(msg.ID, errorf(codeInvalidRequest, "initialize starts a session: send it without Mcp-Session-Id")))
+			return
+		}
+		s := newSession(b, v, client)
+		s.id = newSessionID()
+		b.register(s)
+		w.Header().Set("Mcp-Session-Id", s.id)
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, meta: meta})
+	case sid != "":
+		s := b.lookup(sid)
+		if s == nil || s.client != client || s.view.server != v.server {
+			writeFrame(w, http.StatusNotFound, encodeError(idOf(msg), errorf(codeInvalidRequest, "session not found: initialize a new one")))
+			return
+		}
+		if pv := r.Header.Get("Mcp-Protocol-Version"); pv != "" && !slices.Contains(legacyVersions, pv) {
+			writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest, "unsupported MCP-Protocol-Version %q", pv)))
+			return
+		}
+		s.touch()
+		switch {
+		case msg.isResponse():
+			s.answer(msg)
+			w.WriteHeader(http.StatusAccepted)
+		case msg.isNotify():
+			b.notification(s, msg)
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, caps: s.caps, meta: meta})
+		}
+	case modern:
+		if msg.isNotify() || msg.isResponse() {
+			w.WriteHeader(http.StatusAccepted) // 2026-07-28 has no client notifications we act on
+			return
+		}
+		if rerr, status := checkModernHTTP(r, msg, meta); rerr != nil {
+			writeFrame(w, status, encodeError(msg.ID, rerr))
+			return
+		}
+		s := newSession(b, v, client)
+		s.version = modernVersion
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), meta: meta})
+	default:
+		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest,
+			"missing Mcp-Session-Id: send initialize first (or, with protocol version 2026-07-28, put it in _meta)")))
+	}
+}
+
+func idOf(m *message) json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	return m.ID
+}
+
+// checkModernHTTP validates a 2026-07-28 request's _meta and headers
+// (TS-16, TS-17).
+func checkModernHTTP(r *http.Request, msg *message, meta map[string]json.RawMessage) (*rpcError, int) {
+	if e := checkModern(meta); e != nil {
+		return e, http.StatusBadRequest
+	}
+	if h := r.Header.Get("Mcp-Protocol-Version"); h != modernVersion {
+		return errorf(codeHeaderMismatch, "MCP-Protocol-Version header %q does not match _meta (%s)", h, modernVersion), http.StatusBadRequest
+	}
+	if h := r.Header.Get("Mcp-Method"); h != msg.Method {
+		return errorf(codeHeaderMismatch, "Mcp-Method header %q does not match the method %q", h, msg.Method), http.StatusBadRequest
+	}
+	var name string
+	switch msg.Method {
+	case "tools/call", "prompts/get":
+		var p struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(msg.Params, &p)
+		name = p.Name
+	case "resources/read":
+		var p struct {
+			URI string `json:"uri"`
+		}
+		_ = json.Unmarshal(msg.Params, &p)
+		name = p.URI
+	default:
+		return nil, 0
+	}
+	if h := decodeHeaderValue(r.Header.Get("Mcp-Name")); h != name {
+		return errorf(codeHeaderMismatch, "Mcp-Name header %q does not match %q", h, name), http.StatusBadRequest
+	}
+	return nil, 0
+}
+
+// decodeHeaderValue undoes the =?base64?...?= encoding of header values
+// that are not plain ASCII (SEP-2243).
+func decodeHeaderValue(v string) string {
+	inner, ok := strings.CutPrefix(v, "=?base64?")
+	if !ok {
+		return v
+	}
+	inner, ok = strings.CutSuffix(inner, "?=")
+	if !ok {
+		return v
+	}
+	data, err := base64.StdEncoding.DecodeString(inner)
+	if err != nil {
+		return v
+	}
+	return string(data)
+}
+
+// notification handles a client's notification in a session.
+func (b *Bridge) notification(s *session, msg *message) {
+	switch msg.Method {
+	case "notifications/initialized":
+		s.initialized.Store(true)
+	case "notifications/cancelled":
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(msg.Params, &p) == nil {
+			s.cancel(p.RequestID)
+		}
+	}
+}
+
+// serveRequest answers one request, on this HTTP response.
+func (b *Bridge) serveRequest(ctx context.Context, w http.ResponseWriter, x *exchange) {
+	out := &httpOut{w: w}
+	x.out = out
+	frame := b.answer(ctx, x)
+	status := http.StatusOK
+	if x.modern {
+		status = modernStatus(frame)
+	}
+	out.finish(frame, status)
+}
+
+// answer runs a request and encodes its response.
+func (b *Bridge) answer(ctx context.Context, x *exchange) []byte {
+	result, rerr := b.dispatch(ctx, x)
+	if rerr != nil {
+		return encodeError(x.msg.ID, rerr)
+	}
+	if result == nil {
+		result = emptyResult
+	}
+	if x.modern {
+		result = b.modernResult(x.msg.Method, result)
+	}
+	return encodeResponse(x.msg.ID, result)
+}
+
+// modernStatus maps 2026-07-28 protocol errors to their HTTP status (TS-16).
+func modernStatus(frame []byte) int {
+	if !bytes.Contains(frame[:min(len(frame), 80)], []byte(`"error"`)) {
+		return http.StatusOK
+	}
+	var m struct {
+		Error *rpcError `json:"error"`
+	}
+	if json.Unmarshal(frame, &m) != nil || m.Error == nil {
+		return http.StatusOK
+	}
+	switch m.Error.Code {
+	case codeMethodNotFound:
+		return http.StatusNotFound
+	case codeHeaderMismatch, codeUnsupportedProtocol, codeMissingCapability, codeInvalidParams, codeInvalidRequest:
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+func writeFrame(w http.ResponseWriter, status int, frame []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(frame)
+}
+
+// batch answers a JSON-RPC batch, which only 2025-03-26 sessions may send
+// (TS-06).
+func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client string, body []byte) {
+	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
+	if s == nil || s.client != client || (s.version != "2025-03-26" && s.version != "2024-11-05") {
+		httpError(w, http.StatusBadRequest, "JSON-RPC batches are only accepted in sessions of protocol version 2025-03-26 or older")
+		return
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil || len(items) == 0 {
+		httpError(w, http.StatusBadRequest, "invalid batch")
+		return
+	}
+	s.touch()
+	var frames [][]byte
+	for _, it := range items {
+		msg, perr := parseMessage(it)
+		switch {
+		case perr != nil:
+			frames = append(frames, encodeError(idOf(msg), perr))
+		case msg.isResponse():
+			s.answer(msg)
+		case msg.isNotify():
+			b.notification(s, msg)
+		default:
+			frames = append(frames, b.answer(r.Context(), &exchange{sess: s, msg: msg, caps: s.caps, out: discard{}, meta: requestMeta(msg.Params)}))
+		}
+	}
+	if len(frames) == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	writeFrame(w, http.StatusOK, append(append([]byte("["), bytes.Join(frames, []byte(","))...), ']'))
+}
+
+type discard struct{}
+
+func (discard) send([]byte) error { return nil }
+
+func (b *Bridge) lookup(id string) *session {
+	if id == "" {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sessions[id]
+}
+
+// get opens a session's stream for messages that belong to no request
+// (TS-10); a 2026-07-28 client has no session and gets 405 (TS-18).
+func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client string) {
+	sid := r.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, "GET needs an Mcp-Session-Id (protocol version 2026-07-28 has no streams)")
+		return
+	}
+	s := b.lookup(sid)
+	if s == nil || s.client != client || s.view.server != v.server {
+		httpError(w, http.StatusNotFound, "session not found")
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		httpError(w, http.StatusNotAcceptable, "GET needs Accept: text/event-stream")
+		return
+	}
+	out := &httpOut{w: w}
+	if !s.setStream(out) {
+		httpError(w, http.StatusConflict, "this session already has a stream open")
+		return
+	}
+	defer s.setStream(nil)
+	out.start()
+	keepalive := time.NewTicker(25 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-b.stop:
+			return
+		case <-keepalive.C:
+			if out.comment() != nil {
+				return
+			}
+			s.touch()
+		}
+	}
+}
+
+func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, client string) {
+	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
+	if s == nil || s.client != client {
+		httpError(w, http.StatusNotFound, "session not found")
+		return
+	}
+	b.unregister(s)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// httpOut is one HTTP response. It stays undecided until the first frame:
+// a response alone goes out as application/json; anything before it
+// (progress, a server request) turns it into text/event-stream (TS-08).
+type httpOut struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	sse     bool
+	done    bool
+	written bool
+}
+
+func (o *httpOut) start() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.startLocked()
+}
+
+func (o *httpOut) startLocked() {
+	if o.sse {
+		return
+	}
+	o.sse = true
+	h := o.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	o.w.WriteHeader(http.StatusOK)
+	o.written = true
+	if f, ok := o.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+var errResponseDone = errors.New("the response is complete")
+
+// send writes a frame that belongs to the request (an SSE event).
+func (o *httpOut) send(frame []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return errResponseDone
+	}
+	o.startLocked()
+	return o.event(frame)
+}
+
+func (o *httpOut) event(frame []byte) error {
+	var b bytes.Buffer
+	b.Grow(len(frame) + 24)
+	b.WriteString("event: message\ndata: ")
+	b.Write(frame)
+	b.WriteString("\n\n")
+	if _, err := o.w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	if f, ok := o.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+func (o *httpOut) comment() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, err := o.w.Write([]byte(": keep-alive\n\n")); err != nil {
+		return err
+	}
+	if f, ok := o.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+// finish writes the response and closes the exchange.
+func (o *httpOut) finish(frame []byte, status int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return
+	}
+	o.done = true
+	if o.sse {
+		_ = o.event(frame)
+		return
+	}
+	h := o.w.Header()
+	h.Set("Content-Type", "application/json")
+	o.w.WriteHeader(status)
+	_, _ = o.w.Write(frame)
+}

@@ -1,0 +1,126 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// message is one JSON-RPC 2.0 message as it arrived. IDs and params stay
+// raw: an ID is echoed byte for byte, and params are decoded only by the
+// method that needs them.
+type message struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Method  string          `json:"method,omitempty"`
+	Params  json.RawMessage `json:"params,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Error   *rpcError       `json:"error,omitempty"`
+}
+
+func (m *message) hasID() bool      { return len(m.ID) > 0 && string(m.ID) != "null" }
+func (m *message) isRequest() bool  { return m.Method != "" && m.hasID() }
+func (m *message) isNotify() bool   { return m.Method != "" && !m.hasID() }
+func (m *message) isResponse() bool { return m.Method == "" && m.hasID() }
+
+// JSON-RPC and MCP error codes.
+const (
+	codeParseError     = -32700
+	codeInvalidRequest = -32600
+	codeMethodNotFound = -32601
+	codeInvalidParams  = -32602
+	codeInternal       = -32603
+	// 2026-07-28 (TS-16).
+	codeHeaderMismatch      = -32020
+	codeMissingCapability   = -32021
+	codeUnsupportedProtocol = -32022
+)
+
+type rpcError struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+func (e *rpcError) Error() string { return fmt.Sprintf("%s (code %d)", e.Message, e.Code) }
+
+func errorf(code int, format string, args ...any) *rpcError {
+	return &rpcError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// parseMessage decodes one message and checks its shape.
+func parseMessage(data []byte) (*message, *rpcError) {
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
+	}
+	if m.JSONRPC != "2.0" {
+		return &m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
+	}
+	if len(m.ID) > 0 && !validID(m.ID) {
+		return &m, errorf(codeInvalidRequest, "an id must be a string or an integer")
+	}
+	if m.Method == "" && !m.hasID() {
+		return &m, errorf(codeInvalidRequest, "the message is neither a request, a notification nor a response")
+	}
+	return &m, nil
+}
+
+// validID: a string or an integer (LC-04; null is not allowed).
+func validID(id json.RawMessage) bool {
+	if len(id) == 0 || string(id) == "null" {
+		return true // absent: a notification
+	}
+	if id[0] == '"' {
+		var s string
+		return json.Unmarshal(id, &s) == nil
+	}
+	_, err := strconv.ParseInt(string(id), 10, 64)
+	return err == nil
+}
+
+// encodeResponse builds a response frame without re-encoding the result.
+func encodeResponse(id json.RawMessage, result json.RawMessage) []byte {
+	var b bytes.Buffer
+	b.Grow(len(result) + len(id) + 40)
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(id)
+	b.WriteString(`,"result":`)
+	b.Write(result)
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func encodeError(id json.RawMessage, e *rpcError) []byte {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	data, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   *rpcError       `json:"error"`
+	}{"2.0", id, e})
+	return data
+}
+
+// encodeNotify builds a notification frame.
+func encodeNotify(method string, params any) []byte {
+	data, _ := json.Marshal(struct {
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		Params  any    `json:"params,omitempty"`
+	}{"2.0", method, params})
+	return data
+}
+
+// encodeRequest builds a request frame the bridge sends to a client.
+func encodeRequest(id string, method string, params any) []byte {
+	data, _ := json.Marshal(struct {
+		JSONRPC string `json:"jsonrpc"`
+		ID      string `json:"id"`
+		Method  string `json:"method"`
+		Params  any    `json:"params,omitempty"`
+	}{"2.0", id, method, params})
+	return data
+}

@@ -1,0 +1,312 @@
+package bridge
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Progress passes an upstream's progress notification to the request it
+// belongs to, with the client's own token (LC-10).
+func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
+	tok, ok := p.ProgressToken.(string)
+	if !ok {
+		return
+	}
+	v, ok := b.progress.Load(tok)
+	if !ok {
+		return
+	}
+	r := v.(progressRoute)
+	out := map[string]any{"progressToken": r.token, "progress": p.Progress}
+	if p.Total != 0 {
+		out["total"] = p.Total
+	}
+	if p.Message != "" {
+		out["message"] = p.Message
+	}
+	_ = r.out.send(encodeNotify("notifications/progress", out))
+}
+
+// Log passes an upstream's log message: to the request it came with when
+// known, else to every session of that server that set a log level.
+func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
+	params := *p
+	params.Meta = nil
+	frame := encodeNotify("notifications/message", &params)
+	if v, ok := b.calls.Load(tag); ok && tag != "" {
+		_ = v.(*call).x.out.send(frame)
+		return
+	}
+	b.eachSession(func(s *session) {
+		s.mu.Lock()
+		level := s.logLevel
+		s.mu.Unlock()
+		if level != "" && s.view.includes(server) {
+			s.notify(frame)
+		}
+	})
+}
+
+// ResourceUpdated tells the sessions subscribed to the resource.
+func (b *Bridge) ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificationParams) {
+	frame := encodeNotify("notifications/resources/updated", map[string]string{"uri": p.URI})
+	b.eachSession(func(s *session) {
+		if s.view.includes(server) && s.subscribed(p.URI) {
+			s.notify(frame)
+		}
+	})
+}
+
+// Request answers an upstream's sampling, elicitation or roots request by
+// asking the IDE whose call it belongs to (found by the call tag, or, where
+// the transport cannot tell, the server's only or latest call in flight).
+func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.Params, tag string) (mcp.Result, error) {
+	c := b.callFor(server, tag)
+	if c == nil {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("MCP Tray has no IDE request of %s waiting for %s", server, method)}
+	}
+	clean := cleanParams(params)
+	var raw json.RawMessage
+	var err error
+	if c.x.modern {
+		// A 2026-07-28 client takes no server requests: suspend the call
+		// and answer it with input_required (LC-27).
+		ir, ok := clean.(mcp.InputRequest)
+		if !ok {
+			return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: "unsupported request " + method}
+		}
+		need := &inputNeed{method: method, params: ir, reply: make(chan inputReply, 1)}
+		select {
+		case c.input <- need:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		select {
+		case r := <-need.reply:
+			raw, err = r.result, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	} else {
+		raw, err = b.askClient(ctx, c.x, server, method, clean)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, err := decodeInputResponse(method, raw)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(mcp.Result), nil
+}
+
+// cleanParams drops the call tag before the request reaches the IDE.
+func cleanParams(p mcp.Params) mcp.Params {
+	switch v := p.(type) {
+	case *mcp.CreateMessageParams:
+		c := *v
+		c.Meta = withoutTag(c.Meta)
+		return &c
+	case *mcp.CreateMessageWithToolsParams:
+		c := *v
+		c.Meta = withoutTag(c.Meta)
+		return &c
+	case *mcp.ElicitParams:
+		c := *v
+		c.Meta = withoutTag(c.Meta)
+		return &c
+	case *mcp.ListRootsParams:
+		c := *v
+		c.Meta = withoutTag(c.Meta)
+		return &c
+	}
+	return p
+}
+
+func withoutTag(m mcp.Meta) mcp.Meta {
+	if _, ok := m["io.mcptray/call"]; !ok {
+		return m
+	}
+	out := mcp.Meta{}
+	for k, v := range m {
+		if k != "io.mcptray/call" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// callFor finds the call a server's request belongs to.
+func (b *Bridge) callFor(server, tag string) *call {
+	if tag != "" {
+		if v, ok := b.calls.Load(tag); ok {
+			return v.(*call)
+		}
+	}
+	b.mu.Lock()
+	tags := b.active[server]
+	var latest string
+	if n := len(tags); n > 0 {
+		latest = tags[n-1]
+	}
+	b.mu.Unlock()
+	if v, ok := b.calls.Load(latest); ok {
+		return v.(*call)
+	}
+	return nil
+}
+
+// inflight keeps, per server, the tags of its calls in flight, oldest first.
+func (b *Bridge) inflight(server, tag string, add bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tags := b.active[server]
+	if add {
+		b.active[server] = append(tags, tag)
+		return
+	}
+	for i, t := range tags {
+		if t == tag {
+			b.active[server] = append(tags[:i:i], tags[i+1:]...)
+			break
+		}
+	}
+}
+
+// suspended is a call waiting for its 2026-07-28 client to retry with the
+// input its (initialize-era) server asked for.
+type suspended struct {
+	c       *call
+	need    *inputNeed
+	expires *time.Timer
+}
+
+const suspendFor = 5 * time.Minute
+
+// suspend answers the client with input_required and keeps the upstream
+// call running until the client retries with the input; a client that
+// never comes back ends it after suspendFor.
+func (b *Bridge) suspend(x *exchange, need *inputNeed, c *call) json.RawMessage {
+	id := randomID()
+	s := &suspended{c: c, need: need}
+	s.expires = time.AfterFunc(suspendFor, func() {
+		if _, ok := b.suspended.LoadAndDelete(id); ok {
+			need.reply <- inputReply{err: errors.New("the client did not come back with the input in time")}
+			c.end()
+		}
+	})
+	b.suspended.Store(id, s)
+	return inputRequired(mcp.InputRequestMap{"input": need.params}, b.sealState(id))
+}
+
+// resumed is the answer to a retry that carried the bridge's own state.
+type resumed struct {
+	result json.RawMessage
+	err    *rpcError
+}
+
+// resumption continues a suspended call when a client retries with the
+// state the bridge gave it. ok is false for any other state (a 2026-07-28
+// server's own, which is passed through).
+func (b *Bridge) resumption(x *exchange, state string, responses mcp.InputResponseMap) (resumed, bool) {
+	id, ok := b.openState(state)
+	if !ok {
+		return resumed{}, false
+	}
+	v, ok := b.suspended.LoadAndDelete(id)
+	if !ok {
+		return resumed{nil, errorf(codeInvalidParams, "this requestState is unknown or expired; call the tool again")}, true
+	}
+	s := v.(*suspended)
+	s.expires.Stop()
+	resp, ok := responses["input"]
+	if !ok {
+		s.need.reply <- inputReply{err: errors.New("the client answered without the input")}
+		s.c.end()
+		return resumed{nil, errorf(codeInvalidParams, `inputResponses must answer "input"`)}, true
+	}
+	raw, _ := json.Marshal(resp)
+	s.c.x = x // further requests of the server go to the client's retry
+	s.need.reply <- inputReply{result: raw}
+	select {
+	case o := <-s.c.done:
+		s.c.end()
+		if o.err != nil {
+			r, rerr, _ := b.upstreamError(context.Background(), x.msg.Method, s.c.server, o.err)
+			return resumed{r, rerr}, true
+		}
+		data, err := json.Marshal(o.res)
+		if err != nil {
+			return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, true
+		}
+		return resumed{data, nil}, true
+	case need := <-s.c.input:
+		return resumed{b.suspend(x, need, s.c), nil}, true
+	}
+}
+
+// sealState makes the requestState of a suspended call: its ID and a MAC,
+// so a client cannot forge or alter it (LC-25).
+func (b *Bridge) sealState(id string) string {
+	m := hmac.New(sha256.New, b.stateKey)
+	m.Write([]byte(id))
+	return statePrefix + id + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+const statePrefix = "mcptray1."
+
+func (b *Bridge) openState(state string) (string, bool) {
+	rest, ok := strings.CutPrefix(state, statePrefix)
+	if !ok {
+		return "", false
+	}
+	id, mac, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	want := strings.TrimPrefix(b.sealState(id), statePrefix+id+".")
+	if !hmac.Equal([]byte(mac), []byte(want)) {
+		return "", false
+	}
+	return id, true
+}
+
+func randomID() string {
+	buf := make([]byte, 12)
+	_, _ = rand.Read(buf)
+	return hex.EncodeToString(buf)
+}
+
+// countSubscription tracks how many sessions subscribe to a server's
+// resource, and reports the first subscribe and the last unsubscribe.
+func (b *Bridge) countSubscription(server, uri string, on bool) (first, last bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := server + "\x00" + uri
+	n := b.subs[key]
+	if on {
+		b.subs[key] = n + 1
+		return n == 0, false
+	}
+	if n <= 1 {
+		delete(b.subs, key)
+		return false, n == 1
+	}
+	b.subs[key] = n - 1
+	return false, false
+}

@@ -1,0 +1,239 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Protocol versions spoken to IDEs. The initialize era is negotiated per
+// session; 2026-07-28 ("modern") is per request, with no session.
+const modernVersion = "2026-07-28"
+
+var legacyVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+// negotiate picks the initialize-era version for what a client asked.
+func negotiate(asked string) string {
+	if slices.Contains(legacyVersions, asked) {
+		return asked
+	}
+	return legacyVersions[0]
+}
+
+// clientCaps is what a client declared it can do (LC-03): the bridge
+// relays a server's request to an IDE only if that IDE declared it.
+type clientCaps struct {
+	sampling, samplingTools bool
+	elicitForm, elicitURL   bool
+	roots                   bool
+}
+
+func parseCaps(raw json.RawMessage) clientCaps {
+	var c struct {
+		Sampling *struct {
+			Tools *struct{} `json:"tools"`
+		} `json:"sampling"`
+		Elicitation *struct {
+			Form *struct{} `json:"form"`
+			URL  *struct{} `json:"url"`
+		} `json:"elicitation"`
+		Roots *struct{} `json:"roots"`
+	}
+	_ = json.Unmarshal(raw, &c)
+	caps := clientCaps{sampling: c.Sampling != nil, roots: c.Roots != nil}
+	if c.Sampling != nil {
+		caps.samplingTools = c.Sampling.Tools != nil
+	}
+	if e := c.Elicitation; e != nil {
+		// {} means form only (LC-21).
+		caps.elicitForm = e.Form != nil || e.URL == nil
+		caps.elicitURL = e.URL != nil
+	}
+	return caps
+}
+
+// sender delivers frames to a client: a request's own response stream, or
+// a session's stream for messages that belong to no request.
+type sender interface {
+	send(frame []byte) error
+}
+
+// session is one client connection: an initialize-era HTTP session (ID in
+// Mcp-Session-Id), or one JSON-lines connection (the stdio bridge). A
+// 2026-07-28 HTTP request gets a session of its own that ends with it.
+type session struct {
+	b       *Bridge
+	id      string // HTTP session ID; "" otherwise
+	view    view
+	client  string // who: a token name, or "stdio"
+	version string // negotiated (initialize era)
+	caps    clientCaps
+	info    json.RawMessage // clientInfo
+
+	initialized atomic.Bool
+	lastSeen    atomic.Int64 // unix nanoseconds
+
+	mu       sync.Mutex
+	logLevel string
+	pending  map[string]chan *message      // requests the bridge sent, by ID
+	inflight map[string]context.CancelFunc // the client's requests, by raw ID
+	subs     map[string]bool               // resource subscriptions
+	stream   sender                        // for unrelated messages (GET stream / the connection)
+	closed   bool
+	seq      atomic.Uint64
+}
+
+func newSession(b *Bridge, v view, client string) *session {
+	s := &session{b: b, view: v, client: client, pending: map[string]chan *message{},
+		inflight: map[string]context.CancelFunc{}, subs: map[string]bool{}}
+	s.touch()
+	return s
+}
+
+func (s *session) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
+
+func newSessionID() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// setStream sets (or, with nil, clears) where unrelated messages go.
+func (s *session) setStream(out sender) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if out != nil && s.stream != nil {
+		return false // one GET stream per session
+	}
+	s.stream = out
+	return true
+}
+
+// notify sends a message that belongs to no request (list_changed,
+// resource updates), when the client can receive one.
+func (s *session) notify(frame []byte) {
+	s.mu.Lock()
+	out := s.stream
+	s.mu.Unlock()
+	if out != nil && s.initialized.Load() {
+		_ = out.send(frame)
+	}
+}
+
+// track remembers a running request so notifications/cancelled can stop it.
+func (s *session) track(id json.RawMessage, cancel context.CancelFunc) func() {
+	key := string(id)
+	s.mu.Lock()
+	s.inflight[key] = cancel
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.inflight, key)
+		s.mu.Unlock()
+	}
+}
+
+func (s *session) cancel(id json.RawMessage) {
+	s.mu.Lock()
+	cancel := s.inflight[string(id)]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// errClientGone: the client went away before answering.
+var errClientGone = errors.New("the client disconnected")
+
+// request sends the client a request (sampling, elicitation, roots) on out
+// and waits for its answer, or for ctx. Cancelling tells the client.
+func (s *session) request(ctx context.Context, out sender, method string, params any) (json.RawMessage, error) {
+	id := "mcptray-" + strconv.FormatUint(s.seq.Add(1), 10)
+	ch := make(chan *message, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClientGone
+	}
+	s.pending[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, id)
+		s.mu.Unlock()
+	}()
+	if err := out.send(encodeRequest(id, method, params)); err != nil {
+		return nil, fmt.Errorf("send %s to the client: %w", method, err)
+	}
+	select {
+	case m := <-ch:
+		if m == nil {
+			return nil, errClientGone
+		}
+		if m.Error != nil {
+			return nil, m.Error
+		}
+		return m.Result, nil
+	case <-ctx.Done():
+		_ = out.send(encodeNotify("notifications/cancelled", map[string]any{"requestId": id, "reason": "the upstream request was cancelled"}))
+		return nil, ctx.Err()
+	}
+}
+
+// answer delivers a client's response to the request it answers.
+func (s *session) answer(m *message) bool {
+	var id string
+	if json.Unmarshal(m.ID, &id) != nil {
+		return false
+	}
+	s.mu.Lock()
+	ch, ok := s.pending[id]
+	s.mu.Unlock()
+	if ok {
+		ch <- m
+	}
+	return ok
+}
+
+// close ends the session: running requests are cancelled and waiters freed.
+func (s *session) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for _, cancel := range s.inflight {
+		cancel()
+	}
+	for id, ch := range s.pending {
+		close(ch)
+		delete(s.pending, id)
+	}
+	s.stream = nil
+	s.mu.Unlock()
+}
+
+func (s *session) subscribe(uri string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.subs[uri] = true
+	} else {
+		delete(s.subs, uri)
+	}
+}
+
+func (s *session) subscribed(uri string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs[uri]
+}

@@ -1,0 +1,175 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Relay receives what an upstream server sends on its own initiative, for
+// the bridge to pass to the IDE it concerns.
+type Relay interface {
+	Progress(server string, p *mcp.ProgressNotificationParams)
+	Log(server string, p *mcp.LoggingMessageParams, call string)
+	ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificationParams)
+	// Request answers a server's sampling/createMessage, elicitation/create
+	// or roots/list. call is the tag of the bridged call it belongs to
+	// ("" when the transport cannot tell: stdio, legacy SSE).
+	Request(ctx context.Context, server, method string, params mcp.Params, call string) (mcp.Result, error)
+}
+
+// relayedCaps are the client capabilities declared to upstreams when a
+// relay forwards server requests to IDEs.
+var relayedCaps = &mcp.ClientCapabilities{
+	Sampling:    &mcp.SamplingCapabilities{Tools: &mcp.SamplingToolsCapabilities{}},
+	Elicitation: &mcp.ElicitationCapabilities{Form: &mcp.FormElicitationCapabilities{}, URL: &mcp.URLElicitationCapabilities{}},
+	RootsV2:     &mcp.RootCapabilities{ListChanged: true},
+}
+
+// clientOptions wires a relay into go-sdk's client: notifications to the
+// handlers, server requests through a receiving middleware (so the raw
+// params, call tag included, reach the relay), and no automatic
+// multi-round-trip: the bridge answers input-required results per IDE.
+func relayOptions(o *mcp.ClientOptions, server string, r Relay) {
+	o.Capabilities = relayedCaps
+	o.ProgressNotificationHandler = func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+		r.Progress(server, req.Params)
+	}
+	o.LoggingMessageHandler = func(_ context.Context, req *mcp.LoggingMessageRequest) {
+		r.Log(server, req.Params, callTagOf(req.Params.Meta))
+	}
+	o.ResourceUpdatedHandler = func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
+		r.ResourceUpdated(server, req.Params)
+	}
+	o.MultiRoundTrip = &mcp.MultiRoundTripOptions{Disabled: true}
+}
+
+func relayMiddleware(server string, r Relay) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			switch method {
+			case "sampling/createMessage", "elicitation/create", "roots/list":
+				p := req.GetParams()
+				var meta map[string]any
+				if m, ok := p.(interface{ GetMeta() map[string]any }); ok {
+					meta = m.GetMeta()
+				}
+				return r.Request(ctx, server, method, p, callTagOf(meta))
+			}
+			return next(ctx, method, req)
+		}
+	}
+}
+
+// callTagKey carries the tag of a bridged call in its context.
+type callTagKey struct{}
+
+// MetaCallTag is the _meta key under which the probe marks a legacy
+// server's messages with the call they came with.
+const MetaCallTag = "io.mcptray/call"
+
+// WithCallTag marks a call's context, so that what the server sends on the
+// call's own stream (a legacy server's sampling request, its log lines) can
+// be given to the IDE that made the call.
+func WithCallTag(ctx context.Context, tag string) context.Context {
+	return context.WithValue(ctx, callTagKey{}, tag)
+}
+
+func callTagOf(meta map[string]any) string {
+	tag, _ := meta[MetaCallTag].(string)
+	return tag
+}
+
+// tagBody is the body of a bridged call's SSE response from a legacy
+// Streamable HTTP server: it adds the call tag to the _meta of every
+// request and log notification on the stream. go-sdk hands such messages
+// to its handlers without saying which call they belonged to.
+type tagBody struct {
+	io.ReadCloser
+	tag  string
+	in   []byte // unprocessed input
+	out  []byte // processed output not yet read
+	done bool
+}
+
+func (b *tagBody) Read(p []byte) (int, error) {
+	for len(b.out) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		buf := make([]byte, 32<<10)
+		n, err := b.ReadCloser.Read(buf)
+		b.in = append(b.in, buf[:n]...)
+		for {
+			end, next := eventEnd(b.in)
+			if end < 0 {
+				break
+			}
+			b.out = append(b.out, b.rewrite(b.in[:next])...)
+			b.in = b.in[next:]
+		}
+		if err != nil {
+			b.out = append(b.out, b.in...)
+			b.in = nil
+			b.done = true
+			if len(b.out) == 0 {
+				return 0, err
+			}
+		}
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	return n, nil
+}
+
+// rewrite returns one SSE event, tagged when it carries a request or a log
+// notification. Everything else (responses, progress) passes untouched.
+func (b *tagBody) rewrite(event []byte) []byte {
+	if !bytes.Contains(event, []byte(`"method"`)) {
+		return event
+	}
+	var out bytes.Buffer
+	for line := range bytes.Lines(event) {
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			out.Write(line)
+			continue
+		}
+		data = bytes.TrimSpace(data)
+		msg, err := jsonrpc.DecodeMessage(data)
+		if req, isReq := msg.(*jsonrpc.Request); err == nil && isReq && (req.IsCall() || req.Method == "notifications/message") {
+			if tagged, ok := addMeta(data, b.tag); ok {
+				data = tagged
+			}
+		}
+		out.WriteString("data: ")
+		out.Write(data)
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
+}
+
+// addMeta sets params._meta[MetaCallTag] in a JSON-RPC message.
+func addMeta(msg []byte, tag string) ([]byte, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(msg, &m) != nil {
+		return nil, false
+	}
+	params := map[string]json.RawMessage{}
+	if raw, ok := m["params"]; ok && json.Unmarshal(raw, &params) != nil {
+		return nil, false
+	}
+	meta := map[string]json.RawMessage{}
+	if raw, ok := params["_meta"]; ok && json.Unmarshal(raw, &meta) != nil {
+		return nil, false
+	}
+	meta[MetaCallTag], _ = json.Marshal(tag)
+	params["_meta"], _ = json.Marshal(meta)
+	m["params"], _ = json.Marshal(params)
+	out, err := json.Marshal(m)
+	return out, err == nil
+}
