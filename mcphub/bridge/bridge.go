@@ -204,9 +204,9 @@ func (b *Bridge) invalidate() {
 			}
 			changed[key] = c
 		}
-		for i, method := range []string{"notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"} {
-			if c[i] {
-				s.notify(encodeNotify(method, nil))
+		for kind := range c {
+			if c[kind] {
+				s.listChanged(kind)
 			}
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -59,6 +60,9 @@ type call struct {
 	done   chan callOutcome
 	cancel context.CancelFunc
 	ended  sync.Once
+	// missing is a capability the IDE lacks that the server asked for
+	// mid-call; a 2026-07-28 IDE then gets -32021 for the call.
+	missing atomic.Value // string
 	// input carries requests the (initialize-era) server sends mid-call to
 	// a 2026-07-28 client, which cannot take server requests.
 }
@@ -144,6 +148,9 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	select {
 	case o := <-c.done:
 		defer c.end()
+		if rerr := c.missingCapability(); rerr != nil {
+			return nil, rerr, outcomeError
+		}
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
 	case need := <-c.input:
 		return b.suspend(x, need, c), nil, outcomeOK
@@ -152,6 +159,18 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		o := <-c.done
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
 	}
+}
+
+// missingCapability is -32021 for a 2026-07-28 IDE whose call needed a
+// capability it did not declare (TS-16): the answer a 2026-07-28 server
+// gives, where the initialize-era server could only fail mid-call.
+func (c *call) missingCapability() *rpcError {
+	capName, _ := c.missing.Load().(string)
+	if capName == "" || !c.x.modern {
+		return nil
+	}
+	data, _ := json.Marshal(map[string]any{"requiredCapabilities": map[string]any{capName: map[string]any{}}})
+	return &rpcError{Code: codeMissingCapability, Message: fmt.Sprintf("%s needs the client capability %q, which this client did not declare", c.server, capName), Data: data}
 }
 
 // finish turns an upstream answer into the client's result, running the
@@ -292,22 +311,32 @@ func decodeInputResponse(method string, raw json.RawMessage) (mcp.InputResponse,
 // askClient sends a server's request to the client of x, if it declared
 // the capability (LC-03, LC-21, LC-22, LC-23).
 func (b *Bridge) askClient(ctx context.Context, x *exchange, server, method string, params any) (json.RawMessage, error) {
-	caps := x.caps
-	switch method {
-	case "sampling/createMessage":
-		if !caps.sampling {
-			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare sampling, which %s asked for", server)}
-		}
-	case "elicitation/create":
-		if !caps.elicitForm && !caps.elicitURL {
-			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare elicitation, which %s asked for", server)}
-		}
-	case "roots/list":
-		if !caps.roots {
-			return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare roots, which %s asked for", server)}
-		}
+	if err := capabilityFor(x.caps, server, method); err != nil {
+		return nil, err
 	}
 	return x.sess.request(ctx, x.out, method, params)
+}
+
+// capabilityFor refuses a server request the IDE did not declare it can
+// handle; the error names the capability.
+func capabilityFor(caps clientCaps, server, method string) *jsonrpc.Error {
+	var ok bool
+	var name string
+	switch method {
+	case "sampling/createMessage":
+		ok, name = caps.sampling, "sampling"
+	case "elicitation/create":
+		ok, name = caps.elicitForm || caps.elicitURL, "elicitation"
+	case "roots/list":
+		ok, name = caps.roots, "roots"
+	default:
+		return nil
+	}
+	if ok {
+		return nil
+	}
+	return &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare %s, which %s asked for", name, server),
+		Data: json.RawMessage(`{"capability":"` + name + `"}`)}
 }
 
 // unavailable is the immediate answer for a server that cannot take the
@@ -377,17 +406,19 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Unknown tool: %s", p.Name)
 	}
+	if x.modern {
+		if rerr := checkParamHeaders(x.hdr, snap.headers[p.Name], p.Arguments); rerr != nil {
+			return nil, rerr
+		}
+	}
 	return b.forward(ctx, x, r.server, "tools/call", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
-		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments}
+		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments, Meta: upstreamMeta(x, cs, progress)}
 		if len(p.Arguments) == 0 {
 			params.Arguments = json.RawMessage(`{}`)
 		}
 		params.InputResponses, params.RequestState = p.InputResponses, p.RequestState
 		if in, state := retryOf(ctx); in != nil {
 			params.InputResponses, params.RequestState = in, state
-		}
-		if progress != nil {
-			params.SetProgressToken(progress)
 		}
 		return cs.CallTool(ctx, params)
 	})
@@ -403,17 +434,18 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Name == "" {
 		return nil, errorf(codeInvalidParams, "prompts/get needs a prompt name")
 	}
+	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+		return r.result, r.err
+	}
 	r, ok := b.snapshot(x.sess.view).prompts[p.Name]
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Name)
 	}
 	return b.forward(ctx, x, r.server, "prompts/get", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
-		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState}
+		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState,
+			Meta: upstreamMeta(x, cs, progress)}
 		if in, state := retryOf(ctx); in != nil {
 			params.InputResponses, params.RequestState = in, state
-		}
-		if progress != nil {
-			params.SetProgressToken(progress)
 		}
 		return cs.GetPrompt(ctx, params)
 	})
@@ -428,17 +460,18 @@ func (b *Bridge) readResource(ctx context.Context, x *exchange) (json.RawMessage
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
 		return nil, errorf(codeInvalidParams, "resources/read needs a uri")
 	}
+	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+		return r.result, r.err
+	}
 	server, ok := b.snapshot(x.sess.view).owner(p.URI)
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 	}
 	return b.forward(ctx, x, server, "resources/read", p.URI, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
-		params := &mcp.ReadResourceParams{URI: p.URI, InputResponses: p.InputResponses, RequestState: p.RequestState}
+		params := &mcp.ReadResourceParams{URI: p.URI, InputResponses: p.InputResponses, RequestState: p.RequestState,
+			Meta: upstreamMeta(x, cs, progress)}
 		if in, state := retryOf(ctx); in != nil {
 			params.InputResponses, params.RequestState = in, state
-		}
-		if progress != nil {
-			params.SetProgressToken(progress)
 		}
 		return cs.ReadResource(ctx, params)
 	})
@@ -511,6 +544,23 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	return emptyResult, nil
 }
 
+// upstreamMeta is the _meta of an upstream request: the progress token,
+// and for a 2026-07-28 server the IDE's own declared capabilities, so the
+// server sees only what the IDE can do (LC-03).
+func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
+	var m mcp.Meta
+	if progress != nil {
+		m = mcp.Meta{"progressToken": progress}
+	}
+	if ir := cs.InitializeResult(); ir != nil && ir.ProtocolVersion >= modernVersion {
+		if m == nil {
+			m = mcp.Meta{}
+		}
+		m[metaClientCaps] = x.declaredCaps()
+	}
+	return m
+}
+
 // upstreamSession is one server's go-sdk session.
 type upstreamSession = *mcp.ClientSession
 
@@ -519,6 +569,8 @@ type loggingParams = mcp.SetLoggingLevelParams
 type loggingLevel = mcp.LoggingLevel
 
 type unsubscribeParams = mcp.UnsubscribeParams
+
+type subscribeParams = mcp.SubscribeParams
 
 // forEachUpstream calls f for every connected server of the view.
 func (b *Bridge) forEachUpstream(v view, f func(id string, cs upstreamSession)) {

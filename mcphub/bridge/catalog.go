@@ -58,9 +58,10 @@ type snapshot struct {
 	tools, prompts                                map[string]route
 	resources                                     map[string]string // URI -> server
 	templates                                     []templateRoute
-	signIn                                        map[string]string // sign-in tool name -> server
-	unavailable                                   map[string]string // server -> why it is not usable
-	servers                                       []string          // usable servers, config order
+	signIn                                        map[string]string        // sign-in tool name -> server
+	headers                                       map[string][]paramHeader // tool -> its Mcp-Param headers
+	unavailable                                   map[string]string        // server -> why it is not usable
+	servers                                       []string                 // usable servers, config order
 	instructions                                  string
 	caps                                          serverCaps
 }
@@ -80,7 +81,8 @@ const (
 func (b *Bridge) build(v view, gen uint64) *snapshot {
 	sep := b.separator()
 	s := &snapshot{gen: gen, tools: map[string]route{}, prompts: map[string]route{},
-		resources: map[string]string{}, signIn: map[string]string{}, unavailable: map[string]string{}}
+		resources: map[string]string{}, signIn: map[string]string{}, unavailable: map[string]string{},
+		headers: map[string][]paramHeader{}}
 	toolNames, promptNames := newNamer(), newNamer()
 	var tools, prompts, resources, templates [][]byte
 	var instructions []string
@@ -135,6 +137,9 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 				raw = compact(raw)
 			}
 			s.tools[name] = route{sv.ID, t.Key}
+			if ph := paramHeaders(t.Raw); ph != nil {
+				s.headers[name] = ph
+			}
 			tools = append(tools, raw)
 		}
 		for _, p := range cat.Prompts {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 )
 
@@ -15,7 +16,32 @@ type exchange struct {
 	modern bool   // 2026-07-28: everything about the client is in _meta
 	caps   clientCaps
 	meta   map[string]json.RawMessage // params._meta
+	hdr    http.Header                // a 2026-07-28 HTTP request's headers
 }
+
+// declaredCaps is the part of the client's declared capabilities the
+// bridge relays, to pass upstream per request (2026-07-28 servers read
+// them from _meta): an upstream sees only what the IDE declared (LC-03).
+func (x *exchange) declaredCaps() map[string]json.RawMessage {
+	raw := x.sess.capsRaw
+	if x.modern {
+		raw = x.meta[metaClientCaps]
+	}
+	var all map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &all)
+	out := map[string]json.RawMessage{}
+	for _, k := range []string{"sampling", "elicitation", "roots"} {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// removedInModern are initialize-era methods that 2026-07-28 dropped
+// (TS-16: unknown methods get -32601).
+var removedInModern = map[string]bool{"initialize": true, "ping": true, "logging/setLevel": true,
+	"resources/subscribe": true, "resources/unsubscribe": true}
 
 // requestMeta reads params._meta (progress tokens, the 2026-07-28 keys).
 func requestMeta(params json.RawMessage) map[string]json.RawMessage {
@@ -41,6 +67,9 @@ const (
 func checkModern(meta map[string]json.RawMessage) *rpcError {
 	var v string
 	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
+	if v == "" {
+		return errorf(codeInvalidParams, "_meta must include %s", metaProtocolVersion)
+	}
 	if v != modernVersion {
 		data, _ := json.Marshal(map[string]any{"supported": append([]string{modernVersion}, legacyVersions...), "requested": v})
 		return &rpcError{Code: codeUnsupportedProtocol, Message: "unsupported protocol version " + v, Data: data}
@@ -54,7 +83,15 @@ func checkModern(meta map[string]json.RawMessage) *rpcError {
 // dispatch answers a request. The result is JSON; nil with a nil error
 // means {}.
 func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+	if x.modern && removedInModern[x.msg.Method] {
+		return nil, errorf(codeMethodNotFound, "method %q does not exist in protocol version %s", x.msg.Method, modernVersion)
+	}
+	if !x.modern && x.msg.Method == "subscriptions/listen" {
+		return nil, errorf(codeMethodNotFound, "subscriptions/listen is a %s method; this session uses %s", modernVersion, x.sess.version)
+	}
 	switch x.msg.Method {
+	case "subscriptions/listen":
+		return b.listen(ctx, x)
 	case "initialize":
 		return b.initialize(x)
 	case "ping":
@@ -111,6 +148,7 @@ func (b *Bridge) initialize(x *exchange) (json.RawMessage, *rpcError) {
 	s := x.sess
 	s.version = negotiate(p.ProtocolVersion)
 	s.caps = parseCaps(p.Capabilities)
+	s.capsRaw = p.Capabilities
 	s.info = p.ClientInfo
 	res := map[string]any{
 		"protocolVersion": s.version,

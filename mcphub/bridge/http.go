@@ -158,8 +158,9 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 	sid := r.Header.Get("Mcp-Session-Id")
 	meta := requestMeta(msg.Params)
 	_, modern := meta[metaProtocolVersion]
+	modern = sid == "" && (modern || r.Header.Get("Mcp-Protocol-Version") == modernVersion)
 	switch {
-	case msg.Method == "initialize":
+	case msg.Method == "initialize" && !modern:
 		if sid != "" {
 			writeFrame(w, http.StatusBadRequest, encodeError(msg.ID, errorf(codeInvalidRequest, "initialize starts a session: send it without Mcp-Session-Id")))
 			return
@@ -201,7 +202,7 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 		}
 		s := newSession(b, v, client)
 		s.version = modernVersion
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), meta: meta})
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), meta: meta, hdr: r.Header})
 	default:
 		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest,
 			"missing Mcp-Session-Id: send initialize first (or, with protocol version 2026-07-28, put it in _meta)")))
@@ -218,11 +219,13 @@ func idOf(m *message) json.RawMessage {
 // checkModernHTTP validates a 2026-07-28 request's _meta and headers
 // (TS-16, TS-17).
 func checkModernHTTP(r *http.Request, msg *message, meta map[string]json.RawMessage) (*rpcError, int) {
+	var v string
+	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
+	if h := r.Header.Get("Mcp-Protocol-Version"); v != "" && h != v {
+		return errorf(codeHeaderMismatch, "MCP-Protocol-Version header %q does not match _meta (%q)", h, v), http.StatusBadRequest
+	}
 	if e := checkModern(meta); e != nil {
 		return e, http.StatusBadRequest
-	}
-	if h := r.Header.Get("Mcp-Protocol-Version"); h != modernVersion {
-		return errorf(codeHeaderMismatch, "MCP-Protocol-Version header %q does not match _meta (%s)", h, modernVersion), http.StatusBadRequest
 	}
 	if h := r.Header.Get("Mcp-Method"); h != msg.Method {
 		return errorf(codeHeaderMismatch, "Mcp-Method header %q does not match the method %q", h, msg.Method), http.StatusBadRequest
@@ -244,28 +247,33 @@ func checkModernHTTP(r *http.Request, msg *message, meta map[string]json.RawMess
 	default:
 		return nil, 0
 	}
-	if h := decodeHeaderValue(r.Header.Get("Mcp-Name")); h != name {
-		return errorf(codeHeaderMismatch, "Mcp-Name header %q does not match %q", h, name), http.StatusBadRequest
+	raw, present := r.Header["Mcp-Name"]
+	h, err := headerValue(strings.Join(raw, ","))
+	if !present || err != nil || h != name {
+		return errorf(codeHeaderMismatch, "Mcp-Name header %q does not match %q", strings.Join(raw, ","), name), http.StatusBadRequest
 	}
 	return nil, 0
 }
 
-// decodeHeaderValue undoes the =?base64?...?= encoding of header values
-// that are not plain ASCII (SEP-2243).
-func decodeHeaderValue(v string) string {
+// headerValue reads a header value as SEP-2243 encodes it: surrounding
+// whitespace is not part of it (RFC 9110 §5.5); =?base64?...?= carries a
+// value that is not plain ASCII, and must be valid, padded base64. A value
+// without both sentinel ends is literal.
+func headerValue(v string) (string, error) {
+	v = strings.Trim(v, " \t")
 	inner, ok := strings.CutPrefix(v, "=?base64?")
 	if !ok {
-		return v
+		return v, nil
 	}
 	inner, ok = strings.CutSuffix(inner, "?=")
 	if !ok {
-		return v
+		return v, nil
 	}
-	data, err := base64.StdEncoding.DecodeString(inner)
+	data, err := base64.StdEncoding.Strict().DecodeString(inner)
 	if err != nil {
-		return v
+		return "", errors.New("invalid base64")
 	}
-	return string(data)
+	return string(data), nil
 }
 
 // notification handles a client's notification in a session.

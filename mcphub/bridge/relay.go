@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,10 +62,9 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 
 // ResourceUpdated tells the sessions subscribed to the resource.
 func (b *Bridge) ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificationParams) {
-	frame := encodeNotify("notifications/resources/updated", map[string]string{"uri": p.URI})
 	b.eachSession(func(s *session) {
-		if s.view.includes(server) && s.subscribed(p.URI) {
-			s.notify(frame)
+		if s.view.includes(server) {
+			s.resourceUpdated(p.URI)
 		}
 	})
 }
@@ -82,7 +82,15 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 	var err error
 	if c.x.modern {
 		// A 2026-07-28 client takes no server requests: suspend the call
-		// and answer it with input_required (LC-27).
+		// and answer it with input_required (LC-27), if it can handle it.
+		if err := capabilityFor(c.x.caps, server, method); err != nil {
+			var d struct {
+				Capability string `json:"capability"`
+			}
+			_ = json.Unmarshal(err.Data, &d)
+			c.missing.Store(d.Capability)
+			return nil, err
+		}
 		ir, ok := clean.(mcp.InputRequest)
 		if !ok {
 			return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: "unsupported request " + method}
@@ -192,26 +200,49 @@ func (b *Bridge) inflight(server, tag string, add bool) {
 // input its (initialize-era) server asked for.
 type suspended struct {
 	c       *call
-	need    *inputNeed
+	needs   map[string]*inputNeed // by inputRequests key
 	expires *time.Timer
 }
 
-const suspendFor = 5 * time.Minute
+const (
+	suspendFor = 5 * time.Minute
+	// gatherFor: an initialize-era server sends the requests of one round
+	// at once (go-sdk fulfils an input-required result in parallel); the
+	// ones that arrive together go to the client in one result.
+	gatherFor = 25 * time.Millisecond
+)
 
-// suspend answers the client with input_required and keeps the upstream
-// call running until the client retries with the input; a client that
-// never comes back ends it after suspendFor.
+// suspend answers the client with input_required for need (and any other
+// request of the server arriving with it) and keeps the upstream call
+// running until the client retries with the input, or suspendFor passes.
 func (b *Bridge) suspend(x *exchange, need *inputNeed, c *call) json.RawMessage {
+	needs := map[string]*inputNeed{"input1": need}
+	gather := time.NewTimer(gatherFor)
+collect:
+	for {
+		select {
+		case n := <-c.input:
+			needs["input"+strconv.Itoa(len(needs)+1)] = n
+		case <-gather.C:
+			break collect
+		}
+	}
 	id := randomID()
-	s := &suspended{c: c, need: need}
+	s := &suspended{c: c, needs: needs}
 	s.expires = time.AfterFunc(suspendFor, func() {
 		if _, ok := b.suspended.LoadAndDelete(id); ok {
-			need.reply <- inputReply{err: errors.New("the client did not come back with the input in time")}
+			for _, n := range needs {
+				n.reply <- inputReply{err: errors.New("the client did not come back with the input in time")}
+			}
 			c.end()
 		}
 	})
 	b.suspended.Store(id, s)
-	return inputRequired(mcp.InputRequestMap{"input": need.params}, b.sealState(id))
+	requests := mcp.InputRequestMap{}
+	for k, n := range needs {
+		requests[k] = n.params
+	}
+	return inputRequired(requests, b.sealState(id))
 }
 
 // resumed is the answer to a retry that carried the bridge's own state.
@@ -234,21 +265,28 @@ func (b *Bridge) resumption(x *exchange, state string, responses mcp.InputRespon
 	}
 	s := v.(*suspended)
 	s.expires.Stop()
-	resp, ok := responses["input"]
-	if !ok {
-		s.need.reply <- inputReply{err: errors.New("the client answered without the input")}
-		s.c.end()
-		return resumed{nil, errorf(codeInvalidParams, `inputResponses must answer "input"`)}, true
-	}
-	raw, _ := json.Marshal(resp)
 	s.c.x = x // further requests of the server go to the client's retry
-	s.need.reply <- inputReply{result: raw}
+	for key, n := range s.needs {
+		resp, ok := responses[key]
+		if !ok {
+			n.reply <- inputReply{err: fmt.Errorf("the client did not answer %q", key)}
+			continue
+		}
+		raw, _ := json.Marshal(resp)
+		n.reply <- inputReply{result: raw}
+	}
 	select {
 	case o := <-s.c.done:
 		s.c.end()
+		if rerr := s.c.missingCapability(); rerr != nil {
+			return resumed{nil, rerr}, true
+		}
 		if o.err != nil {
 			r, rerr, _ := b.upstreamError(context.Background(), x.msg.Method, s.c.server, o.err)
 			return resumed{r, rerr}, true
+		}
+		if requests, state := inputOf(o.res); requests != nil {
+			return resumed{inputRequired(requests, state), nil}, true
 		}
 		data, err := json.Marshal(o.res)
 		if err != nil {

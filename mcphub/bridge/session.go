@@ -87,6 +87,8 @@ type session struct {
 	inflight map[string]context.CancelFunc // the client's requests, by raw ID
 	subs     map[string]bool               // resource subscriptions
 	stream   sender                        // for unrelated messages (GET stream / the connection)
+	listener *listener                     // a 2026-07-28 subscriptions/listen stream
+	capsRaw  json.RawMessage               // the capabilities as declared
 	closed   bool
 	seq      atomic.Uint64
 }
