@@ -120,10 +120,11 @@ test: test-deps lint
 
 # The official MCP conformance suite (docs/conformance.md): the client side
 # against 'mcptray conformance-client', which runs the real upstream
-# connector and OAuth code.
+# connector and OAuth code; the server side against the bridge.
 conformance: test-deps
 	go build -o $(CACHE)/mcptray-conformance .
 	MCPTRAY_PEERS=$(PEERS) $(NETNS) conformance/run.sh client $(CACHE)/mcptray-conformance
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) conformance/run.sh server $(CACHE)/mcptray-conformance
 
 # The keyring test talks to a real Secret Service: gnome-keyring on a
 # private session bus.

@@ -16,8 +16,16 @@ import (
 func runStatus(env *cliEnv, args []string) int {
 	fs := env.newFlags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
+	wait := fs.String("wait", "", "first wait until every server is in `STATE` (for scripts), e.g. connected")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
 	if _, ok := env.parse(fs, args); !ok {
 		return exitUsage
+	}
+	if *wait != "" {
+		if err := waitForHub(env, *timeout); err != nil {
+			fmt.Fprintf(env.stderr, "mcptray status: %v\n", err)
+			return exitFail
+		}
 	}
 	client, paths, code := env.dialHub("status")
 	if client == nil {
@@ -25,6 +33,12 @@ func runStatus(env *cliEnv, args []string) int {
 			_ = json.NewEncoder(env.stdout).Encode(map[string]any{"running": false, "config_path": paths.Config})
 		}
 		return code
+	}
+	if *wait != "" {
+		if err := waitForState(client, status.State(*wait), *timeout); err != nil {
+			fmt.Fprintf(env.stderr, "mcptray status: %v\n", err)
+			return exitFail
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -45,10 +59,71 @@ func runStatus(env *cliEnv, args []string) int {
 	return exitOK
 }
 
+// waitForHub waits for a hub that is still starting (scripts start
+// 'mcptray serve' in the background, then wait for it).
+func waitForHub(env *cliEnv, timeout time.Duration) error {
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		client, err := control.Dial(paths.Control())
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err = client.Status(ctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no hub started for %s within %s", paths.Config, timeout)
+		}
+		time.Sleep(50 * time.Millisecond) // a starting process announces nothing; look again shortly
+	}
+}
+
+// waitForState follows the hub's events until every server is in want.
+func waitForState(client *control.Client, want status.State, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	go func() {
+		_ = client.Events(ctx, func(status.Event) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	for {
+		st, err := client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		all := true
+		for _, s := range st.Servers {
+			all = all && s.Status.State == want
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("not every server reached %s within %s", want, timeout)
+		}
+	}
+}
+
 func printStatus(env *cliEnv, st *control.StatusResponse) {
 	w := env.stdout
 	fmt.Fprintf(w, "MCP Tray hub %s (process %d, %s, up %s)\nConfiguration: %s\n", st.Hub.Version, st.Hub.PID, st.Hub.Mode,
 		time.Since(st.Hub.Started).Round(time.Second), st.ConfigPath)
+	if st.Hub.Bridge != "" {
+		fmt.Fprintf(w, "Bridge:        %s\n", st.Hub.Bridge)
+	}
 	if st.Hub.Keyring != "" {
 		fmt.Fprintf(w, "Keyring:       %s\n", st.Hub.Keyring)
 	}
