@@ -210,13 +210,45 @@ func (b *Bridge) setLogLevel(ctx context.Context, x *exchange) (json.RawMessage,
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Level == "" {
 		return nil, errorf(codeInvalidParams, "logging/setLevel needs a level")
 	}
+	if _, ok := logLevels[p.Level]; !ok {
+		return nil, errorf(codeInvalidParams, "logging/setLevel: unknown level %q (want debug, info, notice, warning, error, critical, alert or emergency)", p.Level)
+	}
 	x.sess.mu.Lock()
 	x.sess.logLevel = p.Level
 	x.sess.mu.Unlock()
+	// The upstream session is shared: ask it for the most verbose level
+	// any client of it wants; Log filters per client.
 	b.forEachUpstream(x.sess.view, func(id string, cs upstreamSession) {
 		if cs.InitializeResult() != nil && cs.InitializeResult().Capabilities != nil && cs.InitializeResult().Capabilities.Logging != nil {
-			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: loggingLevel(p.Level)})
+			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: loggingLevel(b.mostVerboseLevel(id))})
 		}
 	})
 	return emptyResult, nil
+}
+
+// mostVerboseLevel is the lowest log level any session of server asked for.
+func (b *Bridge) mostVerboseLevel(server string) string {
+	best := ""
+	b.eachSession(func(s *session) {
+		s.mu.Lock()
+		l := s.logLevel
+		s.mu.Unlock()
+		if l != "" && s.view.includes(server) && (best == "" || logLevels[l] < logLevels[best]) {
+			best = l
+		}
+	})
+	return best
+}
+
+// logLevel is the level this exchange's client wants log messages at:
+// a 2026-07-28 request names it in _meta, an initialize-era session set it.
+func (x *exchange) logLevel() string {
+	if x.modern {
+		var l string
+		_ = json.Unmarshal(x.meta[metaLogLevel], &l)
+		return l
+	}
+	x.sess.mu.Lock()
+	defer x.sess.mu.Unlock()
+	return x.sess.logLevel
 }

@@ -41,23 +41,49 @@ func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
 }
 
 // Log passes an upstream's log message: to the request it came with when
-// known, else to every session of that server that set a log level.
+// known, else to every session of that server that set a log level. Each
+// client gets only messages at or above the level it asked for, since the
+// upstream session is shared; a 2026-07-28 request that named no level
+// gets none (its logLevel _meta is the opt-in).
 func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 	params := *p
 	params.Meta = nil
 	frame := encodeNotify("notifications/message", &params)
+	level := string(p.Level)
 	if v, ok := b.calls.Load(tag); ok && tag != "" {
-		_ = v.(*call).x.out.send(frame)
+		// An initialize-era client that set no level gets what the
+		// server chose to send (the server's default applies).
+		x := v.(*call).x
+		if want := x.logLevel(); logWanted(want, level) || (want == "" && !x.modern) {
+			_ = x.out.send(frame)
+		}
 		return
 	}
 	b.eachSession(func(s *session) {
 		s.mu.Lock()
-		level := s.logLevel
+		want := s.logLevel
 		s.mu.Unlock()
-		if level != "" && s.view.includes(server) {
+		if s.view.includes(server) && logWanted(want, level) {
 			s.notify(frame)
 		}
 	})
+}
+
+// logLevels ranks syslog severities, least severe first.
+var logLevels = map[string]int{"debug": 0, "info": 1, "notice": 2, "warning": 3, "error": 4, "critical": 5, "alert": 6, "emergency": 7}
+
+// logWanted reports whether a client that asked for want (empty: nothing)
+// takes a message at level.
+func logWanted(want, level string) bool {
+	if want == "" {
+		return false
+	}
+	w, ok := logLevels[want]
+	if !ok {
+		return true
+	}
+	l, ok := logLevels[level]
+	return !ok || l >= w
 }
 
 // ResourceUpdated tells the sessions subscribed to the resource.
