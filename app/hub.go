@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -39,11 +40,14 @@ type runningHub struct {
 	started time.Time
 	mode    string
 	cancel  context.CancelFunc
+	// stopping is closed when someone asks the hub to stop ('mcptray stop').
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // startHub brings a hub up for paths. mode is "serve" or "gui".
 func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
-	r := &runningHub{paths: paths, started: time.Now(), mode: mode}
+	r := &runningHub{paths: paths, started: time.Now(), mode: mode, stopping: make(chan struct{})}
 	exe, _ := os.Executable()
 	lock, err := control.Acquire(paths.Control(), control.Owner{
 		PID: os.Getpid(), Started: r.started, Config: paths.Config, Executable: exe, Mode: mode,
@@ -76,10 +80,14 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 
 	ver, _, _ := Version()
-	r.bridge = bridge.New(bridge.Options{
+	bopts := bridge.Options{
 		Logger: log, Version: ver,
 		RequireToken: func() bool { return r.hub.Config().Hub.Bridge.RequireToken },
-	})
+	}
+	if r.db != nil { // without it no token verifies and nothing is recorded
+		bopts.Tokens, bopts.Recorder, bopts.Usage = r.db, r.db, r.db
+	}
+	r.bridge = bridge.New(bopts)
 	r.http = &bridgeListener{b: r.bridge, r: r}
 	hubOpts := mcphub.Options{
 		ConfigPath:    paths.Config,
@@ -92,6 +100,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 		OnConfig: func(cfg *config.Config, _ config.Diff) {
 			r.log.setLevel(cfg.Hub.LogLevel)
 			r.http.apply(cfg)
+			r.pruneCalls(cfg)
 		},
 		ResolveSecret: r.resolveSecret,
 	}
@@ -113,6 +122,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
+	go r.pruneDaily(ctx)
 	if err := r.hub.Reload(); err != nil {
 		fmt.Fprintf(env.stderr, "The configuration has errors; no servers run until it is fixed (the file is watched):\n%v\n", err)
 		r.http.apply(r.hub.Config()) // the bridge still listens, with the defaults
@@ -128,7 +138,9 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 	r.ctrl = ctrl
 	go func() {
-		if err := ctrl.Serve(control.NewAPI(r.hub, r.info)); err != nil {
+		api := control.API{Hub: r.hub, Info: r.info, Streams: r.bridge,
+			Shutdown: func() { r.stopOnce.Do(func() { close(r.stopping) }) }}
+		if err := ctrl.Serve(control.NewAPI(api)); err != nil {
 			log.Error("control socket stopped", "err", err)
 		}
 	}()
@@ -153,6 +165,30 @@ func (r *runningHub) info() control.HubInfo {
 		info.Bridge = url
 	}
 	return info
+}
+
+// pruneCalls deletes call records older than the configured retention.
+func (r *runningHub) pruneCalls(cfg *config.Config) {
+	if r.db != nil {
+		r.db.PruneCalls(time.Duration(cfg.Hub.Bridge.RecordDays) * 24 * time.Hour)
+	}
+}
+
+// pruneDaily keeps pruning while the hub runs for days.
+func (r *runningHub) pruneDaily(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.pruneCalls(r.hub.Config())
+			if r.db != nil {
+				r.db.PruneEvents(30 * 24 * time.Hour)
+			}
+		}
+	}
 }
 
 // lookupSecret resolves ${keyring:NAME} for the configuration.

@@ -1,51 +1,172 @@
 package app
 
 import (
-	"errors"
+	"bufio"
+	"context"
+
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mcptray/mcptray/mcphub/control"
 )
 
+// readyFDEnv names the file descriptor a detached hub reports on: one line,
+// "ready URL" or "error: WHY", then it closes it.
+const readyFDEnv = "MCPTRAY_READY_FD"
+
 func runServe(env *cliEnv, args []string) int {
 	fs := env.newFlags("serve")
+	detach := fs.Bool("detach", false, "run in the background; return once the hub is ready")
 	if _, ok := env.parse(fs, args); !ok {
 		return exitUsage
 	}
+	if *detach {
+		return serveDetached(env)
+	}
+	ready := readyReporter()
 	paths, err := resolvePaths(env.configFlag)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
+		ready("error: " + err.Error())
 		return exitFail
 	}
 	r, err := startHub(env, paths, "serve")
 	if err != nil {
-		var held *control.HeldError
-		if errors.As(err, &held) {
-			fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
-			return exitFail
-		}
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
+		ready("error: " + err.Error())
 		return exitFail
 	}
 	info := r.info()
 	fmt.Fprintf(env.stderr, "MCP Tray hub %s serving %s\n  bridge:         %s\n  control socket: %s\n  log file:       %s\n  keyring:        %s\n",
 		info.Version, paths.Config, orUnknown(info.Bridge), info.Socket, orUnknown(info.LogFile), orUnknown(info.Keyring))
+	ready("ready " + info.Bridge)
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	for sig := range signals {
-		if sig == syscall.SIGHUP {
-			r.log.Info("SIGHUP: reloading the configuration")
-			_ = r.hub.Reload()
-			continue
+wait:
+	for {
+		select {
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				r.log.Info("SIGHUP: reloading the configuration")
+				_ = r.hub.Reload()
+				continue
+			}
+			r.log.Info("shutting down", "signal", sig.String())
+			break wait
+		case <-r.stopping:
+			r.log.Info("shutting down: asked over the control socket")
+			break wait
 		}
-		r.log.Info("shutting down", "signal", sig.String())
-		break
 	}
 	signal.Stop(signals)
 	r.Close()
+	return exitOK
+}
+
+// readyReporter returns how this process tells the one that detached it
+// how start-up went (a no-op when nobody asked).
+func readyReporter() func(string) {
+	n, err := strconv.Atoi(os.Getenv(readyFDEnv))
+	os.Unsetenv(readyFDEnv) // not for the servers this hub starts
+	if err != nil || n < 3 {
+		return func(string) {}
+	}
+	f := os.NewFile(uintptr(n), "ready")
+	return func(line string) {
+		if f != nil {
+			fmt.Fprintln(f, strings.ReplaceAll(line, "\n", " "))
+			f.Close()
+			f = nil
+		}
+	}
+}
+
+// serveDetached starts 'mcptray serve' in its own session, with no
+// terminal, and waits until it is ready: the hub then outlives the
+// command, the terminal and the IDE that caused it to start.
+func serveDetached(env *cliEnv) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
+		return exitFail
+	}
+	args := []string{"serve"}
+	if env.configFlag != "" {
+		args = append(args, "--config", env.configFlag)
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
+		return exitFail
+	}
+	defer rd.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{wr} // fd 3
+	cmd.SysProcAttr = detachedProcess()
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		fmt.Fprintf(env.stderr, "mcptray serve: start the hub: %v\n", err)
+		return exitFail
+	}
+	wr.Close()
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(rd).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case l := <-line:
+		if url, ok := strings.CutPrefix(l, "ready "); ok {
+			fmt.Fprintf(env.stderr, "MCP Tray hub started in the background (process %d); bridge %s. 'mcptray stop' stops it.\n", pid, url)
+			return exitOK
+		}
+		if why, ok := strings.CutPrefix(l, "error: "); ok {
+			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
+			return exitFail
+		}
+		fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) exited while starting; run 'mcptray serve' to see why\n", pid)
+		return exitFail
+	case <-time.After(2 * time.Minute): // a keyring unlock prompt can take a person this long
+		fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) is not ready after 2 minutes; see its log\n", pid)
+		return exitFail
+	}
+}
+
+func runStop(env *cliEnv, args []string) int {
+	fs := env.newFlags("stop")
+	if _, ok := env.parse(fs, args); !ok {
+		return exitUsage
+	}
+	client, _, code := env.dialHub("stop")
+	if client == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Shutdown(ctx); err != nil {
+		fmt.Fprintf(env.stderr, "mcptray stop: %v\n", err)
+		return exitFail
+	}
+	// The hub releases its lock last; wait for it so a following start
+	// finds the way clear.
+	paths, err := resolvePaths(env.configFlag)
+	if err == nil {
+		if err := control.WaitReleased(ctx, paths.Control()); err != nil {
+			fmt.Fprintf(env.stderr, "mcptray stop: asked the hub to stop, but it still runs: %v\n", err)
+			return exitFail
+		}
+	}
+	fmt.Fprintln(env.stdout, "Stopped the hub.")
 	return exitOK
 }

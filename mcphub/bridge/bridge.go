@@ -14,7 +14,6 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
 )
@@ -38,27 +38,18 @@ type Hub interface {
 
 // Recorder keeps call records (the store); it must not block.
 type Recorder interface {
-	Record(CallRecord)
+	RecordCall(store.Call)
 }
 
 // UsageSource answers the usage statistics tool (the store).
 type UsageSource interface {
-	UsageStats(ctx context.Context, since time.Time, server string) (any, error)
+	Usage(ctx context.Context, q store.UsageQuery) (*store.Usage, error)
 }
 
-// ClientToken is what a valid client token allows.
-type ClientToken struct {
-	Name    string
-	Servers []string // nil: every server
-}
-
-// ErrTokenInvalid is returned by a TokenVerifier for an unknown, revoked
-// or expired token.
-var ErrTokenInvalid = errors.New("the token is invalid, revoked or expired")
-
-// TokenVerifier checks client tokens (the store, with a cache).
+// TokenVerifier checks client tokens (the store, with its cache); it
+// returns store.ErrTokenInvalid for an unknown, revoked or expired token.
 type TokenVerifier interface {
-	Verify(token string) (*ClientToken, error)
+	VerifyToken(secret string) (*store.Token, error)
 }
 
 // maxUsageDays bounds the usage statistics tool.
@@ -86,9 +77,10 @@ type Bridge struct {
 	hub      Hub
 	stateKey []byte // MACs the requestState of suspended calls
 
-	gen   atomic.Uint64 // catalog generation
-	seq   atomic.Uint64
-	snaps sync.Map // view key -> *snapshot
+	gen     atomic.Uint64                 // catalog generation
+	changed atomic.Pointer[chan struct{}] // closed and replaced on every catalog change
+	seq     atomic.Uint64
+	snaps   sync.Map // view key -> *snapshot
 
 	calls     sync.Map // call tag -> *call
 	progress  sync.Map // upstream progress token -> progressRoute
@@ -117,8 +109,11 @@ func New(opts Options) *Bridge {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &Bridge{opts: opts, log: opts.Logger, stateKey: key, sessions: map[string]*session{},
+	b := &Bridge{opts: opts, log: opts.Logger, stateKey: key, sessions: map[string]*session{},
 		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, stop: make(chan struct{})}
+	changed := make(chan struct{})
+	b.changed.Store(&changed)
+	return b
 }
 
 var _ upstream.Relay = (*Bridge)(nil)
@@ -180,7 +175,52 @@ func catalogRelevant(s status.State) bool {
 
 // invalidate drops every cached snapshot and tells clients whose view
 // changed: one list_changed per kind that changed, per session (LC-07).
+// firstConnectWait bounds how long a list or call waits for servers that
+// are still making their first connection (the hub just started, or the
+// server was just added), so an IDE that starts with the hub sees the
+// tools at once rather than an empty list and, later, list_changed (which
+// not every IDE heeds).
+const firstConnectWait = 5 * time.Second
+
+// awaitFirstConnect waits until no server of v (only server, if given)
+// is on its first connection attempt, or firstConnectWait passes.
+func (b *Bridge) awaitFirstConnect(ctx context.Context, v view, server string) {
+	var timeout <-chan time.Time
+	for {
+		changed := *b.changed.Load()
+		pending := false
+		for _, s := range b.hub.Servers() {
+			if (server == "" || s.ID == server) && v.includes(s.ID) && firstAttempt(s.Status) {
+				pending = true
+				break
+			}
+		}
+		if !pending {
+			return
+		}
+		if timeout == nil {
+			t := time.NewTimer(firstConnectWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// firstAttempt: connecting, and never connected or failed before.
+func firstAttempt(s status.Status) bool {
+	return s.State == status.Connecting && s.LastError == "" && s.Counts == (status.Counts{})
+}
+
 func (b *Bridge) invalidate() {
+	next := make(chan struct{})
+	close(*b.changed.Swap(&next))
 	old := map[string]*snapshot{}
 	b.snaps.Range(func(k, v any) bool {
 		old[k.(string)] = v.(*snapshot)

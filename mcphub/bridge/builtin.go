@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/store"
 )
 
 // signInTool starts a sign-in because a person in the IDE asked for it:
@@ -50,12 +51,13 @@ func (b *Bridge) usageTool(ctx context.Context, x *exchange, args json.RawMessag
 	if p.Server != "" && !x.sess.view.includes(p.Server) {
 		return toolError("no such server in this view: " + p.Server), nil
 	}
-	stats, err := b.opts.Usage.UsageStats(ctx, time.Now().AddDate(0, 0, -days), p.Server)
+	stats, err := b.opts.Usage.Usage(ctx, store.UsageQuery{
+		Since:   midnightDaysAgo(days - 1),
+		Server:  p.Server,
+		Allowed: x.sess.view.includes, // a client token sees its servers only
+	})
 	if err != nil {
 		return toolError("the call records cannot be read: " + err.Error()), nil
-	}
-	if x.sess.view.scope != nil {
-		stats = filterScope(stats, x.sess.view)
 	}
 	text, _ := json.MarshalIndent(stats, "", "  ")
 	data, _ := json.Marshal(map[string]any{
@@ -65,14 +67,8 @@ func (b *Bridge) usageTool(ctx context.Context, x *exchange, args json.RawMessag
 	return data, nil
 }
 
-// scoped lets a stats value drop the servers a token may not see.
-type scoped interface {
-	Only(allowed func(server string) bool) any
-}
-
-func filterScope(stats any, v view) any {
-	if s, ok := stats.(scoped); ok {
-		return s.Only(v.includes)
-	}
-	return stats
+// midnightDaysAgo is the local start of the day n days before today.
+func midnightDaysAgo(n int) time.Time {
+	y, m, d := time.Now().Date()
+	return time.Date(y, m, d-n, 0, 0, 0, 0, time.Local)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,33 +14,20 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
 )
 
 // Outcomes of a bridged call, as recorded.
 const (
-	outcomeOK          = "ok"
+	outcomeOK          = store.OutcomeOK
 	outcomeToolError   = "tool_error"  // the tool answered isError
 	outcomeError       = "error"       // a protocol or transport error
 	outcomeUnavailable = "unavailable" // the server is down or signed out
-	outcomeCancelled   = "cancelled"
+	outcomeCancelled   = store.OutcomeCancelled
 	outcomeTimeout     = "timeout"
 )
-
-// CallRecord is one bridged request, for the call records (never
-// arguments or results).
-type CallRecord struct {
-	Time     time.Time
-	Client   string // token name, or "stdio"
-	Server   string
-	Method   string
-	Tool     string // tool, prompt or resource URI
-	Duration time.Duration
-	Outcome  string
-	BytesIn  int
-	BytesOut int
-}
 
 // progressRoute sends an upstream's progress back to the request that
 // asked for it, with the client's own token (LC-10).
@@ -97,11 +85,11 @@ func (c *call) end() {
 func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item string,
 	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError) {
 	start := time.Now()
-	rec := CallRecord{Time: start, Client: x.sess.client, Server: server, Method: method, Tool: item, BytesIn: len(x.msg.Params)}
+	rec := store.Call{Time: start, Client: x.sess.client, Server: server, Method: method, Item: item, BytesIn: len(x.msg.Params)}
 	result, rerr, outcome := b.forwardCall(ctx, x, server, method, do)
 	rec.Duration, rec.Outcome, rec.BytesOut = time.Since(start), outcome, len(result)
 	if b.opts.Recorder != nil {
-		b.opts.Recorder.Record(rec)
+		b.opts.Recorder.RecordCall(rec)
 	}
 	return result, rerr
 }
@@ -110,11 +98,16 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError, string) {
 	conn, ok := b.hub.Conn(server)
 	if !ok || !usable(conn) {
+		b.awaitFirstConnect(ctx, x.sess.view, server)
+		conn, ok = b.hub.Conn(server)
+	}
+	if !ok || !usable(conn) {
 		reason := b.snapshot(x.sess.view).unavailable[server]
 		if reason == "" {
 			reason = server + " is not connected"
 		}
-		return b.unavailable(method, reason), nil, outcomeUnavailable
+		res, rerr := unavailable(method, reason)
+		return res, rerr, outcomeUnavailable
 	}
 	cs := conn.Session()
 
@@ -341,12 +334,13 @@ func capabilityFor(caps clientCaps, server, method string) *jsonrpc.Error {
 
 // unavailable is the immediate answer for a server that cannot take the
 // call: a tool result the model can read, or an error for other methods.
-func (b *Bridge) unavailable(method, reason string) json.RawMessage {
+// unavailable answers a request for a server that is down or signed out:
+// a tool error the model can read for a tool call, else a JSON-RPC error.
+func unavailable(method, reason string) (json.RawMessage, *rpcError) {
 	if method == "tools/call" {
-		return toolError(reason)
+		return toolError(reason), nil
 	}
-	data, _ := json.Marshal(reason)
-	return data
+	return nil, errorf(codeInternal, "%s", reason)
 }
 
 func toolError(msg string) json.RawMessage {
@@ -404,6 +398,18 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	}
 	r, ok := snap.tools[p.Name]
 	if !ok {
+		// The tool's server may still be connecting for the first time.
+		b.awaitFirstConnect(ctx, x.sess.view, "")
+		snap = b.snapshot(x.sess.view)
+		r, ok = snap.tools[p.Name]
+	}
+	if !ok {
+		// A tool of a server that is down or signed out is not listed; say
+		// why rather than that it does not exist.
+		if server := b.ownerOf(x.sess.view, snap, p.Name); server != "" {
+			res, rerr := unavailable("tools/call", snap.unavailable[server])
+			return res, rerr
+		}
 		return nil, errorf(codeInvalidParams, "Unknown tool: %s", p.Name)
 	}
 	if x.modern {
@@ -424,6 +430,24 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	})
 }
 
+// ownerOf names the unavailable server a tool or prompt name belongs to:
+// the only server of a one-server view, or the one whose prefix it has.
+func (b *Bridge) ownerOf(v view, snap *snapshot, name string) string {
+	if !v.aggregated() {
+		if _, down := snap.unavailable[v.server]; down {
+			return v.server
+		}
+		return ""
+	}
+	sep := b.separator()
+	for id := range snap.unavailable {
+		if strings.HasPrefix(name, id+sep) {
+			return id
+		}
+	}
+	return ""
+}
+
 func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	var p struct {
 		Name           string               `json:"name"`
@@ -437,8 +461,17 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
-	r, ok := b.snapshot(x.sess.view).prompts[p.Name]
+	snap := b.snapshot(x.sess.view)
+	r, ok := snap.prompts[p.Name]
 	if !ok {
+		b.awaitFirstConnect(ctx, x.sess.view, "")
+		snap = b.snapshot(x.sess.view)
+		r, ok = snap.prompts[p.Name]
+	}
+	if !ok {
+		if server := b.ownerOf(x.sess.view, snap, p.Name); server != "" {
+			return unavailable("prompts/get", snap.unavailable[server])
+		}
 		return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Name)
 	}
 	return b.forward(ctx, x, r.server, "prompts/get", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {

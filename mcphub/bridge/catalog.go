@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
@@ -96,13 +97,14 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 		}
 		st := sv.Status.State
 		usable := st == status.Connected || st == status.Refreshing
-		if !usable {
-			s.unavailable[sv.ID] = unavailableReason(sv.ID, sv.Status)
-		}
+		signInTool := ""
 		if st == status.NeedsAuth || st == status.Authenticating {
-			name := toolNames.unique(prefixed(sv.ID, sep, signInSuffix))
-			s.signIn[name] = sv.ID
-			tools = append(tools, signInToolJSON(name, sv.ID, sv.Status))
+			signInTool = toolNames.unique(prefixed(sv.ID, sep, signInSuffix))
+			s.signIn[signInTool] = sv.ID
+			tools = append(tools, signInToolJSON(signInTool, sv.ID, sv.Status))
+		}
+		if !usable {
+			s.unavailable[sv.ID] = unavailableReason(sv.ID, signInTool, sv.Status)
 		}
 		if !usable {
 			continue
@@ -246,10 +248,10 @@ func (s *snapshot) owner(uri string) (string, bool) {
 	return "", false
 }
 
-func unavailableReason(id string, st status.Status) string {
+func unavailableReason(id, signInTool string, st status.Status) string {
 	switch st.State {
 	case status.NeedsAuth:
-		return fmt.Sprintf("%s needs sign-in: call the tool %s, or click Authenticate next to %s in MCP Tray (or run 'mcptray auth %s')", id, id+"__"+signInSuffix, id, id)
+		return fmt.Sprintf("%s needs sign-in: call the tool %s, or click Authenticate next to %s in MCP Tray (or run 'mcptray auth %s')", id, signInTool, id, id)
 	case status.Authenticating:
 		return fmt.Sprintf("%s is being signed in; try again once the sign-in page is done", id)
 	case status.Disabled:
@@ -261,7 +263,11 @@ func unavailableReason(id string, st status.Status) string {
 	if reason == "" {
 		reason = "not connected"
 	}
-	return fmt.Sprintf("%s is unavailable: %s", id, reason)
+	next := ""
+	if !st.NextRetry.IsZero() {
+		next = fmt.Sprintf(" MCP Tray tries again at %s;", st.NextRetry.Local().Format(time.TimeOnly))
+	}
+	return fmt.Sprintf("%s is unavailable: %s.%s 'mcptray status' shows details and 'mcptray reconnect %s' retries now", id, strings.TrimSuffix(reason, "."), next, id)
 }
 
 func signInToolJSON(name, id string, st status.Status) []byte {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcptray/mcptray/mcphub/store"
 )
 
 // maxBody bounds a POSTed message.
@@ -104,10 +106,10 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return "", false
 	}
-	var tok *ClientToken
-	err := ErrTokenInvalid
+	var tok *store.Token
+	err := store.ErrTokenInvalid
 	if b.opts.Tokens != nil {
-		tok, err = b.opts.Tokens.Verify(raw)
+		tok, err = b.opts.Tokens.VerifyToken(raw)
 	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_token", error_description="the token is unknown, revoked or expired"`)

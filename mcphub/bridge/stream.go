@@ -49,6 +49,12 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 					}
 					x.modern, x.caps = true, parseCaps(meta[metaClientCaps])
 				}
+				if msg.Method == "initialize" {
+					// Answered before the next line is read: what follows
+					// belongs to the initialized session.
+					_ = w.send(b.answer(ctx, x))
+					continue
+				}
 				wg.Go(func() { _ = w.send(b.answer(ctx, x)) })
 			}
 		}

@@ -32,6 +32,7 @@ const (
 // Defaults for hub settings.
 const (
 	DefaultBridgePort    = 48800
+	DefaultRecordDays    = 90
 	DefaultCallbackPort  = 48801
 	DefaultToolSeparator = "__"
 	DefaultLogLevel      = "info"
@@ -69,6 +70,7 @@ type HubOAuth struct {
 type Bridge struct {
 	Port         int  // loopback TCP port of the HTTP bridge
 	RequireToken bool // false only for local testing (logged loudly)
+	RecordDays   int  // call records older than this many days are pruned
 }
 
 // Server is one upstream MCP server.

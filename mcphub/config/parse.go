@@ -126,7 +126,7 @@ func (b *builder) build(root *node) *Config {
 	cfg := &Config{
 		Path: b.path,
 		Hub: Hub{
-			Bridge:        Bridge{Port: DefaultBridgePort, RequireToken: true},
+			Bridge:        Bridge{Port: DefaultBridgePort, RequireToken: true, RecordDays: DefaultRecordDays},
 			OAuth:         HubOAuth{CallbackPort: DefaultCallbackPort},
 			ToolSeparator: DefaultToolSeparator,
 			LogLevel:      DefaultLogLevel,
@@ -187,6 +187,10 @@ func (b *builder) hub(n *node, h *Hub) {
 				case "requireToken":
 					if b.expect(bm.value, kindBool, `"hub.bridge.requireToken"`) {
 						h.Bridge.RequireToken = bm.value.boolean
+					}
+				case "recordDays":
+					if d, ok := b.integer(bm.value, `"hub.bridge.recordDays"`, 1, 3650); ok {
+						h.Bridge.RecordDays = d
 					}
 				default:
 					b.warn(bm.keyOff, "unknown key %q in \"hub.bridge\" is ignored", bm.key)

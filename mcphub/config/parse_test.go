@@ -56,7 +56,7 @@ func TestClaudeDesktopShape(t *testing.T) {
 	if gh.Pos != (Position{Line: 4, Column: 5}) {
 		t.Errorf("github position = %+v, want 4:5", gh.Pos)
 	}
-	if cfg.Hub.Bridge.Port != DefaultBridgePort || !cfg.Hub.Bridge.RequireToken || cfg.Hub.ToolSeparator != "__" {
+	if cfg.Hub.Bridge.Port != DefaultBridgePort || !cfg.Hub.Bridge.RequireToken || cfg.Hub.Bridge.RecordDays != DefaultRecordDays || cfg.Hub.ToolSeparator != "__" {
 		t.Errorf("hub defaults = %+v", cfg.Hub)
 	}
 }
@@ -68,7 +68,7 @@ func TestVSCodeShape(t *testing.T) {
     "legacy": {"type": "sse", "url": "http://127.0.0.1:3001/sse"},
     "local":  {"type": "stdio", "command": "node", "args": ["server.js"], "cwd": "/tmp"}
   },
-  "hub": {"bridge": {"port": 49000, "requireToken": false}, "toolSeparator": ".", "logLevel": "DEBUG"}
+  "hub": {"bridge": {"port": 49000, "requireToken": false, "recordDays": 30}, "toolSeparator": ".", "logLevel": "DEBUG"}
 }`)
 	want := []Transport{TransportHTTP, TransportSSE, TransportStdio}
 	for i, s := range cfg.Servers {
@@ -79,7 +79,7 @@ func TestVSCodeShape(t *testing.T) {
 	if cfg.Servers[0].Headers["X-Key"] != "tok-from-env" {
 		t.Errorf("env not expanded: %q", cfg.Servers[0].Headers["X-Key"])
 	}
-	if cfg.Hub.Bridge.Port != 49000 || cfg.Hub.Bridge.RequireToken || cfg.Hub.ToolSeparator != "." || cfg.Hub.LogLevel != "debug" {
+	if cfg.Hub.Bridge.Port != 49000 || cfg.Hub.Bridge.RequireToken || cfg.Hub.Bridge.RecordDays != 30 || cfg.Hub.ToolSeparator != "." || cfg.Hub.LogLevel != "debug" {
 		t.Errorf("hub = %+v", cfg.Hub)
 	}
 	if len(cfg.Warnings) != 0 {

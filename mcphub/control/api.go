@@ -38,8 +38,19 @@ type ReloadResponse struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// NewAPI returns the control routes of hub.
-func NewAPI(hub *mcphub.Hub, info func() HubInfo) http.Handler {
+// API is what the control routes serve.
+type API struct {
+	Hub  *mcphub.Hub
+	Info func() HubInfo
+	// Streams serves 'mcptray bridge' connections; nil: none.
+	Streams Streams
+	// Shutdown stops the hub ('mcptray stop'); nil: refused.
+	Shutdown func()
+}
+
+// NewAPI returns the control routes.
+func NewAPI(a API) http.Handler {
+	hub, info := a.Hub, a.Info
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, statusOf(hub, info()))
@@ -63,6 +74,15 @@ func NewAPI(hub *mcphub.Hub, info func() HubInfo) http.Handler {
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
 	authRoutes(mux, hub)
+	bridgeRoute(mux, hub, a.Streams)
+	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
+		if a.Shutdown == nil {
+			writeError(w, http.StatusNotImplemented, "this hub cannot be stopped from the command line")
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+		go a.Shutdown() // after the answer is out
+	})
 	// GET /v1/events streams status events as JSON lines (the GUI and
 	// 'mcptray status --watch' follow it).
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,4 +85,33 @@ func (l *Lock) Release() {
 	_ = unlockFile(l.f)
 	_ = l.f.Close()
 	l.f = nil
+}
+
+// WaitReleased waits until no process holds the lock of p (the hub that
+// was asked to stop has finished), or ctx ends.
+func WaitReleased(ctx context.Context, p Paths) error {
+	f, err := os.OpenFile(p.Lock, os.O_RDWR, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		// A blocking lock wakes when the holder lets go (or dies); it
+		// is released again at once, and the file closed.
+		err := waitLock(f)
+		if err == nil {
+			_ = unlockFile(f)
+		}
+		f.Close()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the goroutine ends with the process
+	}
 }

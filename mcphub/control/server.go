@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -21,6 +22,10 @@ type Server struct {
 	http   *http.Server
 	secret string
 	paths  Paths
+	// base is every request's parent context; Close cancels it, which
+	// also ends upgraded (stdio bridge) connections http.Server forgets.
+	base       context.Context
+	cancelBase context.CancelFunc
 }
 
 // Listen writes a fresh control secret and listens on the control socket.
@@ -49,12 +54,14 @@ func Listen(p Paths) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("protect %s: %w", p.Socket, err)
 	}
-	return &Server{ln: ln, secret: secret, paths: p}, nil
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{ln: ln, secret: secret, paths: p, base: base, cancelBase: cancel}, nil
 }
 
 // Serve answers requests with h, after checking the secret, until Close.
 func (s *Server) Serve(h http.Handler) error {
-	s.http = &http.Server{Handler: s.authorize(h), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.authorize(h), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return s.base }}
 	err := s.http.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -76,6 +83,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 
 // Close stops serving and removes the socket and secret.
 func (s *Server) Close() {
+	s.cancelBase()
 	if s.http != nil {
 		_ = s.http.Close()
 	} else {

@@ -19,6 +19,31 @@ var migrations = []string{
 		next_retry INTEGER          -- unix milliseconds
 	);
 	CREATE INDEX status_events_server_ts ON status_events (server, ts);`,
+	// 2: the bridge's call records and client tokens.
+	`CREATE TABLE calls (
+		id          INTEGER PRIMARY KEY,
+		ts          INTEGER NOT NULL, -- unix milliseconds
+		client      TEXT    NOT NULL, -- token name, stdio or anonymous
+		server      TEXT    NOT NULL,
+		method      TEXT    NOT NULL,
+		item        TEXT    NOT NULL DEFAULT '', -- tool, prompt or resource URI
+		duration_us INTEGER NOT NULL,
+		outcome     TEXT    NOT NULL,
+		bytes_in    INTEGER NOT NULL,
+		bytes_out   INTEGER NOT NULL
+	);
+	CREATE INDEX calls_ts ON calls (ts);
+	CREATE TABLE client_tokens (
+		id        INTEGER PRIMARY KEY,
+		name      TEXT    NOT NULL,
+		hash      TEXT    NOT NULL UNIQUE, -- hex SHA-256 of the token; the token itself is never stored
+		servers   TEXT,                    -- JSON array of server IDs; NULL: every server
+		created   INTEGER NOT NULL,        -- unix milliseconds
+		last_used INTEGER,
+		expires   INTEGER,
+		revoked   INTEGER
+	);
+	CREATE UNIQUE INDEX client_tokens_live_name ON client_tokens (name) WHERE revoked IS NULL;`,
 }
 
 func migrate(db *sql.DB) error {

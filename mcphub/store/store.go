@@ -31,6 +31,7 @@ type Store struct {
 	done    chan struct{} // closed when the writer has stopped
 	dropped atomic.Int64
 	closed  sync.Once
+	tokens  tokenCache
 }
 
 // write is one queued change, run inside the writer's transaction. A nil

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/control"
+)
+
+// relayEnv overrides where the relay program is: a path, or "off" to
+// relay in this process.
+const relayEnv = "MCPTRAY_RELAY"
+
+// runBridge is what an IDE starts: JSON lines on stdin/stdout, relayed to
+// the running hub's bridge over the control socket (no client token
+// needed). Nothing but protocol is written to stdout.
+func runBridge(env *cliEnv, args []string) int {
+	fs := env.newFlags("bridge")
+	server := fs.String("server", "", "only this server's tools, prompts and resources, names unchanged (default: every server)")
+	if _, ok := env.parse(fs, args); !ok {
+		return exitUsage
+	}
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
+		return exitFail
+	}
+	id := ""
+	if *server != "" {
+		id = config.NormalizeName(*server)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	conn, err := openBridge(ctx, env, paths, id)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
+		return exitFail
+	}
+	if prog := relayProgram(); prog != "" {
+		err := execRelay(prog, conn) // returns only if the exec failed
+		fmt.Fprintf(env.stderr, "mcptray bridge: cannot run %s (%v); relaying in this process\n", prog, err)
+	}
+	return relayHere(env, conn)
+}
+
+// openBridge connects to the hub, starting one in the background when
+// none runs.
+func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (net.Conn, error) {
+	conn, err := dialBridge(ctx, paths, server)
+	if !errors.Is(err, control.ErrNoHub) {
+		return conn, err
+	}
+	fmt.Fprintf(env.stderr, "mcptray bridge: no MCP Tray hub is running for %s; starting one in the background\n", paths.Config)
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--detach"}
+	if env.configFlag != "" {
+		args = append(args, "--config", env.configFlag)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stderr = env.stderr // its one line of news, never stdout
+	startErr := cmd.Run()
+	conn, err = dialBridge(ctx, paths, server)
+	if errors.Is(err, control.ErrNoHub) && startErr != nil {
+		// Another IDE window may have started the hub a moment before
+		// us; it is still getting ready.
+		if werr := waitForHub(env, 30*time.Second); werr == nil {
+			conn, err = dialBridge(ctx, paths, server)
+		}
+	}
+	if errors.Is(err, control.ErrNoHub) {
+		return nil, fmt.Errorf("could not start a hub for %s; run 'mcptray serve' in a terminal to see why", paths.Config)
+	}
+	return conn, err
+}
+
+func dialBridge(ctx context.Context, paths Paths, server string) (net.Conn, error) {
+	client, err := control.Dial(paths.Control())
+	if err != nil {
+		return nil, err
+	}
+	return client.OpenBridge(ctx, server)
+}
+
+// relayProgram is the small relay next to this executable, if any.
+func relayProgram() string {
+	switch v := os.Getenv(relayEnv); v {
+	case "off":
+		return ""
+	case "":
+	default:
+		return v
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	prog := filepath.Join(filepath.Dir(exe), relayName)
+	if fi, err := os.Stat(prog); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return ""
+	}
+	return prog
+}
+
+// relayHere copies both ways in this process (no relay program found).
+func relayHere(env *cliEnv, conn net.Conn) int {
+	var inputDone atomic.Bool
+	go func() {
+		_, _ = io.Copy(conn, os.Stdin)
+		inputDone.Store(true)
+		if c, ok := conn.(interface{ CloseWrite() error }); ok {
+			_ = c.CloseWrite()
+		}
+	}()
+	_, err := io.Copy(os.Stdout, conn)
+	if !inputDone.Load() {
+		if err == nil {
+			err = errors.New("the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE")
+		}
+		fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,48 @@
+//go:build unix
+
+// Command mcptray-relay is the stdio bridge after its set-up: 'mcptray
+// bridge' connects to the hub, then replaces itself with this program,
+// which only copies stdin to the hub and the hub to stdout. It is tiny on
+// purpose: an IDE starts one per window, and it stays resident all day.
+//
+// Usage (by mcptray only): mcptray-relay FD, where FD is the connected
+// socket.
+package main
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		os.Stderr.WriteString("mcptray-relay is started by 'mcptray bridge'; run that instead\n")
+		os.Exit(64)
+	}
+	fd, err := strconv.Atoi(os.Args[1])
+	if err != nil || fd < 3 {
+		os.Stderr.WriteString("mcptray-relay: bad socket descriptor\n")
+		os.Exit(64)
+	}
+	hub := os.NewFile(uintptr(fd), "hub")
+	var inputDone atomic.Bool
+	go func() {
+		_, _ = io.Copy(hub, os.Stdin)
+		inputDone.Store(true)
+		// The IDE is done: say so, and let the hub finish what is in
+		// flight; it closes the connection after the last answer.
+		_ = syscall.Shutdown(fd, syscall.SHUT_WR)
+	}()
+	_, err = io.Copy(os.Stdout, hub)
+	if !inputDone.Load() {
+		msg := "mcptray bridge: the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE\n"
+		if err != nil {
+			msg = "mcptray bridge: " + err.Error() + "\n"
+		}
+		os.Stderr.WriteString(msg)
+		os.Exit(1)
+	}
+}

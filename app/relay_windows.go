@@ -1,0 +1,13 @@
+package app
+
+import (
+	"errors"
+	"net"
+)
+
+const relayName = "mcptray-relay.exe"
+
+// execRelay: Windows has no exec; the bridge relays in its own process.
+func execRelay(string, net.Conn) error {
+	return errors.New("not supported on Windows")
+}

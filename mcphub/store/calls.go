@@ -1,0 +1,44 @@
+package store
+
+import (
+	"database/sql"
+	"time"
+)
+
+// Call is one bridged request (never its arguments or results).
+type Call struct {
+	Time     time.Time
+	Client   string // token name, "stdio" or "anonymous"
+	Server   string
+	Method   string
+	Item     string // tool, prompt or resource URI
+	Duration time.Duration
+	Outcome  string // ok, tool_error, error, unavailable, cancelled, timeout
+	BytesIn  int
+	BytesOut int
+}
+
+// Outcomes that are not failures; every other outcome counts as an error.
+const (
+	OutcomeOK        = "ok"
+	OutcomeCancelled = "cancelled"
+)
+
+// RecordCall queues one call record; it never waits for the disk.
+func (s *Store) RecordCall(c Call) {
+	s.enqueue(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
+		return err
+	})
+}
+
+// PruneCalls deletes call records older than keep.
+func (s *Store) PruneCalls(keep time.Duration) {
+	cutoff := time.Now().Add(-keep).UnixMilli()
+	s.enqueue(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM calls WHERE ts < ?`, cutoff)
+		return err
+	})
+}

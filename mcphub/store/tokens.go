@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TokenPrefix starts every client token, so a leaked one is recognisable
+// (and secret scanners can find it).
+const TokenPrefix = "mcptray_pat_"
+
+// Token is a client token's record: everything but the token, which is
+// shown once at creation and stored only as its SHA-256.
+type Token struct {
+	Name     string
+	Servers  []string // server IDs it may see; nil: every server
+	Created  time.Time
+	LastUsed time.Time // zero: never
+	Expires  time.Time // zero: never
+	Revoked  time.Time // zero: not revoked
+}
+
+// State is active, expired or revoked.
+func (t *Token) State(now time.Time) string {
+	switch {
+	case !t.Revoked.IsZero():
+		return "revoked"
+	case !t.Expires.IsZero() && !now.Before(t.Expires):
+		return "expired"
+	}
+	return "active"
+}
+
+var (
+	// ErrTokenInvalid: unknown, revoked or expired.
+	ErrTokenInvalid = errors.New("the client token is unknown, revoked or expired")
+	// ErrNoToken: no active token has that name.
+	ErrNoToken = errors.New("no active client token has that name")
+)
+
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// tokenCacheTTL bounds how long a verified token is trusted without
+// reading the database again: a revocation by another process (the
+// 'mcptray token revoke' command) takes effect within it.
+const tokenCacheTTL = 500 * time.Millisecond
+
+// lastUsedEvery bounds last_used writes per token.
+const lastUsedEvery = time.Minute
+
+type cachedToken struct {
+	tok     *Token
+	hash    []byte
+	checked time.Time
+}
+
+// tokenCache is the hot path of token checks: a map lookup per request.
+type tokenCache struct {
+	now     func() time.Time // time.Now; tests move it
+	mu      sync.Mutex
+	entries map[string]cachedToken // hex hash -> entry
+	touched map[string]time.Time   // hex hash -> last last_used write
+}
+
+func hashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateToken makes a client token named name for servers (nil: every
+// server) that expires after ttl (0: never). The token is returned once
+// and never stored.
+func (s *Store) CreateToken(ctx context.Context, name string, servers []string, ttl time.Duration) (string, *Token, error) {
+	if !tokenName.MatchString(name) {
+		return "", nil, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	if ttl < 0 {
+		return "", nil, fmt.Errorf("token %s: the lifetime must be positive", name)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", nil, err
+	}
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(buf)
+	now := time.Now()
+	tok := &Token{Name: name, Servers: servers, Created: now}
+	var expires sql.NullInt64
+	if ttl > 0 {
+		tok.Expires = now.Add(ttl)
+		expires = sql.NullInt64{Int64: tok.Expires.UnixMilli(), Valid: true}
+	}
+	var scope sql.NullString
+	if servers != nil {
+		data, _ := json.Marshal(servers)
+		scope = sql.NullString{String: string(data), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires) VALUES (?, ?, ?, ?, ?)`,
+		name, hex.EncodeToString(hashToken(secret)), scope, now.UnixMilli(), expires)
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return "", nil, fmt.Errorf("a client token named %s already exists; revoke it first ('mcptray token revoke %s') or pick another name", name, name)
+		}
+		return "", nil, fmt.Errorf("create token %s: %w", name, err)
+	}
+	return secret, tok, nil
+}
+
+const tokenColumns = `name, hash, servers, created, last_used, expires, revoked`
+
+func scanToken(row interface{ Scan(...any) error }) (*Token, string, error) {
+	var t Token
+	var hash string
+	var scope sql.NullString
+	var created int64
+	var lastUsed, expires, revoked sql.NullInt64
+	if err := row.Scan(&t.Name, &hash, &scope, &created, &lastUsed, &expires, &revoked); err != nil {
+		return nil, "", err
+	}
+	if scope.Valid {
+		if err := json.Unmarshal([]byte(scope.String), &t.Servers); err != nil {
+			return nil, "", fmt.Errorf("token %s: bad server list in the database: %w", t.Name, err)
+		}
+		if t.Servers == nil {
+			t.Servers = []string{}
+		}
+	}
+	t.Created = time.UnixMilli(created)
+	for _, f := range []struct {
+		v  sql.NullInt64
+		to *time.Time
+	}{{lastUsed, &t.LastUsed}, {expires, &t.Expires}, {revoked, &t.Revoked}} {
+		if f.v.Valid {
+			*f.to = time.UnixMilli(f.v.Int64)
+		}
+	}
+	return &t, hash, nil
+}
+
+// Tokens lists every client token, revoked ones included, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]*Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM client_tokens ORDER BY created, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Token
+	for rows.Next() {
+		t, _, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken revokes the active token named name. The running hub stops
+// accepting it within tokenCacheTTL, at once if it revoked it itself.
+func (s *Store) RevokeToken(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE client_tokens SET revoked = ? WHERE name = ? AND revoked IS NULL`, time.Now().UnixMilli(), name)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("token %s: %w", name, ErrNoToken)
+	}
+	s.tokens.mu.Lock()
+	for k, e := range s.tokens.entries {
+		if e.tok.Name == name {
+			delete(s.tokens.entries, k)
+		}
+	}
+	s.tokens.mu.Unlock()
+	return nil
+}
+
+// VerifyToken returns the record of a valid (known, unrevoked, unexpired)
+// client token, or ErrTokenInvalid.
+func (s *Store) VerifyToken(secret string) (*Token, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) {
+		return nil, ErrTokenInvalid
+	}
+	hash := hashToken(secret)
+	key := hex.EncodeToString(hash)
+	c := &s.tokens
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if !ok || now.Sub(e.checked) > tokenCacheTTL {
+		tok, stored, err := scanToken(s.db.QueryRow(`SELECT `+tokenColumns+` FROM client_tokens WHERE hash = ?`, key))
+		if errors.Is(err, sql.ErrNoRows) {
+			c.forget(key)
+			return nil, ErrTokenInvalid
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check client token: %w", err)
+		}
+		e = cachedToken{tok: tok, hash: mustHex(stored), checked: now}
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[string]cachedToken{}
+		}
+		c.entries[key] = e
+		c.mu.Unlock()
+	}
+	// The lookup was by hash; compare it again in constant time so the
+	// answer never depends on how much of it matched.
+	if subtle.ConstantTimeCompare(e.hash, hash) != 1 || e.tok.State(now) != "active" {
+		return nil, ErrTokenInvalid
+	}
+	s.touchToken(key, now)
+	return e.tok, nil
+}
+
+func (c *tokenCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
+// touchToken records last use, at most once a minute per token, off the
+// request path.
+func (s *Store) touchToken(key string, now time.Time) {
+	c := &s.tokens
+	c.mu.Lock()
+	if c.touched == nil {
+		c.touched = map[string]time.Time{}
+	}
+	if now.Sub(c.touched[key]) < lastUsedEvery {
+		c.mu.Unlock()
+		return
+	}
+	c.touched[key] = now
+	c.mu.Unlock()
+	s.enqueue(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE client_tokens SET last_used = ? WHERE hash = ?`, now.UnixMilli(), key)
+		return err
+	})
+}
+
+func mustHex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
