@@ -44,15 +44,21 @@ type call struct {
 	x      *exchange // the request currently waiting on it
 	server string
 	tag    string
-	input  chan *inputNeed
-	done   chan callOutcome
+	// input carries requests the (initialize-era) server sends mid-call to
+	// a 2026-07-28 client, which cannot take server requests.
+	input chan *inputNeed
+	done  chan callOutcome
+	// ctx is the upstream call's; the server's requests of the call end
+	// with it.
+	ctx    context.Context
 	cancel context.CancelFunc
 	ended  sync.Once
+	askMu  sync.Mutex
+	over   bool           // ended: no more server requests
+	asks   sync.WaitGroup // server requests in flight
 	// missing is a capability the IDE lacks that the server asked for
 	// mid-call; a 2026-07-28 IDE then gets -32021 for the call.
 	missing atomic.Value // string
-	// input carries requests the (initialize-era) server sends mid-call to
-	// a 2026-07-28 client, which cannot take server requests.
 }
 
 type callOutcome struct {
@@ -71,12 +77,30 @@ type inputReply struct {
 	err    error
 }
 
+// end finishes the call. The server's requests still open are cancelled
+// at the IDE before end returns, so their notifications/cancelled precede
+// the call's answer on its stream (after the answer the stream is gone).
 func (c *call) end() {
 	c.ended.Do(func() {
+		c.askMu.Lock()
+		c.over = true
+		c.askMu.Unlock()
 		c.cancel()
+		c.asks.Wait()
 		c.b.calls.Delete(c.tag)
 		c.b.inflight(c.server, c.tag, false)
 	})
+}
+
+// beginAsk registers a server request of the call; false once it ended.
+func (c *call) beginAsk() bool {
+	c.askMu.Lock()
+	defer c.askMu.Unlock()
+	if c.over {
+		return false
+	}
+	c.asks.Add(1)
+	return true
 }
 
 // forward runs one upstream request for x: routing is done, server is
@@ -116,7 +140,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
 	cctx, cancel := context.WithTimeout(context.Background(), conn.Server().Timeout)
 	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36),
-		input: make(chan *inputNeed), done: make(chan callOutcome, 1), cancel: cancel}
+		input: make(chan *inputNeed), done: make(chan callOutcome, 1), ctx: cctx, cancel: cancel}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
 	cctx = upstream.WithCallTag(cctx, c.tag)
@@ -332,8 +356,6 @@ func capabilityFor(caps clientCaps, server, method string) *jsonrpc.Error {
 		Data: json.RawMessage(`{"capability":"` + name + `"}`)}
 }
 
-// unavailable is the immediate answer for a server that cannot take the
-// call: a tool result the model can read, or an error for other methods.
 // unavailable answers a request for a server that is down or signed out:
 // a tool error the model can read for a tool call, else a JSON-RPC error.
 func unavailable(method, reason string) (json.RawMessage, *rpcError) {

@@ -418,6 +418,7 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 		return
 	}
 	defer s.setStream(nil)
+	defer out.close() // first: a notification racing the end is dropped, not written after it
 	out.start()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
@@ -507,9 +508,19 @@ func (o *httpOut) event(frame []byte) error {
 	return nil
 }
 
+// close ends a stream the handler is leaving: nothing is written after.
+func (o *httpOut) close() {
+	o.mu.Lock()
+	o.done = true
+	o.mu.Unlock()
+}
+
 func (o *httpOut) comment() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.done {
+		return errResponseDone
+	}
 	if _, err := o.w.Write([]byte(": keep-alive\n\n")); err != nil {
 		return err
 	}

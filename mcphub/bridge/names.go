@@ -15,23 +15,28 @@ func toolNameChar(r byte) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
 }
 
-// sanitize replaces every character a tool name may not contain with '_'.
+// sanitize replaces every character a tool name may not contain with '_'
+// (one per character, however many bytes it has).
 func sanitize(name string) string {
 	if name == "" {
 		return "_"
 	}
-	b := []byte(name)
-	changed := false
-	for i := range b {
-		if !toolNameChar(b[i]) {
-			b[i] = '_'
-			changed = true
-		}
+	ok := true
+	for i := 0; i < len(name); i++ {
+		ok = ok && toolNameChar(name[i])
 	}
-	if !changed {
+	if ok {
 		return name
 	}
-	return string(b)
+	var b strings.Builder
+	for _, r := range name {
+		if r < 0x80 && toolNameChar(byte(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
 // prefixed is the aggregated name of an upstream tool or prompt:

@@ -103,6 +103,15 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 	if c == nil {
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("MCP Tray has no IDE request of %s waiting for %s", server, method)}
 	}
+	// A request belongs to its call: when the call is over (answered,
+	// cancelled), so is the request, whether or not the server says so.
+	if !c.beginAsk() {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE request of %s that %s belonged to is over", server, method)}
+	}
+	defer c.asks.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.ctx, cancel)()
 	clean := cleanParams(params)
 	var raw json.RawMessage
 	var err error

@@ -1,0 +1,216 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// ide is one way an IDE attaches: transport and protocol era.
+type ide struct {
+	name    string
+	connect func(t *testing.T, opts *mcp.ClientOptions) *mcp.ClientSession
+}
+
+func ides(r *rig, server string) []ide {
+	path := "/mcp"
+	if server != "" {
+		path = "/servers/" + server + "/mcp"
+	}
+	var out []ide
+	for _, era := range eras {
+		out = append(out,
+			ide{"http-" + era, func(t *testing.T, o *mcp.ClientOptions) *mcp.ClientSession { return r.connectHTTP(t, path, "", era, o) }},
+			ide{"stdio-" + era, func(t *testing.T, o *mcp.ClientOptions) *mcp.ClientSession { return r.connectStream(t, server, era, o) }})
+	}
+	return out
+}
+
+// The go-sdk conformance server behind the bridge, reached in both eras
+// upstream ("ev" speaks 2026-07-28, "evl" is held to 2025-11-25), by IDEs
+// of both eras over HTTP and JSON lines: progress, sampling and
+// elicitation all arrive, under prefixed names.
+func TestForwardingThroughBothEras(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	r := newRig(t, cfgServers("ev", fmt.Sprintf(`{"url": %q}`, peer.URL), "evl", legacy(peer.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"ev": status.Connected, "evl": status.Connected})
+	for _, up := range []string{"ev", "evl"} {
+		for _, ide := range ides(r, "") {
+			t.Run(up+"/"+ide.name, func(t *testing.T) {
+				var mu sync.Mutex
+				var progress []float64
+				var prompts []string
+				opts := &mcp.ClientOptions{
+					ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+						mu.Lock()
+						defer mu.Unlock()
+						if req.Params.ProgressToken == "tok-7" {
+							progress = append(progress, req.Params.Progress)
+						}
+					},
+					CreateMessageHandler: func(_ context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+						mu.Lock()
+						prompts = append(prompts, req.Params.Messages[0].Content.(*mcp.TextContent).Text)
+						mu.Unlock()
+						return &mcp.CreateMessageResult{Model: "test", Role: "assistant", Content: &mcp.TextContent{Text: "sampled!"}}, nil
+					},
+					ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+						return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"username": "ada"}}, nil
+					},
+				}
+				cs := ide.connect(t, opts)
+				tools := toolNames(t, cs)
+				if tools[up+"__test_sampling"] == nil {
+					t.Fatalf("no %s__test_sampling in %d tools", up, len(tools))
+				}
+
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				params := &mcp.CallToolParams{Name: up + "__test_tool_with_progress", Arguments: map[string]any{}}
+				params.SetProgressToken("tok-7")
+				if _, err := cs.CallTool(ctx, params); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				got := slices.Clone(progress)
+				mu.Unlock()
+				// Notifications precede the response on the same stream.
+				if !slices.Equal(got, []float64{0, 50, 100}) {
+					t.Errorf("progress with the IDE's token: %v", got)
+				}
+
+				res := callTool(t, cs, up+"__test_sampling", map[string]any{"prompt": "write a haiku"})
+				if msg := text(t, res); res.IsError || msg != "LLM response: sampled!" {
+					t.Errorf("sampling: %q (isError %v)", msg, res.IsError)
+				}
+				mu.Lock()
+				if !slices.Equal(prompts, []string{"write a haiku"}) {
+					t.Errorf("the IDE was asked %v", prompts)
+				}
+				mu.Unlock()
+
+				res = callTool(t, cs, up+"__test_elicitation", map[string]any{"message": "who are you?"})
+				if msg := text(t, res); res.IsError || !strings.Contains(msg, "action=accept") || !strings.Contains(msg, "ada") {
+					t.Errorf("elicitation: %q", msg)
+				}
+
+				res = callTool(t, cs, up+"__test_error_handling", nil)
+				if !res.IsError {
+					t.Errorf("an upstream tool error is not isError: %+v", res)
+				}
+			})
+		}
+	}
+}
+
+// blockingUpstream has a tool that waits until it is cancelled, and one
+// that asks the IDE for sampling and then withdraws the request.
+type blockingUpstream struct {
+	*upstreamServer
+	started, cancelled chan struct{}
+	withdraw           chan struct{}
+}
+
+func newBlockingUpstream(t *testing.T) *blockingUpstream {
+	u := &blockingUpstream{upstreamServer: newUpstream(t, "blocker")}
+	u.reset()
+	obj := json.RawMessage(`{"type":"object"}`)
+	u.AddTool(&mcp.Tool{Name: "block", InputSchema: obj}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		close(u.started)
+		<-ctx.Done()
+		close(u.cancelled)
+		return nil, ctx.Err()
+	})
+	u.AddTool(&mcp.Tool{Name: "ask_then_withdraw", InputSchema: obj}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		askCtx, cancel := context.WithCancel(ctx)
+		go func() { <-u.withdraw; cancel() }()
+		_, err := req.Session.CreateMessage(askCtx, &mcp.CreateMessageParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "never mind"}}}})
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("withdrawn: %v", err != nil)}}}, nil
+	})
+	return u
+}
+
+func (u *blockingUpstream) reset() {
+	u.started, u.cancelled, u.withdraw = make(chan struct{}), make(chan struct{}), make(chan struct{})
+}
+
+// An IDE's cancellation reaches the upstream tool, whatever the eras.
+func TestCancellationReachesUpstream(t *testing.T) {
+	for _, upEra := range []string{"2025-11-25", "2026-07-28"} {
+		u := newBlockingUpstream(t)
+		r := newRig(t, cfgServers("blk", fmt.Sprintf(`{"url": %q, "protocolVersion": %q}`, u.URL, upEra)), rigOptions{})
+		r.wait(t, map[string]status.State{"blk": status.Connected})
+		for _, ide := range ides(r, "") {
+			t.Run("upstream-"+upEra+"/"+ide.name, func(t *testing.T) {
+				u.reset()
+				cs := ide.connect(t, nil)
+				ctx, cancel := context.WithCancel(context.Background())
+				errc := make(chan error, 1)
+				go func() {
+					_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "blk__block", Arguments: map[string]any{}})
+					errc <- err
+				}()
+				waitFor(t, u.started, "the upstream tool to start")
+				cancel()
+				waitFor(t, u.cancelled, "the upstream tool to be cancelled")
+				if err := <-errc; err == nil {
+					t.Error("the cancelled call succeeded")
+				}
+				// The session still works.
+				if toolNames(t, cs)["blk__block"] == nil {
+					t.Error("blk__block is gone after the cancellation")
+				}
+			})
+		}
+	}
+}
+
+// An upstream that withdraws its sampling request cancels it at the IDE.
+func TestUpstreamCancellationReachesIDE(t *testing.T) {
+	u := newBlockingUpstream(t)
+	r := newRig(t, cfgServers("blk", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"blk": status.Connected})
+	for _, ide := range ides(r, "blk") {
+		if strings.HasSuffix(ide.name, "2026-07-28") {
+			continue // such IDEs take no server requests (input_required instead)
+		}
+		t.Run(ide.name, func(t *testing.T) {
+			u.reset()
+			asked, gone := make(chan struct{}), make(chan struct{})
+			cs := ide.connect(t, &mcp.ClientOptions{CreateMessageHandler: func(ctx context.Context, _ *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+				close(asked)
+				<-ctx.Done()
+				close(gone)
+				return nil, ctx.Err()
+			}})
+			done := make(chan string, 1)
+			go func() { done <- text(t, callTool(t, cs, "ask_then_withdraw", nil)) }()
+			waitFor(t, asked, "the IDE to be asked")
+			close(u.withdraw)
+			waitFor(t, gone, "the withdrawn request to be cancelled at the IDE")
+			if got := <-done; got != "withdrawn: true" {
+				t.Errorf("tool said %q", got)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}

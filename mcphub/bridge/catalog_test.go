@@ -1,0 +1,335 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// rawSchema has everything a re-encoding loses: key order, $schema, $defs,
+// additionalProperties, unusual spacing.
+const rawSchema = `{"type":"object","$schema":"https://json-schema.org/draft/2020-12/schema","properties":{"item":{"$ref":"#/$defs/item"}},"$defs":{"item":{"type":"string","enum":["a","b"]}},"additionalProperties":false,"required":["item"]}`
+
+type whoamiOut struct {
+	Session string `json:"session"`
+	Server  string `json:"server"`
+}
+
+// addWhoami: a tool that reports the upstream session it ran in.
+func addWhoami(u *upstreamServer, name string) {
+	mcp.AddTool(u.Server, &mcp.Tool{Name: "whoami", Description: "which session am I"},
+		func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
+			return nil, whoamiOut{Session: req.Session.ID(), Server: name}, nil
+		})
+}
+
+func twoUpstreams(t *testing.T) (*upstreamServer, *upstreamServer) {
+	alpha, beta := newUpstream(t, "alpha"), newUpstream(t, "beta")
+	addWhoami(alpha, "alpha")
+	addWhoami(beta, "beta")
+	alpha.AddTool(&mcp.Tool{Name: "schema", InputSchema: json.RawMessage(rawSchema)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
+		})
+	for _, u := range []*upstreamServer{alpha, beta} {
+		name := u.URL
+		u.AddResource(&mcp.Resource{URI: "file:///shared", Name: "shared"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "from " + name}}}, nil
+		})
+	}
+	beta.AddResource(&mcp.Resource{URI: "file:///only-beta", Name: "only"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "beta's own"}}}, nil
+	})
+	beta.AddPrompt(&mcp.Prompt{Name: "greet"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "hello from beta"}}}}, nil
+	})
+	return alpha, beta
+}
+
+func legacy(url string) string { return fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25"}`, url) }
+
+func TestAggregatedCatalog(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+
+	for _, era := range eras {
+		t.Run(era, func(t *testing.T) {
+			cs := r.connectHTTP(t, "/mcp", "", era, nil)
+			tools := toolNames(t, cs)
+			for _, want := range []string{"alpha__whoami", "beta__whoami", "alpha__schema", usageToolName} {
+				if tools[want] == nil {
+					t.Errorf("%s missing from %v", want, keys(tools))
+				}
+			}
+			if len(tools) != 4 {
+				t.Errorf("tools = %v", keys(tools))
+			}
+			var out whoamiOut
+			res := callTool(t, cs, "beta__whoami", map[string]any{})
+			if err := remarshal(res.StructuredContent, &out); err != nil || out.Server != "beta" {
+				t.Errorf("beta__whoami ran on %+v (%v)", out, err)
+			}
+			// Resources keep their URIs; a URI both offer belongs to the
+			// first server in the configuration.
+			ctx := context.Background()
+			rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///shared"})
+			if err != nil || rr.Contents[0].Text != "from "+alpha.URL {
+				t.Errorf("shared resource: %+v, %v", rr, err)
+			}
+			rr, err = cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///only-beta"})
+			if err != nil || rr.Contents[0].Text != "beta's own" {
+				t.Errorf("beta's resource: %+v, %v", rr, err)
+			}
+			var uris []string
+			for res, err := range cs.Resources(ctx, nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				uris = append(uris, res.URI)
+			}
+			if strings.Join(uris, " ") != "file:///shared file:///only-beta" {
+				t.Errorf("resources = %v", uris)
+			}
+			gp, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "beta__greet"})
+			if err != nil || gp.Messages[0].Content.(*mcp.TextContent).Text != "hello from beta" {
+				t.Errorf("prompt: %+v, %v", gp, err)
+			}
+		})
+	}
+
+	// One server, transparent: names unchanged.
+	cs := r.connectHTTP(t, "/servers/beta/mcp", "", "2025-11-25", nil)
+	tools := toolNames(t, cs)
+	if len(tools) != 1 || tools["whoami"] == nil {
+		t.Errorf("beta's own view: %v", keys(tools))
+	}
+}
+
+// The upstream's schema bytes reach the IDE as they were sent.
+func TestSchemasPassThroughByteForByte(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	raw := startRawUpstream(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "raw", fmt.Sprintf(`{"url": %q}`, raw)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "raw": status.Connected})
+
+	body := listModern(t, r.url+"/mcp")
+	var resp struct {
+		Result struct {
+			Tools []map[string]json.RawMessage `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	schemas := map[string]string{}
+	for _, tool := range resp.Result.Tools {
+		var name string
+		_ = json.Unmarshal(tool["name"], &name)
+		schemas[name] = string(tool["inputSchema"])
+	}
+	if schemas["alpha__schema"] != rawSchema {
+		t.Errorf("alpha__schema's schema was re-encoded:\n%s\nwant\n%s", schemas["alpha__schema"], rawSchema)
+	}
+	// A non-object schema is odd but must not break the list or the call.
+	if schemas["raw__odd"] != `{"type":"string"}` {
+		t.Errorf("the odd schema is %q", schemas["raw__odd"])
+	}
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	if got := text(t, callTool(t, cs, "raw__odd", nil)); got != "odd ok" {
+		t.Errorf("raw__odd = %q", got)
+	}
+}
+
+// listModern lists tools with one stateless 2026-07-28 request, returning
+// the response bytes as sent.
+func listModern(t *testing.T, url string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{`+
+		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "tools/list")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("tools/list: %s %s", resp.Status, body)
+	}
+	return body
+}
+
+func TestSharedUpstreamSession(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	ides := []*mcp.ClientSession{
+		r.connectHTTP(t, "/mcp", "", "2025-11-25", nil),
+		r.connectHTTP(t, "/mcp", "", "2026-07-28", nil),
+		r.connectStream(t, "", "2025-11-25", nil),
+		r.connectStream(t, "alpha", "2026-07-28", nil),
+	}
+	sessions := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, cs := range ides {
+		name := "alpha__whoami"
+		if i == 3 {
+			name = "whoami"
+		}
+		wg.Go(func() {
+			var out whoamiOut
+			_ = remarshal(callTool(t, cs, name, nil).StructuredContent, &out)
+			mu.Lock()
+			sessions[out.Session] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(sessions) != 1 || sessions[""] {
+		t.Errorf("four IDEs ran in upstream sessions %v, want one", sessions)
+	}
+	if n := alpha.inits.Load(); n != 1 {
+		t.Errorf("alpha saw %d initialize requests, want 1", n)
+	}
+}
+
+func TestListChangedReachesIDEs(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected})
+
+	changed := make(chan string, 16)
+	opts := &mcp.ClientOptions{ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- "tools" }}
+	ides := []*mcp.ClientSession{r.connectHTTP(t, "/mcp", "", "2025-11-25", opts), r.connectStream(t, "", "2025-11-25", opts)}
+	for _, cs := range ides {
+		toolNames(t, cs)
+	}
+	expect := func(what string) {
+		t.Helper()
+		for range ides {
+			select {
+			case <-changed:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no tools list_changed after %s", what)
+			}
+		}
+	}
+	// A catalog change upstream.
+	alpha.AddTool(&mcp.Tool{Name: "fresh", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+	expect("a new upstream tool")
+	for _, cs := range ides {
+		if toolNames(t, cs)["alpha__fresh"] == nil {
+			t.Error("alpha__fresh not listed after list_changed")
+		}
+	}
+	// A server joins.
+	writeConfig(t, r.path, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)))
+	if err := r.hub.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	expect("a new server")
+	for _, cs := range ides {
+		if toolNames(t, cs)["beta__whoami"] == nil {
+			t.Error("beta's tools not listed after it connected")
+		}
+	}
+}
+
+func TestSlowServerDoesNotBlockOthers(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	alpha.AddTool(&mcp.Tool{Name: "slow", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			close(started)
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "slow done"}}}, nil
+		})
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	for _, cs := range []*mcp.ClientSession{r.connectHTTP(t, "/mcp", "", "2025-11-25", nil), r.connectStream(t, "", "2025-11-25", nil)} {
+		done := make(chan string, 1)
+		go func() { done <- text(t, callTool(t, cs, "alpha__slow", nil)) }()
+		<-started
+		// alpha's call is stuck; beta's (and alpha's own other tools) answer.
+		callTool(t, cs, "beta__whoami", nil)
+		callTool(t, cs, "alpha__whoami", nil)
+		close(release)
+		if got := <-done; got != "slow done" {
+			t.Errorf("slow = %q", got)
+		}
+		release, started = make(chan struct{}), make(chan struct{})
+	}
+}
+
+func TestDownServerFailsAtOnceWithAdvice(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	one := r.connectHTTP(t, "/servers/alpha/mcp", "", "2025-11-25", nil)
+	alpha.close()
+	if err := r.hub.Reconnect("alpha"); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, map[string]status.State{"alpha": status.Error})
+
+	for _, c := range []struct {
+		cs   *mcp.ClientSession
+		tool string
+	}{{cs, "alpha__whoami"}, {one, "whoami"}} {
+		start := time.Now()
+		res := callTool(t, c.cs, c.tool, nil)
+		msg := text(t, res)
+		if !res.IsError || !strings.Contains(msg, "alpha is unavailable") || !strings.Contains(msg, "mcptray reconnect alpha") {
+			t.Errorf("%s on a down server: %+v", c.tool, msg)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the answer took %v; it should not wait for the server", d)
+		}
+	}
+	// The other server is untouched.
+	callTool(t, cs, "beta__whoami", nil)
+}
+
+func writeConfig(t *testing.T, path, content string) {
+	t.Helper()
+	if err := atomicWrite(path, content); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func remarshal(from, to any) error {
+	data, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, to)
+}
