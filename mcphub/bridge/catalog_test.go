@@ -56,7 +56,9 @@ func twoUpstreams(t *testing.T) (*upstreamServer, *upstreamServer) {
 	return alpha, beta
 }
 
-func legacy(url string) string { return fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25"}`, url) }
+func legacy(url string) string {
+	return fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25"}`, url)
+}
 
 func TestAggregatedCatalog(t *testing.T) {
 	alpha, beta := twoUpstreams(t)
@@ -231,7 +233,9 @@ func TestListChangedReachesIDEs(t *testing.T) {
 	}
 	// A catalog change upstream.
 	alpha.AddTool(&mcp.Tool{Name: "fresh", InputSchema: json.RawMessage(`{"type":"object"}`)},
-		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
 	expect("a new upstream tool")
 	for _, cs := range ides {
 		if toolNames(t, cs)["alpha__fresh"] == nil {
