@@ -1,0 +1,282 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/store"
+	"github.com/mcptray/mcptray/oauth"
+	"github.com/mcptray/mcptray/oauth/oauthtest"
+)
+
+const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`
+
+// post sends one raw request to the bridge.
+func post(t *testing.T, target string, header map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+func withTokens(servers string) string {
+	return `{"hub": {"bridge": {"requireToken": true}}, "mcpServers": {` + servers + `}}`
+}
+
+func TestClientTokens(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, withTokens(fmt.Sprintf(`"alpha": %s, "beta": %s`, legacy(alpha.URL), legacy(beta.URL))), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	ctx := context.Background()
+	all, _, err := r.db.CreateToken(ctx, "vscode", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyAlpha, _, err := r.db.CreateToken(ctx, "cursor", []string{"alpha"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcpURL := r.url + "/mcp"
+
+	t.Run("none", func(t *testing.T) {
+		resp, body := post(t, mcpURL, nil, initializeBody)
+		if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") ||
+			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "mcptray token create") {
+			t.Errorf("no token: %s %q %s", resp.Status, resp.Header.Get("WWW-Authenticate"), body)
+		}
+	})
+	t.Run("wrong", func(t *testing.T) {
+		for _, tok := range []string{"mcptray_pat_" + strings.Repeat("A", 43), all + "x", "not-even-a-pat"} {
+			resp, body := post(t, mcpURL, map[string]string{"Authorization": "Bearer " + tok}, initializeBody)
+			if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("token %q: %s %q %s", tok, resp.Status, resp.Header.Get("WWW-Authenticate"), body)
+			}
+		}
+	})
+	t.Run("valid", func(t *testing.T) {
+		cs := r.connectHTTP(t, "/mcp", all, "2025-11-25", nil)
+		if tools := toolNames(t, cs); tools["alpha__whoami"] == nil || tools["beta__whoami"] == nil {
+			t.Errorf("full token sees %v", keys(tools))
+		}
+	})
+	t.Run("out of scope", func(t *testing.T) {
+		resp, body := post(t, r.url+"/servers/beta/mcp", map[string]string{"Authorization": "Bearer " + onlyAlpha}, initializeBody)
+		if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Errorf("scoped token on beta: %s %s", resp.Status, body)
+		}
+		// The aggregate shows only what the token covers.
+		cs := r.connectHTTP(t, "/mcp", onlyAlpha, "2026-07-28", nil)
+		tools := toolNames(t, cs)
+		if tools["alpha__whoami"] == nil || tools["beta__whoami"] != nil {
+			t.Errorf("scoped token sees %v", keys(tools))
+		}
+		if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///only-beta"}); err == nil {
+			t.Error("scoped token read beta's resource")
+		}
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "beta__whoami"}); err == nil {
+			t.Error("scoped token called beta's tool")
+		}
+		// A session opened with one token is not usable with another.
+		resp, _ = post(t, mcpURL, map[string]string{"Authorization": "Bearer " + all}, initializeBody)
+		sid := resp.Header.Get("Mcp-Session-Id")
+		resp, _ = post(t, mcpURL, map[string]string{"Authorization": "Bearer " + onlyAlpha, "Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-11-25"},
+			`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+		if sid == "" || resp.StatusCode != 404 {
+			t.Errorf("another token's session: %q %s", sid, resp.Status)
+		}
+	})
+	t.Run("revoked", func(t *testing.T) {
+		tok, _, err := r.db.CreateToken(ctx, "soon-gone", nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := r.connectHTTP(t, "/mcp", tok, "2025-11-25", nil)
+		toolNames(t, cs)
+		// Revoked by another process, as 'mcptray token revoke' does.
+		cli, err := store.Open(r.db.Path(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		if err := cli.RevokeToken(ctx, "soon-gone"); err != nil {
+			t.Fatal(err)
+		}
+		revoked := time.Now()
+		for {
+			resp, _ := post(t, mcpURL, map[string]string{"Authorization": "Bearer " + tok}, initializeBody)
+			if resp.StatusCode == 401 {
+				break
+			}
+			if time.Since(revoked) > time.Second {
+				t.Fatalf("a revoked token still works after %v", time.Since(revoked))
+			}
+			time.Sleep(20 * time.Millisecond) // no event crosses processes; look again
+		}
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "alpha__whoami"}); err == nil {
+			t.Error("the revoked token's open session still works")
+		}
+	})
+}
+
+// DNS rebinding: a page on another site must not reach the bridge, even
+// with requireToken off.
+func TestHostAndOriginChecks(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{})
+	u, _ := url.Parse(r.url)
+	port := u.Port()
+	cases := []struct {
+		header map[string]string
+		want   int
+	}{
+		{map[string]string{}, 200},
+		{map[string]string{"Host": "localhost:" + port}, 200},
+		{map[string]string{"Host": "[::1]:" + port}, 200},
+		{map[string]string{"Origin": "http://127.0.0.1:" + port}, 200},
+		{map[string]string{"Origin": "http://localhost:3000"}, 200},
+		{map[string]string{"Host": "evil.example:" + port}, 403},
+		{map[string]string{"Host": "127.0.0.1.evil.example"}, 403},
+		{map[string]string{"Origin": "http://evil.example"}, 403},
+		{map[string]string{"Origin": "https://127.0.0.1.evil.example"}, 403},
+		{map[string]string{"Origin": "null"}, 403},
+	}
+	for _, c := range cases {
+		resp, body := post(t, r.url+"/mcp", c.header, initializeBody)
+		if resp.StatusCode != c.want {
+			t.Errorf("%v: %s %s, want %d", c.header, resp.Status, body, c.want)
+		}
+	}
+}
+
+// A server that needs sign-in shows one tool that starts it; once signed
+// in, its tools replace it and the IDE hears list_changed.
+func TestSignInToolFromIDE(t *testing.T) {
+	as := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(as.Close) // after the hub's cleanup: its streams end first
+	var hub interface {
+		OnAuthEvent(string, oauth.Event)
+	}
+	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), EphemeralCallbackPort: true,
+		OnEvent: func(s string, e oauth.Event) { hub.OnAuthEvent(s, e) }})
+	defer m.Close()
+	opened := make(chan string, 1)
+	r := newRig(t, cfgServers("secure", fmt.Sprintf(`{"url": %q}`, as.URL())), rigOptions{oauth: m,
+		open: func(_ context.Context, authURL string) error { opened <- authURL; return nil }})
+	hub = r.hub
+	r.wait(t, map[string]status.State{"secure": status.NeedsAuth})
+
+	changed := make(chan struct{}, 8)
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} }})
+	tools := toolNames(t, cs)
+	if tools["secure__sign_in"] == nil || tools["secure__echo"] != nil {
+		t.Fatalf("before sign-in: %v", keys(tools))
+	}
+	res := callTool(t, cs, "secure__echo", map[string]any{"message": "hi"})
+	if msg := text(t, res); !res.IsError || !strings.Contains(msg, "secure needs sign-in: call the tool secure__sign_in") {
+		t.Errorf("a signed-out server's tool: %q", msg)
+	}
+	if msg := text(t, callTool(t, cs, "secure__sign_in", nil)); !strings.Contains(msg, "browser") {
+		t.Errorf("sign-in tool said %q", msg)
+	}
+	var authURL string
+	select {
+	case authURL = <-opened:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sign-in page was not opened")
+	}
+	// The person approves: the test server consents at once and redirects
+	// to the hub's loopback callback.
+	resp, err := http.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r.wait(t, map[string]status.State{"secure": status.Connected})
+	waitFor(t, changed, "list_changed after the sign-in")
+	tools = toolNames(t, cs)
+	if tools["secure__echo"] == nil || tools["secure__sign_in"] != nil {
+		t.Errorf("after sign-in: %v", keys(tools))
+	}
+	res = callTool(t, cs, "secure__echo", map[string]any{"message": "hi"})
+	if text(t, res) != "echo: hi" {
+		t.Errorf("echo after sign-in: %+v", res)
+	}
+	// Whatever the bridge sent, no token was in it.
+	data, _ := json.Marshal(res)
+	if strings.Contains(string(data), "Bearer") || strings.Contains(string(data), "access_token") {
+		t.Errorf("a token leaked: %s", data)
+	}
+}
+
+// Calls are recorded off the request path and summed up by the usage
+// tool, within a token's scope.
+func TestCallRecordsAndUsageTool(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, withTokens(fmt.Sprintf(`"alpha": %s, "beta": %s`, legacy(alpha.URL), legacy(beta.URL))), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	ctx := context.Background()
+	all, _, _ := r.db.CreateToken(ctx, "vscode", nil, 0)
+	onlyAlpha, _, _ := r.db.CreateToken(ctx, "cursor", []string{"alpha"}, 0)
+	cs := r.connectHTTP(t, "/mcp", all, "2025-11-25", nil)
+	for range 3 {
+		callTool(t, cs, "alpha__whoami", nil)
+	}
+	callTool(t, cs, "beta__whoami", nil)
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "alpha__schema", Arguments: map[string]any{"item": "zzz"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.db.Flush()
+
+	var usage store.Usage
+	res := callTool(t, cs, usageToolName, map[string]any{"days": 1})
+	if err := remarshal(res.StructuredContent, &usage); err != nil {
+		t.Fatal(err)
+	}
+	perServer := map[string]int{}
+	for _, s := range usage.Servers {
+		perServer[s.Server] = s.Calls
+	}
+	if usage.Totals.Calls != 5 || perServer["alpha"] != 4 || perServer["beta"] != 1 || usage.Clients[0].Client != "vscode" {
+		t.Errorf("usage = %+v", usage)
+	}
+	// Aggregates only: nothing of what was sent or returned.
+	if out := text(t, res); strings.Contains(out, "zzz") || strings.Contains(out, alpha.URL) {
+		t.Errorf("usage leaks call content: %s", out)
+	}
+	scoped := r.connectHTTP(t, "/mcp", onlyAlpha, "2025-11-25", nil)
+	res = callTool(t, scoped, usageToolName, nil)
+	if out := text(t, res); strings.Contains(out, `"beta"`) || !strings.Contains(out, `"alpha"`) {
+		t.Errorf("a scoped token sees other servers: %s", out)
+	}
+	if res := callTool(t, scoped, usageToolName, map[string]any{"days": 61}); !res.IsError {
+		t.Error("more than 60 days allowed")
+	}
+}
