@@ -29,11 +29,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "mcptray")
-	build := exec.Command("go", "build", "-o", binPath, "..")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building mcptray for the end-to-end tests failed:", err)
-		os.Exit(1)
+	// mcptray and, next to it as installed, the stdio bridge's relay.
+	for _, b := range [][2]string{{binPath, ".."}, {filepath.Join(dir, relayName), "./relay"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building mcptray for the end-to-end tests failed:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

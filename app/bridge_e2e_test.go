@@ -1,0 +1,385 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/store"
+)
+
+// bridgeConfig is a configuration with the fixture as "ev" and free ports.
+func bridgeConfig(t *testing.T, peerURL string, requireToken bool) (string, int) {
+	port := testpeers.FreePort(t)
+	return fmt.Sprintf(`{"hub": {"bridge": {"port": %d, "requireToken": %v}, "oauth": {"callbackPort": %d}},
+ "mcpServers": {"ev": {"url": %q}}}`, port, requireToken, testpeers.FreePort(t), peerURL), port
+}
+
+// bridgeClient starts 'mcptray bridge ARGS' as an IDE does and connects a
+// go-sdk client to it. Its stderr is returned as it grows; its stdout must
+// carry nothing but JSON-RPC.
+func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, version string, args ...string) (*mcp.ClientSession, *syncBuf, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"bridge"}, args...)...)
+	cmd.Env = append(slices.Clone(u.env), env...)
+	stderr := &syncBuf{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Every line on stdout must be a JSON-RPC message.
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			var m struct {
+				JSONRPC string `json:"jsonrpc"`
+			}
+			if json.Unmarshal(sc.Bytes(), &m) != nil || m.JSONRPC != "2.0" {
+				t.Errorf("not protocol on stdout: %q", sc.Text())
+			}
+			_, _ = pw.Write(append(sc.Bytes(), '\n'))
+		}
+		pw.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.IOTransport{Reader: pr, Writer: stdin}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("connect through mcptray bridge: %v\nstderr: %s", err, stderr)
+	}
+	t.Cleanup(func() {
+		cs.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("mcptray bridge did not exit after its stdin closed")
+		}
+	})
+	return cs, stderr, cmd
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// An IDE starts 'mcptray bridge' with no hub running: the bridge starts
+// one in the background, says so on stderr only, and then carries every
+// kind of exchange, through the relay program and without it.
+func TestStdioBridgeEndToEnd(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, _ := bridgeConfig(t, peer.URL, true) // stdio needs no token
+	u.writeConfig(t, cfg)
+	t.Cleanup(func() { u.run(t, "stop") })
+
+	for _, variant := range []struct {
+		name string
+		env  []string
+	}{{"relay", nil}, {"in-process", []string{relayEnv + "=off"}}} {
+		for _, era := range []string{"2025-11-25", "2026-07-28"} {
+			t.Run(variant.name+"/"+era, func(t *testing.T) {
+				var mu sync.Mutex
+				var progress []float64
+				opts := &mcp.ClientOptions{
+					ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+						mu.Lock()
+						progress = append(progress, req.Params.Progress)
+						mu.Unlock()
+					},
+					CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+						return &mcp.CreateMessageResult{Model: "m", Role: "assistant", Content: &mcp.TextContent{Text: "from the IDE"}}, nil
+					},
+					ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+						return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"username": "grace"}}, nil
+					},
+				}
+				cs, stderr, cmd := u.bridgeClient(t, variant.env, mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, opts), era)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+
+				if variant.name == "relay" {
+					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+					if strings.TrimSpace(string(comm)) != relayName {
+						t.Errorf("the bridge process is %q, not the relay", comm)
+					}
+				}
+				tools := map[string]bool{}
+				for tool, err := range cs.Tools(ctx, nil) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					tools[tool.Name] = true
+				}
+				if !tools["ev__test_sampling"] || !tools["mcptray__usage_stats"] {
+					t.Fatalf("tools through the bridge: %v", tools)
+				}
+
+				params := &mcp.CallToolParams{Name: "ev__test_tool_with_progress", Arguments: map[string]any{}}
+				params.SetProgressToken("p-1")
+				if _, err := cs.CallTool(ctx, params); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				if !slices.Equal(progress, []float64{0, 50, 100}) {
+					t.Errorf("progress: %v", progress)
+				}
+				mu.Unlock()
+
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "ev__test_sampling", Arguments: map[string]any{"prompt": "p"}})
+				if err != nil || res.Content[0].(*mcp.TextContent).Text != "LLM response: from the IDE" {
+					t.Errorf("sampling: %+v %v", res, err)
+				}
+				res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "ev__test_elicitation", Arguments: map[string]any{"message": "name?"}})
+				if err != nil || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "grace") {
+					t.Errorf("elicitation: %+v %v", res, err)
+				}
+
+				// Cancellation: the IDE cancels a call while it sits on the
+				// server's sampling request; the request is withdrawn.
+				if era == "2025-11-25" {
+					blocked, gone := make(chan struct{}), make(chan struct{})
+					slow := mcp.NewClient(&mcp.Implementation{Name: "ide2", Version: "1"}, &mcp.ClientOptions{
+						CreateMessageHandler: func(ctx context.Context, _ *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+							close(blocked)
+							<-ctx.Done()
+							close(gone)
+							return nil, ctx.Err()
+						}})
+					cs2, _, _ := u.bridgeClient(t, variant.env, slow, era)
+					callCtx, stop := context.WithCancel(ctx)
+					errc := make(chan error, 1)
+					go func() {
+						_, err := cs2.CallTool(callCtx, &mcp.CallToolParams{Name: "ev__test_sampling", Arguments: map[string]any{"prompt": "p"}})
+						errc <- err
+					}()
+					waitChan(t, blocked, "the sampling request")
+					stop()
+					waitChan(t, gone, "the withdrawn sampling request")
+					if err := <-errc; err == nil {
+						t.Error("a cancelled call succeeded")
+					}
+				}
+				if strings.Contains(stderr.String(), "error") {
+					t.Errorf("stderr: %s", stderr)
+				}
+			})
+		}
+	}
+}
+
+func waitChan(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func TestBridgeStartsAHubAndPicksAServer(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, _ := bridgeConfig(t, peer.URL, true)
+	u.writeConfig(t, cfg)
+	t.Cleanup(func() { u.run(t, "stop") })
+
+	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
+	cs, stderr, _ := u.bridgeClient(t, nil, c, "2025-11-25", "--server", "ev")
+	if !strings.Contains(stderr.String(), "no MCP Tray hub is running") || !strings.Contains(stderr.String(), "started in the background") {
+		t.Errorf("the bridge did not say it started a hub: %q", stderr)
+	}
+	ctx := context.Background()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("unprefixed call through --server ev: %+v %v", res, err)
+	}
+	// The hub outlives the IDE's bridge and serves the next one.
+	out, _, code := u.run(t, "status", "--json")
+	if code != 0 || !strings.Contains(out, `"mode": "serve"`) {
+		t.Errorf("status after the bridge started a hub: %d %s", code, out)
+	}
+	_, errOut, code := u.run(t, "bridge", "--server", "nope")
+	if code != exitFail || !strings.Contains(errOut, `no server "nope"`) {
+		t.Errorf("unknown server: %d %q", code, errOut)
+	}
+	out, _, code = u.run(t, "stop")
+	if code != 0 || !strings.Contains(out, "Stopped") {
+		t.Errorf("stop: %d %s", code, out)
+	}
+	if _, _, code := u.run(t, "status"); code == 0 {
+		t.Error("a hub still answers after stop")
+	}
+}
+
+// rpc posts one JSON-RPC request to the HTTP bridge with a token.
+func rpc(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+const e2eInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`
+
+// untilStatus asks again until the bridge answers want, or limit passes.
+func untilStatus(t *testing.T, url, token string, want int, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		code, body := rpc(t, url, token, e2eInitialize)
+		if code == want {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("still %d (%s) after %v, want %d", code, body, limit, want)
+		}
+		time.Sleep(20 * time.Millisecond) // no event crosses processes; look again
+	}
+}
+
+func TestTokenCommandsAndStats(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, port := bridgeConfig(t, peer.URL, true)
+	u.writeConfig(t, cfg)
+	u.serve(t)
+	u.watch(t).until(t, "ev connected", allConnected("ev"))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	// Created: the token alone on stdout, shown once.
+	out, errOut, code := u.run(t, "token", "create", "cursor", "--ttl", "30d")
+	token := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(token, store.TokenPrefix) || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "shown only this once") {
+		t.Fatalf("token create: %d %q %q", code, out, errOut)
+	}
+	scopedOut, _, _ := u.run(t, "token", "create", "elsewhere", "--servers", "other")
+	scoped := strings.TrimSpace(scopedOut)
+	shortOut, _, _ := u.run(t, "token", "create", "brief", "--ttl", "1s")
+	short := strings.TrimSpace(shortOut)
+	if _, errOut, code := u.run(t, "token", "create", "cursor"); code == 0 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("duplicate name: %d %s", code, errOut)
+	}
+	list, _, _ := u.run(t, "token", "list")
+	if !strings.Contains(list, "cursor") || !strings.Contains(list, "active") || strings.Contains(list, token) {
+		t.Errorf("token list:\n%s", list)
+	}
+	for _, f := range []string{filepath.Join(u.dir, "data", "mcptray", "mcptray.db")} {
+		data, _ := os.ReadFile(f)
+		if bytes.Contains(data, []byte(token)) {
+			t.Errorf("%s holds the token", f)
+		}
+	}
+
+	if code, _ := rpc(t, base+"/mcp", "", e2eInitialize); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := rpc(t, base+"/mcp", token+"x", e2eInitialize); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code, body := rpc(t, base+"/mcp", token, e2eInitialize); code != 200 {
+		t.Errorf("valid token: %d %s", code, body)
+	}
+	if code, _ := rpc(t, base+"/servers/ev/mcp", scoped, e2eInitialize); code != 403 {
+		t.Errorf("token for other servers on ev: %d", code)
+	}
+	// Expired: refused once its second is over.
+	untilStatus(t, base+"/mcp", short, 401, 5*time.Second)
+
+	// Calls through HTTP with the token are recorded under its name.
+	tr := &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: tokenTransport(token)}}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil).Connect(context.Background(), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ev__test_simple_text", Arguments: map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs.Close()
+
+	// Revoked by the command: refused within a second.
+	if out, _, code := u.run(t, "token", "revoke", "cursor"); code != 0 || !strings.Contains(out, "Revoked cursor") {
+		t.Errorf("revoke: %d %s", code, out)
+	}
+	untilStatus(t, base+"/mcp", token, 401, time.Second)
+	if _, errOut, code := u.run(t, "token", "revoke", "cursor"); code == 0 || !strings.Contains(errOut, "no active token") {
+		t.Errorf("second revoke: %d %s", code, errOut)
+	}
+
+	// The records are written in batches off the request path; stop the
+	// hub so everything is committed, then read the stats.
+	u.run(t, "stop")
+	out, _, code = u.run(t, "stats", "--json")
+	var usage store.Usage
+	if code != 0 || json.Unmarshal([]byte(out), &usage) != nil {
+		t.Fatalf("stats --json: %d %s", code, out)
+	}
+	if usage.Totals.Calls != 3 || len(usage.Servers) != 1 || usage.Servers[0].Server != "ev" ||
+		usage.Servers[0].Tools[0].Name != "test_simple_text" || usage.Clients[0].Client != "cursor" {
+		t.Errorf("stats: %s", out)
+	}
+	out, _, _ = u.run(t, "stats")
+	if !strings.Contains(out, "3 calls, 0 errors") || !strings.Contains(out, "test_simple_text") || !strings.Contains(out, "cursor") {
+		t.Errorf("stats text:\n%s", out)
+	}
+}
+
+type tokenTransport string
+
+func (tok tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(tok))
+	return http.DefaultTransport.RoundTrip(r)
+}
