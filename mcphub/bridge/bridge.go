@@ -238,9 +238,9 @@ func (b *Bridge) invalidate() {
 			if prev == nil {
 				c = [3]bool{true, true, true}
 			} else {
-				c = [3]bool{string(prev.toolsList) != string(now.toolsList),
-					string(prev.promptsList) != string(now.promptsList),
-					string(prev.resList) != string(now.resList) || string(prev.templateList) != string(now.templateList)}
+				c = [3]bool{changedTools: string(prev.toolsList) != string(now.toolsList),
+					changedPrompts:   string(prev.promptsList) != string(now.promptsList),
+					changedResources: string(prev.resList) != string(now.resList) || string(prev.templateList) != string(now.templateList)}
 			}
 			changed[key] = c
 		}

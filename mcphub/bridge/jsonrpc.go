@@ -20,7 +20,6 @@ type message struct {
 }
 
 func (m *message) hasID() bool      { return len(m.ID) > 0 && string(m.ID) != "null" }
-func (m *message) isRequest() bool  { return m.Method != "" && m.hasID() }
 func (m *message) isNotify() bool   { return m.Method != "" && !m.hasID() }
 func (m *message) isResponse() bool { return m.Method == "" && m.hasID() }
 

@@ -1,5 +1,7 @@
 package upstream
 
+//lint:file-ignore SA1019 sampling, elicitation, roots and logging are deprecated in 2026-07-28 but initialize-era peers use them: MCP Tray bridges both eras
+
 import (
 	"bytes"
 	"context"
