@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -215,4 +217,34 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 	}
+}
+
+// An upstream that asks for roots as soon as it is connected (outside any
+// IDE's call, with no params at all, as server-everything does) gets an
+// empty list, and the hub lives on.
+func TestRootsAskedOutsideACall(t *testing.T) {
+	got := make(chan *mcp.ListRootsResult, 1)
+	s := mcp.NewServer(&mcp.Implementation{Name: "rooty", Version: "1"}, &mcp.ServerOptions{
+		InitializedHandler: func(ctx context.Context, req *mcp.InitializedRequest) {
+			res, err := req.Session.ListRoots(ctx, nil)
+			if err != nil {
+				t.Errorf("roots/list: %v", err)
+			}
+			got <- res
+		}})
+	s.AddTool(&mcp.Tool{Name: "noop", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("rooty", legacy(srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"rooty": status.Connected})
+	select {
+	case res := <-got:
+		if res == nil || len(res.Roots) != 0 {
+			t.Errorf("roots = %+v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upstream's roots/list was not answered")
+	}
+	callTool(t, r.connectHTTP(t, "/mcp", "", "2025-11-25", nil), "rooty__noop", nil)
 }

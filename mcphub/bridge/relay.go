@@ -102,6 +102,11 @@ func (b *Bridge) ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificati
 // the transport cannot tell, the server's only or latest call in flight).
 func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.Params, tag string) (mcp.Result, error) {
 	c := b.callFor(server, tag)
+	if c == nil && method == "roots/list" {
+		// Asked outside any IDE's call (servers ask right after connecting):
+		// no IDE's folders apply, so there are none.
+		return &mcp.ListRootsResult{Roots: []*mcp.Root{}}, nil
+	}
 	if c == nil {
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("MCP Tray has no IDE request of %s waiting for %s", server, method)}
 	}

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"reflect"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -52,10 +54,22 @@ func relayOptions(o *mcp.ClientOptions, server string, r Relay) {
 
 func relayMiddleware(server string, r Relay) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
-		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		return func(ctx context.Context, method string, req mcp.Request) (res mcp.Result, err error) {
 			switch method {
 			case "sampling/createMessage", "elicitation/create", "roots/list":
+				// What an upstream sends must never take the hub down.
+				defer func() {
+					if v := recover(); v != nil {
+						res, err = nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("MCP Tray could not relay %s: %v", method, v)}
+					}
+				}()
 				p := req.GetParams()
+				if isNil(p) {
+					if method != "roots/list" {
+						return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: method + " needs params"}
+					}
+					p = &mcp.ListRootsParams{} // its params are optional
+				}
 				var meta map[string]any
 				if m, ok := p.(interface{ GetMeta() map[string]any }); ok {
 					meta = m.GetMeta()
@@ -65,6 +79,15 @@ func relayMiddleware(server string, r Relay) mcp.Middleware {
 			return next(ctx, method, req)
 		}
 	}
+}
+
+// isNil reports a missing params object, typed or not.
+func isNil(p mcp.Params) bool {
+	if p == nil {
+		return true
+	}
+	v := reflect.ValueOf(p)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // callTagKey carries the tag of a bridged call in its context.
