@@ -51,7 +51,7 @@ type userEnv struct {
 	env    []string
 }
 
-func newUserEnv(t *testing.T) *userEnv {
+func newUserEnv(t testing.TB) *userEnv {
 	t.Helper()
 	dir := t.TempDir()
 	u := &userEnv{dir: dir, config: filepath.Join(dir, "config", "mcptray", "config.json")}
@@ -70,7 +70,7 @@ func newUserEnv(t *testing.T) *userEnv {
 	return u
 }
 
-func (u *userEnv) writeConfig(t *testing.T, content string) {
+func (u *userEnv) writeConfig(t testing.TB, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(u.config), 0o700); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func (u *userEnv) writeConfig(t *testing.T, content string) {
 }
 
 // run runs the mcptray binary to completion.
-func (u *userEnv) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func (u *userEnv) run(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = u.env
@@ -111,7 +111,7 @@ func (h *hubProcess) output() string {
 }
 
 // serve starts 'mcptray serve' and waits until it reports where it listens.
-func (u *userEnv) serve(t *testing.T, args ...string) *hubProcess {
+func (u *userEnv) serve(t testing.TB, args ...string) *hubProcess {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
 	cmd.Env = u.env
@@ -162,7 +162,7 @@ type watcher struct {
 	events chan status.Event
 }
 
-func (u *userEnv) watch(t *testing.T) *watcher {
+func (u *userEnv) watch(t testing.TB) *watcher {
 	t.Helper()
 	paths, err := resolvePaths(u.config)
 	if err != nil {
@@ -186,7 +186,7 @@ func (u *userEnv) watch(t *testing.T) *watcher {
 }
 
 // until waits for ok(status) to hold, rechecking after every event.
-func (w *watcher) until(t *testing.T, what string, ok func(*control.StatusResponse) bool) *control.StatusResponse {
+func (w *watcher) until(t testing.TB, what string, ok func(*control.StatusResponse) bool) *control.StatusResponse {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {

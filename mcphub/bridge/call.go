@@ -3,6 +3,7 @@ package bridge
 //lint:file-ignore SA1019 sampling, elicitation, roots and logging are deprecated in 2026-07-28 but initialize-era peers use them: MCP Tray bridges both eras
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,14 +106,21 @@ func (c *call) beginAsk() bool {
 	return true
 }
 
+// sdkCall makes an upstream request through the go-sdk session, with the
+// call's context and the progress token to pass upstream.
+type sdkCall func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)
+
+// rawParams builds the params JSON of an upstream request for the raw
+// path (upstream.Conn.CallRaw), given the progress token to pass.
+type rawParams func(progress any) json.RawMessage
+
 // forward runs one upstream request for x: routing is done, server is
-// known. do makes the go-sdk call with the context and the progress token
-// to pass upstream.
-func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item string,
-	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError) {
+// known. raw (nil: none) is tried first where the session has a raw path;
+// do is the go-sdk way, for everything else.
+func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item string, raw rawParams, do sdkCall) (json.RawMessage, *rpcError) {
 	start := time.Now()
 	rec := store.Call{Time: start, Client: x.sess.client, Server: server, Method: method, Item: item, BytesIn: len(x.msg.Params)}
-	result, rerr, outcome := b.forwardCall(ctx, x, server, method, do)
+	result, rerr, outcome := b.forwardCall(ctx, x, server, method, raw, do)
 	rec.Duration, rec.Outcome, rec.BytesOut = time.Since(start), outcome, len(result)
 	if b.opts.Recorder != nil {
 		b.opts.Recorder.RecordCall(rec)
@@ -120,8 +128,7 @@ func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item 
 	return result, rerr
 }
 
-func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method string,
-	do func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error)) (json.RawMessage, *rpcError, string) {
+func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method string, raw rawParams, do sdkCall) (json.RawMessage, *rpcError, string) {
 	conn, ok := b.hub.Conn(server)
 	if !ok || !usable(conn) {
 		b.awaitFirstConnect(ctx, x.sess.view, server)
@@ -157,6 +164,13 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		progress = up
 	}
 	go func() {
+		if raw != nil {
+			res, err := conn.CallRaw(cctx, method, raw(progress), c)
+			if !errors.Is(err, upstream.ErrNoRawPath) {
+				c.done <- callOutcome{res, err}
+				return
+			}
+		}
 		res, err := do(cctx, cs, progress)
 		c.done <- callOutcome{res, err}
 	}()
@@ -196,7 +210,7 @@ func (c *call) missingCapability() *rpcError {
 // multi-round-trip with an initialize-era client where the server asked
 // for input (LC-26).
 func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string, cs *mcp.ClientSession,
-	res any, err error, progress any, do func(context.Context, *mcp.ClientSession, any) (any, error)) (json.RawMessage, *rpcError, string) {
+	res any, err error, progress any, do sdkCall) (json.RawMessage, *rpcError, string) {
 	for round := 0; err == nil; round++ {
 		requests, state := inputOf(res)
 		if requests == nil {
@@ -220,6 +234,18 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 	}
 	if err != nil {
 		return b.upstreamError(ctx, method, server, err)
+	}
+	if raw, ok := res.(json.RawMessage); ok { // the raw path: passed on as sent
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, errorf(codeInternal, "%s answered with a result that is not an object", server), outcomeError
+		}
+		var r struct {
+			IsError bool `json:"isError"`
+		}
+		if method == "tools/call" && json.Unmarshal(raw, &r) == nil && r.IsError {
+			return raw, nil, outcomeToolError
+		}
+		return raw, nil, outcomeOK
 	}
 	data, merr := json.Marshal(res)
 	if merr != nil {
@@ -441,7 +467,13 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 			return nil, rerr
 		}
 	}
-	return b.forward(ctx, x, r.server, "tools/call", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+	toolRaw := func(progress any) json.RawMessage {
+		return toolCallParams(r.name, p.Arguments, progress)
+	}
+	if p.InputResponses != nil || p.RequestState != "" {
+		toolRaw = nil // a multi-round-trip retry: the session path has the state
+	}
+	return b.forward(ctx, x, r.server, "tools/call", r.name, toolRaw, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments, Meta: upstreamMeta(x, cs, progress)}
 		if len(p.Arguments) == 0 {
 			params.Arguments = json.RawMessage(`{}`)
@@ -453,6 +485,28 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 		return cs.CallTool(ctx, params)
 	})
 }
+
+// toolCallParams is the params JSON of an upstream tools/call.
+func toolCallParams(name string, args json.RawMessage, progress any) json.RawMessage {
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = json.RawMessage(`{}`)
+	}
+	out := make([]byte, 0, len(name)+len(args)+64)
+	out = append(out, `{"name":`...)
+	n, _ := json.Marshal(name)
+	out = append(out, n...)
+	out = append(out, `,"arguments":`...)
+	out = append(out, args...)
+	if progress != nil {
+		tok, _ := json.Marshal(progress)
+		out = append(out, `,"_meta":{"progressToken":`...)
+		out = append(out, tok...)
+		out = append(out, '}')
+	}
+	return append(out, '}')
+}
+
+var _ upstream.RawHandler = (*call)(nil)
 
 // ownerOf names the unavailable server a tool or prompt name belongs to:
 // the only server of a one-server view, or the one whose prefix it has.
@@ -498,7 +552,7 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 		}
 		return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Name)
 	}
-	return b.forward(ctx, x, r.server, "prompts/get", r.name, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+	return b.forward(ctx, x, r.server, "prompts/get", r.name, nil, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState,
 			Meta: upstreamMeta(x, cs, progress)}
 		if in, state := retryOf(ctx); in != nil {
@@ -524,7 +578,7 @@ func (b *Bridge) readResource(ctx context.Context, x *exchange) (json.RawMessage
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 	}
-	return b.forward(ctx, x, server, "resources/read", p.URI, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+	return b.forward(ctx, x, server, "resources/read", p.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.ReadResourceParams{URI: p.URI, InputResponses: p.InputResponses, RequestState: p.RequestState,
 			Meta: upstreamMeta(x, cs, progress)}
 		if in, state := retryOf(ctx); in != nil {
@@ -557,7 +611,7 @@ func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *r
 	default:
 		return nil, errorf(codeInvalidParams, "unknown ref type %q", p.Ref.Type)
 	}
-	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
+	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
 		params := p
 		params.Meta = nil
 		return cs.Complete(ctx, &params)
@@ -583,7 +637,7 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	if !first && !last {
 		return emptyResult, nil
 	}
-	res, rerr := b.forward(ctx, x, server, x.msg.Method, p.URI, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
+	res, rerr := b.forward(ctx, x, server, x.msg.Method, p.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
 		var err error
 		if on {
 			err = cs.Subscribe(ctx, &mcp.SubscribeParams{URI: p.URI})

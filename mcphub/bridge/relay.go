@@ -110,48 +110,7 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 	if c == nil {
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("MCP Tray has no IDE request of %s waiting for %s", server, method)}
 	}
-	// A request belongs to its call: when the call is over (answered,
-	// cancelled), so is the request, whether or not the server says so.
-	if !c.beginAsk() {
-		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE request of %s that %s belonged to is over", server, method)}
-	}
-	defer c.asks.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(c.ctx, cancel)()
-	clean := cleanParams(params)
-	var raw json.RawMessage
-	var err error
-	if c.x.modern {
-		// A 2026-07-28 client takes no server requests: suspend the call
-		// and answer it with input_required (LC-27), if it can handle it.
-		if err := capabilityFor(c.x.caps, server, method); err != nil {
-			var d struct {
-				Capability string `json:"capability"`
-			}
-			_ = json.Unmarshal(err.Data, &d)
-			c.missing.Store(d.Capability)
-			return nil, err
-		}
-		ir, ok := clean.(mcp.InputRequest)
-		if !ok {
-			return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: "unsupported request " + method}
-		}
-		need := &inputNeed{method: method, params: ir, reply: make(chan inputReply, 1)}
-		select {
-		case c.input <- need:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		select {
-		case r := <-need.reply:
-			raw, err = r.result, r.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	} else {
-		raw, err = b.askClient(ctx, c.x, server, method, clean)
-	}
+	raw, err := c.ask(ctx, method, cleanParams(params))
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +119,116 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 		return nil, err
 	}
 	return resp.(mcp.Result), nil
+}
+
+// ask puts a server's request of the call (params: go-sdk's typed params,
+// or their JSON) to the IDE that made the call and returns its answer's
+// JSON. A 2026-07-28 IDE takes no server requests: the call is suspended
+// and answered with input_required (LC-27) if the IDE can handle it.
+func (c *call) ask(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	// A request belongs to its call: when the call is over (answered,
+	// cancelled), so is the request, whether or not the server says so.
+	if !c.beginAsk() {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE request of %s that %s belonged to is over", c.server, method)}
+	}
+	defer c.asks.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.ctx, cancel)()
+	if !c.x.modern {
+		return c.b.askClient(ctx, c.x, c.server, method, params)
+	}
+	if err := capabilityFor(c.x.caps, c.server, method); err != nil {
+		var d struct {
+			Capability string `json:"capability"`
+		}
+		_ = json.Unmarshal(err.Data, &d)
+		c.missing.Store(d.Capability)
+		return nil, err
+	}
+	ir, ok := params.(mcp.InputRequest)
+	if raw, isRaw := params.(json.RawMessage); isRaw {
+		ir, ok = decodeInputRequest(method, raw)
+	}
+	if !ok {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: "unsupported request " + method}
+	}
+	need := &inputNeed{method: method, params: ir, reply: make(chan inputReply, 1)}
+	select {
+	case c.input <- need:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-need.reply:
+		return r.result, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// decodeInputRequest reads a server request's params as go-sdk's type.
+func decodeInputRequest(method string, raw json.RawMessage) (mcp.InputRequest, bool) {
+	var p mcp.InputRequest
+	switch method {
+	case "sampling/createMessage":
+		var probe struct {
+			Tools json.RawMessage `json:"tools"`
+		}
+		_ = json.Unmarshal(raw, &probe)
+		if len(probe.Tools) > 0 {
+			p = &mcp.CreateMessageWithToolsParams{}
+		} else {
+			p = &mcp.CreateMessageParams{}
+		}
+	case "elicitation/create":
+		p = &mcp.ElicitParams{}
+	case "roots/list":
+		p = &mcp.ListRootsParams{}
+	default:
+		return nil, false
+	}
+	if len(raw) > 0 && json.Unmarshal(raw, p) != nil {
+		return nil, false
+	}
+	return p, true
+}
+
+// The raw path's handler (upstream.RawHandler): what the server sends with
+// the call goes where the session path would send it.
+
+// Notification passes a notification of the call on.
+func (c *call) Notification(method string, params json.RawMessage) {
+	switch method {
+	case "notifications/progress":
+		var p mcp.ProgressNotificationParams
+		if json.Unmarshal(params, &p) == nil {
+			c.b.Progress(c.server, &p)
+		}
+	case "notifications/message":
+		var p mcp.LoggingMessageParams
+		if json.Unmarshal(params, &p) == nil {
+			c.b.Log(c.server, &p, c.tag)
+		}
+	case "notifications/resources/updated":
+		var p mcp.ResourceUpdatedNotificationParams
+		if json.Unmarshal(params, &p) == nil {
+			c.b.ResourceUpdated(c.server, &p)
+		}
+	}
+}
+
+// Request answers a server request of the call.
+func (c *call) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	switch method {
+	case "sampling/createMessage", "elicitation/create", "roots/list":
+	default:
+		return nil, &jsonrpc.Error{Code: codeMethodNotFound, Message: "MCP Tray does not relay " + method}
+	}
+	if len(params) == 0 {
+		params = json.RawMessage(`{}`)
+	}
+	return c.ask(ctx, method, params)
 }
 
 // cleanParams drops the call tag before the request reaches the IDE.

@@ -40,7 +40,7 @@ type rigOptions struct {
 	open  oauth.Opener
 }
 
-func newRig(t *testing.T, cfg string, ro rigOptions) *rig {
+func newRig(t testing.TB, cfg string, ro rigOptions) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &rig{path: filepath.Join(dir, "config.json")}
@@ -76,7 +76,7 @@ func newRig(t *testing.T, cfg string, ro rigOptions) *rig {
 }
 
 // wait reads hub events until every named server is in its state.
-func (r *rig) wait(t *testing.T, want map[string]status.State) {
+func (r *rig) wait(t testing.TB, want map[string]status.State) {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
@@ -116,7 +116,7 @@ var eras = []string{"2025-11-25", "2026-07-28"}
 
 // connectHTTP attaches a go-sdk client to the bridge at path (/mcp or
 // /servers/NAME/mcp).
-func (r *rig) connectHTTP(t *testing.T, path, token, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func (r *rig) connectHTTP(t testing.TB, path, token, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	tr := &mcp.StreamableClientTransport{Endpoint: r.url + path, MaxRetries: -1,
 		HTTPClient: &http.Client{Transport: bearer{token, http.DefaultTransport}}}
@@ -125,7 +125,7 @@ func (r *rig) connectHTTP(t *testing.T, path, token, version string, opts *mcp.C
 
 // connectStream attaches a go-sdk client over JSON lines, as 'mcptray
 // bridge' does (server "" for every server).
-func (r *rig) connectStream(t *testing.T, server, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func (r *rig) connectStream(t testing.TB, server, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	ide, hub := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,7 +139,7 @@ func (r *rig) connectStream(t *testing.T, server, version string, opts *mcp.Clie
 	return connectClient(t, &mcp.IOTransport{Reader: ide, Writer: ide}, version, opts)
 }
 
-func connectClient(t *testing.T, tr mcp.Transport, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func connectClient(t testing.TB, tr mcp.Transport, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -98,6 +98,7 @@ type Conn struct {
 	mu      sync.Mutex
 	st      status.Status
 	session *mcp.ClientSession
+	raw     *rawPath // the fast path of that session, if it has one
 	catalog atomic.Pointer[Catalog]
 
 	kick    chan struct{}  // reconnect now, resetting the backoff
@@ -311,6 +312,7 @@ func (c *Conn) run(ctx context.Context) {
 		started := time.Now()
 		c.mu.Lock()
 		c.session = att.session
+		c.raw = c.rawPathOf(att)
 		c.mu.Unlock()
 		c.catalog.Store(att.catalog)
 		c.publishConnected(att)
@@ -320,7 +322,7 @@ func (c *Conn) run(ctx context.Context) {
 
 		endErr := c.serve(ctx, att)
 		c.mu.Lock()
-		c.session = nil
+		c.session, c.raw = nil, nil
 		c.mu.Unlock()
 		att.close()
 		if ctx.Err() != nil {

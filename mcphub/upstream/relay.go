@@ -116,6 +116,7 @@ func callTagOf(meta map[string]any) string {
 type tagBody struct {
 	io.ReadCloser
 	tag  string
+	buf  []byte // read buffer, reused
 	in   []byte // unprocessed input
 	out  []byte // processed output not yet read
 	done bool
@@ -126,17 +127,23 @@ func (b *tagBody) Read(p []byte) (int, error) {
 		if b.done {
 			return 0, io.EOF
 		}
-		buf := make([]byte, 32<<10)
-		n, err := b.ReadCloser.Read(buf)
-		b.in = append(b.in, buf[:n]...)
+		if b.buf == nil {
+			b.buf = make([]byte, 8<<10)
+		}
+		b.out = b.out[:0]
+		n, err := b.ReadCloser.Read(b.buf)
+		b.in = append(b.in, b.buf[:n]...)
+		used := 0
 		for {
-			end, next := eventEnd(b.in)
+			end, next := eventEnd(b.in[used:])
 			if end < 0 {
 				break
 			}
-			b.out = append(b.out, b.rewrite(b.in[:next])...)
-			b.in = b.in[next:]
+			b.out = append(b.out, b.rewrite(b.in[used:used+next])...)
+			used += next
 		}
+		// Keep the unfinished event at the start of the same array.
+		b.in = b.in[:copy(b.in, b.in[used:])]
 		if err != nil {
 			b.out = append(b.out, b.in...)
 			b.in = nil

@@ -96,8 +96,11 @@ func (p *probe) prepare(req *http.Request) *http.Request {
 
 // sign adds the OAuth access token. Without a grant the request goes out
 // unsigned and the server's challenge says what it needs.
-func (p *probe) sign(req *http.Request) error {
-	ts, err := p.auth.TokenSource(req.Context())
+func (p *probe) sign(req *http.Request) error { return signWith(p.auth, req) }
+
+// signWith adds h's access token, if it has one.
+func signWith(h auth.OAuthHandler, req *http.Request) error {
+	ts, err := h.TokenSource(req.Context())
 	if err != nil || ts == nil {
 		return err
 	}

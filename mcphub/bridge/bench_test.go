@@ -1,0 +1,34 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// Per-call cost of the bridge in one process, against the go-sdk fixture:
+// for profiling (go test -bench Call -cpuprofile); the goals are measured
+// end to end by app's BenchmarkBridgeVsDirect.
+func BenchmarkCall(b *testing.B) {
+	peer := testpeers.StartEverythingHTTP(b)
+	r := newRig(b, cfgServers("ev", fmt.Sprintf(`{"url": %q}`, peer.URL)), rigOptions{})
+	r.wait(b, map[string]status.State{"ev": status.Connected})
+	args := map[string]any{}
+	run := func(b *testing.B, cs *mcp.ClientSession, tool string) {
+		for b.Loop() {
+			if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("direct", func(b *testing.B) {
+		run(b, connectClient(b, &mcp.StreamableClientTransport{Endpoint: peer.URL}, "", nil), "test_simple_text")
+	})
+	b.Run("bridge-http", func(b *testing.B) { run(b, r.connectHTTP(b, "/servers/ev/mcp", "", "", nil), "test_simple_text") })
+	b.Run("bridge-stream", func(b *testing.B) { run(b, r.connectStream(b, "ev", "", nil), "test_simple_text") })
+}

@@ -1,0 +1,409 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+)
+
+// The raw path sends a bridged request as bytes on the session's own HTTP
+// client and reads the answer as bytes: no decoding into go-sdk's types
+// and encoding again, and none of its goroutine hand-offs. It is the
+// bridge's fast path for tools/call on initialize-era Streamable HTTP
+// sessions, where most calls go; everything else uses the go-sdk session.
+
+// ErrNoRawPath means the raw path does not apply, or the server refused the
+// request before running it (401, 403, 404, 400): the caller uses the
+// session instead, which handles sign-in and session renewal.
+var ErrNoRawPath = errors.New("the raw path does not apply")
+
+// RawHandler gets what the server sends with a call besides its answer.
+type RawHandler interface {
+	// Notification is a notification of the call (progress, log).
+	Notification(method string, params json.RawMessage)
+	// Request answers a request of the call (sampling, elicitation,
+	// roots): a result or a JSON-RPC error.
+	Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
+}
+
+// rawPath is what the raw path needs of a live Streamable HTTP session.
+type rawPath struct {
+	endpoint string
+	probe    *probe // the session's RoundTripper: configured headers, status records
+	session  string // Mcp-Session-Id, "" for a stateless server
+	version  string // negotiated protocol version
+	seq      atomic.Uint64
+}
+
+// rawPathOf returns the raw path of a connected attempt, or nil when it
+// does not apply (stdio, legacy SSE, 2026-07-28 sessions).
+func (c *Conn) rawPathOf(att *attempt) *rawPath {
+	if att.transport != TransportStreamable || att.probe == nil || att.catalog == nil {
+		return nil
+	}
+	v := att.catalog.ProtocolVersion
+	if v == "" || v >= "2026-07-28" {
+		return nil
+	}
+	return &rawPath{endpoint: c.srv.URL, probe: att.probe, session: att.session.ID(), version: v}
+}
+
+// CallRaw sends method with params (the JSON of the params object) and
+// returns the result's JSON, or the server's JSON-RPC error as a
+// *jsonrpc.Error. ErrNoRawPath: use the session instead.
+func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessage, h RawHandler) (json.RawMessage, error) {
+	c.mu.Lock()
+	rp := c.raw
+	c.mu.Unlock()
+	if rp == nil {
+		return nil, ErrNoRawPath
+	}
+	id := `"mcptray-r` + strconv.FormatUint(rp.seq.Add(1), 36) + `"`
+	body := make([]byte, 0, len(params)+len(method)+64)
+	body = append(body, `{"jsonrpc":"2.0","id":`...)
+	body = append(body, id...)
+	body = append(body, `,"method":`...)
+	body = strconv.AppendQuote(body, method)
+	body = append(body, `,"params":`...)
+	body = append(body, params...)
+	body = append(body, '}')
+
+	res, err := c.rawExchange(ctx, rp, body, []byte(id), h)
+	if ctx.Err() != nil {
+		// Whether or not the request got through, the server is told.
+		c.rawCancel(rp, id)
+		return nil, ctx.Err()
+	}
+	return res, err
+}
+
+// rawExchange posts the request and reads its answer.
+func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h RawHandler) (json.RawMessage, error) {
+	resp, err := c.rawPost(ctx, rp, body)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		// Not run: the session path knows what to do (sign in, renew).
+		resp.Body.Close()
+		return nil, ErrNoRawPath
+	default:
+		resp.Body.Close()
+		return nil, fmt.Errorf("the server answered %s", resp.Status)
+	}
+	// The request's context also ends the reading of its answer.
+	rc := &rawCall{c: c, rp: rp, id: id, h: h, asks: map[string]context.CancelFunc{}}
+	defer rc.endAsks()
+	return rc.answer(ctx, resp)
+}
+
+func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rp.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", rp.version)
+	if rp.session != "" {
+		req.Header.Set("Mcp-Session-Id", rp.session)
+	}
+	if c.opts.Auth != nil {
+		// go-sdk signs its own Streamable HTTP requests; these are ours.
+		if err := signWith(c.opts.Auth, req); err != nil {
+			return nil, err
+		}
+	}
+	return rp.probe.RoundTrip(req)
+}
+
+// rawCall is one call on the raw path while its answer is read.
+type rawCall struct {
+	c  *Conn
+	rp *rawPath
+	id []byte // the request's JSON-RPC id
+	h  RawHandler
+
+	mu   sync.Mutex
+	asks map[string]context.CancelFunc // the server's requests being answered, by id
+	wg   sync.WaitGroup
+}
+
+// answer reads the response: one JSON message, or a stream of events
+// carrying the call's notifications and requests before its answer.
+func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMessage, error) {
+	defer func() { resp.Body.Close() }()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage))
+		if err != nil {
+			return nil, err
+		}
+		res, done, err := rc.message(ctx, data)
+		if !done && err == nil {
+			err = errors.New("the server's answer was not the call's response")
+		}
+		return res, err
+	}
+	ev := &eventReader{r: bufio.NewReaderSize(resp.Body, 16<<10)}
+	for attempt := 0; ; attempt++ {
+		for {
+			data, err := ev.next()
+			if err != nil {
+				break // the stream ended without the answer
+			}
+			if res, done, err := rc.message(ctx, data); done || err != nil {
+				return res, err
+			}
+		}
+		// A resumable server may end the stream and send the answer on a
+		// new one (SSE polling): ask for it from the last event seen.
+		if ev.lastID == "" || attempt >= 3 || ctx.Err() != nil {
+			return nil, errors.New("the server ended the response stream before answering")
+		}
+		select {
+		case <-time.After(ev.retry):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		next, err := rc.c.rawResume(ctx, rc.rp, ev.lastID)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		resp = next
+		ev.r = bufio.NewReaderSize(resp.Body, 16<<10)
+	}
+}
+
+const maxRawMessage = 64 << 20
+
+// message handles one message of the call's stream. done: it was the
+// answer.
+func (rc *rawCall) message(ctx context.Context, data []byte) (json.RawMessage, bool, error) {
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+		Result json.RawMessage `json:"result"`
+		Error  *jsonrpc.Error  `json:"error"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, false, fmt.Errorf("the server sent a message that is not JSON-RPC: %w", err)
+	}
+	switch {
+	case m.Method != "" && len(m.ID) == 0:
+		rc.notification(m.Method, m.Params)
+		return nil, false, nil
+	case m.Method != "":
+		rc.ask(ctx, m.ID, m.Method, m.Params)
+		return nil, false, nil
+	case bytes.Equal(m.ID, rc.id):
+		if m.Error != nil {
+			return nil, true, m.Error
+		}
+		return m.Result, true, nil
+	}
+	return nil, false, nil // another request's answer; not ours to take
+}
+
+func (rc *rawCall) notification(method string, params json.RawMessage) {
+	c := rc.c
+	switch method {
+	// A list change is the hub's business (the catalog), not the call's.
+	case "notifications/tools/list_changed":
+		c.listChanged(c.Session(), kindTools)
+	case "notifications/prompts/list_changed":
+		c.listChanged(c.Session(), kindPrompts)
+	case "notifications/resources/list_changed":
+		c.listChanged(c.Session(), kindResources, kindTemplates)
+	case "notifications/cancelled":
+		// The server withdraws one of its requests.
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(params, &p) == nil {
+			rc.mu.Lock()
+			cancel := rc.asks[string(p.RequestID)]
+			rc.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		}
+	default:
+		rc.h.Notification(method, params)
+	}
+}
+
+// ask answers a request of the server while the stream goes on, so that
+// the server's progress and withdrawal of the request still arrive.
+func (rc *rawCall) ask(ctx context.Context, id json.RawMessage, method string, params json.RawMessage) {
+	actx, cancel := context.WithCancel(ctx)
+	key := string(id)
+	rc.mu.Lock()
+	rc.asks[key] = cancel
+	rc.mu.Unlock()
+	rc.wg.Go(func() {
+		defer cancel()
+		res, err := rc.h.Request(actx, method, params)
+		rc.mu.Lock()
+		delete(rc.asks, key)
+		rc.mu.Unlock()
+		if actx.Err() != nil {
+			return // withdrawn, or the call is over: nobody waits for the answer
+		}
+		_ = rc.c.rawReply(ctx, rc.rp, id, res, err)
+	})
+}
+
+// endAsks withdraws the server's requests still open when the call ends.
+func (rc *rawCall) endAsks() {
+	rc.mu.Lock()
+	for _, cancel := range rc.asks {
+		cancel()
+	}
+	rc.mu.Unlock()
+	rc.wg.Wait()
+}
+
+// rawReply sends the answer to a server's request.
+func (c *Conn) rawReply(ctx context.Context, rp *rawPath, id json.RawMessage, res json.RawMessage, rerr error) error {
+	msg := map[string]any{"jsonrpc": "2.0", "id": id}
+	var werr *jsonrpc.Error
+	switch {
+	case errors.As(rerr, &werr):
+		msg["error"] = werr
+	case rerr != nil:
+		msg["error"] = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: rerr.Error()}
+	default:
+		msg["result"] = res
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	resp, err := c.rawPost(context.WithoutCancel(ctx), rp, body)
+	if err != nil {
+		return fmt.Errorf("answer the server's request: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return nil
+}
+
+// rawCancel tells the server the call is cancelled (best effort).
+func (c *Conn) rawCancel(rp *rawPath, id string) {
+	body := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + id + `,"reason":"cancelled by the client"}}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if resp, err := c.rawPost(ctx, rp, body); err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+}
+
+// rawResume opens a GET stream from after lastID.
+func (c *Conn) rawResume(ctx context.Context, rp *rawPath, lastID string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.endpoint, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", lastID)
+	req.Header.Set("Mcp-Protocol-Version", rp.version)
+	if rp.session != "" {
+		req.Header.Set("Mcp-Session-Id", rp.session)
+	}
+	if c.opts.Auth != nil {
+		// go-sdk signs its own Streamable HTTP requests; these are ours.
+		if err := signWith(c.opts.Auth, req); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := rp.probe.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("resuming the response stream: the server answered %s", resp.Status)
+	}
+	return resp, nil
+}
+
+// eventReader reads server-sent events, returning the data of each.
+type eventReader struct {
+	r      *bufio.Reader
+	lastID string
+	retry  time.Duration
+	data   []byte
+}
+
+func (e *eventReader) next() ([]byte, error) {
+	if e.retry == 0 {
+		e.retry = time.Second
+	}
+	e.data = e.data[:0]
+	for {
+		line, err := e.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long data line: collect the rest of it.
+			long := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = e.r.ReadSlice('\n')
+				long = append(long, line...)
+				if len(long) > maxRawMessage {
+					return nil, errors.New("an event is too long")
+				}
+			}
+			line = long
+		}
+		if err != nil && len(line) == 0 {
+			return nil, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if len(e.data) > 0 {
+				return e.data, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
+		case "data":
+			if len(e.data) > 0 {
+				e.data = append(e.data, '\n')
+			}
+			e.data = append(e.data, value...)
+		case "id":
+			e.lastID = string(value)
+		case "retry":
+			if ms, perr := strconv.Atoi(string(value)); perr == nil && ms >= 0 {
+				e.retry = time.Duration(ms) * time.Millisecond
+			}
+		}
+		if err != nil {
+			if len(e.data) > 0 {
+				return e.data, nil
+			}
+			return nil, err
+		}
+	}
+}

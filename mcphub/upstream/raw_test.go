@@ -1,0 +1,316 @@
+package upstream
+
+//lint:file-ignore SA1019 the raw path relays sampling for initialize-era servers, which use it
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+)
+
+// rawHandler records what a raw call receives and answers sampling.
+type rawHandler struct {
+	mu            sync.Mutex
+	notifications []string
+	asked         chan struct{} // closed when a request arrives
+	withdrawn     chan struct{} // closed when that request's context ends
+	answer        bool          // answer requests, or wait until withdrawn
+}
+
+func newRawHandler(answer bool) *rawHandler {
+	return &rawHandler{asked: make(chan struct{}), withdrawn: make(chan struct{}), answer: answer}
+}
+
+func (h *rawHandler) Notification(method string, params json.RawMessage) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.notifications = append(h.notifications, method+" "+string(params))
+}
+
+func (h *rawHandler) Request(ctx context.Context, method string, _ json.RawMessage) (json.RawMessage, error) {
+	close(h.asked)
+	if method != "sampling/createMessage" {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: method}
+	}
+	if h.answer {
+		return json.RawMessage(`{"role":"assistant","model":"m","content":{"type":"text","text":"forty-two"}}`), nil
+	}
+	<-ctx.Done()
+	close(h.withdrawn)
+	return nil, ctx.Err()
+}
+
+// rawServer is a go-sdk Streamable HTTP server whose tools exercise a
+// call's stream; ids records the JSON-RPC ids of the tools/call requests
+// that reached it.
+type rawServer struct {
+	*httptest.Server
+	mu        sync.Mutex
+	ids       []string
+	started   chan struct{} // the block tool runs
+	cancelled chan struct{} // the block tool saw its context end
+	withdraw  chan struct{}
+}
+
+func newRawServer(t *testing.T) *rawServer {
+	rs := &rawServer{started: make(chan struct{}), cancelled: make(chan struct{}), withdraw: make(chan struct{})}
+	s := mcp.NewServer(&mcp.Implementation{Name: "raw-test", Version: "1"}, nil)
+	obj := json.RawMessage(`{"type":"object"}`)
+	s.AddTool(&mcp.Tool{Name: "work", InputSchema: obj}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if tok := req.Params.GetProgressToken(); tok != nil {
+			_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
+		}
+		msg, err := req.Session.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "the answer?"}}}})
+		if err != nil {
+			return nil, err
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "sampled " + msg.Content.(*mcp.TextContent).Text}}}, nil
+	})
+	s.AddTool(&mcp.Tool{Name: "block", InputSchema: obj}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		close(rs.started)
+		<-ctx.Done()
+		close(rs.cancelled)
+		return nil, ctx.Err()
+	})
+	s.AddTool(&mcp.Tool{Name: "ask_then_withdraw", InputSchema: obj}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		askCtx, cancel := context.WithCancel(ctx)
+		go func() { <-rs.withdraw; cancel() }()
+		_, err := req.Session.CreateMessage(askCtx, &mcp.CreateMessageParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "never mind"}}}})
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("withdrawn: %v", err != nil)}}}, nil
+	})
+	handler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	rs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			var m struct {
+				ID     json.RawMessage `json:"id"`
+				Method string          `json:"method"`
+			}
+			if json.Unmarshal(body, &m) == nil && m.Method == "tools/call" {
+				rs.mu.Lock()
+				rs.ids = append(rs.ids, string(m.ID))
+				rs.mu.Unlock()
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { rs.CloseClientConnections(); rs.Close() })
+	return rs
+}
+
+func (rs *rawServer) callIDs() []string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]string(nil), rs.ids...)
+}
+
+func connectRaw(t *testing.T, url, version string) *Conn {
+	events, opts := collect(nil)
+	c := Start(config.Server{ID: "raw", Transport: config.TransportHTTP, URL: url, Timeout: 10 * time.Second, ProtocolVersion: version}, opts)
+	t.Cleanup(c.Stop)
+	waitConnected(t, c, events)
+	return c
+}
+
+// A legacy Streamable HTTP session carries calls as bytes: the progress
+// notification reaches the handler, the server's sampling request is
+// answered, and the result comes back as sent.
+func TestCallRawCarriesTheCallsStream(t *testing.T) {
+	rs := newRawServer(t)
+	c := connectRaw(t, rs.URL, "2025-11-25")
+	h := newRawHandler(true)
+	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"work","arguments":{},"_meta":{"progressToken":"p1"}}`), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), `sampled forty-two`) {
+		t.Errorf("result %s", res)
+	}
+	h.mu.Lock()
+	got := strings.Join(h.notifications, "\n")
+	h.mu.Unlock()
+	if !strings.Contains(got, `notifications/progress`) || !strings.Contains(got, `"p1"`) {
+		t.Errorf("notifications %q, want the progress of p1", got)
+	}
+	if ids := rs.callIDs(); len(ids) != 1 || !strings.HasPrefix(ids[0], `"mcptray-r`) {
+		t.Errorf("tools/call ids at the server %v, want one raw-path id", ids)
+	}
+}
+
+// A tool error is a result; a JSON-RPC error comes back as *jsonrpc.Error.
+func TestCallRawErrors(t *testing.T) {
+	rs := newRawServer(t)
+	c := connectRaw(t, rs.URL, "2025-06-18")
+	_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"nope","arguments":{}}`), newRawHandler(true))
+	var werr *jsonrpc.Error
+	if !errors.As(err, &werr) {
+		t.Fatalf("err %v (%T), want a JSON-RPC error", err, err)
+	}
+	if !strings.Contains(werr.Message, "nope") {
+		t.Errorf("message %q does not name the tool", werr.Message)
+	}
+}
+
+// Cancelling the call's context tells the server, whose tool sees its
+// context end.
+func TestCallRawCancel(t *testing.T) {
+	rs := newRawServer(t)
+	c := connectRaw(t, rs.URL, "2025-11-25")
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.CallRaw(ctx, "tools/call", json.RawMessage(`{"name":"block","arguments":{}}`), newRawHandler(true))
+		errc <- err
+	}()
+	select {
+	case <-rs.started:
+	case err := <-errc:
+		t.Fatalf("the call ended early: %v", err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	select {
+	case <-rs.cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server's tool was never cancelled")
+	}
+}
+
+// The server withdraws its sampling request: the handler's context ends,
+// and the call still gets its answer.
+func TestCallRawServerWithdrawsRequest(t *testing.T) {
+	rs := newRawServer(t)
+	c := connectRaw(t, rs.URL, "2025-11-25")
+	h := newRawHandler(false)
+	resc := make(chan json.RawMessage, 1)
+	errc := make(chan error, 1)
+	go func() {
+		res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"ask_then_withdraw","arguments":{}}`), h)
+		resc <- res
+		errc <- err
+	}()
+	<-h.asked
+	close(rs.withdraw)
+	select {
+	case <-h.withdrawn:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was never told the request was withdrawn")
+	}
+	res, err := <-resc, <-errc
+	if err != nil || !strings.Contains(string(res), "withdrawn: true") {
+		t.Errorf("result %s, err %v", res, err)
+	}
+}
+
+// Sessions of 2026-07-28 and legacy SSE have no raw path.
+func TestCallRawDoesNotApply(t *testing.T) {
+	stateless := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return schemaServer() },
+		&mcp.StreamableHTTPOptions{Stateless: true}))
+	t.Cleanup(stateless.Close)
+	sse := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return schemaServer() }, nil))
+	t.Cleanup(sse.Close)
+	for name, srv := range map[string]config.Server{
+		"2026-07-28": {ID: "m", Transport: config.TransportHTTP, URL: stateless.URL, Timeout: 10 * time.Second},
+		"sse":        {ID: "s", Transport: config.TransportSSE, URL: sse.URL, Timeout: 10 * time.Second},
+	} {
+		events, opts := collect(nil)
+		c := Start(srv, opts)
+		waitConnected(t, c, events)
+		if name == "2026-07-28" && c.Status().ProtocolVersion != name {
+			t.Fatalf("protocol %s, want %s", c.Status().ProtocolVersion, name)
+		}
+		_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"odd","arguments":{}}`), newRawHandler(true))
+		c.Stop()
+		if !errors.Is(err, ErrNoRawPath) {
+			t.Errorf("%s: err %v, want ErrNoRawPath", name, err)
+		}
+	}
+}
+
+// A server that ends the call's stream before answering and sends the
+// answer on a resumed stream (SSE polling, 2025-11-25).
+func TestCallRawResumesStream(t *testing.T) {
+	var callID, lastEventID atomic.Value
+	var gets atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch r.Method {
+		case http.MethodPost:
+			var m struct {
+				ID json.RawMessage `json:"id"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			callID.Store(string(m.ID))
+			fmt.Fprintf(w, "id: e1\nretry: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\n")
+			fmt.Fprintf(w, "data: \"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+		case http.MethodGet:
+			gets.Add(1)
+			lastEventID.Store(r.Header.Get("Last-Event-ID"))
+			fmt.Fprintf(w, ": resumed\r\nid: e2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\r\n\r\n", callID.Load())
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	c := &Conn{raw: &rawPath{endpoint: srv.URL, probe: &probe{base: http.DefaultTransport}, version: "2025-11-25"}}
+	h := newRawHandler(true)
+	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res) != `{"content":[]}` {
+		t.Errorf("result %s", res)
+	}
+	if gets.Load() != 1 || lastEventID.Load() != "e1" {
+		t.Errorf("%d resumptions, Last-Event-ID %v; want 1 from e1", gets.Load(), lastEventID.Load())
+	}
+	if len(h.notifications) != 1 || !strings.Contains(h.notifications[0], `"progress":1`) {
+		t.Errorf("notifications %q, want the multi-line progress event", h.notifications)
+	}
+}
+
+func TestEventReader(t *testing.T) {
+	long := strings.Repeat("x", 40<<10)
+	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "data: tail"
+	ev := &eventReader{r: bufio.NewReaderSize(strings.NewReader(in), 16<<10)}
+	var got []string
+	for {
+		data, err := ev.next()
+		if err != nil {
+			break
+		}
+		got = append(got, string(data))
+	}
+	want := []string{"a\nb", long, "tail"}
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d: %.40q, want %.40q", i, got[i], want[i])
+		}
+	}
+	if ev.lastID != "7" || ev.retry != 250*time.Millisecond {
+		t.Errorf("lastID %q retry %v", ev.lastID, ev.retry)
+	}
+}
