@@ -91,6 +91,7 @@ test-deps: deps check-go
 
 build: deps check-go
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	go build -trimpath -ldflags '-s -w' -o $(BIN)-relay ./app/relay
 
 run: build
 	$(BIN) serve
@@ -141,8 +142,11 @@ lint: test-deps
 	go vet ./...
 	$(TOOLS)/staticcheck ./...
 
-bench: test-deps
-	MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -run '^$$' -bench . -benchtime 2s ./...
+# bench: the bridge against direct calls to the same upstream, in one run
+# (the table docs/benchmarks.md records), then the micro-benchmarks.
+bench: test-deps build
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -run '^$$' -bench BridgeVsDirect -benchtime 1x -timeout 30m ./app/
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -run '^$$' -bench . -benchtime 2s ./mcphub/...
 
 clean:
 	rm -rf bin

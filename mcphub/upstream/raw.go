@@ -112,6 +112,8 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 }
 
 func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
+	// The raw path reads the call's stream itself: no tagging for go-sdk.
+	ctx = context.WithValue(ctx, callTagKey{}, nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rp.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -158,7 +160,10 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		}
 		return res, err
 	}
-	ev := &eventReader{r: bufio.NewReaderSize(resp.Body, 16<<10)}
+	br := readers.Get().(*bufio.Reader)
+	defer readers.Put(br)
+	br.Reset(resp.Body)
+	ev := &eventReader{r: br}
 	for attempt := 0; ; attempt++ {
 		for {
 			data, err := ev.next()
@@ -185,11 +190,14 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		}
 		resp.Body.Close()
 		resp = next
-		ev.r = bufio.NewReaderSize(resp.Body, 16<<10)
+		br.Reset(resp.Body)
 	}
 }
 
 const maxRawMessage = 64 << 20
+
+// readers are the event readers' buffers, reused from call to call.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // message handles one message of the call's stream. done: it was the
 // answer.

@@ -1,0 +1,369 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// BenchmarkBridgeVsDirect measures what the bridge adds to a tools/call
+// against calling the same upstream directly, in one run, the way PEERS.md
+// measured the peers: npm server-everything over Streamable HTTP as the
+// upstream; a go-sdk client making sequential echo calls through each
+// path in interleaved rounds; then 8 concurrent sessions per path; the
+// stdio bridge's memory and start-up; and the aggregated tools/list with
+// 10 more servers of 50 tools each. It runs its own iterations (use
+// -benchtime 1x), prints the table docs/benchmarks.md records, and reports
+// the goals as metrics.
+func BenchmarkBridgeVsDirect(b *testing.B) {
+	const (
+		calls    = 2000
+		warmup   = 200
+		sessions = 8
+		each     = 300
+		starts   = 15
+	)
+	rounds := 8
+	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n // quicker runs while working on it
+	}
+	upstream := testpeers.StartServerEverything(b, "streamableHttp")
+	servers := []string{fmt.Sprintf(`"everything": {"url": %q}`, upstream.URL)}
+	for i := range 10 {
+		servers = append(servers, fmt.Sprintf(`"bulk%d": {"url": %q}`, i, manyToolsServer(b, 50)))
+	}
+	u := newUserEnv(b)
+	port := testpeers.FreePort(b)
+	u.writeConfig(b, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {%s}}`,
+		port, testpeers.FreePort(b), strings.Join(servers, ", ")))
+	if g := os.Getenv("HUB_GOGC"); g != "" {
+		u.env = append(u.env, "GOGC="+g)
+	}
+	u.serve(b)
+	u.watch(b).until(b, "every server connected", func(st *control.StatusResponse) bool {
+		n := 0
+		for _, s := range st.Servers {
+			if s.Status.State == status.Connected {
+				n++
+			}
+		}
+		return n == len(servers)
+	})
+	out, _, _ := u.run(b, "token", "create", "bench")
+	token := strings.TrimSpace(out)
+	bridge := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	paths := []*path{
+		{name: "direct over HTTP (floor)", tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, upstream.URL, ""), 0 }},
+		{name: "bridge over HTTP, /mcp (aggregated)", tool: "everything__echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/mcp", token), 0 }},
+		{name: "bridge over HTTP, /servers/everything/mcp", tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/servers/everything/mcp", token), 0 }},
+		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo",
+			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
+	}
+	for _, p := range paths {
+		p.cs, _ = p.dial()
+		for range warmup {
+			callOn(b, p.cs, p.tool)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		for r := range rounds {
+			for _, p := range interleaved(paths, r) {
+				d := make([]time.Duration, calls)
+				for i := range d {
+					start := time.Now()
+					callOn(b, p.cs, p.tool)
+					d[i] = time.Since(start)
+				}
+				slices.Sort(d)
+				p.p50 = append(p.p50, d[len(d)/2])
+				p.p99 = append(p.p99, d[len(d)*99/100])
+			}
+		}
+		for _, p := range paths {
+			d := make([]time.Duration, 200)
+			for i := range d {
+				start := time.Now()
+				if _, err := p.cs.ListTools(context.Background(), nil); err != nil {
+					b.Fatal(err)
+				}
+				d[i] = time.Since(start)
+			}
+			slices.Sort(d)
+			p.list = d[len(d)/2]
+		}
+		for r := range 3 {
+			for _, p := range interleaved(paths, r) {
+				p.rate = append(p.rate, concurrentRate(b, p, sessions, each))
+			}
+		}
+	}
+	b.StopTimer()
+
+	startMs := stdioStart(b, u, starts)
+	agg := rawToolsList(b, bridge+"/mcp", token)
+	hubRSS := processRSS(hubPID(b, u))
+
+	floor, viaHTTP, viaStdio := paths[0], paths[1], paths[3]
+	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|\n", sessions)
+	for i, p := range paths {
+		delta, ratio := "floor", "100%"
+		if i > 0 {
+			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
+			ratio = fmt.Sprintf("%.0f%%", 100*median(p.rate)/median(floor.rate))
+		}
+		fmt.Printf("| %s | %d | %d | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, median(p.rate), ratio, p.list.Microseconds())
+	}
+	fmt.Printf("\n| measure | value |\n|---|---:|\n")
+	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
+	fmt.Printf("| `mcptray bridge` start to first `initialize` answered, median of %d | %.1f ms |\n", starts, startMs)
+	fmt.Printf("| aggregated `tools/list`, %d servers, %d tools, one HTTP request, p50 of 200 | %d µs |\n", len(servers), agg.tools, agg.p50.Microseconds())
+	fmt.Printf("| hub resident memory after the run (%d upstream sessions) | %.1f MB |\n\n", len(servers), hubRSS)
+
+	b.ReportMetric(float64(medianDelta(viaHTTP.p50, floor.p50)), "http-Δp50-µs")
+	b.ReportMetric(float64(medianDelta(viaHTTP.p99, floor.p99)), "http-Δp99-µs")
+	b.ReportMetric(float64(medianDelta(viaStdio.p50, floor.p50)), "stdio-Δp50-µs")
+	b.ReportMetric(float64(medianDelta(viaStdio.p99, floor.p99)), "stdio-Δp99-µs")
+	b.ReportMetric(100*median(viaHTTP.rate)/median(floor.rate), "http-throughput-%")
+	b.ReportMetric(100*median(viaStdio.rate)/median(floor.rate), "stdio-throughput-%")
+	b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
+	b.ReportMetric(startMs, "stdio-start-ms")
+	b.ReportMetric(float64(agg.p50.Microseconds()), "agg-list-µs")
+}
+
+// path is one way to reach the upstream's echo tool.
+type path struct {
+	name string
+	tool string
+	dial func() (*mcp.ClientSession, int) // the session and its bridge process, if any
+	cs   *mcp.ClientSession
+	p50  []time.Duration
+	p99  []time.Duration
+	rate []float64
+	list time.Duration
+	rss  float64 // MB, the largest bridge process
+}
+
+// interleaved runs paths forward in even rounds, backward in odd ones, so
+// drift on the machine does not favour one path.
+func interleaved(paths []*path, round int) []*path {
+	out := slices.Clone(paths)
+	if round%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+func callOn(b *testing.B, cs *mcp.ClientSession, tool string) {
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"message": "hello"}})
+	if err != nil || res.IsError {
+		b.Fatalf("%s: %v %+v", tool, err, res)
+	}
+}
+
+func concurrentRate(b *testing.B, p *path, sessions, each int) float64 {
+	css := make([]*mcp.ClientSession, sessions)
+	var pids []int
+	for i := range css {
+		var pid int
+		css[i], pid = p.dial()
+		if pid != 0 {
+			pids = append(pids, pid)
+		}
+		callOn(b, css[i], p.tool)
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, cs := range css {
+		wg.Go(func() {
+			for range each {
+				callOn(b, cs, p.tool)
+			}
+		})
+	}
+	wg.Wait()
+	rate := float64(sessions*each) / time.Since(start).Seconds()
+	for _, pid := range pids {
+		p.rss = max(p.rss, processRSS(pid))
+	}
+	for _, cs := range css {
+		cs.Close()
+	}
+	return rate
+}
+
+// ideTransport is every path's HTTP client transport: keeping enough idle
+// connections that 8 concurrent sessions measure MCP, not TCP set-up.
+var ideTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
+
+// ideClient signs with the bridge token, if any.
+type ideClient string
+
+func (tok ideClient) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+string(tok))
+	}
+	return ideTransport.RoundTrip(r)
+}
+
+func httpSession(b *testing.B, url, token string) *mcp.ClientSession {
+	tr := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: ideClient(token)}}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(), tr, nil)
+	if err != nil {
+		b.Fatalf("connect %s: %v", url, err)
+	}
+	b.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// stdioSession starts 'mcptray bridge' as an IDE does.
+func (u *userEnv) stdioSession(b *testing.B, version string) (*mcp.ClientSession, int) {
+	cmd := exec.Command(binPath, "bridge")
+	cmd.Env = u.env
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(),
+		&mcp.CommandTransport{Command: cmd}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		b.Fatalf("connect through mcptray bridge: %v", err)
+	}
+	b.Cleanup(func() { cs.Close() })
+	return cs, cmd.Process.Pid
+}
+
+// stdioStart is the median time from starting 'mcptray bridge' to its
+// answer to initialize, in ms.
+func stdioStart(b *testing.B, u *userEnv, n int) float64 {
+	var d []time.Duration
+	for range n {
+		start := time.Now()
+		cs, _ := u.stdioSession(b, "2025-11-25") // one round trip: initialize
+		d = append(d, time.Since(start))
+		cs.Close()
+	}
+	return float64(median(d).Microseconds()) / 1000
+}
+
+type listResult struct {
+	tools int
+	p50   time.Duration
+}
+
+// rawToolsList times one stateless 2026-07-28 tools/list over HTTP: the
+// bridge's cached answer plus the transfer, without a client's decoding.
+func rawToolsList(b *testing.B, url, token string) listResult {
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	hc := &http.Client{Transport: ideClient(token)}
+	do := func() []byte {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/list")
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			b.Fatalf("tools/list: %s %s", resp.Status, data)
+		}
+		return data
+	}
+	var res struct {
+		Result struct {
+			Tools []json.RawMessage `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(do(), &res); err != nil {
+		b.Fatal(err)
+	}
+	d := make([]time.Duration, 200)
+	for i := range d {
+		start := time.Now()
+		do()
+		d[i] = time.Since(start)
+	}
+	slices.Sort(d)
+	return listResult{tools: len(res.Result.Tools), p50: d[len(d)/2]}
+}
+
+// manyToolsServer is an in-process go-sdk server with n tools, on loopback.
+func manyToolsServer(b *testing.B, n int) string {
+	s := mcp.NewServer(&mcp.Implementation{Name: "bulk", Version: "1"}, nil)
+	for i := range n {
+		s.AddTool(&mcp.Tool{Name: fmt.Sprintf("tool_%02d", i), Description: "a tool among many, with a description of typical length for the list",
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"query":{"type":"string","description":"what to look for"},"limit":{"type":"integer"}},"required":["query"]}`)},
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				return &mcp.CallToolResult{}, nil
+			})
+	}
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	b.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	return srv.URL + "/mcp"
+}
+
+func hubPID(b *testing.B, u *userEnv) int {
+	out, _, _ := u.run(b, "status", "--json")
+	var st control.StatusResponse
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		b.Fatal(err)
+	}
+	return st.Hub.PID
+}
+
+// processRSS is a process's resident memory in MB (Linux).
+func processRSS(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func median[T int | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// medianDelta is the median over rounds of (path - floor) in µs.
+func medianDelta(p, floor []time.Duration) int64 {
+	d := make([]time.Duration, len(p))
+	for i := range p {
+		d[i] = p[i] - floor[i]
+	}
+	return median(d).Microseconds()
+}
