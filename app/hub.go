@@ -43,6 +43,22 @@ type runningHub struct {
 	// stopping is closed when someone asks the hub to stop ('mcptray stop').
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	uiMu   sync.Mutex
+	show   func()                        // brings the window up; nil until the GUI is there
+	uiTest func(action, id string) error // the end-to-end test's hook; nil normally
+}
+
+func (r *runningHub) setShow(f func()) {
+	r.uiMu.Lock()
+	defer r.uiMu.Unlock()
+	r.show = f
+}
+
+func (r *runningHub) setUITest(f func(action, id string) error) {
+	r.uiMu.Lock()
+	defer r.uiMu.Unlock()
+	r.uiTest = f
 }
 
 // startHub brings a hub up for paths. mode is "serve" or "gui".
@@ -140,6 +156,25 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	go func() {
 		api := control.API{Hub: r.hub, Info: r.info, Streams: r.bridge,
 			Shutdown: func() { r.stopOnce.Do(func() { close(r.stopping) }) }}
+		if mode == "gui" {
+			api.Show = func() {
+				r.uiMu.Lock()
+				show := r.show
+				r.uiMu.Unlock()
+				if show != nil {
+					show()
+				}
+			}
+			api.UITest = func(action, id string) error {
+				r.uiMu.Lock()
+				hook := r.uiTest
+				r.uiMu.Unlock()
+				if hook == nil {
+					return errors.New("the UI test hook is off (set " + testHooksEnv + "=1)")
+				}
+				return hook(action, id)
+			}
+		}
 		if err := ctrl.Serve(control.NewAPI(api)); err != nil {
 			log.Error("control socket stopped", "err", err)
 		}

@@ -39,6 +39,8 @@ const (
 
 func commands() []command {
 	return []command{
+		{name: "open", summary: "open MCP Tray: the window and tray icon over the hub (what 'mcptray' alone does)",
+			usage: "[--config FILE]", example: "mcptray open", run: runOpen},
 		{name: "serve", summary: "run the hub without a window (for servers, SSH sessions and containers)",
 			usage: "[--config FILE]", example: "mcptray serve", run: runServe},
 		{name: "status", summary: "show each server's state, tool count and last error",
@@ -118,6 +120,9 @@ func findCommand(name string) (command, bool) {
 // runDefault is 'mcptray' with no arguments: the tray app where one can run,
 // help otherwise.
 func runDefault(env *cliEnv) int {
+	if canShowWindow() {
+		return runGUI(env)
+	}
 	printHelp(env.stdout)
 	return exitOK
 }

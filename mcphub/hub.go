@@ -51,6 +51,7 @@ type Hub struct {
 	cfg    *config.Config // the configuration that runs (the last good one)
 	cfgErr error          // why the file on disk is not the one running; nil if it is
 	conns  map[string]*conn
+	paused bool // every server held disconnected (SetPaused)
 }
 
 // conn is a running upstream plus whether it is still the current one for
@@ -163,6 +164,9 @@ func (h *Hub) apply(cfg *config.Config) {
 }
 
 func (h *Hub) startLocked(srv config.Server) *conn {
+	if h.paused {
+		srv.Disabled = true
+	}
 	c := &conn{current: true}
 	opts := h.opts.Upstream
 	opts.Logger = h.log

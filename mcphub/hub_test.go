@@ -166,3 +166,22 @@ func TestBrokenEditKeepsLastGood(t *testing.T) {
 		t.Error("repairing the file restarted an unchanged server")
 	}
 }
+
+// Pause all disconnects every server without editing the file; resuming
+// connects them again.
+func TestPauseAll(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	h, path, sub := testHub(t, fmt.Sprintf(`{"mcpServers": {"a": {"url": %q}}}`, peer.URL))
+	waitState(t, h, sub, map[string]status.State{"a": status.Connected})
+	before, _ := os.ReadFile(path)
+	h.SetPaused(true)
+	waitState(t, h, sub, map[string]status.State{"a": status.Disabled})
+	if !h.Paused() {
+		t.Error("Paused() = false")
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("pausing edited the configuration file")
+	}
+	h.SetPaused(false)
+	waitState(t, h, sub, map[string]status.State{"a": status.Connected})
+}

@@ -31,6 +31,7 @@ func (k kind) String() string {
 type node struct {
 	kind    kind
 	off     int // byte offset of the value's first character
+	end     int // byte offset just after the value
 	str     string
 	num     string // number as written
 	boolean bool
@@ -119,6 +120,14 @@ func (p *parser) skipSpace() {
 }
 
 func (p *parser) value() (*node, error) {
+	n, err := p.valueAt()
+	if n != nil {
+		n.end = p.pos
+	}
+	return n, err
+}
+
+func (p *parser) valueAt() (*node, error) {
 	if p.pos >= len(p.data) {
 		return nil, p.errorf("unexpected end of file (expected a value)")
 	}

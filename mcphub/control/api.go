@@ -46,6 +46,12 @@ type API struct {
 	Streams Streams
 	// Shutdown stops the hub ('mcptray stop'); nil: refused.
 	Shutdown func()
+	// Show brings the hub's window to the front (a second 'mcptray'
+	// start); nil: a headless hub.
+	Show func()
+	// UITest presses a button of the window (action "authenticate" on
+	// a server's row), for the end-to-end test; nil: no window.
+	UITest func(action, id string) error
 }
 
 // NewAPI returns the control routes.
@@ -82,6 +88,25 @@ func NewAPI(a API) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 		go a.Shutdown() // after the answer is out
+	})
+	mux.HandleFunc("POST /v1/ui/{action}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if a.UITest == nil {
+			writeError(w, http.StatusConflict, "this hub has no window")
+			return
+		}
+		if err := a.UITest(r.PathValue("action"), r.PathValue("id")); err != nil {
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
+		if a.Show == nil {
+			writeError(w, http.StatusConflict, "this hub runs without a window ('mcptray serve'); stop it with 'mcptray stop' to open MCP Tray")
+			return
+		}
+		a.Show()
+		writeJSON(w, http.StatusOK, struct{}{})
 	})
 	// GET /v1/events streams status events as JSON lines (the GUI and
 	// 'mcptray status --watch' follow it).

@@ -120,3 +120,8 @@ func (c *Client) OpenBridge(ctx context.Context, server string) (net.Conn, error
 func (c *Client) Shutdown(ctx context.Context) error {
 	return c.Do(ctx, http.MethodPost, "/v1/shutdown", nil, nil)
 }
+
+// Show asks the hub to bring its window to the front.
+func (c *Client) Show(ctx context.Context) error {
+	return c.Do(ctx, http.MethodPost, "/v1/show", nil, nil)
+}

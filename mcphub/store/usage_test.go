@@ -116,3 +116,23 @@ func TestUsageEmpty(t *testing.T) {
 		t.Errorf("%s", data)
 	}
 }
+
+func TestRecentCallsNewestFirst(t *testing.T) {
+	s, _ := openTemp(t)
+	base := time.Now().Add(-time.Hour)
+	for i := range 5 {
+		s.RecordCall(Call{Time: base.Add(time.Duration(i) * time.Minute), Client: "stdio", Server: "s", Method: "tools/call",
+			Item: string(rune('a' + i)), Duration: time.Duration(i+1) * time.Millisecond, Outcome: OutcomeOK, BytesIn: i})
+	}
+	s.Flush()
+	calls, err := s.RecentCalls(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 3 || calls[0].Item != "e" || calls[2].Item != "c" {
+		t.Fatalf("calls %+v", calls)
+	}
+	if calls[0].Duration != 5*time.Millisecond || calls[0].BytesIn != 4 || !calls[0].Time.Equal(base.Add(4*time.Minute).Truncate(time.Millisecond)) {
+		t.Errorf("first %+v", calls[0])
+	}
+}

@@ -1,0 +1,261 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/store"
+	"github.com/mcptray/mcptray/mcphub/upstream"
+	"github.com/mcptray/mcptray/oauth"
+	"github.com/mcptray/mcptray/ui"
+)
+
+// testHooksEnv turns on the control socket's UI test hook (the end-to-end
+// test presses the key icon through it).
+const testHooksEnv = "MCPTRAY_UI_TEST_HOOKS"
+
+// canShowWindow: a display to open the window on.
+func canShowWindow() bool {
+	if runtime.GOOS != "linux" {
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+func runOpen(env *cliEnv, args []string) int {
+	fs := env.newFlags("open")
+	if _, ok := env.parse(fs, args); !ok {
+		return exitUsage
+	}
+	return runGUI(env)
+}
+
+// runGUI runs the hub with its window and tray icon. A second start
+// brings the running window to the front instead.
+func runGUI(env *cliEnv) int {
+	if !canShowWindow() {
+		fmt.Fprintln(env.stderr, "mcptray: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset). Run 'mcptray serve' for the hub without a window.")
+		return exitFail
+	}
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
+		return exitFail
+	}
+	r, err := startHub(env, paths, "gui")
+	var held *control.HeldError
+	if errors.As(err, &held) {
+		return showRunning(env, paths)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
+		return exitFail
+	}
+	defer r.Close()
+
+	a := fyneapp.NewWithID("io.github.mcptray")
+	tray, why := trayHost()
+	if !tray {
+		r.log.Info("no system tray: the window stays the app's only face, and closing it quits", "why", why)
+	}
+	adapter := &guiHub{r: r}
+	u := ui.New(a, adapter, ui.Options{TrayAvailable: tray})
+	r.setShow(func() { fyne.Do(u.Show) })
+	if os.Getenv(testHooksEnv) == "1" {
+		r.setUITest(func(action, id string) error {
+			if action == "authenticate" && u.TapAuthenticate(id) {
+				return nil
+			}
+			return fmt.Errorf("%s has no %s button now", id, action)
+		})
+	}
+	u.Start()
+	u.Show()
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-signals:
+		case <-r.stopping:
+		}
+		fyne.Do(a.Quit)
+	}()
+	a.Run()
+	signal.Stop(signals)
+	u.Stop()
+	return exitOK
+}
+
+// showRunning asks the hub that holds this configuration to show its
+// window.
+func showRunning(env *cliEnv, paths Paths) int {
+	client, err := control.Dial(paths.Control())
+	if err != nil {
+		return env.hubError("open", paths, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Show(ctx); err != nil {
+		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(env.stderr, "MCP Tray is already running; its window is in front now.")
+	return exitOK
+}
+
+// guiHub is the window's view of the running hub (ui.Hub).
+type guiHub struct{ r *runningHub }
+
+func (g *guiHub) Servers() []mcphub.ServerView { return g.r.hub.Servers() }
+func (g *guiHub) ConfigError() error           { return g.r.hub.ConfigError() }
+func (g *guiHub) Paused() bool                 { return g.r.hub.Paused() }
+func (g *guiHub) SetPaused(p bool)             { g.r.hub.SetPaused(p) }
+func (g *guiHub) Reconnect(id string) error    { return g.r.hub.Reconnect(id) }
+func (g *guiHub) ConfigPath() string           { return g.r.paths.Config }
+
+func (g *guiHub) Changes() (<-chan struct{}, func()) {
+	out := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			sub := g.r.hub.Subscribe(256)
+			func() {
+				defer sub.Close()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-sub.Lagged: // fell behind: resubscribe, and redraw
+					case _, ok := <-sub.C:
+						if ok {
+							select {
+							case out <- struct{}{}:
+							default: // a redraw is pending already
+							}
+							continue
+						}
+					}
+					select {
+					case out <- struct{}{}:
+					default:
+					}
+					return
+				}
+			}()
+		}
+	}()
+	return out, cancel
+}
+
+func (g *guiHub) Authenticate(ctx context.Context, id string) error {
+	return g.r.hub.Authenticate(ctx, id, mcphub.AuthenticateOptions{Open: oauth.SystemBrowser})
+}
+
+func (g *guiHub) SignOut(ctx context.Context, id string) error { return g.r.hub.SignOut(ctx, id) }
+
+func (g *guiHub) Catalog(id string) ui.Catalog {
+	c, ok := g.r.hub.Conn(id)
+	if !ok || c.Catalog() == nil {
+		return ui.Catalog{}
+	}
+	cat := c.Catalog()
+	items := func(list ...[]upstream.Item) []ui.Item {
+		var out []ui.Item
+		for _, l := range list {
+			for _, it := range l {
+				out = append(out, ui.Item{Name: it.Key, Description: it.Description})
+			}
+		}
+		return out
+	}
+	return ui.Catalog{Tools: items(cat.Tools), Resources: items(cat.Resources, cat.ResourceTemplates), Prompts: items(cat.Prompts)}
+}
+
+func (g *guiHub) EditConfig(e config.Edit) error {
+	if err := config.Apply(g.r.paths.Config, e, config.Options{LookupSecret: g.r.lookupSecret}); err != nil {
+		return err
+	}
+	// Apply at once rather than when the watcher sees the write.
+	return g.r.hub.Reload()
+}
+
+func (g *guiHub) Usage(ctx context.Context, since time.Time) (*store.Usage, error) {
+	if g.r.db == nil {
+		return nil, errors.New("the database is unavailable (see the log)")
+	}
+	return g.r.db.Usage(ctx, store.UsageQuery{Since: since, Until: time.Now().Add(time.Minute)})
+}
+
+func (g *guiHub) RecentCalls(ctx context.Context, n int) ([]store.Call, error) {
+	if g.r.db == nil {
+		return nil, errors.New("the database is unavailable (see the log)")
+	}
+	return g.r.db.RecentCalls(ctx, n)
+}
+
+func (g *guiHub) CreateToken(name string) (string, error) {
+	if g.r.db == nil {
+		return "", errors.New("the database is unavailable (see the log)")
+	}
+	tok, _, err := g.r.db.CreateToken(context.Background(), name, nil, 0)
+	return tok, err
+}
+
+func (g *guiHub) BridgeURL() string {
+	if u, err := g.r.http.address(); err == nil && u != "" {
+		return u
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(g.r.hub.Config().Hub.Bridge.Port) + "/mcp"
+}
+
+func (g *guiHub) BridgeCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "mcptray"
+	} else if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	argv := []string{exe, "bridge"}
+	// An IDE starts the bridge without this process's environment.
+	if dir, err := os.UserConfigDir(); err != nil || filepath.Join(dir, "mcptray", "config.json") != g.r.paths.Config {
+		argv = append(argv, "--config", g.r.paths.Config)
+	}
+	return argv
+}
+
+func (g *guiHub) Environment() ui.Environment {
+	info := g.r.info()
+	return ui.Environment{Version: info.Version, KeyringBackend: orUnknown(info.Keyring), LogPath: info.LogFile, DataDir: g.r.paths.Data}
+}
+
+func (g *guiHub) Autostart() (bool, error) {
+	a, err := newAutostart()
+	if err != nil {
+		return false, err
+	}
+	return a.Enabled()
+}
+
+func (g *guiHub) SetAutostart(on bool) error {
+	a, err := newAutostart()
+	if err != nil {
+		return err
+	}
+	return a.Set(on)
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package app
+
+// trayHost: macOS and Windows always have a menu bar / notification area.
+func trayHost() (bool, string) { return true, "" }

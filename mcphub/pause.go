@@ -1,0 +1,35 @@
+package mcphub
+
+// SetPaused disconnects every server (paused) or connects the enabled ones
+// again, without touching the configuration file: "Pause all" in the tray.
+// Paused servers show as disabled; edits of the file still apply, paused.
+func (h *Hub) SetPaused(paused bool) {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	h.mu.Lock()
+	if h.paused == paused {
+		h.mu.Unlock()
+		return
+	}
+	h.paused = paused
+	var stopping []*conn
+	for _, srv := range h.cfg.Servers {
+		if c, ok := h.conns[srv.ID]; ok {
+			c.retire()
+			stopping = append(stopping, c)
+		}
+		h.conns[srv.ID] = h.startLocked(srv)
+	}
+	h.mu.Unlock()
+	h.log.Info("servers paused", "paused", paused)
+	for _, c := range stopping {
+		go c.Stop()
+	}
+}
+
+// Paused reports whether SetPaused(true) is in force.
+func (h *Hub) Paused() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.paused
+}

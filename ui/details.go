@@ -1,0 +1,256 @@
+package ui
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/oauth"
+)
+
+// detailsPanel shows the selected server: what it offers, its sign-in (never
+// the token), its last error, and a redacted diagnostics report to copy.
+type detailsPanel struct {
+	u       *UI
+	id      string
+	view    mcphub.ServerView
+	title   *widget.Label
+	facts   *widget.Form
+	catalog *widget.Accordion
+	copyBtn *widget.Button
+	root    fyne.CanvasObject
+	noneMsg *widget.Label
+	body    *fyne.Container
+}
+
+func newDetailsPanel(u *UI) *detailsPanel {
+	d := &detailsPanel{u: u}
+	d.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	d.facts = widget.NewForm()
+	d.catalog = widget.NewAccordion()
+	d.copyBtn = widget.NewButtonWithIcon("Copy diagnostics", theme.ContentCopyIcon(), func() {
+		u.app.Clipboard().SetContent(d.diagnostics())
+	})
+	d.noneMsg = widget.NewLabel("Select a server to see its details.")
+	d.body = container.NewVBox(d.title, d.facts, d.catalog, container.NewHBox(d.copyBtn))
+	d.body.Hide()
+	d.root = container.NewVScroll(container.NewVBox(d.noneMsg, d.body))
+	return d
+}
+
+func (d *detailsPanel) object() fyne.CanvasObject { return d.root }
+
+func (d *detailsPanel) show(id string) {
+	d.id = id
+	d.update(d.u.hub.Servers())
+}
+
+func (d *detailsPanel) update(views []mcphub.ServerView) {
+	if d.id == "" {
+		d.id = d.u.servers.selected
+	}
+	v, ok := find(views, d.id)
+	if !ok {
+		d.noneMsg.Show()
+		d.body.Hide()
+		return
+	}
+	d.noneMsg.Hide()
+	d.body.Show()
+	changedServer := v.ID != d.view.ID
+	countsChanged := v.Status.Counts != d.view.Status.Counts || v.Status.State != d.view.Status.State
+	d.view = v
+	d.title.SetText(v.Name)
+	d.facts.Items = nil
+	add := func(label, value string) {
+		if value == "" {
+			return
+		}
+		l := widget.NewLabel(value)
+		l.Wrapping = fyne.TextWrapWord
+		d.facts.Append(label, l)
+	}
+	st := v.Status
+	add("State", lookOf(st.State).label+since(st.Since, d.u.opts.Now()))
+	add("Transport", v.Transport)
+	add("Where", redactTarget(v.Transport, v.Target))
+	add("Server", st.ServerInfo)
+	add("Protocol", st.ProtocolVersion)
+	if st.State == status.Error || st.State == status.NeedsAuth {
+		add("Reason", st.Reason)
+	}
+	if a := v.Auth; a != nil {
+		add("Sign-in", signInText(*a, d.u.opts.Now()))
+		add("Scopes", strings.Join(a.Scopes, " "))
+		add("Registration", registrationText(a.Registration))
+	}
+	if st.LastError != "" {
+		add("Last error", st.LastError+" ("+st.LastErrorAt.Local().Format("Jan 2 15:04:05")+")")
+	}
+	d.facts.Refresh()
+	if changedServer || countsChanged {
+		d.fillCatalog()
+	}
+}
+
+func (d *detailsPanel) fillCatalog() {
+	for len(d.catalog.Items) > 0 {
+		d.catalog.RemoveIndex(0)
+	}
+	if d.view.Status.State != status.Connected {
+		return
+	}
+	cat := d.u.hub.Catalog(d.view.ID)
+	for _, sec := range []struct {
+		name  string
+		items []Item
+	}{{"Tools", cat.Tools}, {"Resources", cat.Resources}, {"Prompts", cat.Prompts}} {
+		if len(sec.items) == 0 {
+			continue
+		}
+		list := container.NewVBox()
+		for _, it := range sec.items {
+			name := widget.NewLabelWithStyle(it.Name, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+			list.Add(name)
+			if it.Description != "" {
+				desc := widget.NewLabel(firstLine(it.Description))
+				desc.Wrapping = fyne.TextWrapWord
+				desc.Importance = widget.LowImportance
+				list.Add(desc)
+			}
+		}
+		d.catalog.Append(widget.NewAccordionItem(fmt.Sprintf("%s (%d)", sec.name, len(sec.items)), list))
+	}
+}
+
+// diagnostics is a report to paste into a bug report: no token, no
+// header, no query string, no command arguments.
+func (d *detailsPanel) diagnostics() string {
+	v, env := d.view, d.u.hub.Environment()
+	st := v.Status
+	var b strings.Builder
+	fmt.Fprintf(&b, "MCP Tray %s diagnostics for %q\n", env.Version, v.Name)
+	fmt.Fprintf(&b, "state: %s since %s\n", st.State, st.Since.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "transport: %s (configured %s)\n", st.Transport, v.Transport)
+	fmt.Fprintf(&b, "where: %s\n", redactTarget(v.Transport, v.Target))
+	if st.ServerInfo != "" {
+		fmt.Fprintf(&b, "server: %s, protocol %s\n", st.ServerInfo, st.ProtocolVersion)
+	}
+	fmt.Fprintf(&b, "counts: %d tools, %d resources, %d templates, %d prompts\n",
+		st.Counts.Tools, st.Counts.Resources, st.Counts.ResourceTemplates, st.Counts.Prompts)
+	if st.Reason != "" {
+		fmt.Fprintf(&b, "reason: %s\n", st.Reason)
+	}
+	if !st.NextRetry.IsZero() {
+		fmt.Fprintf(&b, "next retry: %s\n", st.NextRetry.UTC().Format(time.RFC3339))
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(&b, "last error: %s at %s\n", st.LastError, st.LastErrorAt.UTC().Format(time.RFC3339))
+	}
+	if c := st.Challenge; c != nil {
+		fmt.Fprintf(&b, "challenge: %d %s scope=%q error=%q resource_metadata=%s\n", c.Status, c.Scheme, c.Scope, c.Error, c.ResourceMetadata)
+	}
+	if a := v.Auth; a != nil {
+		fmt.Fprintf(&b, "sign-in: signed in %v, registration %s, issuer %s, scopes %q, refreshable %v, expiry %s\n",
+			a.SignedIn, a.Registration, a.Issuer, strings.Join(a.Scopes, " "), a.Refreshable, a.Expiry.UTC().Format(time.RFC3339))
+		if a.Problem != "" {
+			fmt.Fprintf(&b, "sign-in problem: %s\n", a.Problem)
+		}
+	}
+	if err := d.u.hub.ConfigError(); err != nil {
+		fmt.Fprintf(&b, "configuration error: %v\n", err)
+	}
+	fmt.Fprintf(&b, "keyring: %s\n", env.KeyringBackend)
+	return b.String()
+}
+
+// redactTarget keeps what identifies a server and drops what may be a
+// secret: a URL's user and query values, a command's arguments.
+func redactTarget(transport, target string) string {
+	if transport == "stdio" {
+		cmd, args, _ := strings.Cut(target, " ")
+		if args == "" {
+			return cmd
+		}
+		return fmt.Sprintf("%s (%d arguments)", cmd, len(strings.Fields(args)))
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q.Set(k, "…")
+		}
+		u.RawQuery = q.Encode()
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+func signInText(a oauth.Info, now time.Time) string {
+	switch {
+	case a.Problem != "":
+		return "Needs sign-in: " + a.Problem
+	case !a.SignedIn:
+		return "Not signed in"
+	case a.Expiry.IsZero():
+		return "Signed in (the token does not expire)"
+	case a.Expiry.Before(now):
+		return "Signed in; the access token expired " + a.Expiry.Local().Format("Jan 2 15:04") + refreshText(a)
+	}
+	return "Signed in; the access token expires " + untilText(a.Expiry, now) + refreshText(a)
+}
+
+func refreshText(a oauth.Info) string {
+	if a.Refreshable {
+		return " and is refreshed before then"
+	}
+	return " (no refresh token: sign in again then)"
+}
+
+func registrationText(method string) string {
+	switch method {
+	case oauth.MethodPreregistered:
+		return "Pre-registered client"
+	case oauth.MethodCIMD:
+		return "Client ID Metadata Document"
+	case oauth.MethodDCR:
+		return "Dynamic client registration"
+	}
+	return method
+}
+
+func since(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := now.Sub(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf(" for %ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf(" for %dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf(" for %dh", int(d.Hours()))
+	}
+	return " since " + t.Local().Format("Jan 2")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/mcptray/mcptray/mcphub/config"
+)
+
+// newSettingsView: the bridge port, start at login, and where things are.
+func newSettingsView(u *UI) fyne.CanvasObject {
+	env := u.hub.Environment()
+	port := widget.NewEntry()
+	if bu, err := url.Parse(u.hub.BridgeURL()); err == nil {
+		port.SetText(bu.Port())
+	}
+	portMsg := widget.NewLabel("")
+	portMsg.Wrapping = fyne.TextWrapWord
+	applyPort := widget.NewButton("Apply", func() {
+		n, err := strconv.Atoi(port.Text)
+		if err != nil || n < 1024 || n > 65535 {
+			portMsg.Importance = widget.DangerImportance
+			portMsg.SetText("The port is a number from 1024 to 65535.")
+			return
+		}
+		e, _ := config.SetSetting(n, "hub", "bridge", "port")
+		go func() {
+			err := u.hub.EditConfig(e)
+			fyne.Do(func() {
+				if err != nil {
+					portMsg.Importance = widget.DangerImportance
+					portMsg.SetText(err.Error())
+					return
+				}
+				portMsg.Importance = widget.MediumImportance
+				portMsg.SetText(fmt.Sprintf("The bridge now listens on 127.0.0.1:%d. Update the HTTP URL in your IDEs.", n))
+			})
+		}()
+	})
+	port.OnSubmitted = func(string) { applyPort.OnTapped() }
+
+	autostart := widget.NewCheck("Start MCP Tray when I log in", nil)
+	autoMsg := widget.NewLabel("")
+	autoMsg.Wrapping = fyne.TextWrapWord
+	if on, err := u.hub.Autostart(); err != nil {
+		autostart.Disable()
+		autoMsg.SetText(err.Error())
+	} else {
+		autostart.SetChecked(on)
+	}
+	autostart.OnChanged = func(on bool) {
+		go func() {
+			err := u.hub.SetAutostart(on)
+			fyne.Do(func() {
+				if err != nil {
+					autoMsg.SetText("Could not change it: " + err.Error())
+				} else {
+					autoMsg.SetText("")
+				}
+			})
+		}()
+	}
+
+	open := func(path string) func() {
+		return func() {
+			if err := u.opts.OpenURL(&url.URL{Scheme: "file", Path: path}); err != nil {
+				u.showError("Open "+path, err)
+			}
+		}
+	}
+	pathRow := func(path string, openDir bool) fyne.CanvasObject {
+		l := widget.NewLabel(path)
+		l.Truncation = fyne.TextTruncateEllipsis
+		target := path
+		if openDir {
+			target = filepath.Dir(path)
+		}
+		return container.NewBorder(nil, nil, nil, widget.NewButtonWithIcon("Open", theme.FolderOpenIcon(), open(target)), l)
+	}
+	form := widget.NewForm(
+		widget.NewFormItem("Bridge port", container.NewBorder(nil, portMsg, nil, applyPort, port)),
+		widget.NewFormItem("Start at login", container.NewVBox(autostart, autoMsg)),
+		widget.NewFormItem("Token storage", widget.NewLabel(env.KeyringBackend)),
+		widget.NewFormItem("Configuration", pathRow(u.hub.ConfigPath(), false)),
+		widget.NewFormItem("Log file", pathRow(env.LogPath, true)),
+		widget.NewFormItem("Version", widget.NewLabel(env.Version)),
+	)
+	return container.NewVScroll(container.NewPadded(form))
+}

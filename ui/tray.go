@@ -1,0 +1,78 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// updateTray sets the tray icon to the worst state and rebuilds the menu:
+// a line per server (those needing sign-in act as Authenticate), then the
+// app's commands.
+func (u *UI) updateTray(views []mcphub.ServerView, paused bool) {
+	desk, ok := u.app.(desktop.App)
+	if !ok || !u.opts.TrayAvailable {
+		return
+	}
+	desk.SetSystemTrayIcon(overallOf(views, paused).icon())
+	desk.SetSystemTrayMenu(u.trayMenu(views, paused))
+}
+
+func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
+	var items []*fyne.MenuItem
+	for _, v := range views {
+		id := v.ID
+		label := v.Name + ": " + lookOf(v.Status.State).label
+		item := fyne.NewMenuItem(label, func() { u.Show(); u.servers.selectRow(id) })
+		item.Icon = stateIcon(v.Status.State)
+		if v.Status.State == status.NeedsAuth {
+			item.Label = v.Name + ": Authenticate…"
+			item.Action = func() { u.authenticate(id) }
+		}
+		items = append(items, item)
+	}
+	if len(items) > 0 {
+		items = append(items, fyne.NewMenuItemSeparator())
+	}
+	pause := "Pause all"
+	if paused {
+		pause = "Resume all"
+	}
+	items = append(items,
+		fyne.NewMenuItem("Open MCP Tray", u.Show),
+		fyne.NewMenuItem("Connect an IDE…", func() { u.Show(); u.tabs.SelectIndex(1) }),
+		fyne.NewMenuItem("Open config file", u.openConfig),
+		fyne.NewMenuItem(pause, func() {
+			go func() { u.hub.SetPaused(!paused); fyne.Do(u.refresh) }()
+		}),
+	)
+	// Fyne adds Quit itself at the end of a tray menu.
+	return fyne.NewMenu("MCP Tray", items...)
+}
+
+// notify sends a desktop notification when a server newly needs sign-in
+// or starts failing: once per state change, not once per retry.
+func (u *UI) notify(views []mcphub.ServerView) {
+	for _, v := range views {
+		st := v.Status.State
+		last, seen := u.notified[v.ID]
+		switch st {
+		case status.NeedsAuth, status.Error:
+			if seen && last == st {
+				continue
+			}
+			u.notified[v.ID] = st
+			title := v.Name + " needs you to sign in"
+			body := "Open MCP Tray and press Authenticate."
+			if st == status.Error {
+				title = v.Name + " is failing"
+				body = v.Status.Reason
+			}
+			u.app.SendNotification(fyne.NewNotification(title, body))
+		case status.Connected, status.Disabled:
+			delete(u.notified, v.ID)
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/mcptray/mcptray/assets"
+	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// Options configures the UI.
+type Options struct {
+	// TrayAvailable: a tray host exists, so the app has a tray menu and
+	// closing the window only hides it. Without one, closing quits.
+	TrayAvailable bool
+	// OpenURL opens a link or file; the app's by default.
+	OpenURL func(*url.URL) error
+	// Now is the clock (tests fix it).
+	Now func() time.Time
+	// Homes lists where IDE configuration files are looked for (Import,
+	// Connect an IDE); the user's by default.
+	IDEFiles []IDEFile
+}
+
+// UI is the main window and the tray menu over one hub.
+type UI struct {
+	app  fyne.App
+	hub  Hub
+	opts Options
+	win  fyne.Window
+
+	servers  *serverList
+	details  *detailsPanel
+	banner   *widget.Label // the configuration error, if any
+	pauseBtn *widget.Button
+	tabs     *container.AppTabs
+	activity *activityView
+
+	mu       sync.Mutex
+	signIns  map[string]context.CancelFunc // sign-ins this window started
+	authErrs map[string]string             // the last failed sign-in's reason, until the state changes
+	notified map[string]status.State       // the state last notified, per server
+	stop     func()
+}
+
+// New builds the window (not shown yet).
+func New(a fyne.App, hub Hub, opts Options) *UI {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.OpenURL == nil {
+		opts.OpenURL = a.OpenURL
+	}
+	if opts.IDEFiles == nil {
+		opts.IDEFiles = DefaultIDEFiles()
+	}
+	u := &UI{app: a, hub: hub, opts: opts, signIns: map[string]context.CancelFunc{},
+		authErrs: map[string]string{}, notified: map[string]status.State{}}
+	a.SetIcon(assets.Icon)
+	u.win = a.NewWindow("MCP Tray")
+	u.win.SetIcon(assets.Icon)
+	u.win.Resize(fyne.NewSize(980, 620))
+	if opts.TrayAvailable {
+		u.win.SetCloseIntercept(u.win.Hide)
+	}
+	u.build()
+	return u
+}
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Show brings the window up and to the front.
+func (u *UI) Show() {
+	u.win.Show()
+	u.win.RequestFocus()
+}
+
+// Start follows the hub's changes until Stop.
+func (u *UI) Start() {
+	changes, stop := u.hub.Changes()
+	u.stop = stop
+	u.refresh()
+	go func() {
+		for range changes {
+			fyne.Do(u.refresh)
+		}
+	}()
+	// Retry times count down even when nothing happens.
+	tick := time.NewTicker(time.Second)
+	go func() {
+		for range tick.C {
+			fyne.Do(func() {
+				u.servers.refreshTimes()
+				u.details.update(u.hub.Servers())
+			})
+		}
+	}()
+	prev := u.stop
+	u.stop = func() { tick.Stop(); prev() }
+}
+
+// Stop ends the subscription and cancels sign-ins this window started.
+func (u *UI) Stop() {
+	if u.stop != nil {
+		u.stop()
+	}
+	u.mu.Lock()
+	for _, cancel := range u.signIns {
+		cancel()
+	}
+	u.mu.Unlock()
+}
+
+func (u *UI) build() {
+	u.banner = widget.NewLabel("")
+	u.banner.Wrapping = fyne.TextWrapWord
+	u.banner.Importance = widget.DangerImportance
+	u.banner.Hide()
+
+	u.details = newDetailsPanel(u)
+	u.servers = newServerList(u)
+	add := widget.NewButtonWithIcon("Add server", theme.ContentAddIcon(), func() { u.showServerForm("") })
+	add.Importance = widget.HighImportance
+	imp := widget.NewButtonWithIcon("Import…", theme.DownloadIcon(), u.showImport)
+	openCfg := widget.NewButtonWithIcon("Open config file", theme.DocumentIcon(), u.openConfig)
+	u.pauseBtn = widget.NewButtonWithIcon("Pause all", theme.MediaPauseIcon(), func() {
+		paused := !u.hub.Paused()
+		go func() {
+			u.hub.SetPaused(paused)
+			fyne.Do(u.refresh)
+		}()
+	})
+	toolbar := container.NewHBox(add, imp, openCfg, u.pauseBtn)
+	split := container.NewHSplit(u.servers.object(), u.details.object())
+	split.Offset = 0.6
+	serversTab := container.NewBorder(container.NewVBox(toolbar, u.banner), nil, nil, nil, split)
+
+	u.activity = newActivityView(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Servers", theme.ListIcon(), serversTab),
+		container.NewTabItemWithIcon("Connect an IDE", theme.ComputerIcon(), newConnectView(u)),
+		container.NewTabItemWithIcon("Activity", theme.HistoryIcon(), u.activity.object()),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), newSettingsView(u)),
+	)
+	u.tabs.OnSelected = func(t *container.TabItem) {
+		if t.Text == "Activity" {
+			u.activity.reload()
+		}
+	}
+	u.win.SetContent(u.tabs)
+}
+
+// refresh redraws everything from the hub's current state.
+func (u *UI) refresh() {
+	views := u.hub.Servers()
+	if err := u.hub.ConfigError(); err != nil {
+		u.banner.SetText("The configuration file has errors; the last good configuration keeps running:\n" + err.Error())
+		u.banner.Show()
+	} else {
+		u.banner.Hide()
+	}
+	paused := u.hub.Paused()
+	if paused {
+		u.pauseBtn.SetText("Resume all")
+		u.pauseBtn.SetIcon(theme.MediaPlayIcon())
+	} else {
+		u.pauseBtn.SetText("Pause all")
+		u.pauseBtn.SetIcon(theme.MediaPauseIcon())
+	}
+	u.mu.Lock()
+	for id, reason := range u.authErrs {
+		if v, ok := find(views, id); !ok || v.Status.State != status.NeedsAuth || reason == "" {
+			delete(u.authErrs, id)
+		}
+	}
+	u.mu.Unlock()
+	u.servers.update(views)
+	u.details.update(views)
+	u.notify(views)
+	u.updateTray(views, paused)
+}
+
+func find(views []mcphub.ServerView, id string) (mcphub.ServerView, bool) {
+	for _, v := range views {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return mcphub.ServerView{}, false
+}
+
+// signingIn reports whether this window runs a sign-in for id.
+func (u *UI) signingIn(id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.signIns[id]
+	return ok
+}
+
+func (u *UI) authError(id string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.authErrs[id]
+}
+
+// authenticate starts a sign-in: the browser opens, the row waits for it
+// with a Cancel button, and turns connected when the hub says so.
+func (u *UI) authenticate(id string) {
+	u.mu.Lock()
+	if _, busy := u.signIns[id]; busy {
+		u.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	u.signIns[id] = cancel
+	delete(u.authErrs, id)
+	u.mu.Unlock()
+	u.refresh()
+	go func() {
+		err := u.hub.Authenticate(ctx, id)
+		u.mu.Lock()
+		delete(u.signIns, id)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			u.authErrs[id] = "Sign-in failed: " + err.Error()
+		}
+		u.mu.Unlock()
+		cancel()
+		fyne.Do(u.refresh)
+	}()
+}
+
+func (u *UI) cancelSignIn(id string) {
+	u.mu.Lock()
+	cancel := u.signIns[id]
+	u.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// TapAuthenticate presses the key icon of a server's row, as a person
+// would: the end-to-end test's hook. It reports whether the row had one.
+func (u *UI) TapAuthenticate(id string) bool {
+	var ok bool
+	fyne.DoAndWait(func() { ok = u.servers.tapAuthenticate(id) })
+	return ok
+}
+
+// run does slow work off the UI goroutine and shows its error, if any.
+func (u *UI) run(what string, f func() error) {
+	go func() {
+		if err := f(); err != nil {
+			fyne.Do(func() { u.showError(what, err) })
+		}
+		fyne.Do(u.refresh)
+	}()
+}
+
+func (u *UI) showError(what string, err error) {
+	dialog.ShowError(errors.New(what+": "+err.Error()), u.win)
+}
+
+func (u *UI) openConfig() {
+	if err := u.opts.OpenURL(&url.URL{Scheme: "file", Path: u.hub.ConfigPath()}); err != nil {
+		u.showError("Open the configuration file", err)
+	}
+}
