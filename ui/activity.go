@@ -103,7 +103,7 @@ func (a *activityView) reload() {
 		if err == nil {
 			calls, err = a.u.hub.RecentCalls(ctx, 200)
 		}
-		fyne.Do(func() { a.show(usage, calls, since, days, err) })
+		a.u.do(func() { a.show(usage, calls, since, days, err) })
 	}()
 }
 

@@ -65,7 +65,7 @@ func newConnectView(u *UI) fyne.CanvasObject {
 		name := fmt.Sprintf("ide-%s", u.opts.Now().Format("20060102-150405"))
 		go func() {
 			tok, err := u.hub.CreateToken(name)
-			fyne.Do(func() {
+			u.do(func() {
 				if err != nil {
 					u.showError("Create a client token", err)
 					return

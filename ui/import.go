@@ -73,14 +73,14 @@ func (u *UI) showImport() {
 			var problems []string
 			added := 0
 			for _, e := range chosen {
-				fyne.Do(func() { status.SetText("Adding " + e.Name + "…") })
+				u.do(func() { status.SetText("Adding " + e.Name + "…") })
 				if err := u.hub.EditConfig(config.Edit{Name: e.Name, Entry: e.Entry}); err != nil {
 					problems = append(problems, e.Name+": "+err.Error())
 					continue
 				}
 				added++
 			}
-			fyne.Do(func() {
+			u.do(func() {
 				progress.Hide()
 				u.refresh()
 				if len(problems) > 0 {

@@ -38,15 +38,16 @@ type serverForm struct {
 	urlItem, commandItems []*widget.FormItem
 	form                  *widget.Form
 	dlg                   *dialog.CustomDialog
+	open                  bool // the dialog is up
 }
 
-func (u *UI) showServerForm(name string) {
+func (u *UI) showServerForm(name string) *serverForm {
 	f := &serverForm{u: u, original: name, entry: map[string]json.RawMessage{}}
 	if name != "" {
 		entry, err := readEntry(u.hub.ConfigPath(), name)
 		if err != nil {
 			u.showError("Edit "+name, err)
-			return
+			return nil
 		}
 		f.entry = entry
 	}
@@ -60,12 +61,19 @@ func (u *UI) showServerForm(name string) {
 	f.dlg = dialog.NewCustomWithoutButtons(title, container.NewVBox(f.form, f.message), u.win)
 	save := widget.NewButton("Save", f.save)
 	save.Importance = widget.HighImportance
-	cancel := widget.NewButton("Cancel", f.dlg.Hide)
+	cancel := widget.NewButton("Cancel", f.close)
 	f.dlg.SetButtons([]fyne.CanvasObject{cancel, save})
 	f.form.OnSubmit = f.save // Enter in a field saves
 	f.dlg.Resize(fyne.NewSize(620, 0))
 	f.dlg.Show()
+	f.open = true
 	u.win.Canvas().Focus(f.name)
+	return f
+}
+
+func (f *serverForm) close() {
+	f.open = false
+	f.dlg.Hide()
 }
 
 func (f *serverForm) build() {
@@ -254,12 +262,12 @@ func (f *serverForm) save() {
 	}
 	go func() {
 		err := f.u.hub.EditConfig(e)
-		fyne.Do(func() {
+		f.u.do(func() {
 			if err != nil {
 				f.fail(err)
 				return
 			}
-			f.dlg.Hide()
+			f.close()
 			f.u.refresh()
 		})
 	}()

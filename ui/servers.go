@@ -209,7 +209,7 @@ func (r *serverRow) showMenu() {
 		toggle = "Enable"
 	}
 	items := []*fyne.MenuItem{
-		fyne.NewMenuItem("Edit…", func() { u.showServerForm(id) }),
+		fyne.NewMenuItem("Edit…", func() { u.showServerForm(v.Name) }),
 		fyne.NewMenuItem(toggle, func() {
 			u.run(toggle+" "+id, func() error {
 				e, err := config.SetDisabled(u.hub.ConfigPath(), v.Name, !v.Disabled)

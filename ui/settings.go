@@ -33,7 +33,7 @@ func newSettingsView(u *UI) fyne.CanvasObject {
 		e, _ := config.SetSetting(n, "hub", "bridge", "port")
 		go func() {
 			err := u.hub.EditConfig(e)
-			fyne.Do(func() {
+			u.do(func() {
 				if err != nil {
 					portMsg.Importance = widget.DangerImportance
 					portMsg.SetText(err.Error())
@@ -58,7 +58,7 @@ func newSettingsView(u *UI) fyne.CanvasObject {
 	autostart.OnChanged = func(on bool) {
 		go func() {
 			err := u.hub.SetAutostart(on)
-			fyne.Do(func() {
+			u.do(func() {
 				if err != nil {
 					autoMsg.SetText("Could not change it: " + err.Error())
 				} else {

@@ -75,6 +75,12 @@ func detailLine(v mcphub.ServerView, now time.Time) string {
 		return "Sign in to use this server."
 	case status.Disabled:
 		return "Disabled in the configuration."
+	case status.Connecting:
+		return "Starting a session…"
+	case status.Refreshing:
+		return "Getting a new access token; calls wait for it."
+	case status.Authenticating:
+		return "A sign-in is under way in the browser."
 	}
 	return lookOf(st.State).label
 }

@@ -45,7 +45,7 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 		fyne.NewMenuItem("Connect an IDE…", func() { u.Show(); u.tabs.SelectIndex(1) }),
 		fyne.NewMenuItem("Open config file", u.openConfig),
 		fyne.NewMenuItem(pause, func() {
-			go func() { u.hub.SetPaused(!paused); fyne.Do(u.refresh) }()
+			go func() { u.hub.SetPaused(!paused); u.do(u.refresh) }()
 		}),
 	)
 	// Fyne adds Quit itself at the end of a tray menu.

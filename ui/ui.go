@@ -27,9 +27,12 @@ type Options struct {
 	OpenURL func(*url.URL) error
 	// Now is the clock (tests fix it).
 	Now func() time.Time
-	// Homes lists where IDE configuration files are looked for (Import,
-	// Connect an IDE); the user's by default.
+	// IDEFiles lists where IDE configuration files are looked for
+	// (Import, Connect an IDE); the user's by default.
 	IDEFiles []IDEFile
+	// Do runs a UI update from another goroutine: fyne.Do by default
+	// (tests run the updates on their own goroutine instead).
+	Do func(func())
 }
 
 // UI is the main window and the tray menu over one hub.
@@ -64,6 +67,9 @@ func New(a fyne.App, hub Hub, opts Options) *UI {
 	if opts.IDEFiles == nil {
 		opts.IDEFiles = DefaultIDEFiles()
 	}
+	if opts.Do == nil {
+		opts.Do = fyne.Do
+	}
 	u := &UI{app: a, hub: hub, opts: opts, signIns: map[string]context.CancelFunc{},
 		authErrs: map[string]string{}, notified: map[string]status.State{}}
 	a.SetIcon(assets.Icon)
@@ -76,6 +82,9 @@ func New(a fyne.App, hub Hub, opts Options) *UI {
 	u.build()
 	return u
 }
+
+// do runs f on the UI goroutine.
+func (u *UI) do(f func()) { u.opts.Do(f) }
 
 // Window is the main window.
 func (u *UI) Window() fyne.Window { return u.win }
@@ -93,14 +102,14 @@ func (u *UI) Start() {
 	u.refresh()
 	go func() {
 		for range changes {
-			fyne.Do(u.refresh)
+			u.do(u.refresh)
 		}
 	}()
 	// Retry times count down even when nothing happens.
 	tick := time.NewTicker(time.Second)
 	go func() {
 		for range tick.C {
-			fyne.Do(func() {
+			u.do(func() {
 				u.servers.refreshTimes()
 				u.details.update(u.hub.Servers())
 			})
@@ -138,7 +147,7 @@ func (u *UI) build() {
 		paused := !u.hub.Paused()
 		go func() {
 			u.hub.SetPaused(paused)
-			fyne.Do(u.refresh)
+			u.do(u.refresh)
 		}()
 	})
 	toolbar := container.NewHBox(add, imp, openCfg, u.pauseBtn)
@@ -236,7 +245,7 @@ func (u *UI) authenticate(id string) {
 		}
 		u.mu.Unlock()
 		cancel()
-		fyne.Do(u.refresh)
+		u.do(u.refresh)
 	}()
 }
 
@@ -261,9 +270,9 @@ func (u *UI) TapAuthenticate(id string) bool {
 func (u *UI) run(what string, f func() error) {
 	go func() {
 		if err := f(); err != nil {
-			fyne.Do(func() { u.showError(what, err) })
+			u.do(func() { u.showError(what, err) })
 		}
-		fyne.Do(u.refresh)
+		u.do(u.refresh)
 	}()
 }
 
