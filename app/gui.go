@@ -76,15 +76,23 @@ func runGUI(env *cliEnv) int {
 	u := ui.New(a, adapter, ui.Options{TrayAvailable: tray})
 	r.setShow(func() { fyne.Do(u.Show) })
 	if os.Getenv(testHooksEnv) == "1" {
-		r.setUITest(func(action, id string) error {
-			if action == "authenticate" && u.TapAuthenticate(id) {
-				return nil
+		r.setUITest(func(action, id string) (string, error) {
+			switch action {
+			case "authenticate":
+				if u.TapAuthenticate(id) {
+					return "", nil
+				}
+				return "", fmt.Errorf("%s has no Authenticate button now", id)
+			case "row":
+				return u.RowText(id), nil
 			}
-			return fmt.Errorf("%s has no %s button now", id, action)
+			return "", fmt.Errorf("unknown UI action %q", action)
 		})
 	}
 	u.Start()
 	u.Show()
+	// Say where everything is once the window is up.
+	a.Lifecycle().SetOnStarted(func() { r.printStarted(env) })
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)

@@ -45,8 +45,8 @@ type runningHub struct {
 	stopOnce sync.Once
 
 	uiMu   sync.Mutex
-	show   func()                        // brings the window up; nil until the GUI is there
-	uiTest func(action, id string) error // the end-to-end test's hook; nil normally
+	show   func()                                  // brings the window up; nil until the GUI is there
+	uiTest func(action, id string) (string, error) // the end-to-end test's hook; nil normally
 }
 
 func (r *runningHub) setShow(f func()) {
@@ -55,7 +55,7 @@ func (r *runningHub) setShow(f func()) {
 	r.show = f
 }
 
-func (r *runningHub) setUITest(f func(action, id string) error) {
+func (r *runningHub) setUITest(f func(action, id string) (string, error)) {
 	r.uiMu.Lock()
 	defer r.uiMu.Unlock()
 	r.uiTest = f
@@ -165,12 +165,12 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 					show()
 				}
 			}
-			api.UITest = func(action, id string) error {
+			api.UITest = func(action, id string) (string, error) {
 				r.uiMu.Lock()
 				hook := r.uiTest
 				r.uiMu.Unlock()
 				if hook == nil {
-					return errors.New("the UI test hook is off (set " + testHooksEnv + "=1)")
+					return "", errors.New("the UI test hook is off (set " + testHooksEnv + "=1)")
 				}
 				return hook(action, id)
 			}

@@ -42,10 +42,8 @@ func runServe(env *cliEnv, args []string) int {
 		ready("error: " + err.Error())
 		return exitFail
 	}
-	info := r.info()
-	fmt.Fprintf(env.stderr, "MCP Tray hub %s serving %s\n  bridge:         %s\n  control socket: %s\n  log file:       %s\n  keyring:        %s\n",
-		info.Version, paths.Config, orUnknown(info.Bridge), info.Socket, orUnknown(info.LogFile), orUnknown(info.Keyring))
-	ready("ready " + info.Bridge)
+	r.printStarted(env)
+	ready("ready " + r.info().Bridge)
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -169,4 +167,11 @@ func runStop(env *cliEnv, args []string) int {
 	}
 	fmt.Fprintln(env.stdout, "Stopped the hub.")
 	return exitOK
+}
+
+// printStarted says on stderr where everything is.
+func (r *runningHub) printStarted(env *cliEnv) {
+	info := r.info()
+	fmt.Fprintf(env.stderr, "MCP Tray hub %s serving %s\n  bridge:         %s\n  control socket: %s\n  log file:       %s\n  keyring:        %s\n",
+		info.Version, r.paths.Config, orUnknown(info.Bridge), info.Socket, orUnknown(info.LogFile), orUnknown(info.Keyring))
 }

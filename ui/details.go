@@ -69,14 +69,15 @@ func (d *detailsPanel) update(views []mcphub.ServerView) {
 	countsChanged := v.Status.Counts != d.view.Status.Counts || v.Status.State != d.view.Status.State
 	d.view = v
 	d.title.SetText(v.Name)
-	d.facts.Items = nil
+	// A new form each time: Form keeps the widgets of items it has shown.
+	var items []*widget.FormItem
 	add := func(label, value string) {
 		if value == "" {
 			return
 		}
 		l := widget.NewLabel(value)
 		l.Wrapping = fyne.TextWrapWord
-		d.facts.Append(label, l)
+		items = append(items, widget.NewFormItem(label, l))
 	}
 	st := v.Status
 	add("State", lookOf(st.State).label+since(st.Since, d.u.opts.Now()))
@@ -95,7 +96,9 @@ func (d *detailsPanel) update(views []mcphub.ServerView) {
 	if st.LastError != "" {
 		add("Last error", st.LastError+" ("+st.LastErrorAt.Local().Format("Jan 2 15:04:05")+")")
 	}
-	d.facts.Refresh()
+	d.facts = widget.NewForm(items...)
+	d.body.Objects[1] = d.facts
+	d.root.Refresh()
 	if changedServer || countsChanged {
 		d.fillCatalog()
 	}

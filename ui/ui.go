@@ -266,6 +266,18 @@ func (u *UI) TapAuthenticate(id string) bool {
 	return ok
 }
 
+// RowText is what a server's row shows (state, then detail): the
+// end-to-end test reads the window through it.
+func (u *UI) RowText(id string) string {
+	var text string
+	fyne.DoAndWait(func() {
+		if r := u.servers.rows[id]; r != nil {
+			text = r.state.Text + "\n" + r.detail.Text
+		}
+	})
+	return text
+}
+
 // run does slow work off the UI goroutine and shows its error, if any.
 func (u *UI) run(what string, f func() error) {
 	go func() {

@@ -49,9 +49,10 @@ type API struct {
 	// Show brings the hub's window to the front (a second 'mcptray'
 	// start); nil: a headless hub.
 	Show func()
-	// UITest presses a button of the window (action "authenticate" on
-	// a server's row), for the end-to-end test; nil: no window.
-	UITest func(action, id string) error
+	// UITest drives the window for the end-to-end test: "authenticate"
+	// presses a row's key icon, "row" returns what the row shows; nil: no
+	// window.
+	UITest func(action, id string) (string, error)
 }
 
 // NewAPI returns the control routes.
@@ -94,11 +95,12 @@ func NewAPI(a API) http.Handler {
 			writeError(w, http.StatusConflict, "this hub has no window")
 			return
 		}
-		if err := a.UITest(r.PathValue("action"), r.PathValue("id")); err != nil {
+		text, err := a.UITest(r.PathValue("action"), r.PathValue("id"))
+		if err != nil {
 			writeError(w, http.StatusConflict, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		writeJSON(w, http.StatusOK, map[string]string{"text": text})
 	})
 	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
 		if a.Show == nil {
