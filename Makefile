@@ -54,7 +54,7 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
-.PHONY: build run demo deps test-deps test test-unit test-keyring lint bench clean check-go conformance
+.PHONY: build run demo screenshot deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
 	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
@@ -93,8 +93,15 @@ build: deps check-go
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 	go build -trimpath -ldflags '-s -w' -o $(BIN)-relay ./app/relay
 
+# run: the window and tray icon where there is a display, else the hub
+# without a window.
 run: build
-	$(BIN) serve
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then $(BIN) open; else \
+	  echo "No display: starting the hub without a window (mcptray serve)."; $(BIN) serve; fi
+
+# screenshot: docs/screenshot.png, the window with the demo server to sign in to.
+screenshot: build test-deps
+	$(NETNS) build/screenshot.sh docs/screenshot.png
 
 # demo: a local OAuth provider with a consent page and a protected MCP
 # server, and a hub pointed at them. In another terminal:
@@ -105,7 +112,8 @@ demo: build
 	@$(CACHE)/demo/demo-server --config $(CACHE)/demo/config.json --write-config
 	@$(CACHE)/demo/demo-server --config $(CACHE)/demo/config.json & demo=$$!; \
 	  trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
-	  $(BIN) serve --config $(CACHE)/demo/config.json
+	  if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then $(BIN) open --config $(CACHE)/demo/config.json; \
+	  else $(BIN) serve --config $(CACHE)/demo/config.json; fi
 
 # Packages whose tests do not need a display or cgo's GL (everything but app).
 NONGUI_PKGS = $$(go list ./... | grep -v '/app$$')
