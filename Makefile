@@ -33,7 +33,7 @@ STATICCHECK             := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages: the Fyne build (DEPENDENCIES.md), then what tests use.
 BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
               libxinerama-dev libxi-dev libxxf86vm-dev
-TEST_PKGS  := xvfb xauth imagemagick x11-utils xdotool gnome-keyring dbus iproute2 util-linux \
+TEST_PKGS  := xvfb xauth imagemagick x11-utils xdotool curl gnome-keyring dbus iproute2 util-linux \
               libgl1-mesa-dri
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
