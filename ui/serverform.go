@@ -29,9 +29,9 @@ type serverForm struct {
 	original string                     // the entry's name in the file; "" when adding
 	entry    map[string]json.RawMessage // the entry as in the file, to keep what the form does not show
 
-	name, url, command    *widget.Entry
-	args, headers, env    *widget.Entry
-	clientID, scopes      *widget.Entry
+	name, url, command    *formEntry
+	args, headers, env    *formEntry
+	clientID, scopes      *formEntry
 	kind                  *widget.Select
 	disabled              *widget.Check
 	message               *widget.Label
@@ -63,7 +63,15 @@ func (u *UI) showServerForm(name string) *serverForm {
 	save.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", f.close)
 	f.dlg.SetButtons([]fyne.CanvasObject{cancel, save})
-	f.form.OnSubmit = f.save // Enter in a field saves
+	// Enter in a one-line field saves, Escape anywhere cancels.
+	for _, e := range []*formEntry{f.name, f.url, f.command, f.clientID, f.scopes} {
+		e.OnSubmitted = func(string) { f.save() }
+	}
+	u.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape {
+			f.close()
+		}
+	})
 	f.dlg.Resize(fyne.NewSize(620, 0))
 	f.dlg.Show()
 	f.open = true
@@ -73,28 +81,31 @@ func (u *UI) showServerForm(name string) *serverForm {
 
 func (f *serverForm) close() {
 	f.open = false
+	f.u.win.Canvas().SetOnTypedKey(nil)
 	f.dlg.Hide()
 }
 
 func (f *serverForm) build() {
-	f.name = widget.NewEntry()
+	entry := func() *formEntry { return newFormEntry(false, f.close) }
+	multi := func() *formEntry { return newFormEntry(true, f.close) }
+	f.name = entry()
 	f.name.SetPlaceHolder("github")
-	f.url = widget.NewEntry()
+	f.url = entry()
 	f.url.SetPlaceHolder("https://api.example.com/mcp")
-	f.command = widget.NewEntry()
+	f.command = entry()
 	f.command.SetPlaceHolder("npx")
-	f.args = widget.NewMultiLineEntry()
+	f.args = multi()
 	f.args.SetPlaceHolder("one argument per line")
 	f.args.SetMinRowsVisible(2)
-	f.headers = widget.NewMultiLineEntry()
+	f.headers = multi()
 	f.headers.SetPlaceHolder("Authorization: Bearer ${keyring:github-token}")
 	f.headers.SetMinRowsVisible(2)
-	f.env = widget.NewMultiLineEntry()
+	f.env = multi()
 	f.env.SetPlaceHolder("NAME=value, one per line")
 	f.env.SetMinRowsVisible(2)
-	f.clientID = widget.NewEntry()
+	f.clientID = entry()
 	f.clientID.SetPlaceHolder("only for a pre-registered OAuth client")
-	f.scopes = widget.NewEntry()
+	f.scopes = entry()
 	f.scopes.SetPlaceHolder("optional, space separated")
 	f.disabled = widget.NewCheck("Disabled", nil)
 	f.message = widget.NewLabel("")
@@ -388,4 +399,29 @@ func pairsText(raw json.RawMessage, sep string) string {
 		b.WriteString(k + sep + m[k] + "\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// formEntry is an entry that gives Escape to its dialog (Fyne's entry
+// ignores it, and dialogs do not close on it).
+type formEntry struct {
+	widget.Entry
+	escape func()
+}
+
+func newFormEntry(multiLine bool, escape func()) *formEntry {
+	e := &formEntry{escape: escape}
+	e.MultiLine = multiLine
+	if multiLine {
+		e.Wrapping = fyne.TextWrapWord
+	}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+func (e *formEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape {
+		e.escape()
+		return
+	}
+	e.Entry.TypedKey(k)
 }

@@ -215,7 +215,7 @@ func TestAddServerWritesConfig(t *testing.T) {
 	test.Type(f.url, "https://mcp.linear.app/mcp")
 	f.headers.SetText("X-Team: core")
 	f.scopes.SetText("read write")
-	f.save()
+	f.scopes.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Enter saves
 	u.settle(t, "the dialog to close", func() bool { return !f.open })
 	want := strings.Replace(config.DefaultFile, `"mcpServers": {}`, `"mcpServers": {
     "linear": {
@@ -260,7 +260,10 @@ func TestServerFormValidatesAndEdits(t *testing.T) {
 	if after, _ := os.ReadFile(hub.path); string(after) != string(before) {
 		t.Error("a refused edit changed the file")
 	}
-	f.close()
+	f.url.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape}) // Escape cancels
+	if f.open {
+		t.Error("Escape did not close the dialog")
+	}
 
 	g := u.showServerForm("alpha")
 	if g.url.Text != "https://a.example/mcp" {

@@ -136,6 +136,10 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	}
 	if !ok || !usable(conn) {
 		reason := b.snapshot(x.sess.view).unavailable[server]
+		if reason == "" && ok {
+			// The catalog snapshot has not caught up with the state yet.
+			reason = unavailableReason(server, prefixed(server, b.separator(), signInSuffix), conn.Status())
+		}
 		if reason == "" {
 			reason = server + " is not connected"
 		}
