@@ -6,8 +6,10 @@ import (
 	"os"
 
 	"github.com/mcptray/mcptray/app"
+	"github.com/mcptray/mcptray/internal/quietstart"
 )
 
 func main() {
+	quietstart.Done()
 	os.Exit(app.Main(os.Args[1:]))
 }

@@ -112,3 +112,52 @@ func desktopQuote(s string) string {
 	r := strings.NewReplacer(`\`, `\\\\`, `"`, `\\"`, "`", "\\\\`", `$`, `\\$`)
 	return r.Replace(s)
 }
+
+// runAutostart is 'mcptray autostart on|off|status'.
+func runAutostart(env *cliEnv, args []string) int {
+	fs := env.newFlags("autostart")
+	rest, ok := env.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(rest) != 1 || (rest[0] != "on" && rest[0] != "off" && rest[0] != "status") {
+		fmt.Fprintln(env.stderr, "usage: mcptray autostart on|off|status")
+		return exitUsage
+	}
+	a, err := newAutostart()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray autostart: %v\n", err)
+		return exitFail
+	}
+	where := a.path()
+	if where == "" {
+		where = `HKCU\` + `Software\Microsoft\Windows\CurrentVersion\Run "MCP Tray"`
+	}
+	switch rest[0] {
+	case "status":
+		on, err := a.Enabled()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcptray autostart: %v\n", err)
+			return exitFail
+		}
+		if on {
+			fmt.Fprintf(env.stdout, "MCP Tray starts at login (%s).\n", where)
+		} else {
+			fmt.Fprintln(env.stdout, "MCP Tray does not start at login.")
+		}
+		return exitOK
+	case "on":
+		if err := a.Set(true); err != nil {
+			fmt.Fprintf(env.stderr, "mcptray autostart: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintf(env.stdout, "MCP Tray will start at login (%s runs %s).\n", where, a.exe)
+	case "off":
+		if err := a.Set(false); err != nil {
+			fmt.Fprintf(env.stderr, "mcptray autostart: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(env.stdout, "MCP Tray will not start at login.")
+	}
+	return exitOK
+}

@@ -63,6 +63,9 @@ func newUserEnv(t testing.TB) *userEnv {
 		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"MCPTRAY_CONFIG=",
 		"MCPTRAY_KEYRING_PASSWORD=e2e-test-password",
+		// The locale of many servers and containers, which Fyne's init
+		// complains about: the commands must stay quiet anyway.
+		"LANG=C.UTF-8",
 	)
 	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
 		t.Fatal(err)

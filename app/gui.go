@@ -1,3 +1,5 @@
+//go:build !nogui
+
 package app
 
 import (
@@ -7,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,25 +25,8 @@ import (
 	"github.com/mcptray/mcptray/ui"
 )
 
-// testHooksEnv turns on the control socket's UI test hook (the end-to-end
-// test presses the key icon through it).
-const testHooksEnv = "MCPTRAY_UI_TEST_HOOKS"
-
-// canShowWindow: a display to open the window on.
-func canShowWindow() bool {
-	if runtime.GOOS != "linux" {
-		return true
-	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
-}
-
-func runOpen(env *cliEnv, args []string) int {
-	fs := env.newFlags("open")
-	if _, ok := env.parse(fs, args); !ok {
-		return exitUsage
-	}
-	return runGUI(env)
-}
+// hasGUI: this build has the window (see gui_nogui.go).
+const hasGUI = true
 
 // runGUI runs the hub with its window and tray icon. A second start
 // brings the running window to the front instead.

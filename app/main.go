@@ -68,6 +68,8 @@ func commands() []command {
 			usage: "[--days N] [--server NAME] [--json]", example: "mcptray stats --days 30", run: runStats},
 		{name: "stop", summary: "stop the running hub",
 			usage: "[--config FILE]", example: "mcptray stop", run: runStop},
+		{name: "autostart", summary: "start MCP Tray at login, or not (the same switch as in Settings)",
+			usage: "on|off|status", example: "mcptray autostart on", run: runAutostart},
 		{name: "version", summary: "print version, commit, build date and Go version",
 			usage: "", example: "mcptray version", run: runVersion},
 		{name: "conformance-client", summary: "client side of the official MCP conformance suite",
