@@ -33,7 +33,7 @@ STATICCHECK             := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages: the Fyne build (DEPENDENCIES.md), then what tests use.
 BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
               libxinerama-dev libxi-dev libxxf86vm-dev
-TEST_PKGS  := xvfb xauth imagemagick x11-utils xdotool curl gnome-keyring dbus iproute2 util-linux \
+TEST_PKGS  := xvfb xauth imagemagick x11-utils xdotool curl desktop-file-utils gnome-keyring dbus iproute2 util-linux \
               libgl1-mesa-dri
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -54,7 +54,7 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
-.PHONY: build run demo screenshot deps test-deps test test-unit test-keyring lint bench clean check-go conformance
+.PHONY: build run demo screenshot install uninstall package test-install deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
 	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
@@ -93,6 +93,57 @@ build: deps check-go
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 	go build -trimpath -ldflags '-s -w' -o $(BIN)-relay ./app/relay
 
+# install [PREFIX=~/.local] [DESTDIR=]: the binaries, a desktop entry (so
+# MCP Tray is in the application menu) and the icons in every size.
+# uninstall removes exactly these files (never configuration, tokens or
+# data), then the folders install made if they are empty.
+PREFIX     ?= $(HOME)/.local
+DESTDIR    ?=
+ICON_SIZES := 16 24 32 48 64 128 256 512
+APP_ID     := io.github.mcptray
+INSTALLED  := $(DESTDIR)$(PREFIX)/bin/mcptray $(DESTDIR)$(PREFIX)/bin/mcptray-relay \
+              $(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop \
+              $(foreach s,$(ICON_SIZES),$(DESTDIR)$(PREFIX)/share/icons/hicolor/$(s)x$(s)/apps/$(APP_ID).png)
+
+install: build
+	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mcptray
+	install -Dm755 $(BIN)-relay $(DESTDIR)$(PREFIX)/bin/mcptray-relay
+	@mkdir -p $(DESTDIR)$(PREFIX)/share/applications
+	sed 's|@BINDIR@|$(PREFIX)/bin|' build/linux/$(APP_ID).desktop > $(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop
+	@for s in $(ICON_SIZES); do \
+	  install -Dm644 assets/icons/$${s}x$${s}.png $(DESTDIR)$(PREFIX)/share/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png; done
+	@echo "Installed MCP Tray in $(DESTDIR)$(PREFIX): start it from the application menu, or run $(PREFIX)/bin/mcptray."
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "Note: $(PREFIX)/bin is not on your PATH; IDE snippets use the full path.";; esac
+
+uninstall:
+	rm -f $(INSTALLED)
+	@for f in $(INSTALLED); do rmdir -p --ignore-fail-on-non-empty "$$(dirname "$$f")" 2>/dev/null || true; done
+	@echo "Removed MCP Tray from $(DESTDIR)$(PREFIX). Your configuration, tokens and data are kept."
+
+# package: dist/mcptray-VERSION-linux-ARCH.tar.gz and dist/mcptray_VERSION_ARCH.deb,
+# reproducible: every file dated at the last commit, sorted, owned by root.
+ARCH         := $(shell go env GOARCH 2>/dev/null || echo amd64)
+DEB_VERSION  := $(shell echo "$(VERSION)" | sed -e 's/^v//' -e 's/^\([^0-9]\)/0~\1/' -e 's/-/~/g')
+EPOCH        := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+STAGE        := $(ROOT)/dist/stage
+
+package: build
+	rm -rf $(STAGE) && mkdir -p $(ROOT)/dist
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	mkdir -p $(STAGE)/DEBIAN
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(ARCH)|' build/linux/control > $(STAGE)/DEBIAN/control
+	find $(STAGE) -exec touch -h -d @$(EPOCH) {} +
+	tar --sort=name --mtime=@$(EPOCH) --owner=0 --group=0 --numeric-owner -C $(STAGE)/usr -cf - . \
+	  | gzip -9n > $(ROOT)/dist/mcptray-$(VERSION)-linux-$(ARCH).tar.gz
+	SOURCE_DATE_EPOCH=$(EPOCH) dpkg-deb --root-owner-group -Zxz --build $(STAGE) $(ROOT)/dist/mcptray_$(DEB_VERSION)_$(ARCH).deb >/dev/null
+	rm -rf $(STAGE)
+	@ls -l $(ROOT)/dist
+
+# test-install: install into a temporary prefix and uninstall; the headless
+# build (CGO_ENABLED=0) serving and bridging; the packages (part of make test).
+test-install: build
+	MCPTRAY_PEERS=$(PEERS) $(NETNS) build/install-test.sh
+
 # run: the window and tray icon where there is a display, else the hub
 # without a window.
 run: build
@@ -122,9 +173,13 @@ test: test-deps lint
 	@echo "== unit and integration tests (race detector), in a private network namespace"
 	go build ./... && go test -count=1 -run '^$$' ./... >/dev/null
 	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -race -count=1 -timeout 20m $(NONGUI_PKGS)
+	@echo "== the window's unit tests without cgo or a display"
+	CGO_ENABLED=0 DISPLAY= GOFLAGS=-mod=readonly GOPROXY=off go test -count=1 ./ui/
 	@echo "== end-to-end tests of the mcptray binary"
 	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -timeout 20m ./app/
 	@$(MAKE) --no-print-directory test-keyring
+	@echo "== install, headless build and packages"
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory conformance
 
 # The official MCP conformance suite (docs/conformance.md): the client side
@@ -157,4 +212,4 @@ bench: test-deps build
 	MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -run '^$$' -bench . -benchtime 2s ./mcphub/...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -1,9 +1,11 @@
-// Command icongen draws MCP Tray's PNG icons into assets/: the app icon and
-// the tray icons, one per overall state. Run it from the repository root:
+// Command icongen draws MCP Tray's PNG icons into assets/: the app icon
+// (also in every size desktops ask for, assets/icons/NxN.png), and the tray
+// icons, one per overall state. Run it from the repository root:
 // go run ./build/icongen
 package main
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -21,11 +23,21 @@ func main() {
 		"tray-error.png":  hub(color.RGBA{0xd3, 0x3a, 0x2f, 0xff}),
 		"tray-paused.png": hub(color.RGBA{0x80, 0x86, 0x8c, 0xff}),
 	}
+	sizes := map[string]int{}
+	for name := range icons {
+		sizes[name] = 64
+	}
+	sizes["icon.png"] = 256
+	for _, n := range []int{16, 24, 32, 48, 64, 128, 256, 512} {
+		name := filepath.Join("icons", fmt.Sprintf("%dx%d.png", n, n))
+		icons[name] = icons["icon.png"]
+		sizes[name] = n
+	}
+	if err := os.MkdirAll(filepath.Join("assets", "icons"), 0o755); err != nil {
+		log.Fatal(err)
+	}
 	for name, draw := range icons {
-		size := 64
-		if name == "icon.png" {
-			size = 256
-		}
+		size := sizes[name]
 		img := image.NewNRGBA(image.Rect(0, 0, size, size))
 		for y := range size {
 			for x := range size {
