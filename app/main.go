@@ -173,6 +173,17 @@ func suggest(name string) string {
 	return best
 }
 
+// suggestFlag is the flag of fs closest to an unknown one, if any is close.
+func suggestFlag(fs *flag.FlagSet, name string) string {
+	best, bestDist := "", 3
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestDist || strings.HasPrefix(f.Name, name) && len(name) >= 2 && bestDist > 1 {
+			best, bestDist = f.Name, min(d, 1)
+		}
+	})
+	return best
+}
+
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
@@ -214,10 +225,21 @@ func (env *cliEnv) newFlags(c string) *flag.FlagSet {
 // It returns the positional arguments, or ok=false after printing the
 // problem.
 func (env *cliEnv) parse(fs *flag.FlagSet, args []string) (pos []string, ok bool) {
+	// The full help is for -h; a mistake gets the error, a suggestion and
+	// where the help is.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return nil, false
+			}
+			if name, found := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); found {
+				if s := suggestFlag(fs, strings.TrimLeft(name, "-")); s != "" {
+					fmt.Fprintf(env.stderr, "Did you mean --%s?\n", s)
+				}
 			}
 			fmt.Fprintf(env.stderr, "Run 'mcptray help %s' for usage.\n", strings.TrimPrefix(fs.Name(), "mcptray "))
 			return nil, false
