@@ -54,7 +54,7 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
-.PHONY: build run demo screenshot install uninstall package test-install deps test-deps test test-unit test-keyring lint bench clean check-go conformance
+.PHONY: fuzz build run demo screenshot install uninstall package test-install deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
 	@command -v go >/dev/null || { echo "Go 1.26 or later is needed: https://go.dev/dl/ (expected at /usr/local/go)"; exit 1; }
@@ -139,6 +139,20 @@ package: build
 	rm -rf $(STAGE)
 	@ls -l $(ROOT)/dist
 
+# fuzz: every fuzz target for FUZZTIME each (part of make test, 5s each;
+# the seeds also run as plain tests). A crash found is written under the
+# package's testdata/fuzz/ and fails the run: commit it with the fix.
+FUZZTIME     ?= 5s
+FUZZ_TARGETS := mcphub/config:FuzzParse mcphub/upstream:FuzzParseChallenge mcphub/upstream:FuzzEventReader \
+                oauth:FuzzParseChallenge oauth:FuzzAuthServerMetadata oauth:FuzzCallbackQuery oauth:FuzzCheckBrowserURL \
+                mcphub/bridge:FuzzParseMessage mcphub/bridge:FuzzPrefixed mcphub/bridge:FuzzBridgeHTTPBody \
+                mcphub/bridge:FuzzBridgeStreamLine
+
+fuzz: check-go
+	@for t in $(FUZZ_TARGETS); do pkg=./$${t%%:*}; fn=$${t##*:}; \
+	  out=$$(go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	  echo "  $$fn ($$pkg): $$(grep -o 'execs: [0-9]*' <<<"$$out" | tail -1) in $(FUZZTIME), no failure"; done
+
 # test-install: install into a temporary prefix and uninstall; the headless
 # build (CGO_ENABLED=0) serving and bridging; the packages (part of make test).
 test-install: build
@@ -178,6 +192,8 @@ test: test-deps lint
 	@echo "== end-to-end tests of the mcptray binary"
 	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -timeout 20m ./app/
 	@$(MAKE) --no-print-directory test-keyring
+	@echo "== fuzzing, $(FUZZTIME) per target"
+	@$(MAKE) --no-print-directory fuzz
 	@echo "== install, headless build and packages"
 	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory conformance

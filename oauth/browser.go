@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pkg/browser"
@@ -21,8 +22,16 @@ func CheckBrowserURL(raw string) error {
 	if err := checkEndpointURL(raw); err != nil {
 		return fmt.Errorf("refusing to open the authorization URL: %w", err)
 	}
+	// Characters RFC 3986 never allows unencoded: a URL that has them was
+	// made to be misread by something on the way to the browser.
+	if i := strings.IndexFunc(raw, func(r rune) bool { return r < 0x21 || r == 0x7f || strings.ContainsRune(notInURLs, r) }); i >= 0 {
+		return fmt.Errorf("refusing to open the authorization URL: it contains %q, which URLs never contain unencoded", raw[i])
+	}
 	return nil
 }
+
+// notInURLs are printable characters RFC 3986 does not allow in a URL.
+const notInURLs = "\"'`<>\\^{}|"
 
 // SystemBrowser opens authURL in the default browser. The URL is checked
 // first and passed as one argument to xdg-open, open or rundll32, never

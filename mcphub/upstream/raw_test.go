@@ -314,3 +314,5 @@ func TestEventReader(t *testing.T) {
 		t.Errorf("lastID %q retry %v", ev.lastID, ev.retry)
 	}
 }
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReaderSize(bytes.NewReader(b), 16) }
