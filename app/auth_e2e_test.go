@@ -129,3 +129,48 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 	}
 	t.Logf("grepped %d files (log, database, config, encrypted secrets) for %d issued secrets", checked, len(secrets))
 }
+
+// TestFilesArePrivate: every file MCP Tray writes for a user (config, data,
+// logs, runtime) is 0600 and every folder 0700, after a hub ran, signed in
+// and made a token.
+func TestFilesArePrivate(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	u := newUserEnv(t)
+	u.writeConfig(t, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {"demo": {"url": %q}}}`,
+		testpeers.FreePort(t), testpeers.FreePort(t), srv.URL()))
+	if err := os.Chmod(u.config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u.serve(t)
+	w := u.watch(t)
+	w.until(t, "demo needs sign-in", func(st *control.StatusResponse) bool {
+		return len(st.Servers) == 1 && st.Servers[0].Status.State == "needs_auth"
+	})
+	if _, errOut, code := u.run(t, "token", "create", "ide"); code != 0 {
+		t.Fatalf("token create: %s", errOut)
+	}
+	checked := 0
+	for _, root := range []string{"data/mcptray", "state/mcptray", "run/mcptray", "config/mcptray"} {
+		_ = filepath.Walk(filepath.Join(u.dir, root), func(p string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return nil
+			}
+			checked++
+			mode := fi.Mode()
+			switch {
+			case mode.IsDir() && mode.Perm() != 0o700:
+				t.Errorf("%s: folder mode %v, want 0700", p, mode.Perm())
+			case mode.IsRegular() && mode.Perm()&0o077 != 0:
+				t.Errorf("%s: file mode %v, want 0600", p, mode.Perm())
+			case mode&os.ModeSocket != 0 && mode.Perm()&0o077 != 0:
+				t.Errorf("%s: socket mode %v, want 0600", p, mode.Perm())
+			}
+			return nil
+		})
+	}
+	if checked < 6 {
+		t.Fatalf("only %d paths checked", checked)
+	}
+	t.Logf("%d files and folders checked", checked)
+}

@@ -76,6 +76,7 @@ type Bridge struct {
 	log      *slog.Logger
 	hub      Hub
 	stateKey []byte // MACs the requestState of suspended calls
+	limiter  *failLimiter
 
 	gen     atomic.Uint64                 // catalog generation
 	changed atomic.Pointer[chan struct{}] // closed and replaced on every catalog change
@@ -109,7 +110,7 @@ func New(opts Options) *Bridge {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	b := &Bridge{opts: opts, log: opts.Logger, stateKey: key, sessions: map[string]*session{},
+	b := &Bridge{opts: opts, log: opts.Logger, stateKey: key, limiter: newFailLimiter(), sessions: map[string]*session{},
 		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, stop: make(chan struct{})}
 	changed := make(chan struct{})
 	b.changed.Store(&changed)

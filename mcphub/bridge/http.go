@@ -106,16 +106,26 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return "", false
 	}
+	if !b.limiter.allow(raw) {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
+		return "", false
+	}
 	var tok *store.Token
 	err := store.ErrTokenInvalid
 	if b.opts.Tokens != nil {
 		tok, err = b.opts.Tokens.VerifyToken(raw)
 	}
 	if err != nil {
+		if n := b.limiter.fail(); n > 0 {
+			b.log.Warn("bridge: requests with an unknown, revoked or expired client token", "count", n,
+				"remote", r.RemoteAddr, "user_agent", r.UserAgent())
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_token", error_description="the token is unknown, revoked or expired"`)
 		httpError(w, http.StatusUnauthorized, "the client token is unknown, revoked or expired")
 		return "", false
 	}
+	b.limiter.ok(raw)
 	if tok.Servers != nil {
 		if v.server != "" && !slices.Contains(tok.Servers, v.server) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="insufficient_scope"`)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +279,54 @@ func TestCallRecordsAndUsageTool(t *testing.T) {
 	}
 	if res := callTool(t, scoped, usageToolName, map[string]any{"days": 61}); !res.IsError {
 		t.Error("more than 60 days allowed")
+	}
+}
+
+// Guessing tokens is slowed down: after a burst of failures, unknown
+// tokens get 429 without being checked, while a token that verified
+// lately keeps working; the bucket refills with time.
+func TestTokenGuessingIsSlowedDown(t *testing.T) {
+	r := newRig(t, withTokens(""), rigOptions{})
+	var mu sync.Mutex
+	now := time.Now()
+	r.bridge.limiter.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	ctx := context.Background()
+	used, _, err := r.db.CreateToken(ctx, "ide", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _, err := r.db.CreateToken(ctx, "new-ide", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcpURL := r.url + "/mcp"
+	with := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	if resp, body := post(t, mcpURL, with(used), initializeBody); resp.StatusCode != 200 {
+		t.Fatalf("valid token: %s %s", resp.Status, body)
+	}
+	codes := map[int]int{}
+	for i := range 25 {
+		resp, _ := post(t, mcpURL, with(fmt.Sprintf("mcptray_pat_guess%02d", i)), initializeBody)
+		codes[resp.StatusCode]++
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[401] != failBurst || codes[429] != 25-failBurst {
+		t.Errorf("25 guesses answered %v; want %d x 401 then 429", codes, failBurst)
+	}
+	if resp, body := post(t, mcpURL, with(used), initializeBody); resp.StatusCode != 200 {
+		t.Errorf("the IDE's token during the attack: %s %s", resp.Status, body)
+	}
+	if resp, _ := post(t, mcpURL, with(fresh), initializeBody); resp.StatusCode != 429 {
+		t.Errorf("a token not seen before, during the attack: %s (want 429: retry in a second)", resp.Status)
+	}
+	advance(3 * time.Second)
+	if resp, body := post(t, mcpURL, with(fresh), initializeBody); resp.StatusCode != 200 {
+		t.Errorf("the new token a few seconds later: %s %s", resp.Status, body)
+	}
+	if resp, _ := post(t, mcpURL, with("mcptray_pat_guess-again"), initializeBody); resp.StatusCode != 401 {
+		t.Errorf("a guess after the bucket refilled: %s, want 401", resp.Status)
 	}
 }
