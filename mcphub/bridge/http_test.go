@@ -230,10 +230,23 @@ func TestSignInToolFromIDE(t *testing.T) {
 	if text(t, res) != "echo: hi" {
 		t.Errorf("echo after sign-in: %+v", res)
 	}
-	// Whatever the bridge sent, no token was in it.
-	data, _ := json.Marshal(res)
-	if strings.Contains(string(data), "Bearer") || strings.Contains(string(data), "access_token") {
-		t.Errorf("a token leaked: %s", data)
+	// Whatever the bridge sent, no secret the provider issued was in it.
+	list, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := json.Marshal([]any{res, list, callTool(t, cs, "mcptray__usage_stats", nil)})
+	secrets := as.Secrets()
+	if len(secrets) == 0 {
+		t.Fatal("the provider issued no secrets?")
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(sent), s) {
+			t.Errorf("a secret the provider issued reached the IDE (%.8s...)", s)
+		}
+	}
+	if strings.Contains(string(sent), "Bearer") {
+		t.Errorf("an Authorization value reached the IDE: %s", sent)
 	}
 }
 
