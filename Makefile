@@ -160,7 +160,7 @@ FUZZ_TARGETS := mcphub/config:FuzzParse mcphub/upstream:FuzzParseChallenge mcphu
 
 fuzz: check-go
 	@for t in $(FUZZ_TARGETS); do pkg=./$${t%%:*}; fn=$${t##*:}; \
-	  out=$$(go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	  out=$$(go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
 	  echo "  $$fn ($$pkg): $$(grep -o 'execs: [0-9]*' <<<"$$out" | tail -1) in $(FUZZTIME), no failure"; done
 
 # test-install: install into a temporary prefix and uninstall; the headless

@@ -102,6 +102,7 @@ type Conn struct {
 	catalog atomic.Pointer[Catalog]
 
 	kick    chan struct{}  // reconnect now, resetting the backoff
+	lost    chan error     // a request found the session dead (see sessionLost)
 	changed chan struct{}  // a list_changed arrived; see pending
 	pending [4]atomic.Bool // by catalogKind
 	cancel  context.CancelFunc
@@ -124,6 +125,7 @@ func newConn(srv config.Server, opts Options) *Conn {
 		opts:    opts,
 		log:     opts.Logger.With("server", srv.ID),
 		kick:    make(chan struct{}, 1),
+		lost:    make(chan error, 1),
 		changed: make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -362,6 +364,17 @@ func (c *Conn) run(ctx context.Context) {
 
 var errKicked = errors.New("reconnect requested")
 
+// sessionLost ends the current session because a request found it dead
+// (the server went away, or forgot the session): the status says so at
+// once, and the connection loop reconnects, instead of waiting for go-sdk
+// to notice on its own.
+func (c *Conn) sessionLost(err error) {
+	select {
+	case c.lost <- err:
+	default:
+	}
+}
+
 // wait blocks until timer fires (true), Reconnect is called (true), or ctx
 // ends (false). A nil timer waits for Reconnect or ctx only.
 func (c *Conn) wait(ctx context.Context, timer <-chan time.Time) bool {
@@ -401,6 +414,8 @@ func (c *Conn) serve(ctx context.Context, att *attempt) error {
 			return ctx.Err()
 		case <-c.kick:
 			return errKicked
+		case err := <-c.lost:
+			return err
 		case err := <-ended:
 			if err == nil {
 				err = errors.New("the server closed the connection")

@@ -93,12 +93,24 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h RawHandler) (json.RawMessage, error) {
 	resp, err := c.rawPost(ctx, rp, body)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.sessionLost(fmt.Errorf("the server went away: %w", err))
+		}
 		return nil, err
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
-		// Not run: the session path knows what to do (sign in, renew).
+	case http.StatusBadRequest, http.StatusNotFound:
+		// A 404, or a 400 about the session (what some servers answer for
+		// one they forgot, e.g. after a restart): a new session is needed.
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound || bytes.Contains(bytes.ToLower(msg), []byte("session")) {
+			c.sessionLost(fmt.Errorf("the server no longer knows the session (%s)", resp.Status))
+		}
+		return nil, ErrNoRawPath
+	case http.StatusUnauthorized, http.StatusForbidden:
+		// Not run: the session path knows how to sign in.
 		resp.Body.Close()
 		return nil, ErrNoRawPath
 	default:
@@ -165,18 +177,28 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 	br.Reset(resp.Body)
 	ev := &eventReader{r: br}
 	for attempt := 0; ; attempt++ {
+		var end error
 		for {
 			data, err := ev.next()
 			if err != nil {
-				break // the stream ended without the answer
+				end = err // the stream ended without the answer
+				break
 			}
 			if res, done, err := rc.message(ctx, data); done || err != nil {
 				return res, err
 			}
 		}
-		// A resumable server may end the stream and send the answer on a
-		// new one (SSE polling): ask for it from the last event seen.
-		if ev.lastID == "" || attempt >= 3 || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !errors.Is(end, io.EOF) {
+			// Cut off mid-stream: the server (or the way to it) went away.
+			rc.c.sessionLost(fmt.Errorf("the server went away during a call: %w", end))
+			return nil, fmt.Errorf("the server went away during the call: %w", end)
+		}
+		// A resumable server may end the stream cleanly and send the answer
+		// on a new one (SSE polling): ask for it from the last event seen.
+		if ev.lastID == "" || attempt >= 3 {
 			return nil, errors.New("the server ended the response stream before answering")
 		}
 		select {
@@ -361,9 +383,6 @@ type eventReader struct {
 }
 
 func (e *eventReader) next() ([]byte, error) {
-	if e.retry == 0 {
-		e.retry = time.Second
-	}
 	e.data = e.data[:0]
 	for {
 		line, err := e.r.ReadSlice('\n')

@@ -1,0 +1,171 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// startEverythingOn runs npm server-everything (Streamable HTTP) on port.
+func startEverythingOn(t *testing.T, port int) *testpeers.Process {
+	t.Helper()
+	cmd := exec.Command(testpeers.Node(t), testpeers.ServerEverythingScript(t), "streamableHttp")
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	p := testpeers.Start(t, cmd, regexp.MustCompile(`(?i)listening on port|running on port`))
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// An upstream process killed in the middle of a call: the IDE gets an
+// error naming the server within a second, another server's calls go on,
+// and the hub reconnects when the upstream is back, without a restart.
+func TestUpstreamKilledMidCall(t *testing.T) {
+	testpeers.RequirePrivateNetwork(t)
+	port := testpeers.FreePort(t)
+	everything := startEverythingOn(t, port)
+	beta := newUpstream(t, "beta")
+	addWhoami(beta, "beta")
+	r := newRig(t, cfgServers("everything", fmt.Sprintf(`{"url": "http://127.0.0.1:%d/mcp"}`, port), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"everything": status.Connected, "beta": status.Connected})
+
+	progressed := make(chan struct{}, 64)
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progressed <- struct{}{} }})
+	type outcome struct {
+		res *mcp.CallToolResult
+		err error
+		at  time.Time
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "everything__trigger-long-running-operation",
+			Arguments: map[string]any{"duration": 30, "steps": 30}, Meta: mcp.Meta{"progressToken": "long"}})
+		done <- outcome{res, err, time.Now()}
+	}()
+	waitFor(t, progressed, "the long call's first progress")
+
+	killed := time.Now()
+	everything.Stop()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not end after its upstream was killed")
+	}
+	msg := ""
+	switch {
+	case o.err != nil:
+		msg = o.err.Error()
+	case o.res != nil && o.res.IsError:
+		msg = text(t, o.res)
+	default:
+		t.Fatalf("the call succeeded although its server was killed: %+v", o.res)
+	}
+	if !strings.Contains(msg, "everything") {
+		t.Errorf("the error does not name the server: %q", msg)
+	}
+	if d := o.at.Sub(killed); d > time.Second {
+		t.Errorf("the error came %v after the kill, want within 1s", d)
+	}
+	// The other server is untouched, on the same IDE session.
+	if got := text(t, callTool(t, cs, "beta__whoami", nil)); !strings.Contains(got, `"server":"beta"`) {
+		t.Errorf("beta said %q", got)
+	}
+	// The upstream comes back on its port: the hub reconnects by itself.
+	startEverythingOn(t, port)
+	r.wait(t, map[string]status.State{"everything": status.Connected})
+	if got := text(t, callTool(t, cs, "everything__echo", map[string]any{"message": "back"})); !strings.Contains(got, "back") {
+		t.Errorf("echo after the restart: %q", got)
+	}
+}
+
+// An upstream that never answers a call: the call ends at the server's
+// configured timeout with an error naming it, the cancellation reaches the
+// upstream, and the IDE's session stays usable. One that accepts and never
+// answers at all is given up at connect, with the reason.
+func TestHangingUpstreamTimesOut(t *testing.T) {
+	blk := newBlockingUpstream(t)
+	addWhoami(blk.upstreamServer, "blk")
+	r := newRig(t, cfgServers("blk", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "timeout": 1}`, blk.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"blk": status.Connected})
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	start := time.Now()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "blk__block", Arguments: map[string]any{}})
+	took := time.Since(start)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	} else if res.IsError {
+		msg = text(t, res)
+	}
+	if msg == "" || !strings.Contains(msg, "blk") {
+		t.Errorf("the hanging call ended with %q (err %v)", msg, err)
+	}
+	if took < time.Second || took > 3*time.Second {
+		t.Errorf("the call took %v; the server's timeout is 1s", took)
+	}
+	select {
+	case <-blk.cancelled:
+	case <-time.After(10 * time.Second):
+		t.Error("the upstream tool was never told the call is over")
+	}
+	if got := text(t, callTool(t, cs, "blk__whoami", nil)); !strings.Contains(got, `"server":"blk"`) {
+		t.Errorf("the session after the timeout: %q", got)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // read nothing, answer nothing
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	writeConfig(t, r.path, cfgServers("blk", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "timeout": 1}`, blk.URL),
+		"stuck", fmt.Sprintf(`{"url": "http://%s/mcp", "timeout": 1}`, ln.Addr())))
+	if err := r.hub.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, map[string]status.State{"stuck": status.Error})
+	if st := serverStatus(r, "stuck"); !strings.Contains(st.Reason, "no complete answer within") {
+		t.Errorf("the reason does not say it timed out: %q", st.Reason)
+	}
+	start = time.Now()
+	res = callTool(t, cs, "stuck__anything", nil)
+	if !res.IsError || !strings.Contains(text(t, res), "stuck") || time.Since(start) > 2*time.Second {
+		t.Errorf("a call to the hanging server: %q after %v", text(t, res), time.Since(start))
+	}
+}
+
+func serverStatus(r *rig, id string) status.Status {
+	for _, v := range r.hub.Servers() {
+		if v.ID == id {
+			return v.Status
+		}
+	}
+	return status.Status{}
+}
