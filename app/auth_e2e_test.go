@@ -36,50 +36,9 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 		return len(st.Servers) == 1 && st.Servers[0].Status.State == "needs_auth"
 	})
 
-	cmd := exec.Command(binPath, "auth", "demo", "--no-browser")
-	cmd.Env = u.env
-	stdin, _ := cmd.StdinPipe()
-	stderr, _ := cmd.StderrPipe()
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Read the printed URL, "open it in a browser on another machine" (no
-	// redirect is followed: the loopback address is unreachable from there),
-	// and paste the address the browser ends on.
-	urlRE := regexp.MustCompile(`^\s+(http\S+/authorize\?\S+)$`)
-	sc := bufio.NewScanner(stderr)
-	var printed strings.Builder
-	for sc.Scan() {
-		printed.WriteString(sc.Text() + "\n")
-		m := urlRE.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := noFollow.Get(m[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		fmt.Fprintln(stdin, resp.Header.Get("Location"))
-		break
-	}
-	go func() { _, _ = io.Copy(&printed, stderr) }()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("mcptray auth: %v\nstderr:\n%s\nhub:\n%s", err, printed.String(), h.output())
-		}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("mcptray auth did not finish:\n%s", printed.String())
-	}
-	if !strings.Contains(stdout.String(), "Signed in to demo: connected, 3 tools.") {
-		t.Errorf("stdout: %s\nstderr: %s", stdout.String(), printed.String())
+	stdout, printed := u.signInNoBrowser(t, "demo")
+	if !strings.Contains(stdout, "Signed in to demo: connected, 3 tools.") {
+		t.Errorf("stdout: %s\nstderr: %s", stdout, printed)
 	}
 	out, _, code := u.run(t, "status")
 	if code != 0 || !regexp.MustCompile(`demo\s+connected\s+3`).MatchString(out) {
@@ -123,7 +82,7 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 		}
 	}
 	for _, s := range secrets {
-		if strings.Contains(h.output(), s) || strings.Contains(printed.String(), s) {
+		if strings.Contains(h.output(), s) || strings.Contains(printed, s) {
 			t.Errorf("the hub's or the CLI's output contains a secret (%.10s...)", s)
 		}
 	}
@@ -173,4 +132,56 @@ func TestFilesArePrivate(t *testing.T) {
 		t.Fatalf("only %d paths checked", checked)
 	}
 	t.Logf("%d files and folders checked", checked)
+}
+
+// signInNoBrowser signs in as a person on a headless machine does: 'mcptray
+// auth NAME --no-browser' prints the URL, a browser elsewhere opens it (no
+// redirect is followed: the loopback address is unreachable from there),
+// and the person pastes the address it ends on. It returns the command's
+// stdout and stderr.
+func (u *userEnv) signInNoBrowser(t testing.TB, name string) (string, string) {
+	t.Helper()
+	cmd := exec.Command(binPath, "auth", name, "--no-browser")
+	cmd.Env = u.env
+	stdin, _ := cmd.StdinPipe()
+	stderr, _ := cmd.StderrPipe()
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Read the printed URL, "open it in a browser on another machine" (no
+	// redirect is followed: the loopback address is unreachable from there),
+	// and paste the address the browser ends on.
+	urlRE := regexp.MustCompile(`^\s+(http\S+/authorize\?\S+)$`)
+	sc := bufio.NewScanner(stderr)
+	var printed strings.Builder
+	for sc.Scan() {
+		printed.WriteString(sc.Text() + "\n")
+		m := urlRE.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noFollow.Get(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Fprintln(stdin, resp.Header.Get("Location"))
+		break
+	}
+	go func() { _, _ = io.Copy(&printed, stderr) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("mcptray auth: %v\nstderr:\n%s", err, printed.String())
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("mcptray auth did not finish:\n%s", printed.String())
+	}
+	return stdout.String(), printed.String()
 }

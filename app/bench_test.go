@@ -233,7 +233,7 @@ func (tok ideClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	return ideTransport.RoundTrip(r)
 }
 
-func httpSession(b *testing.B, url, token string) *mcp.ClientSession {
+func httpSession(b testing.TB, url, token string) *mcp.ClientSession {
 	tr := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: ideClient(token)}}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(), tr, nil)
 	if err != nil {

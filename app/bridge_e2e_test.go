@@ -22,6 +22,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
@@ -384,4 +385,36 @@ func (tok tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+string(tok))
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A corrupted database: the hub says so and keeps bridging (the stdio
+// bridge needs no database), and 'mcptray stats' explains the problem.
+func TestCorruptDatabaseKeepsBridging(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, _ := bridgeConfig(t, peer.URL, true)
+	u.writeConfig(t, cfg)
+	db := filepath.Join(u.dir, "data", "mcptray", "mcptray.db")
+	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := u.serve(t)
+	u.watch(t).until(t, "ev connected", func(st *control.StatusResponse) bool {
+		return len(st.Servers) == 1 && st.Servers[0].Status.State == "connected"
+	})
+	if out := h.output(); !strings.Contains(out, "database unavailable") || !strings.Contains(out, "mcptray.db") {
+		t.Errorf("the hub did not say the database is unusable:\n%s", out)
+	}
+	cs, _, _ := u.bridgeClient(t, nil, mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil), "2025-11-25")
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil || len(res.Tools) == 0 {
+		t.Fatalf("tools through the bridge with a broken database: %v %v", res, err)
+	}
+	_, errOut, code := u.run(t, "stats")
+	if code == 0 || !strings.Contains(errOut, "mcptray.db") {
+		t.Errorf("stats with a broken database: exit %d: %s", code, errOut)
+	}
 }

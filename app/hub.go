@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 func (r *runningHub) info() control.HubInfo {
 	ver, _, _ := Version()
 	info := control.HubInfo{Version: ver, PID: os.Getpid(), Started: r.started, Mode: r.mode,
-		LogFile: r.log.path, Socket: r.paths.Control().Socket}
+		LogFile: r.log.path, Socket: r.paths.Control().Socket, Goroutines: runtime.NumGoroutine()}
 	if r.secrets != nil {
 		info.Keyring = r.secrets.Backend()
 	} else if r.keyErr != nil {

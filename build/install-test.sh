@@ -64,11 +64,21 @@ go version -m "$work/bin/mcptray" | grep -q "CGO_ENABLED=0" || fail "the headles
 JSON
   "$hub" serve --detach 2>/dev/null
   "$hub" status --wait connected --timeout 60s >/dev/null || fail "the headless hub did not connect"
-  out=$(printf '%s\n' \
+  # As an IDE does: requests in, answers out, stdin closed at the end
+  # (which ends the bridge).
+  coproc BRIDGE { timeout 30 "$hub" bridge 2>/dev/null; }
+  printf '%s\n' \
     '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}' \
     '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
-    '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | timeout 30 "$hub" bridge 2>/dev/null)
-  grep -q '"id":2' <<<"$out" && grep -q 'everything__' <<<"$out" || fail "the headless bridge did not list the tools: $out"
+    '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' >&"${BRIDGE[1]}"
+  out=""
+  while IFS= read -r line <&"${BRIDGE[0]}"; do
+    out+=$line$'\n'
+    [[ $line == *'"id":2'* ]] && break
+  done
+  exec {BRIDGE[1]}>&-
+  wait "$BRIDGE_PID" || true
+  grep -q 'everything__' <<<"$out" || fail "the headless bridge did not list the tools: $out"
   "$hub" stop >/dev/null
 )
 echo "   static binary, serve --detach, bridge tools/list, stop: ok"

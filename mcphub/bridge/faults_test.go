@@ -1,8 +1,11 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -168,4 +171,93 @@ func serverStatus(r *rig, id string) status.Status {
 		}
 	}
 	return status.Status{}
+}
+
+// An IDE that sends 10,000 requests in one burst on the stdio stream gets
+// 10,000 answers, each to its own id, and the bridge keeps serving others.
+func TestRequestBurst(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	a, b := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.bridge.ServeStream(ctx, b, "", "burst") }()
+	defer func() { cancel(); a.Close(); <-served }()
+
+	const n = 10000
+	go func() {
+		w := bufio.NewWriterSize(a, 1<<20)
+		fmt.Fprintln(w, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"burst","version":"1"}}}`)
+		fmt.Fprintln(w, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		for i := 1; i <= n; i++ {
+			method := "tools/list"
+			if i%10 == 0 {
+				method = "ping"
+			}
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%d,"method":%q}`+"\n", i, method)
+		}
+		_ = w.Flush()
+	}()
+	seen := make([]bool, n+1)
+	got := 0
+	sc := bufio.NewScanner(a)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	_ = a.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	for got < n+1 && sc.Scan() {
+		var m struct {
+			ID     *int            `json:"id"`
+			Error  json.RawMessage `json:"error"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.ID == nil {
+			continue // a notification
+		}
+		if *m.ID < 0 || *m.ID > n || seen[*m.ID] || m.Error != nil || m.Result == nil {
+			t.Fatalf("answer %s", sc.Bytes())
+		}
+		seen[*m.ID] = true
+		got++
+	}
+	if got != n+1 {
+		t.Fatalf("%d answers to %d requests: %v", got, n+1, sc.Err())
+	}
+	// Another IDE is served meanwhile and after.
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	if got := text(t, callTool(t, cs, "beta__whoami", nil)); !strings.Contains(got, `"server":"beta"`) {
+		t.Errorf("another IDE after the burst: %q", got)
+	}
+}
+
+// An IDE that goes away in the middle of a call (its stdio bridge closed)
+// has the call cancelled upstream.
+func TestIDEDisconnectsMidCall(t *testing.T) {
+	blk := newBlockingUpstream(t)
+	r := newRig(t, cfgServers("blk", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25"}`, blk.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"blk": status.Connected})
+	a, b := net.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- r.bridge.ServeStream(context.Background(), b, "", "leaver") }()
+	go func() {
+		fmt.Fprintln(a, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"leaver","version":"1"}}}`)
+		fmt.Fprintln(a, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		fmt.Fprintln(a, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"blk__block","arguments":{}}}`)
+	}()
+	go func() { _, _ = io.Copy(io.Discard, a) }()
+	select {
+	case <-blk.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the upstream")
+	}
+	a.Close() // the IDE window closed
+	select {
+	case <-blk.cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream call was not cancelled when its IDE went away")
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end")
+	}
 }

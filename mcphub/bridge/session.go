@@ -143,6 +143,16 @@ func (s *session) track(id json.RawMessage, cancel context.CancelFunc) func() {
 	}
 }
 
+// cancelAll cancels every request of the session still in flight: its
+// client is gone (a stdio bridge's stream ended).
+func (s *session) cancelAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.inflight {
+		cancel()
+	}
+}
+
 func (s *session) cancel(id json.RawMessage) {
 	s.mu.Lock()
 	cancel := s.inflight[string(id)]

@@ -29,6 +29,9 @@ type Options struct {
 
 // Load reads and parses the file at path.
 func Load(path string, opts Options) (*Config, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, &Error{Issues: []Issue{{File: path, Msg: "this is a folder, not a file: the configuration must be a JSON file"}}}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

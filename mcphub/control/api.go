@@ -22,6 +22,8 @@ type HubInfo struct {
 	LogFile  string    `json:"log_file,omitempty"`
 	Socket   string    `json:"socket"`
 	Bridge   string    `json:"bridge,omitempty"` // the HTTP bridge's URL, or why it is unavailable
+	// Goroutines is the hub's goroutine count (make soak watches it).
+	Goroutines int `json:"goroutines"`
 }
 
 // StatusResponse is the answer to GET /v1/status.

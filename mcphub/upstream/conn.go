@@ -101,10 +101,10 @@ type Conn struct {
 	raw     *rawPath // the fast path of that session, if it has one
 	catalog atomic.Pointer[Catalog]
 
-	kick    chan struct{}  // reconnect now, resetting the backoff
-	lost    chan error     // a request found the session dead (see sessionLost)
-	changed chan struct{}  // a list_changed arrived; see pending
-	pending [4]atomic.Bool // by catalogKind
+	kick    chan struct{}    // reconnect now, resetting the backoff
+	lost    chan lostSession // a request found a session dead (see sessionLost)
+	changed chan struct{}    // a list_changed arrived; see pending
+	pending [4]atomic.Bool   // by catalogKind
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -125,7 +125,7 @@ func newConn(srv config.Server, opts Options) *Conn {
 		opts:    opts,
 		log:     opts.Logger.With("server", srv.ID),
 		kick:    make(chan struct{}, 1),
-		lost:    make(chan error, 1),
+		lost:    make(chan lostSession, 1),
 		changed: make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -364,14 +364,28 @@ func (c *Conn) run(ctx context.Context) {
 
 var errKicked = errors.New("reconnect requested")
 
-// sessionLost ends the current session because a request found it dead
-// (the server went away, or forgot the session): the status says so at
-// once, and the connection loop reconnects, instead of waiting for go-sdk
-// to notice on its own.
-func (c *Conn) sessionLost(err error) {
-	select {
-	case c.lost <- err:
-	default:
+// lostSession is a request's report that the session of raw is dead.
+type lostSession struct {
+	raw *rawPath
+	err error
+}
+
+// sessionLost ends the session of raw because a request found it dead (the
+// server went away, or forgot the session): the status says so at once,
+// and the connection loop reconnects, instead of waiting for go-sdk to
+// notice on its own. A report about an earlier session is ignored.
+func (c *Conn) sessionLost(raw *rawPath, err error) {
+	for {
+		select {
+		case c.lost <- lostSession{raw, err}:
+			return
+		default:
+		}
+		// Full: make room, dropping the older report (likely stale).
+		select {
+		case <-c.lost:
+		default:
+		}
 	}
 }
 
@@ -414,8 +428,13 @@ func (c *Conn) serve(ctx context.Context, att *attempt) error {
 			return ctx.Err()
 		case <-c.kick:
 			return errKicked
-		case err := <-c.lost:
-			return err
+		case l := <-c.lost:
+			c.mu.Lock()
+			current := c.raw
+			c.mu.Unlock()
+			if l.raw == current {
+				return l.err
+			} // else a late report about an earlier session
 		case err := <-ended:
 			if err == nil {
 				err = errors.New("the server closed the connection")

@@ -94,7 +94,7 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 	resp, err := c.rawPost(ctx, rp, body)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.sessionLost(fmt.Errorf("the server went away: %w", err))
+			c.sessionLost(rp, fmt.Errorf("the server went away: %w", err))
 		}
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusNotFound || bytes.Contains(bytes.ToLower(msg), []byte("session")) {
-			c.sessionLost(fmt.Errorf("the server no longer knows the session (%s)", resp.Status))
+			c.sessionLost(rp, fmt.Errorf("the server no longer knows the session (%s)", resp.Status))
 		}
 		return nil, ErrNoRawPath
 	case http.StatusUnauthorized, http.StatusForbidden:
@@ -193,7 +193,7 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		}
 		if !errors.Is(end, io.EOF) {
 			// Cut off mid-stream: the server (or the way to it) went away.
-			rc.c.sessionLost(fmt.Errorf("the server went away during a call: %w", end))
+			rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
 			return nil, fmt.Errorf("the server went away during the call: %w", end)
 		}
 		// A resumable server may end the stream cleanly and send the answer
