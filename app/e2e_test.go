@@ -105,6 +105,7 @@ type hubProcess struct {
 	mu     sync.Mutex
 	stderr strings.Builder
 	done   chan struct{}
+	err    error // how it exited, once done is closed
 }
 
 func (h *hubProcess) output() string {
@@ -116,8 +117,15 @@ func (h *hubProcess) output() string {
 // serve starts 'mcptray serve' and waits until it reports where it listens.
 func (u *userEnv) serve(t testing.TB, args ...string) *hubProcess {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
-	cmd.Env = u.env
+	return u.start(t, nil, append([]string{"serve"}, args...)...)
+}
+
+// start runs mcptray with args (and env added to the user's) and waits
+// until it reports where it listens; the test's end stops it with SIGTERM.
+func (u *userEnv) start(t testing.TB, env []string, args ...string) *hubProcess {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(append([]string{}, u.env...), env...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -138,25 +146,41 @@ func (u *userEnv) serve(t testing.TB, args ...string) *hubProcess {
 				once.Do(func() { close(ready) })
 			}
 		}
+		h.err = cmd.Wait()
+		close(h.done)
 	}()
-	go func() { _ = cmd.Wait(); close(h.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-h.done:
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			t.Errorf("mcptray serve did not stop within 15s of SIGTERM")
+			t.Errorf("mcptray %s did not stop within 15s of SIGTERM", strings.Join(args, " "))
 		}
 	})
 	select {
 	case <-ready:
 	case <-h.done:
-		t.Fatalf("mcptray serve exited early:\n%s", h.output())
+		t.Fatalf("mcptray %s exited early:\n%s", strings.Join(args, " "), h.output())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("mcptray serve did not start:\n%s", h.output())
+		t.Fatalf("mcptray %s did not start:\n%s", strings.Join(args, " "), h.output())
 	}
 	return h
+}
+
+// quit stops it as the desktop does at logout (SIGTERM) and checks it
+// exits cleanly.
+func (h *hubProcess) quit(t *testing.T) {
+	t.Helper()
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("it did not quit within 20s:\n%s", h.output())
+	}
+	if h.err != nil || strings.Contains(h.output(), "panic:") {
+		t.Fatalf("it did not quit cleanly (%v):\n%s", h.err, h.output())
+	}
 }
 
 // watcher follows a hub's event stream and answers "wait until".

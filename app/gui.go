@@ -179,6 +179,30 @@ func (g *guiHub) Catalog(id string) ui.Catalog {
 	return ui.Catalog{Tools: items(cat.Tools), Resources: items(cat.Resources, cat.ResourceTemplates), Prompts: items(cat.Prompts)}
 }
 
+func (g *guiHub) RecentErrors(ctx context.Context, id string, n int) ([]ui.ErrorRecord, error) {
+	if g.r.db == nil {
+		return nil, errors.New("the database is unavailable (see the log)")
+	}
+	events, err := g.r.db.RecentEvents(ctx, id, 200)
+	if err != nil {
+		return nil, err
+	}
+	var out []ui.ErrorRecord
+	for _, e := range events {
+		if e.State != "error" || e.Reason == "" {
+			continue
+		}
+		if len(out) > 0 && out[len(out)-1].Reason == e.Reason {
+			continue // the same failure retried
+		}
+		out = append(out, ui.ErrorRecord{Time: e.Time, Reason: e.Reason})
+		if len(out) == n {
+			break
+		}
+	}
+	return out, nil
+}
+
 func (g *guiHub) EditConfig(e config.Edit) error {
 	if err := config.Apply(g.r.paths.Config, e, config.Options{LookupSecret: g.r.lookupSecret}); err != nil {
 		return err

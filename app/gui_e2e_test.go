@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,75 +46,6 @@ func startXvfb(t *testing.T) string {
 		t.Fatalf("Xvfb did not report its display: %v", err)
 	}
 	return ":" + strings.TrimSpace(line)
-}
-
-// guiProcess is 'mcptray' (no arguments: the window) started as a person
-// would, on the test's display.
-type guiProcess struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr strings.Builder
-	done   chan struct{}
-	err    error
-}
-
-func (g *guiProcess) output() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.stderr.String()
-}
-
-func (u *userEnv) startGUI(t *testing.T, env ...string) *guiProcess {
-	t.Helper()
-	cmd := exec.Command(binPath)
-	cmd.Env = append(append([]string{}, u.env...), env...)
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	g := &guiProcess{cmd: cmd, done: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		once := sync.Once{}
-		for sc.Scan() {
-			g.mu.Lock()
-			g.stderr.WriteString(sc.Text() + "\n")
-			g.mu.Unlock()
-			if strings.Contains(sc.Text(), "control socket:") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		g.err = cmd.Wait()
-		close(g.done)
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	select {
-	case <-ready:
-	case <-g.done:
-		t.Fatalf("mcptray exited early:\n%s", g.output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("mcptray did not start:\n%s", g.output())
-	}
-	return g
-}
-
-// quit asks the app to quit as the desktop does at logout (SIGTERM) and
-// checks it exits cleanly.
-func (g *guiProcess) quit(t *testing.T) {
-	t.Helper()
-	_ = g.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-g.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the app did not quit within 20s:\n%s", g.output())
-	}
-	if g.err != nil || strings.Contains(g.output(), "panic:") {
-		t.Fatalf("the app did not quit cleanly (%v):\n%s", g.err, g.output())
-	}
 }
 
 // controlClient dials the running hub's control socket.
@@ -215,7 +145,7 @@ func TestGUISignInWithKeyIcon(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(browser, "xdg-open"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	g := u.startGUI(t, "DISPLAY="+display, "PATH="+browser+":"+os.Getenv("PATH"), testHooksEnv+"=1", "DBUS_SESSION_BUS_ADDRESS=")
+	g := u.start(t, []string{"DISPLAY=" + display, "PATH=" + browser + ":" + os.Getenv("PATH"), testHooksEnv + "=1", "DBUS_SESSION_BUS_ADDRESS="})
 	w := u.watch(t)
 	w.until(t, "demo needs sign-in", func(st *control.StatusResponse) bool {
 		return len(st.Servers) == 1 && st.Servers[0].Status.State == "needs_auth"
@@ -275,7 +205,7 @@ func TestGUIWithTrayHost(t *testing.T) {
 	watcher := fakeTrayHost(t, bus)
 	u := newUserEnv(t)
 	u.writeConfig(t, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}}, "mcpServers": {}}`, testpeers.FreePort(t)))
-	g := u.startGUI(t, "DISPLAY="+display, "DBUS_SESSION_BUS_ADDRESS="+bus)
+	g := u.start(t, []string{"DISPLAY=" + display, "DBUS_SESSION_BUS_ADDRESS=" + bus})
 	select {
 	case <-watcher.registered:
 	case <-g.done:

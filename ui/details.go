@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -29,6 +30,9 @@ type detailsPanel struct {
 	root    fyne.CanvasObject
 	noneMsg *widget.Label
 	body    *fyne.Container
+
+	errorsKey string        // server and last-error time the errors are of
+	errors    []ErrorRecord // that server's recent errors
 }
 
 func newDetailsPanel(u *UI) *detailsPanel {
@@ -93,7 +97,13 @@ func (d *detailsPanel) update(views []mcphub.ServerView) {
 		add("Scopes", strings.Join(a.Scopes, " "))
 		add("Registration", registrationText(a.Registration))
 	}
-	if st.LastError != "" {
+	if errs := d.recentErrors(v); len(errs) > 0 {
+		var lines []string
+		for _, e := range errs {
+			lines = append(lines, e.Time.Local().Format("Jan 2 15:04:05")+"  "+e.Reason)
+		}
+		add("Recent errors", strings.Join(lines, "\n"))
+	} else if st.LastError != "" {
 		add("Last error", st.LastError+" ("+st.LastErrorAt.Local().Format("Jan 2 15:04:05")+")")
 	}
 	d.facts = widget.NewForm(items...)
@@ -132,6 +142,31 @@ func (d *detailsPanel) fillCatalog() {
 		}
 		d.catalog.Append(widget.NewAccordionItem(fmt.Sprintf("%s (%d)", sec.name, len(sec.items)), list))
 	}
+}
+
+// recentErrors returns the server's last errors from the hub's records,
+// read off the UI goroutine when the server or its last error changes.
+func (d *detailsPanel) recentErrors(v mcphub.ServerView) []ErrorRecord {
+	key := v.ID + "\x00" + v.Status.LastErrorAt.String()
+	if key == d.errorsKey {
+		return d.errors
+	}
+	d.errorsKey, d.errors = key, nil
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs, err := d.u.hub.RecentErrors(ctx, v.ID, 5)
+		if err != nil {
+			return // the last error from the status still shows
+		}
+		d.u.do(func() {
+			if d.errorsKey == key {
+				d.errors = errs
+				d.update(d.u.hub.Servers())
+			}
+		})
+	}()
+	return nil
 }
 
 // diagnostics is a report to paste into a bug report: no token, no

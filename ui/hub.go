@@ -35,6 +35,8 @@ type Hub interface {
 	SignOut(ctx context.Context, id string) error
 	// Catalog is what a connected server offers.
 	Catalog(id string) Catalog
+	// RecentErrors are a server's last errors, newest first.
+	RecentErrors(ctx context.Context, id string, n int) ([]ErrorRecord, error)
 
 	// ConfigPath is the configuration file; EditConfig changes it (the
 	// hub applies the result at once).
@@ -67,6 +69,12 @@ type Catalog struct {
 // Item is one tool, resource or prompt.
 type Item struct {
 	Name, Description string
+}
+
+// ErrorRecord is one error a server had.
+type ErrorRecord struct {
+	Time   time.Time
+	Reason string
 }
 
 // Environment is where things are, for Settings and diagnostics.

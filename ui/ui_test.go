@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/config"
@@ -79,6 +80,9 @@ func (h *fakeHub) Authenticate(ctx context.Context, id string) error {
 }
 func (h *fakeHub) Reconnect(string) error                { return nil }
 func (h *fakeHub) SignOut(context.Context, string) error { return nil }
+func (h *fakeHub) RecentErrors(context.Context, string, int) ([]ErrorRecord, error) {
+	return []ErrorRecord{{Time: testNow.Add(-time.Minute), Reason: "the server answered 503"}}, nil
+}
 func (h *fakeHub) Catalog(string) Catalog {
 	return Catalog{Tools: []Item{{Name: "search", Description: "Search issues"}}}
 }
@@ -357,5 +361,25 @@ func TestSignInText(t *testing.T) {
 	info := oauth.Info{SignedIn: true, Expiry: testNow.Add(10 * time.Minute), Refreshable: true}
 	if got := signInText(info, testNow); got != "Signed in; the access token expires in 10m and is refreshed before then" {
 		t.Errorf("%q", got)
+	}
+}
+
+// The details of a failing server list its recent errors from the hub's
+// records, read off the UI goroutine.
+func TestDetailsShowRecentErrors(t *testing.T) {
+	hub := newFakeHub(t, everyState()...)
+	u := newTestUI(t, hub)
+	u.servers.selectRow("local-db")
+	shows := func(text string) bool {
+		for _, it := range u.details.facts.Items {
+			if l, ok := it.Widget.(*widget.Label); ok && strings.Contains(l.Text, text) {
+				return true
+			}
+		}
+		return false
+	}
+	u.settle(t, "the recent errors in the details", func() bool { return shows("the server answered 503") })
+	if !shows("the command exited at start") {
+		t.Error("the current reason is not shown with the recent errors")
 	}
 }

@@ -124,14 +124,21 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 }
 
 func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
+	return c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), func(h http.Header) {
+		h.Set("Content-Type", "application/json")
+		h.Set("Accept", "application/json, text/event-stream")
+	})
+}
+
+// rawSend sends one request of the session, signed, on its RoundTripper.
+func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.Reader, headers func(http.Header)) (*http.Response, error) {
 	// The raw path reads the call's stream itself: no tagging for go-sdk.
 	ctx = context.WithValue(ctx, callTagKey{}, nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rp.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, rp.endpoint, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	headers(req.Header)
 	req.Header.Set("Mcp-Protocol-Version", rp.version)
 	if rp.session != "" {
 		req.Header.Set("Mcp-Session-Id", rp.session)
@@ -347,23 +354,10 @@ func (c *Conn) rawCancel(rp *rawPath, id string) {
 
 // rawResume opens a GET stream from after lastID.
 func (c *Conn) rawResume(ctx context.Context, rp *rawPath, lastID string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.endpoint, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Last-Event-ID", lastID)
-	req.Header.Set("Mcp-Protocol-Version", rp.version)
-	if rp.session != "" {
-		req.Header.Set("Mcp-Session-Id", rp.session)
-	}
-	if c.opts.Auth != nil {
-		// go-sdk signs its own Streamable HTTP requests; these are ours.
-		if err := signWith(c.opts.Auth, req); err != nil {
-			return nil, err
-		}
-	}
-	resp, err := rp.probe.RoundTrip(req)
+	resp, err := c.rawSend(ctx, rp, http.MethodGet, nil, func(h http.Header) {
+		h.Set("Accept", "text/event-stream")
+		h.Set("Last-Event-ID", lastID)
+	})
 	if err != nil {
 		return nil, err
 	}
