@@ -134,6 +134,9 @@ func (u *userEnv) start(t testing.TB, env []string, args ...string) *hubProcess 
 		t.Fatal(err)
 	}
 	h := &hubProcess{cmd: cmd, done: make(chan struct{})}
+	startedMu.Lock()
+	started[cmd.Process.Pid] = h
+	startedMu.Unlock()
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -227,9 +230,39 @@ func (w *watcher) until(t testing.TB, what string, ok func(*control.StatusRespon
 		select {
 		case <-w.events:
 		case <-deadline:
-			t.Fatalf("timed out waiting for %s; status: %+v", what, st)
+			t.Fatalf("timed out waiting for %s; status: %+v\n%s", what, st, hubPostMortem(st))
 		}
 	}
+}
+
+// hubPostMortem is what a stuck hub was doing: its goroutines (SIGQUIT
+// makes it print them) and the end of its log.
+func hubPostMortem(st *control.StatusResponse) string {
+	var b strings.Builder
+	if h := startedProcess(st.Hub.PID); h != nil {
+		_ = h.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+		}
+		b.WriteString("hub output:\n" + h.output())
+	}
+	if data, err := os.ReadFile(st.Hub.LogFile); err == nil {
+		lines := strings.Split(string(data), "\n")
+		b.WriteString("log:\n" + strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+	return b.String()
+}
+
+var (
+	startedMu sync.Mutex
+	started   = map[int]*hubProcess{} // the processes start ran, by PID
+)
+
+func startedProcess(pid int) *hubProcess {
+	startedMu.Lock()
+	defer startedMu.Unlock()
+	return started[pid]
 }
 
 func states(st *control.StatusResponse) map[string]status.State {

@@ -169,9 +169,12 @@ type rawCall struct {
 func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMessage, error) {
 	defer func() { resp.Body.Close() }()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage+1))
 		if err != nil {
 			return nil, err
+		}
+		if len(data) > maxRawMessage {
+			return nil, errTooLong
 		}
 		res, done, err := rc.message(ctx, data)
 		if !done && err == nil {
@@ -223,7 +226,11 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 	}
 }
 
+// maxRawMessage bounds one message from a server (memory: a few copies of
+// it are alive while it is passed on).
 const maxRawMessage = 64 << 20
+
+var errTooLong = errors.New("the server sent a message longer than 64 MB, MCP Tray's limit for one message")
 
 // readers are the event readers' buffers, reused from call to call.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
@@ -387,7 +394,7 @@ func (e *eventReader) next() ([]byte, error) {
 				line, err = e.r.ReadSlice('\n')
 				long = append(long, line...)
 				if len(long) > maxRawMessage {
-					return nil, errors.New("an event is too long")
+					return nil, errTooLong
 				}
 			}
 			line = long
