@@ -1,3 +1,8 @@
+// The race detector makes copying 50 MB take minutes: this test runs
+// without it (make test runs it on its own).
+
+//go:build !race
+
 package bridge
 
 import (
