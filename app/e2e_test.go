@@ -206,12 +206,17 @@ func (u *userEnv) watch(t testing.TB) *watcher {
 	w := &watcher{client: client, events: make(chan status.Event, 4096)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	started := make(chan struct{})
+	subscribed := make(chan struct{})
 	go func() {
-		close(started)
-		_ = client.Events(ctx, func(e status.Event) { w.events <- e })
+		_ = client.EventsFrom(ctx, func() { close(subscribed) }, func(e status.Event) { w.events <- e })
 	}()
-	<-started
+	// Only once the hub follows the stream for us may until() look at the
+	// status: a change in between would otherwise be missed.
+	select {
+	case <-subscribed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hub's event stream did not open")
+	}
 	return w
 }
 

@@ -89,14 +89,21 @@ func waitForState(client *control.Client, want status.State, timeout time.Durati
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	changed := make(chan struct{}, 1)
+	subscribed := make(chan struct{})
 	go func() {
-		_ = client.Events(ctx, func(status.Event) {
+		_ = client.EventsFrom(ctx, func() { close(subscribed) }, func(status.Event) {
 			select {
 			case changed <- struct{}{}:
 			default:
 			}
 		})
 	}()
+	// Follow the events first, then look: no change slips in between.
+	select {
+	case <-subscribed:
+	case <-ctx.Done():
+		return fmt.Errorf("the hub's event stream did not open within %s", timeout)
+	}
 	for {
 		st, err := client.Status(ctx)
 		if err != nil {

@@ -177,6 +177,13 @@ func (c *Client) Reconnect(ctx context.Context, id string) error {
 
 // Events follows the hub's event stream until ctx ends or the hub closes it.
 func (c *Client) Events(ctx context.Context, each func(status.Event)) error {
+	return c.EventsFrom(ctx, nil, each)
+}
+
+// EventsFrom is Events that calls subscribed once the hub follows the
+// stream for this client: an event after that is not missed. (Check the
+// status after subscribed, not before, or a change in between is lost.)
+func (c *Client) EventsFrom(ctx context.Context, subscribed func(), each func(status.Event)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mcptray/v1/events", nil)
 	if err != nil {
 		return err
@@ -190,6 +197,9 @@ func (c *Client) Events(ctx context.Context, each func(status.Event)) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if subscribed != nil {
+		subscribed() // the hub subscribes before it answers
+	}
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var e status.Event
