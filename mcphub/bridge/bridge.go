@@ -137,15 +137,7 @@ func (b *Bridge) Close() {
 	default:
 		close(b.stop)
 	}
-	b.mu.Lock()
-	live := make([]*session, 0, len(b.live))
-	for s := range b.live {
-		live = append(live, s)
-	}
-	b.mu.Unlock()
-	for _, s := range live {
-		s.close()
-	}
+	b.eachSession((*session).close)
 }
 
 func (b *Bridge) follow(sub *status.Subscription) {

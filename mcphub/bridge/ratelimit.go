@@ -75,9 +75,11 @@ func (l *failLimiter) ok(raw string) {
 	defer l.mu.Unlock()
 	now := l.now()
 	l.known[sha256.Sum256([]byte(raw))] = now
-	for h, at := range l.known {
-		if now.Sub(at) >= knownFor {
-			delete(l.known, h)
+	if len(l.known) > 64 { // a sweep now and then, not on every request
+		for h, at := range l.known {
+			if now.Sub(at) >= knownFor {
+				delete(l.known, h)
+			}
 		}
 	}
 }
