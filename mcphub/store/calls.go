@@ -47,21 +47,27 @@ func (s *Store) PruneCalls(keep time.Duration) {
 
 // RecentCalls returns the latest n call records, newest first.
 func (s *Store) RecentCalls(ctx context.Context, n int) ([]Call, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out
-		FROM calls ORDER BY ts DESC, id DESC LIMIT ?`, n)
+	var out []Call
+	err := s.withDB(func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out
+			FROM calls ORDER BY ts DESC, id DESC LIMIT ?`, n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c Call
+			var ts, us int64
+			if err := rows.Scan(&ts, &c.Client, &c.Server, &c.Method, &c.Item, &us, &c.Outcome, &c.BytesIn, &c.BytesOut); err != nil {
+				return err
+			}
+			c.Time, c.Duration = time.UnixMilli(ts), time.Duration(us)*time.Microsecond
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read recent calls: %w", err)
 	}
-	defer rows.Close()
-	var out []Call
-	for rows.Next() {
-		var c Call
-		var ts, us int64
-		if err := rows.Scan(&ts, &c.Client, &c.Server, &c.Method, &c.Item, &us, &c.Outcome, &c.BytesIn, &c.BytesOut); err != nil {
-			return nil, fmt.Errorf("read recent calls: %w", err)
-		}
-		c.Time, c.Duration = time.UnixMilli(ts), time.Duration(us)*time.Microsecond
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }

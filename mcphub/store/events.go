@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -42,27 +43,33 @@ type EventRecord struct {
 // RecentEvents returns up to limit events of one server (” for config
 // events), newest first.
 func (s *Store) RecentEvents(ctx context.Context, server string, limit int) ([]EventRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ts, server, kind, state, reason, next_retry FROM status_events
-		WHERE server = ? ORDER BY ts DESC, id DESC LIMIT ?`, server, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []EventRecord
-	for rows.Next() {
-		var r EventRecord
-		var ts int64
-		var next sql.NullInt64
-		if err := rows.Scan(&ts, &r.Server, &r.Kind, &r.State, &r.Reason, &next); err != nil {
-			return nil, err
+	err := s.withDB(func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT ts, server, kind, state, reason, next_retry FROM status_events
+			WHERE server = ? ORDER BY ts DESC, id DESC LIMIT ?`, server, limit)
+		if err != nil {
+			return err
 		}
-		r.Time = time.UnixMilli(ts)
-		if next.Valid {
-			r.NextRetry = time.UnixMilli(next.Int64)
+		defer rows.Close()
+		for rows.Next() {
+			var r EventRecord
+			var ts int64
+			var next sql.NullInt64
+			if err := rows.Scan(&ts, &r.Server, &r.Kind, &r.State, &r.Reason, &next); err != nil {
+				return err
+			}
+			r.Time = time.UnixMilli(ts)
+			if next.Valid {
+				r.NextRetry = time.UnixMilli(next.Int64)
+			}
+			out = append(out, r)
 		}
-		out = append(out, r)
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read status events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PruneEvents deletes status events older than keep.

@@ -2,18 +2,20 @@
 // status events now, call records and client tokens with the bridge. It
 // never holds a secret. Writes are queued and committed in batches by one
 // goroutine, so nothing on a request path waits for the disk.
+//
+// The database is a convenience, never a reason for the hub to stop: a file
+// deleted under it is started anew, a damaged one is moved aside, one that
+// cannot be opened is retried, and failing writes are dropped and counted
+// (see writer.go and recover.go).
 package store
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,176 +23,102 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 )
 
-// Store is the open database.
+// ErrUnavailable is returned by reads while the database cannot be used;
+// the error wraps the reason too.
+var ErrUnavailable = errors.New("the database is unavailable")
+
+var errClosed = errors.New("the database is closed")
+
+// Store is the database. Its file may be swapped while it runs (see
+// recover.go); every use of the handle goes through withDB.
 type Store struct {
-	db      *sql.DB
-	path    string
-	log     *slog.Logger
-	queue   chan write
-	quit    chan struct{} // closed by Close
-	done    chan struct{} // closed when the writer has stopped
-	dropped atomic.Int64
-	closed  sync.Once
-	tokens  tokenCache
+	path string
+	log  *slog.Logger
+
+	// mu guards the handle. Readers hold it shared while they use db, so
+	// the writer never closes a handle under them when it swaps files.
+	mu       sync.RWMutex
+	db       *sql.DB // nil while unavailable
+	err      error   // why db is nil
+	writeErr error   // why commits fail, while they do
+
+	// Only the writer goroutine touches these (and Open, before it starts).
+	file      *os.File      // the file db has open; see openFile
+	retryAt   time.Time     // while db is nil: when to try opening again
+	retryWait time.Duration // the current backoff; 0 when available
+	lost      int64         // records dropped in the current outage
+
+	queue    chan write
+	quit     chan struct{} // closed by Close
+	done     chan struct{} // closed when the writer has stopped
+	closed   sync.Once
+	dropped  atomic.Int64 // records never written, for any reason
+	overflow atomic.Int64 // of those, dropped because the queue was full
+	tokens   tokenCache
 }
 
-// write is one queued change, run inside the writer's transaction. A nil
-// run with a committed channel is a flush marker: the channel is closed once
-// everything queued before it is committed.
-type write struct {
-	run       func(*sql.Tx) error
-	committed chan struct{}
-}
-
-const (
-	queueSize   = 4096
-	batchSize   = 512
-	batchWindow = 100 * time.Millisecond
-)
-
-// Open opens (creating, 0600) and migrates the database at path.
-func Open(path string, log *slog.Logger) (*Store, error) {
+func newStore(path string, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	return &Store{path: path, log: log, queue: make(chan write, queueSize),
+		quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Open opens (creating, 0600) and migrates the database at path. A damaged
+// file is moved aside and a new one started; a file it cannot open, or one
+// from a newer MCP Tray, is an error.
+func Open(path string, log *slog.Logger) (*Store, error) {
+	s := newStore(path, log)
+	if err := s.open(); err != nil {
+		return nil, err
 	}
-	// Create the file ourselves so it is 0600 from its first byte; SQLite
-	// gives its -wal and -shm files the database file's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	f.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	if err := migrate(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path, log: log, queue: make(chan write, queueSize), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.writer()
 	return s, nil
+}
+
+// OpenRetrying is Open for the hub, which must run without its database:
+// it always returns a Store. While the database cannot be opened, reads
+// return ErrUnavailable, writes are dropped and counted, and opening is
+// tried again, after 1 s at first and at most every 30 s.
+func OpenRetrying(path string, log *slog.Logger) *Store {
+	s := newStore(path, log)
+	if err := s.open(); err != nil {
+		s.unavailable(err)
+	}
+	go s.writer()
+	return s
 }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// DB is the database handle, for reads.
-func (s *Store) DB() *sql.DB { return s.db }
-
-// enqueue hands a write to the writer without waiting. When the queue is
-// full (the disk is stuck) the write is dropped and counted: a record lost
-// is better than a hub that stops answering.
-func (s *Store) enqueue(run func(*sql.Tx) error) { s.put(write{run: run}) }
-
-func (s *Store) put(w write) {
-	select {
-	case s.queue <- w:
-	default:
-		if n := s.dropped.Add(1); n == 1 || n%1000 == 0 {
-			s.log.Warn("database writes are falling behind; records dropped", "dropped", n)
-		}
+// Problem says why the database is not recording (unavailable, or writes
+// failing), or returns nil when it is.
+func (s *Store) Problem() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch {
+	case s.db == nil:
+		return fmt.Errorf("%w: %w", ErrUnavailable, s.err)
+	case s.writeErr != nil:
+		return fmt.Errorf("writes to the database %s fail (%d records dropped so far): %w", s.path, s.dropped.Load(), s.writeErr)
 	}
+	return nil
 }
 
-func (s *Store) writer() {
-	defer close(s.done)
-	for {
-		var batch []write
-		select {
-		case w := <-s.queue:
-			batch = s.collect(w)
-		case <-s.quit:
-			// Commit what is still queued, then stop. Later writes are
-			// dropped by put (nothing reads the queue any more).
-			for {
-				select {
-				case w := <-s.queue:
-					batch = append(batch, w)
-					continue
-				default:
-				}
-				break
-			}
-			s.commitBatch(batch)
-			return
-		}
-		s.commitBatch(batch)
-	}
-}
+// Dropped is how many records were never written: the queue was full, the
+// database unavailable or its writes failing.
+func (s *Store) Dropped() int64 { return s.dropped.Load() }
 
-// collect gathers writes for up to batchWindow or batchSize records.
-func (s *Store) collect(first write) []write {
-	batch := []write{first}
-	timer := time.NewTimer(batchWindow)
-	defer timer.Stop()
-	for len(batch) < batchSize {
-		select {
-		case w := <-s.queue:
-			batch = append(batch, w)
-		case <-timer.C:
-			return batch
-		case <-s.quit:
-			return batch
-		}
+// withDB runs f with the current handle, which stays open until f returns.
+func (s *Store) withDB(f func(db *sql.DB) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, s.err)
 	}
-	return batch
-}
-
-func (s *Store) commitBatch(batch []write) {
-	if len(batch) == 0 {
-		return
-	}
-	if err := s.commit(batch); err != nil {
-		s.log.Error("database write failed", "path", s.path, "records", len(batch), "err", err)
-	}
-	for _, w := range batch {
-		if w.committed != nil {
-			close(w.committed)
-		}
-	}
-}
-
-func (s *Store) commit(batch []write) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for _, w := range batch {
-		if w.run == nil {
-			continue
-		}
-		if err := w.run(tx); err != nil {
-			tx.Rollback()
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// Flush waits until every write queued before the call is committed.
-func (s *Store) Flush() {
-	done := make(chan struct{})
-	select { // unlike records, the marker waits for room: it must not be dropped
-	case s.queue <- write{committed: done}:
-	case <-s.quit:
-		return
-	}
-	select {
-	case <-done:
-	case <-s.done:
-	}
+	return f(s.db)
 }
 
 // Close commits what is queued and closes the database.
@@ -199,7 +127,7 @@ func (s *Store) Close() error {
 	s.closed.Do(func() {
 		close(s.quit)
 		<-s.done
-		err = s.db.Close()
+		err = s.closeDB(errClosed)
 	})
 	return err
 }

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,10 +64,19 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.DB().Exec(`PRAGMA user_version = 99`)
+	_ = s.withDB(func(db *sql.DB) error {
+		_, err := db.Exec(`PRAGMA user_version = 99`)
+		return err
+	})
 	s.Close()
-	if _, err := Open(path, nil); err == nil {
-		t.Fatal("a database from a newer version was opened")
+	before, _ := os.ReadFile(path)
+	if _, err := Open(path, nil); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("a database from a newer version was opened: %v", err)
+	}
+	// Refused, not taken for damage: the file stays where it is, as it was.
+	after, _ := os.ReadFile(path)
+	if moved, _ := filepath.Glob(path + ".corrupt-*"); len(moved) > 0 || !bytes.Equal(before, after) {
+		t.Errorf("the newer database was touched: moved %v, changed %v", moved, !bytes.Equal(before, after))
 	}
 }
 

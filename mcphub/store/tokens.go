@@ -106,8 +106,11 @@ func (s *Store) CreateToken(ctx context.Context, name string, servers []string, 
 		data, _ := json.Marshal(servers)
 		scope = sql.NullString{String: string(data), Valid: true}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires) VALUES (?, ?, ?, ?, ?)`,
-		name, hex.EncodeToString(hashToken(secret)), scope, now.UnixMilli(), expires)
+	err := s.withDB(func(db *sql.DB) error {
+		_, err := db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires) VALUES (?, ?, ?, ?, ?)`,
+			name, hex.EncodeToString(hashToken(secret)), scope, now.UnixMilli(), expires)
+		return err
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return "", nil, fmt.Errorf("a client token named %s already exists; revoke it first ('mcptray token revoke %s') or pick another name", name, name)
@@ -150,30 +153,43 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, string, error) {
 
 // Tokens lists every client token, revoked ones included, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]*Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM client_tokens ORDER BY created, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []*Token
-	for rows.Next() {
-		t, _, err := scanToken(rows)
+	err := s.withDB(func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM client_tokens ORDER BY created, id`)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, t)
+		defer rows.Close()
+		for rows.Next() {
+			t, _, err := scanToken(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list client tokens: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeToken revokes the active token named name. The running hub stops
 // accepting it within tokenCacheTTL, at once if it revoked it itself.
 func (s *Store) RevokeToken(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE client_tokens SET revoked = ? WHERE name = ? AND revoked IS NULL`, time.Now().UnixMilli(), name)
+	var n int64
+	err := s.withDB(func(db *sql.DB) error {
+		res, err := db.ExecContext(ctx, `UPDATE client_tokens SET revoked = ? WHERE name = ? AND revoked IS NULL`, time.Now().UnixMilli(), name)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("token %s: %w", name, ErrNoToken)
 	}
 	s.tokens.mu.Lock()
@@ -203,7 +219,13 @@ func (s *Store) VerifyToken(secret string) (*Token, error) {
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if !ok || now.Sub(e.checked) > tokenCacheTTL {
-		tok, stored, err := scanToken(s.db.QueryRow(`SELECT `+tokenColumns+` FROM client_tokens WHERE hash = ?`, key))
+		var tok *Token
+		var stored string
+		err := s.withDB(func(db *sql.DB) error {
+			var err error
+			tok, stored, err = scanToken(db.QueryRow(`SELECT `+tokenColumns+` FROM client_tokens WHERE hash = ?`, key))
+			return err
+		})
 		if errors.Is(err, sql.ErrNoRows) {
 			c.forget(key)
 			return nil, ErrTokenInvalid

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -109,13 +111,6 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) (*Usage, error) {
 	if q.Until.IsZero() {
 		q.Until = time.Now()
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT ts, client, server, method, item, duration_us, outcome
-		FROM calls WHERE ts >= ? AND ts < ?`, q.Since.UnixMilli(), q.Until.UnixMilli())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-
 	type toolKey struct{ server, method, item string }
 	total := &bucket{}
 	servers := map[string]*bucket{}
@@ -123,40 +118,49 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) (*Usage, error) {
 	clients := map[string]*ClientUsage{}
 	days := newDays(q.Since, q.Until)
 	serverDays := map[string]*dayRange{}
-	for rows.Next() {
-		var ts, us int64
-		var client, server, method, item, outcome string
-		if err := rows.Scan(&ts, &client, &server, &method, &item, &us, &outcome); err != nil {
-			return nil, err
+	err := s.withDB(func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT ts, client, server, method, item, duration_us, outcome
+			FROM calls WHERE ts >= ? AND ts < ?`, q.Since.UnixMilli(), q.Until.UnixMilli())
+		if err != nil {
+			return err
 		}
-		if (q.Server != "" && server != q.Server) || (q.Allowed != nil && !q.Allowed(server)) {
-			continue
+		defer rows.Close()
+		for rows.Next() {
+			var ts, us int64
+			var client, server, method, item, outcome string
+			if err := rows.Scan(&ts, &client, &server, &method, &item, &us, &outcome); err != nil {
+				return err
+			}
+			if (q.Server != "" && server != q.Server) || (q.Allowed != nil && !q.Allowed(server)) {
+				continue
+			}
+			failed := outcome != OutcomeOK && outcome != OutcomeCancelled
+			total.add(us, failed)
+			if servers[server] == nil {
+				servers[server] = &bucket{}
+				serverDays[server] = newDays(q.Since, q.Until)
+			}
+			servers[server].add(us, failed)
+			k := toolKey{server, method, item}
+			if tools[k] == nil {
+				tools[k] = &bucket{}
+			}
+			tools[k].add(us, failed)
+			if clients[client] == nil {
+				clients[client] = &ClientUsage{Client: client}
+			}
+			clients[client].Calls++
+			t := time.UnixMilli(ts)
+			days.add(t, failed)
+			serverDays[server].add(t, failed)
+			if failed {
+				clients[client].Errors++
+			}
 		}
-		failed := outcome != OutcomeOK && outcome != OutcomeCancelled
-		total.add(us, failed)
-		if servers[server] == nil {
-			servers[server] = &bucket{}
-			serverDays[server] = newDays(q.Since, q.Until)
-		}
-		servers[server].add(us, failed)
-		k := toolKey{server, method, item}
-		if tools[k] == nil {
-			tools[k] = &bucket{}
-		}
-		tools[k].add(us, failed)
-		if clients[client] == nil {
-			clients[client] = &ClientUsage{Client: client}
-		}
-		clients[client].Calls++
-		t := time.UnixMilli(ts)
-		days.add(t, failed)
-		serverDays[server].add(t, failed)
-		if failed {
-			clients[client].Errors++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read call records: %w", err)
 	}
 
 	u := &Usage{Since: q.Since, Until: q.Until, Totals: total.stats(), Daily: days.list,

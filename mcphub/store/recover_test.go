@@ -1,0 +1,430 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logBuffer collects a Store's log for the test to read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func testLog() (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
+	return slog.New(slog.NewTextHandler(buf, nil)), buf
+}
+
+// recordCalls queues n call records and waits until they are written (or
+// dropped).
+func recordCalls(s *Store, n int) {
+	for range n {
+		s.RecordCall(Call{Time: time.Now(), Client: "stdio", Server: "ev", Method: "tools/call", Item: "echo", Outcome: OutcomeOK})
+	}
+	s.Flush()
+}
+
+func countCalls(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	if err := s.withDB(func(db *sql.DB) error { return db.QueryRow(`SELECT count(*) FROM calls`).Scan(&n) }); err != nil {
+		t.Fatalf("count calls: %v", err)
+	}
+	return n
+}
+
+func openTest(t *testing.T) (*Store, string, *logBuffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mcptray.db")
+	log, buf := testLog()
+	s, err := Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path, buf
+}
+
+func checkPrivate(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, not 0600", path, fi.Mode().Perm())
+	}
+}
+
+// The file unlinked while the hub runs, alone (rm mcptray.db) or with its
+// -wal and -shm: a new file is started, and the records go to it rather
+// than to the unlinked one, where they would be lost at the next start.
+func TestDeletedAtRuntime(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		s, path, logs := openTest(t)
+		recordCalls(s, 5)
+		victims := []string{path}
+		if all {
+			victims = append(victims, path+"-wal", path+"-shm")
+		}
+		for _, f := range victims {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recordCalls(s, 3)
+		if !strings.Contains(logs.String(), "the database file was deleted; started a new one at "+path) {
+			t.Errorf("log:\n%s", logs)
+		}
+		if n := countCalls(t, s); n != 3 {
+			t.Errorf("%d calls in the new file, want 3", n)
+		}
+		checkPrivate(t, path)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// What was recorded after the deletion is on disk.
+		s2, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := countCalls(t, s2); n != 3 {
+			t.Errorf("after reopening: %d calls, want 3", n)
+		}
+		s2.Close()
+	}
+}
+
+// The file overwritten in place while the hub runs: SQLite in WAL mode
+// would not notice. The writer sees the header gone, moves the file aside
+// and records into a new one.
+func TestOverwrittenAtRuntime(t *testing.T) {
+	s, path, logs := openTest(t)
+	recordCalls(s, 5)
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recordCalls(s, 3)
+	moved := movedAside(t, path)
+	if !strings.Contains(logs.String(), "the database file was damaged; moved it to "+moved+" and started a new one at "+path) {
+		t.Errorf("log:\n%s", logs)
+	}
+	checkPrivate(t, moved)
+	checkPrivate(t, path)
+	if n := countCalls(t, s); n != 3 {
+		t.Errorf("%d calls in the new file, want 3", n)
+	}
+}
+
+// movedAside returns the one PATH.corrupt-* main file.
+func movedAside(t *testing.T, path string) string {
+	t.Helper()
+	matches, _ := filepath.Glob(path + ".corrupt-*")
+	var main []string
+	for _, m := range matches {
+		if !strings.HasSuffix(m, "-wal") && !strings.HasSuffix(m, "-shm") {
+			main = append(main, m)
+		}
+	}
+	if len(main) != 1 {
+		t.Fatalf("moved aside: %v, want one file", matches)
+	}
+	return main[0]
+}
+
+// A garbage file at start: Open moves it aside untouched, with its -wal,
+// and starts a new database.
+func TestCorruptAtStart(t *testing.T) {
+	for _, retrying := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "mcptray.db")
+		garbage := bytes.Repeat([]byte("not a database "), 1000)
+		if err := os.WriteFile(path, garbage, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+"-wal", []byte("stale"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log, logs := testLog()
+		var s *Store
+		if retrying {
+			s = OpenRetrying(path, log)
+		} else {
+			var err error
+			if s, err = Open(path, log); err != nil {
+				t.Fatal(err)
+			}
+		}
+		moved := movedAside(t, path)
+		if data, _ := os.ReadFile(moved); !bytes.Equal(data, garbage) {
+			t.Errorf("the damaged file was changed when moved aside")
+		}
+		if data, _ := os.ReadFile(moved + "-wal"); string(data) != "stale" {
+			t.Errorf("its -wal was not moved with it: %q", data)
+		}
+		checkPrivate(t, moved)
+		checkPrivate(t, moved+"-wal")
+		if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, errNotSQLite.Error()) {
+			t.Errorf("log:\n%s", out)
+		}
+		recordCalls(s, 2)
+		if n := countCalls(t, s); n != 2 {
+			t.Errorf("%d calls in the new file, want 2", n)
+		}
+		s.Close()
+	}
+}
+
+// Damaged pages behind a good header: SQLite reports SQLITE_CORRUPT when a
+// write reaches them; the file is moved aside and the batch written to a
+// new one.
+func TestCorruptPagesAtRuntime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mcptray.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordCalls(s, 300)
+	s.Close() // checkpoints everything into the file
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xa5}, int(fi.Size())-4096), 4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	log, logs := testLog()
+	s, err = Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recordCalls(s, 1)
+	moved := movedAside(t, path)
+	if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, "malformed") {
+		t.Errorf("log:\n%s", out)
+	}
+	if n := countCalls(t, s); n != 1 {
+		t.Errorf("%d calls in the new file, want 1", n)
+	}
+	if s.Dropped() != 0 {
+		t.Errorf("%d records dropped; the batch should have gone to the new file", s.Dropped())
+	}
+}
+
+// Commits failing (SQLITE_FULL, as on a full disk): the failure is logged
+// once, not per batch; records are dropped and counted; recording resumes
+// by itself when commits succeed again.
+func TestWritesFailThenResume(t *testing.T) {
+	s, _, logs := openTest(t)
+	recordCalls(s, 1)
+	setMaxPages := func(pages string) {
+		t.Helper()
+		err := s.withDB(func(db *sql.DB) error {
+			// max_page_count is per connection: keep the one the writer uses.
+			db.SetMaxOpenConns(1)
+			if pages == "current" {
+				return db.QueryRow(`PRAGMA page_count`).Scan(&pages)
+			}
+			return nil
+		})
+		if err == nil {
+			err = s.withDB(func(db *sql.DB) error { _, err := db.Exec(`PRAGMA max_page_count = ` + pages); return err })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMaxPages("current") // the file may not grow: every new page fails
+	for range 3 {
+		recordCalls(s, 200)
+	}
+	out := logs.String()
+	if strings.Count(out, "database writes fail") != 1 || !strings.Contains(out, "full") {
+		t.Errorf("the failure should be logged once, naming it:\n%s", out)
+	}
+	if s.Dropped() != 600 {
+		t.Errorf("%d records dropped, want 600", s.Dropped())
+	}
+	if err := s.Problem(); err == nil || !strings.Contains(err.Error(), "600 records dropped") {
+		t.Errorf("Problem() = %v", err)
+	}
+
+	setMaxPages("1000000")
+	recordCalls(s, 4)
+	if !strings.Contains(logs.String(), `database writes work again; recording resumes`) || !strings.Contains(logs.String(), "dropped=600") {
+		t.Errorf("the recovery was not logged with the count:\n%s", logs)
+	}
+	if err := s.Problem(); err != nil {
+		t.Errorf("Problem() after recovery = %v", err)
+	}
+	if n := countCalls(t, s); n != 5 {
+		t.Errorf("%d calls, want 5 (1 before, 4 after)", n)
+	}
+}
+
+// A database that cannot be opened at start (here its folder's place is
+// taken by a file, which stops root too): reads say why, writes are dropped
+// and counted, and it opens by itself once the way is clear.
+func TestUnavailableAtStartRetries(t *testing.T) {
+	first, most := retryFirst, retryMax
+	retryFirst, retryMax = 10*time.Millisecond, 40*time.Millisecond
+	t.Cleanup(func() { retryFirst, retryMax = first, most })
+
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "data")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(blocker, "mcptray.db")
+	if _, err := Open(path, nil); err == nil {
+		t.Fatal("Open succeeded without a folder")
+	}
+	log, logs := testLog()
+	s := OpenRetrying(path, log)
+	defer s.Close()
+	_, err := s.RecentCalls(context.Background(), 10)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("read while unavailable: %v", err)
+	}
+	if _, err := s.VerifyToken(TokenPrefix + "x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("token check while unavailable: %v", err)
+	}
+	recordCalls(s, 2)
+	if s.Dropped() != 2 {
+		t.Errorf("%d dropped, want 2", s.Dropped())
+	}
+	time.Sleep(150 * time.Millisecond) // several retries, all failing alike
+	if out := logs.String(); strings.Count(out, "database unavailable") != 1 || strings.Contains(out, "still unavailable") {
+		t.Errorf("the same failure should be logged once:\n%s", out)
+	}
+
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Problem() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not reopened: %v\n%s", s.Problem(), logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	recordCalls(s, 3)
+	if n := countCalls(t, s); n != 3 {
+		t.Errorf("%d calls, want 3", n)
+	}
+	if !strings.Contains(logs.String(), "database available again; recording resumes") {
+		t.Errorf("log:\n%s", logs)
+	}
+	checkPrivate(t, path)
+}
+
+// The backoff doubles from retryFirst up to retryMax.
+func TestRetryBackoff(t *testing.T) {
+	log, _ := testLog()
+	s := newStore(filepath.Join(t.TempDir(), "x.db"), log)
+	var waits []time.Duration
+	for range 7 {
+		s.unavailable(errors.New("no"))
+		waits = append(waits, s.retryWait)
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 30, 30}
+	for i := range want {
+		if waits[i] != want[i]*time.Second {
+			t.Fatalf("waits %v", waits)
+		}
+	}
+}
+
+// Many reopen cycles, with readers running throughout, leave no goroutine
+// or file descriptor behind.
+func TestNoLeakAcrossReopens(t *testing.T) {
+	settle := func() { time.Sleep(300 * time.Millisecond) } // only before counting: nothing says "all goroutines exited"
+	settle()
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+
+	s, path, _ := openTest(t)
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// A read may fail while the file is gone or garbage, but
+				// must never find an empty file a connection created.
+				if _, err := s.RecentCalls(context.Background(), 5); err != nil && strings.Contains(err.Error(), "no such table") {
+					t.Errorf("read during reopens: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		if i%2 == 0 {
+			_ = os.Remove(path)
+		} else {
+			_ = os.WriteFile(path, []byte("garbage"), 0o600)
+		}
+		recordCalls(s, 1)
+	}
+	close(stop)
+	readers.Wait()
+	if n := countCalls(t, s); n != 1 {
+		t.Errorf("%d calls in the last file, want 1", n)
+	}
+	if _, err := s.RecentCalls(context.Background(), 5); err != nil {
+		t.Errorf("read after the reopens: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if g := runtime.NumGoroutine(); g > goroutines+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after\n%s", goroutines, g, buf[:runtime.Stack(buf, true)])
+	}
+	if n := openFDs(t); n > fds {
+		t.Errorf("file descriptors: %d before, %d after", fds, n)
+	}
+}
+
+// openFDs counts this process's open file descriptors (Linux).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("count file descriptors: %v", err)
+	}
+	return len(entries)
+}

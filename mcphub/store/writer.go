@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// write is one queued change, run inside the writer's transaction. A nil
+// run with a committed channel is a flush marker: the channel is closed once
+// everything queued before it is committed (or dropped).
+type write struct {
+	run       func(*sql.Tx) error
+	committed chan struct{}
+}
+
+const (
+	queueSize   = 4096
+	batchSize   = 512
+	batchWindow = 100 * time.Millisecond
+)
+
+// enqueue hands a write to the writer without waiting. When the queue is
+// full (the disk is stuck) the write is dropped and counted: a record lost
+// is better than a hub that stops answering.
+func (s *Store) enqueue(run func(*sql.Tx) error) { s.put(write{run: run}) }
+
+func (s *Store) put(w write) {
+	select {
+	case s.queue <- w:
+	default:
+		s.dropped.Add(1)
+		if n := s.overflow.Add(1); n == 1 || n%1000 == 0 {
+			s.log.Warn("database writes are falling behind; records dropped", "dropped", n)
+		}
+	}
+}
+
+// writer is the one goroutine that writes, and the one that opens, swaps
+// and closes the handle after Open (see recover.go).
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var retry <-chan time.Time
+		var timer *time.Timer
+		if s.db == nil {
+			timer = time.NewTimer(time.Until(s.retryAt))
+			retry = timer.C
+		}
+		select {
+		case w := <-s.queue:
+			s.commitBatch(s.collect(w))
+		case <-retry:
+			s.retryOpen()
+		case <-s.quit:
+			// Commit what is still queued, then stop. Later writes are
+			// dropped by put (nothing reads the queue any more).
+			var batch []write
+			for len(s.queue) > 0 {
+				batch = append(batch, <-s.queue)
+			}
+			s.commitBatch(batch)
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// collect gathers writes for up to batchWindow or batchSize records.
+func (s *Store) collect(first write) []write {
+	batch := []write{first}
+	timer := time.NewTimer(batchWindow)
+	defer timer.Stop()
+	for len(batch) < batchSize {
+		select {
+		case w := <-s.queue:
+			batch = append(batch, w)
+		case <-timer.C:
+			return batch
+		case <-s.quit:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commitBatch commits a batch, or drops and counts it when the database is
+// unavailable or the commit fails. Flush markers are released either way.
+func (s *Store) commitBatch(batch []write) {
+	defer func() {
+		for _, w := range batch {
+			if w.committed != nil {
+				close(w.committed)
+			}
+		}
+	}()
+	n := 0
+	for _, w := range batch {
+		if w.run != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if s.db != nil {
+		s.checkFile()
+	} else if !time.Now().Before(s.retryAt) {
+		s.retryOpen()
+	}
+	if s.db == nil {
+		s.drop(n)
+		return
+	}
+	err := s.commit(batch)
+	if isCorrupt(err) {
+		if err := s.replaceDamaged(err); err != nil {
+			s.unavailable(err)
+			s.drop(n)
+			return
+		}
+		err = s.commit(batch) // on the new file
+	}
+	s.noteCommit(err, n)
+}
+
+func (s *Store) commit(batch []write) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range batch {
+		if w.run == nil {
+			continue
+		}
+		if err := w.run(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// noteCommit accounts for a commit of n records: the first failure is
+// logged, later ones are only counted until a commit succeeds again (a
+// full disk fails every batch).
+func (s *Store) noteCommit(err error, n int) {
+	s.mu.RLock()
+	failing := s.writeErr != nil
+	s.mu.RUnlock()
+	switch {
+	case err != nil:
+		s.drop(n)
+		if !failing {
+			s.log.Error("database writes fail; records are dropped and counted until writes work again", "path", s.path, "err", err)
+		}
+		s.mu.Lock()
+		s.writeErr = err
+		s.mu.Unlock()
+	case failing:
+		s.mu.Lock()
+		s.writeErr = nil
+		s.mu.Unlock()
+		s.log.Warn("database writes work again; recording resumes", "path", s.path, "dropped", s.lost)
+		s.lost = 0
+	}
+}
+
+// drop counts n records never written.
+func (s *Store) drop(n int) {
+	s.dropped.Add(int64(n))
+	s.lost += int64(n)
+}
+
+// Flush waits until every write queued before the call is committed (or
+// dropped).
+func (s *Store) Flush() {
+	done := make(chan struct{})
+	select { // unlike records, the marker waits for room: it must not be dropped
+	case s.queue <- write{committed: done}:
+	case <-s.quit:
+		return
+	}
+	select {
+	case <-done:
+	case <-s.done:
+	}
+}
