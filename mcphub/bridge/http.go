@@ -394,6 +394,7 @@ func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client st
 type discard struct{}
 
 func (discard) send([]byte) error { return nil }
+func (discard) offer([]byte)      {}
 
 func (b *Bridge) lookup(id string) *session {
 	if id == "" {
@@ -439,9 +440,7 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 		case <-b.stop:
 			return
 		case <-keepalive.C:
-			if out.comment() != nil {
-				return
-			}
+			out.keepAlive()
 			s.touch()
 		}
 	}
@@ -459,13 +458,13 @@ func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, client string) {
 
 // httpOut is one HTTP response. It stays undecided until the first frame:
 // a response alone goes out as application/json; anything before it
-// (progress, a server request) turns it into text/event-stream (TS-08).
+// (progress, a server request) turns it into text/event-stream (TS-08),
+// written in order by an outQueue.
 type httpOut struct {
-	w       http.ResponseWriter
-	mu      sync.Mutex
-	sse     bool
-	done    bool
-	written bool
+	w    http.ResponseWriter
+	mu   sync.Mutex
+	q    *outQueue // the event stream, once the response is one
+	done bool
 }
 
 func (o *httpOut) start() {
@@ -474,42 +473,69 @@ func (o *httpOut) start() {
 	o.startLocked()
 }
 
-func (o *httpOut) startLocked() {
-	if o.sse {
-		return
+func (o *httpOut) startLocked() *outQueue {
+	if o.q != nil {
+		return o.q
 	}
-	o.sse = true
 	h := o.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	o.w.WriteHeader(http.StatusOK)
-	o.written = true
 	if f, ok := o.w.(http.Flusher); ok {
 		f.Flush()
 	}
+	o.q = newOutQueue(o.write)
+	return o.q
+}
+
+// stream is the event stream, nil once the response is complete.
+func (o *httpOut) stream() *outQueue {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return nil
+	}
+	return o.startLocked()
 }
 
 var errResponseDone = errors.New("the response is complete")
 
 // send writes a frame that belongs to the request (an SSE event).
 func (o *httpOut) send(frame []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.done {
+	q := o.stream()
+	if q == nil {
 		return errResponseDone
 	}
-	o.startLocked()
-	return o.event(frame)
+	return q.put(sseEvent(frame))
 }
 
-func (o *httpOut) event(frame []byte) error {
-	var b bytes.Buffer
-	b.Grow(len(frame) + 24)
-	b.WriteString("event: message\ndata: ")
-	b.Write(frame)
-	b.WriteString("\n\n")
-	if _, err := o.w.Write(b.Bytes()); err != nil {
+// offer sends a notification the client can do without, unless it is
+// behind (see outQueue).
+func (o *httpOut) offer(frame []byte) {
+	if q := o.stream(); q != nil {
+		q.offer(sseEvent(frame))
+	}
+}
+
+var keepAliveComment = []byte(": keep-alive\n\n")
+
+func (o *httpOut) keepAlive() {
+	if q := o.stream(); q != nil {
+		q.offer(keepAliveComment)
+	}
+}
+
+func sseEvent(frame []byte) []byte {
+	b := make([]byte, 0, len(frame)+24)
+	b = append(b, "event: message\ndata: "...)
+	b = append(b, frame...)
+	return append(b, "\n\n"...)
+}
+
+// write is the stream's writer (only the outQueue calls it).
+func (o *httpOut) write(b []byte) error {
+	if _, err := o.w.Write(b); err != nil {
 		return err
 	}
 	if f, ok := o.w.(http.Flusher); ok {
@@ -518,42 +544,35 @@ func (o *httpOut) event(frame []byte) error {
 	return nil
 }
 
-// close ends a stream the handler is leaving: nothing is written after.
+// close ends a stream the handler is leaving: nothing is written after,
+// and the handler returns only once the writer has stopped.
 func (o *httpOut) close() {
 	o.mu.Lock()
 	o.done = true
+	q := o.q
 	o.mu.Unlock()
-}
-
-func (o *httpOut) comment() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.done {
-		return errResponseDone
+	if q != nil {
+		q.end(nil)
 	}
-	if _, err := o.w.Write([]byte(": keep-alive\n\n")); err != nil {
-		return err
-	}
-	if f, ok := o.w.(http.Flusher); ok {
-		f.Flush()
-	}
-	return nil
 }
 
 // finish writes the response and closes the exchange.
 func (o *httpOut) finish(frame []byte, status int) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.done {
+		o.mu.Unlock()
 		return
 	}
 	o.done = true
-	if o.sse {
-		_ = o.event(frame)
+	q := o.q
+	if q == nil {
+		h := o.w.Header()
+		h.Set("Content-Type", "application/json")
+		o.w.WriteHeader(status)
+		_, _ = o.w.Write(frame)
+		o.mu.Unlock()
 		return
 	}
-	h := o.w.Header()
-	h.Set("Content-Type", "application/json")
-	o.w.WriteHeader(status)
-	_, _ = o.w.Write(frame)
+	o.mu.Unlock()
+	q.end(sseEvent(frame))
 }

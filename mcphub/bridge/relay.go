@@ -39,7 +39,7 @@ func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
 	if p.Message != "" {
 		out["message"] = p.Message
 	}
-	_ = r.out.send(encodeNotify("notifications/progress", out))
+	r.out.offer(encodeNotify("notifications/progress", out))
 }
 
 // Log passes an upstream's log message: to the request it came with when
@@ -57,7 +57,7 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 		// server chose to send (the server's default applies).
 		x := v.(*call).x
 		if want := x.logLevel(); logWanted(want, level) || (want == "" && !x.modern) {
-			_ = x.out.send(frame)
+			x.out.offer(frame)
 		}
 		return
 	}

@@ -63,7 +63,12 @@ func parseCaps(raw json.RawMessage) clientCaps {
 // sender delivers frames to a client: a request's own response stream, or
 // a session's stream for messages that belong to no request.
 type sender interface {
+	// send delivers a frame, waiting while the client is far behind.
 	send(frame []byte) error
+	// offer delivers a frame the client can do without (progress, log
+	// messages), dropping it when the client is far behind: a slow client
+	// never holds up the upstream (see outQueue).
+	offer(frame []byte)
 }
 
 // session is one client connection: an initialize-era HTTP session (ID in

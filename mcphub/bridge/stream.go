@@ -21,6 +21,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	defer cancel()
 	s := newSession(b, view{server: server}, client)
 	w := &lineWriter{w: rw}
+	defer w.close()
 	s.setStream(w)
 	b.register(s)
 	defer b.unregister(s)
@@ -87,16 +88,55 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // lineWriter writes whole lines, one message each, from any goroutine.
+// Frames are written directly until the first offered one; from then on
+// every frame goes through an outQueue, in order, so a client that stops
+// reading holds up nobody.
 type lineWriter struct {
-	mu sync.Mutex
+	mu sync.Mutex // held while writing
 	w  io.Writer
+
+	qmu sync.Mutex
+	q   *outQueue
+}
+
+func (l *lineWriter) queue() *outQueue {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return l.q
+}
+
+func (l *lineWriter) write(line []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.w.Write(line)
+	return err
 }
 
 func (l *lineWriter) send(frame []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	if q := l.queue(); q != nil {
+		return q.put(asLine(frame))
+	}
+	return l.write(asLine(frame))
+}
+
+func (l *lineWriter) offer(frame []byte) {
+	l.qmu.Lock()
+	if l.q == nil {
+		l.q = newOutQueue(l.write)
+	}
+	q := l.q
+	l.qmu.Unlock()
+	q.offer(asLine(frame))
+}
+
+// close stops the queue's writer, once what is queued is written.
+func (l *lineWriter) close() {
+	if q := l.queue(); q != nil {
+		q.end(nil)
+	}
+}
+
+func asLine(frame []byte) []byte {
 	buf := make([]byte, 0, len(frame)+1)
-	buf = append(append(buf, frame...), '\n')
-	_, err := l.w.Write(buf)
-	return err
+	return append(append(buf, frame...), '\n')
 }

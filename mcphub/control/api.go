@@ -184,7 +184,7 @@ func (c *Client) Events(ctx context.Context, each func(status.Event)) error {
 // stream for this client: an event after that is not missed. (Check the
 // status after subscribed, not before, or a change in between is lost.)
 func (c *Client) EventsFrom(ctx context.Context, subscribed func(), each func(status.Event)) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mcptray/v1/events", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+controlHost+"/v1/events", nil)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func authRoutes(mux *http.ServeMux, hub *mcphub.Hub) {
 // stream's events; it returns when the sign-in ended.
 func (c *Client) Authenticate(ctx context.Context, id string, req AuthRequest, each func(AuthEvent)) error {
 	body, _ := json.Marshal(req)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mcptray/v1/servers/"+id+"/auth", bytesReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+controlHost+"/v1/servers/"+id+"/auth", bytesReader(body))
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (c *Client) OpenBridge(ctx context.Context, server string) (net.Conn, error
 	if server != "" {
 		target += "?server=" + url.QueryEscape(server)
 	}
-	req := "GET " + target + " HTTP/1.1\r\nHost: mcptray\r\nAuthorization: Bearer " + c.secret +
+	req := "GET " + target + " HTTP/1.1\r\nHost: " + controlHost + "\r\nAuthorization: Bearer " + c.secret +
 		"\r\nConnection: Upgrade\r\nUpgrade: " + bridgeUpgrade + "\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		conn.Close()

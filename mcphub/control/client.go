@@ -51,7 +51,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://mcptray"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+controlHost+path, body)
 	if err != nil {
 		return err
 	}

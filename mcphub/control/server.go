@@ -69,9 +69,18 @@ func (s *Server) Serve(h http.Handler) error {
 	return err
 }
 
+// controlHost is the Host every control client sends; the socket is not
+// reachable from a browser, but a request that looks like one (an Origin,
+// another Host) is refused anyway, before the secret is looked at.
+const controlHost = "mcptray"
+
 func (s *Server) authorize(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.secret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != controlHost || r.Header.Get("Origin") != "" {
+			writeError(w, http.StatusForbidden, "the control API answers MCP Tray's own commands only")
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			writeError(w, http.StatusUnauthorized, "the control secret is missing or wrong")
