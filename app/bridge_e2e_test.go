@@ -387,8 +387,9 @@ func (tok tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// A corrupted database: the hub says so and keeps bridging (the stdio
-// bridge needs no database), and 'mcptray stats' explains the problem.
+// A corrupted database: the hub moves it aside for inspection, says where,
+// starts a new one and keeps bridging; the calls are recorded in the new
+// one, where 'mcptray stats' finds them.
 func TestCorruptDatabaseKeepsBridging(t *testing.T) {
 	peer := testpeers.StartEverythingHTTP(t)
 	u := newUserEnv(t)
@@ -398,23 +399,43 @@ func TestCorruptDatabaseKeepsBridging(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(db, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+	garbage := bytes.Repeat([]byte("not a database "), 1000)
+	if err := os.WriteFile(db, garbage, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h := u.serve(t)
 	u.watch(t).until(t, "ev connected", func(st *control.StatusResponse) bool {
 		return len(st.Servers) == 1 && st.Servers[0].Status.State == "connected"
 	})
-	if out := h.output(); !strings.Contains(out, "database unavailable") || !strings.Contains(out, "mcptray.db") {
-		t.Errorf("the hub did not say the database is unusable:\n%s", out)
+	moved, _ := filepath.Glob(db + ".corrupt-*")
+	if len(moved) != 1 {
+		t.Fatalf("the damaged file was not moved aside: %v\n%s", moved, h.output())
 	}
+	if out := h.output(); !strings.Contains(out, "the database file was damaged; moved it to "+moved[0]+" and started a new one at "+db) {
+		t.Errorf("the hub did not say the database was damaged and where it went:\n%s", out)
+	}
+	if data, _ := os.ReadFile(moved[0]); !bytes.Equal(data, garbage) {
+		t.Error("the damaged file was not kept as it was")
+	}
+	if fi, err := os.Stat(moved[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the damaged file is not private: %v %v", fi.Mode(), err)
+	}
+
 	cs, _, _ := u.bridgeClient(t, nil, mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil), "2025-11-25")
 	res, err := cs.ListTools(context.Background(), nil)
 	if err != nil || len(res.Tools) == 0 {
-		t.Fatalf("tools through the bridge with a broken database: %v %v", res, err)
+		t.Fatalf("tools through the bridge after the database was replaced: %v %v", res, err)
 	}
-	_, errOut, code := u.run(t, "stats")
-	if code == 0 || !strings.Contains(errOut, "mcptray.db") {
-		t.Errorf("stats with a broken database: exit %d: %s", code, errOut)
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ev__test_simple_text", Arguments: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	// The stdio bridge's calls are recorded under the client "stdio".
+	usage := untilStats(t, func(args ...string) (string, string, int) { return u.run(t, args...) },
+		func(u *store.Usage) bool { return u.Totals.Calls == 1 })
+	if len(usage.Clients) != 1 || usage.Clients[0].Client != "stdio" || usage.Servers[0].Tools[0].Name != "test_simple_text" {
+		t.Errorf("stats on the new database: %+v", usage)
+	}
+	if out, _, code := u.run(t, "stats"); code != 0 || !strings.Contains(out, "1 calls, 0 errors") || !strings.Contains(out, "stdio") {
+		t.Errorf("stats text: exit %d:\n%s", code, out)
 	}
 }

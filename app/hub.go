@@ -32,7 +32,7 @@ type runningHub struct {
 	lock    *control.Lock
 	secrets *secretstore.Store // nil when no keyring could be opened
 	keyErr  error              // why secrets is nil
-	db      *store.Store       // nil when the database could not be opened
+	db      *store.Store       // never nil: it records when it can (see store.OpenRetrying)
 	oauth   *oauth.Manager     // nil without a keyring
 	bridge  *bridge.Bridge
 	http    *bridgeListener
@@ -89,20 +89,18 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	if r.keyErr != nil {
 		log.Warn("no keyring: ${keyring:NAME} references and sign-ins are unavailable", "err", r.keyErr)
 	}
-	if db, err := store.Open(paths.Database(), log); err != nil {
-		log.Error("database unavailable; status history is not recorded", "err", err)
-	} else {
-		r.db = db
-		db.PruneEvents(30 * 24 * time.Hour)
-	}
+	// The hub runs without its database; the store says why, retries and
+	// resumes recording on its own.
+	r.db = store.OpenRetrying(paths.Database(), log)
+	r.db.PruneEvents(30 * 24 * time.Hour)
 
 	ver, _, _ := Version()
 	bopts := bridge.Options{
 		Logger: log, Version: ver,
 		RequireToken: func() bool { return r.hub.Config().Hub.Bridge.RequireToken },
-	}
-	if r.db != nil { // without it no token verifies and nothing is recorded
-		bopts.Tokens, bopts.Recorder, bopts.Usage = r.db, r.db, r.db
+		// While the database is unavailable no token verifies and nothing
+		// is recorded; both work again once it opens.
+		Tokens: r.db, Recorder: r.db, Usage: r.db,
 	}
 	r.bridge = bridge.New(bopts)
 	r.http = &bridgeListener{b: r.bridge, r: r}
@@ -132,10 +130,8 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 	r.hub = mcphub.New(hubOpts)
 	r.bridge.Start(r.hub)
-	if r.db != nil {
-		sub := func() *status.Subscription { return r.hub.Subscribe(4096) }
-		go r.db.Follow(sub(), sub)
-	}
+	sub := func() *status.Subscription { return r.hub.Subscribe(4096) }
+	go r.db.Follow(sub(), sub)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -192,7 +188,9 @@ func (r *runningHub) info() control.HubInfo {
 	} else if r.keyErr != nil {
 		info.Keyring = "unavailable: " + r.keyErr.Error()
 	}
-	if r.db != nil {
+	if err := r.db.Problem(); err != nil {
+		info.Database = "not recording: " + err.Error()
+	} else {
 		info.Database = r.db.Path()
 	}
 	if url, err := r.http.address(); err != nil {
@@ -205,9 +203,7 @@ func (r *runningHub) info() control.HubInfo {
 
 // pruneCalls deletes call records older than the configured retention.
 func (r *runningHub) pruneCalls(cfg *config.Config) {
-	if r.db != nil {
-		r.db.PruneCalls(time.Duration(cfg.Hub.Bridge.RecordDays) * 24 * time.Hour)
-	}
+	r.db.PruneCalls(time.Duration(cfg.Hub.Bridge.RecordDays) * 24 * time.Hour)
 }
 
 // pruneDaily keeps pruning while the hub runs for days.
@@ -220,9 +216,7 @@ func (r *runningHub) pruneDaily(ctx context.Context) {
 			return
 		case <-t.C:
 			r.pruneCalls(r.hub.Config())
-			if r.db != nil {
-				r.db.PruneEvents(30 * 24 * time.Hour)
-			}
+			r.db.PruneEvents(30 * 24 * time.Hour)
 		}
 	}
 }

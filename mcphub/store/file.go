@@ -32,6 +32,10 @@ func (s *Store) openFile() error {
 	// it for writing also fails clearly on a read-only file, which SQLite
 	// would silently open read-only.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // named once: "open database PATH: permission denied"
+	}
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/store"
+)
+
+// A database file the hub cannot open for writing at start: the hub says
+// so and why, keeps bridging, retries, and once the file is writable again
+// opens it and records the calls made after that.
+func TestUnwritableDatabaseAtStart(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, port := bridgeConfig(t, peer.URL, false)
+	u.writeConfig(t, cfg)
+	db := filepath.Join(u.dir, "data", "mcptray", "mcptray.db")
+	s, err := store.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	as := unprivileged(t, u)
+	if err := os.Chmod(db, 0o400); err != nil {
+		t.Fatal(err)
+	}
+
+	h := u.startAs(t, as, "serve")
+	u.watch(t).until(t, "ev connected", allConnected("ev"))
+	if out := h.output(); !strings.Contains(out, "database unavailable") ||
+		!strings.Contains(out, "open database "+db+": permission denied") {
+		t.Errorf("the hub did not say the database cannot be opened, and why:\n%s", out)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
+	callSimpleText(t, base, 1) // bridged without a database
+	if _, errOut, code := u.runAs(t, as, "stats"); code == 0 || !strings.Contains(errOut, db+": permission denied") {
+		t.Errorf("stats with an unwritable database: exit %d: %s", code, errOut)
+	}
+
+	if err := os.Chmod(db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The hub retries after 1 s, doubling up to 30 s.
+	deadline := time.Now().Add(45 * time.Second)
+	for !strings.Contains(h.output(), "database available again; recording resumes") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database was not opened once writable:\n%s", h.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	callSimpleText(t, base, 2)
+	usage := untilStats(t, func(args ...string) (string, string, int) { return u.runAs(t, as, args...) },
+		func(u *store.Usage) bool { return u.Totals.Calls >= 2 })
+	if len(usage.Clients) != 1 || usage.Clients[0].Client != "anonymous" || usage.Servers[0].Tools[0].Name != "test_simple_text" {
+		t.Errorf("stats after the database opened: %+v", usage)
+	}
+	if strings.Contains(h.output(), "panic") {
+		t.Errorf("the hub panicked:\n%s", h.output())
+	}
+}
+
+// callSimpleText calls ev's test_simple_text n times through the HTTP
+// bridge, without a token.
+func callSimpleText(t *testing.T, endpoint string, n int) {
+	t.Helper()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for range n {
+		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ev__test_simple_text", Arguments: map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// untilStats runs 'mcptray stats --json' until ok holds: the hub commits
+// its records in batches, off the request path.
+func untilStats(t *testing.T, run func(args ...string) (string, string, int), ok func(*store.Usage) bool) *store.Usage {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, errOut, code := run("stats", "--json")
+		var usage store.Usage
+		if code == 0 && json.Unmarshal([]byte(out), &usage) == nil && ok(&usage) {
+			return &usage
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats --json: exit %d: %s %s", code, out, errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// unprivileged is who runs the hub and its commands in a test that needs a
+// file mode to deny access: root, whom modes do not stop, hands the test's
+// folders to nobody and runs them as nobody; anyone else runs as themself
+// (nil).
+func unprivileged(t *testing.T, u *userEnv) *syscall.Credential {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	const nobody = 65534
+	err := filepath.WalkDir(u.dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The folders above: nobody must get through to its home and binaries.
+	for _, dir := range []string{filepath.Dir(u.dir), filepath.Dir(binPath)} {
+		if err := os.Chmod(dir, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &syscall.Credential{Uid: nobody, Gid: nobody}
+}
+
+// runAs is run as the user as (nil: this process's).
+func (u *userEnv) runAs(t *testing.T, as *syscall.Credential, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = u.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+// startAs is start as the user as (nil: this process's), without extra
+// environment.
+func (u *userEnv) startAs(t *testing.T, as *syscall.Credential, args ...string) *hubProcess {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = u.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &hubProcess{cmd: cmd, done: make(chan struct{})}
+	startedMu.Lock()
+	started[cmd.Process.Pid] = h
+	startedMu.Unlock()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		once := sync.Once{}
+		for sc.Scan() {
+			h.mu.Lock()
+			h.stderr.WriteString(sc.Text() + "\n")
+			h.mu.Unlock()
+			if strings.Contains(sc.Text(), "control socket:") {
+				once.Do(func() { close(ready) })
+			}
+		}
+		h.err = cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-h.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("mcptray %s did not stop within 15s of SIGTERM", strings.Join(args, " "))
+		}
+	})
+	select {
+	case <-ready:
+	case <-h.done:
+		t.Fatalf("mcptray %s exited early:\n%s", strings.Join(args, " "), h.output())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mcptray %s did not start:\n%s", strings.Join(args, " "), h.output())
+	}
+	return h
+}
