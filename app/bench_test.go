@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -69,6 +71,14 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	out, _, _ := u.run(b, "token", "create", "bench")
 	token := strings.TrimSpace(out)
 	bridge := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// The reference: one more loopback HTTP hop and nothing else, what any
+	// bridge costs before it does any MCP work (in this process).
+	target, _ := url.Parse(upstream.URL)
+	proxy := httptest.NewServer(&httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.URL.Path = target.Path
+	}})
+	b.Cleanup(proxy.Close)
 
 	paths := []*path{
 		{name: "direct over HTTP (floor)", tool: "echo",
@@ -79,6 +89,8 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/servers/everything/mcp", token), 0 }},
 		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo",
 			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
+		{name: "reference: a bare reverse proxy (one more hop, no MCP)", tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy.URL, ""), 0 }},
 	}
 	for _, p := range paths {
 		p.cs, _ = p.dial()

@@ -167,21 +167,25 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		defer time.AfterFunc(2*time.Second, func() { b.progress.Delete(up) })
 		progress = up
 	}
-	go func() {
+	run := func() callOutcome {
 		if raw != nil {
 			res, err := conn.CallRaw(cctx, method, raw(progress), c)
 			if !errors.Is(err, upstream.ErrNoRawPath) {
-				c.done <- callOutcome{res, err}
-				return
+				return callOutcome{res, err}
 			}
 		}
 		res, err := do(cctx, cs, progress)
-		c.done <- callOutcome{res, err}
-	}()
-	var requestGone <-chan struct{}
-	if x.modern {
-		requestGone = ctx.Done()
+		return callOutcome{res, err}
 	}
+	if !x.modern {
+		// An initialize-era client is never suspended and its leaving is no
+		// cancellation: the call runs here, one goroutine hand-off less on
+		// the hot path.
+		o := run()
+		defer c.end()
+		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+	}
+	go func() { c.done <- run() }()
 	select {
 	case o := <-c.done:
 		defer c.end()
@@ -191,7 +195,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
 	case need := <-c.input:
 		return b.suspend(x, need, c), nil, outcomeOK
-	case <-requestGone:
+	case <-ctx.Done(): // the 2026-07-28 client left: that cancels the call
 		c.end()
 		o := <-c.done
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
