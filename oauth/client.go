@@ -28,6 +28,8 @@ type Client struct {
 	cfg      ServerConfig
 	http     *http.Client
 	loaded   bool
+	loadErr  error     // the stored tokens could not be read (a locked keyring); nil once read
+	loadNext time.Time // no new read attempt before this after loadErr
 	tokens   *Tokens
 	dead     string // why the grant is unusable (invalid_grant, signed out); "" when fine
 	inflight *refreshCall
@@ -59,31 +61,53 @@ func (c *Client) configure(sc ServerConfig) {
 	}
 }
 
-// loadLocked reads the stored tokens once.
-func (c *Client) loadLocked() {
+// storeRetry spaces out reads of stored tokens that failed: a locked
+// keyring takes its whole timeout (5 s) to say so, which must not stall
+// every request.
+const storeRetry = 10 * time.Second
+
+// loadLocked reads the stored tokens once. A read that fails (the keyring
+// is locked or unavailable) is not "no tokens": the error is remembered,
+// returned until storeRetry has passed, then the read is tried again, so
+// the tokens are used as soon as the keyring answers.
+func (c *Client) loadLocked() error {
 	if c.loaded {
-		return
+		return nil
 	}
-	c.loaded = true
+	now := c.m.now()
+	if c.loadErr != nil && now.Before(c.loadNext) {
+		return c.loadErr
+	}
 	var t Tokens
 	ok, err := loadJSON(c.m.cfg.Store, tokenKey(c.cfg.ID), &t)
-	if err != nil {
-		c.log.Warn("stored tokens cannot be read", "err", err)
-		return
+	switch {
+	case errors.Is(err, errDamaged):
+		c.log.Warn("the stored tokens are damaged; the next sign-in replaces them", "err", err)
+	case err != nil:
+		if c.loadErr == nil {
+			c.log.Warn("the stored tokens cannot be read; retrying", "err", err, "every", storeRetry)
+		}
+		c.loadErr = fmt.Errorf("%w, so the stored sign-in cannot be read "+
+			"(MCP Tray tries again every %s; no new sign-in is needed): %w", ErrKeyringUnavailable, storeRetry, err)
+		c.loadNext = now.Add(storeRetry)
+		return c.loadErr
 	}
-	if !ok || !resourceMatches(t.Resource, c.cfg.URL) {
-		return
+	if c.loadErr != nil {
+		c.log.Info("the stored tokens can be read again")
 	}
-	c.tokens = &t
-	c.scheduleLocked()
+	c.loaded, c.loadErr = true, nil
+	if ok && resourceMatches(t.Resource, c.cfg.URL) {
+		c.tokens = &t
+		c.scheduleLocked()
+	}
+	return nil
 }
 
 // HasTokens reports whether the server has a usable grant.
 func (c *Client) HasTokens() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.loadLocked()
-	return c.tokens != nil && c.dead == ""
+	return c.loadLocked() == nil && c.tokens != nil && c.dead == ""
 }
 
 // Start loads stored tokens and, when they are near expiry or expired
@@ -91,8 +115,9 @@ func (c *Client) HasTokens() bool {
 // background at once, before any request needs them.
 func (c *Client) Start() {
 	c.mu.Lock()
-	c.loadLocked()
-	due := c.tokens != nil && c.dead == "" && c.tokens.RefreshToken != "" && c.tokens.expiresWithin(refreshLead(c.tokens))
+	err := c.loadLocked()
+	due := err == nil && c.tokens != nil && c.dead == "" && c.tokens.RefreshToken != "" &&
+		c.tokens.expiresWithin(c.m.now(), refreshLead(c.tokens))
 	c.mu.Unlock()
 	if due {
 		go c.refreshInBackground()
@@ -114,13 +139,18 @@ type Info struct {
 func (c *Client) Info() Info {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.loadLocked()
+	if c.loadErr == nil {
+		_ = c.loadLocked() // a failed read is retried by requests, not by status views
+	}
 	var i Info
 	if t := c.tokens; t != nil {
 		i = Info{SignedIn: c.dead == "", Expiry: t.Expiry, Scopes: strings.Fields(t.Scope), Issuer: t.Issuer,
 			Registration: registrationMethod(t.Registration), Refreshable: t.RefreshToken != ""}
 	}
 	i.Problem = c.dead
+	if c.loadErr != nil {
+		i.Problem = c.loadErr.Error()
+	}
 	return i
 }
 
@@ -137,8 +167,8 @@ func refreshLead(t *Tokens) time.Duration { return min(t.lifetime()/4, 5*time.Mi
 func syncMargin(t *Tokens) time.Duration  { return min(t.lifetime()/10, 30*time.Second) }
 
 // scheduleLocked arms the proactive refresh. The timer never waits more
-// than 30 s before looking at the wall clock again: a suspended machine
-// stops the monotonic clock timers run on.
+// than 30 s (recheck) before looking at the wall clock again: a suspended
+// machine stops the monotonic clock timers run on.
 func (c *Client) scheduleLocked() {
 	if c.timer != nil {
 		c.timer.Stop()
@@ -152,15 +182,15 @@ func (c *Client) scheduleLocked() {
 	if !c.retryAt.IsZero() {
 		at = c.retryAt
 	}
-	wait := min(max(time.Until(at.Round(0)), 0), 30*time.Second)
+	wait := min(max(at.Round(0).Sub(c.m.now()), 0), c.m.cfg.recheck)
 	c.timer = time.AfterFunc(wait, c.tick)
 }
 
 func (c *Client) tick() {
 	c.mu.Lock()
-	t := c.tokens
+	t, now := c.tokens, c.m.now()
 	due := !c.closed && t != nil && c.dead == "" && t.RefreshToken != "" &&
-		t.expiresWithin(refreshLead(t)) && !time.Now().Before(c.retryAt)
+		t.expiresWithin(now, refreshLead(t)) && !now.Before(c.retryAt)
 	if !due {
 		c.scheduleLocked()
 	}
@@ -190,7 +220,9 @@ func (c *Client) close() {
 // Token returns a valid access token (oauth2.TokenSource), refreshing it
 // first when it is about to expire.
 func (c *Client) Token() (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The refresh bounds itself (RefreshTimeout); this only guards against
+	// a store that hangs while the new tokens are written.
+	ctx, cancel := context.WithTimeout(context.Background(), c.m.cfg.RefreshTimeout+10*time.Second)
 	defer cancel()
 	t, err := c.current(ctx)
 	if err != nil {
@@ -201,30 +233,47 @@ func (c *Client) Token() (*oauth2.Token, error) {
 
 func (c *Client) current(ctx context.Context) (*Tokens, error) {
 	c.mu.Lock()
-	c.loadLocked()
+	err := c.loadLocked()
 	t, dead := c.tokens, c.dead
 	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if t == nil || dead != "" {
 		return nil, &NeedsAuthError{Reason: orDefault(dead, "not signed in")}
 	}
-	if !t.expiresWithin(syncMargin(t)) {
+	now := c.m.now()
+	if !t.expiresWithin(now, syncMargin(t)) {
 		return t, nil
+	}
+	if !t.expiresWithin(now, 0) {
+		// The old token still works: a slow token endpoint may hold the
+		// request only until the token is about to expire.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Expiry.Sub(now)-syncMargin(t)/2)
+		defer cancel()
 	}
 	nt, err := c.refresh(ctx, false)
 	if err == nil {
 		return nt, nil
 	}
-	if isTransient(err) && !t.expiresWithin(0) {
-		return t, nil // the old token is still valid; the refresh is retried later
+	if isTransient(err) && !t.expiresWithin(c.m.now(), 0) {
+		return t, nil // the old token is still valid; the refresh goes on, or is retried later
 	}
 	return nil, err
 }
 
 // TokenSource is auth.OAuthHandler's first method: nil (no Authorization
 // header) when there is no grant, so the server answers with a challenge.
+// Stored tokens that cannot be read are an error, not "no grant": a
+// sign-in would not help while the keyring cannot store its tokens either.
 func (c *Client) TokenSource(context.Context) (oauth2.TokenSource, error) {
-	if !c.HasTokens() {
-		return nil, nil
+	c.mu.Lock()
+	err := c.loadLocked()
+	has := c.tokens != nil && c.dead == ""
+	c.mu.Unlock()
+	if err != nil || !has {
+		return nil, err
 	}
 	return c, nil
 }
@@ -239,9 +288,12 @@ func (c *Client) Authorize(ctx context.Context, req *http.Request, resp *http.Re
 	ch := ParseChallenge(resp)
 	c.mu.Lock()
 	c.challenge = ch
-	c.loadLocked()
+	err := c.loadLocked()
 	t, dead := c.tokens, c.dead
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if resp.StatusCode == http.StatusForbidden {
 		if ch.Error == "insufficient_scope" {
 			return &NeedsAuthError{Reason: fmt.Sprintf("the server needs more permissions (scope %q): sign in again to grant them", ch.Scope)}
@@ -290,18 +342,31 @@ func (c *Client) SetChallenge(ch Challenge) {
 // refresh gets new tokens with the refresh token. One refresh runs at a
 // time per server; concurrent callers share its result (with rotating
 // refresh tokens, two refreshes would spend the same token and the loser
-// would revoke the grant). forced skips the backoff after failures.
+// would revoke the grant). forced skips the backoff after failures. A
+// caller whose ctx ends stops waiting; the refresh goes on.
 func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
+	call, err := c.startRefresh(forced)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-call.done:
+		return call.tokens, call.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the token refresh: %w", ctx.Err())
+	}
+}
+
+// startRefresh returns the refresh in flight, or starts one.
+func (c *Client) startRefresh(forced bool) (*refreshCall, error) {
 	c.mu.Lock()
-	c.loadLocked()
+	if err := c.loadLocked(); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	if call := c.inflight; call != nil {
 		c.mu.Unlock()
-		select {
-		case <-call.done:
-			return call.tokens, call.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		return call, nil
 	}
 	old := c.tokens
 	switch {
@@ -316,7 +381,7 @@ func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
 		c.mu.Unlock()
 		c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventNeedsAuth, Reason: c.dead})
 		return nil, &NeedsAuthError{Reason: c.dead}
-	case !forced && time.Now().Before(c.retryAt):
+	case !forced && c.m.now().Before(c.retryAt):
 		at := c.retryAt
 		c.mu.Unlock()
 		return nil, fmt.Errorf("the last refresh failed; retrying at %s", at.Format(time.TimeOnly))
@@ -325,12 +390,17 @@ func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
 	c.inflight = call
 	hc, cfg := c.http, c.cfg
 	c.mu.Unlock()
+	go c.runRefresh(call, old, hc, cfg)
+	return call, nil
+}
 
+// runRefresh makes the refresh request and records its outcome. It runs
+// on its own: once the provider has rotated the refresh token, the new one
+// must be received and stored even when every caller stopped waiting.
+func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg ServerConfig) {
 	c.m.cfg.OnEvent(cfg.ID, Event{Kind: EventRefreshing})
-	// The request outlives the caller: once the provider has rotated the
-	// refresh token, the new one must be received and stored.
-	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	nt, err := c.refreshRequest(rctx, hc, old)
+	ctx, cancel := context.WithTimeout(context.Background(), c.m.cfg.RefreshTimeout)
+	nt, err := c.refreshRequest(ctx, hc, old)
 	cancel()
 	if err == nil {
 		// AUTH-30: the rotated refresh token is stored before anything uses
@@ -350,9 +420,10 @@ func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
 	case isTransient(err):
 		c.failures++
 		delay := min(5*time.Second<<min(c.failures-1, 6), 5*time.Minute)
-		c.retryAt = time.Now().Add(delay)
+		now := c.m.now()
+		c.retryAt = now.Add(delay)
 		ev = Event{Kind: EventRefreshFailed, Reason: "token refresh failed, will retry: " + err.Error(),
-			NextRetry: c.retryAt, Expired: old.expiresWithin(0)}
+			NextRetry: c.retryAt, Expired: old.expiresWithin(now, 0)}
 		c.log.Warn("token refresh failed; tokens kept", "err", err, "retry_in", delay)
 	default:
 		var te *TokenError
@@ -371,7 +442,6 @@ func (c *Client) refresh(ctx context.Context, forced bool) (*Tokens, error) {
 	c.mu.Unlock()
 	close(call.done)
 	c.m.cfg.OnEvent(cfg.ID, ev)
-	return nt, err
 }
 
 func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, old *Tokens) (*Tokens, error) {
@@ -389,7 +459,7 @@ func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, old *Token
 	if old.Scope != "" {
 		form.Set("scope", old.Scope)
 	}
-	nt, err := tokenRequest(ctx, hc, old.TokenEndpoint, creds, form)
+	nt, err := tokenRequest(ctx, hc, old.TokenEndpoint, creds, form, c.m.now)
 	if err != nil {
 		return nil, err
 	}
@@ -456,9 +526,10 @@ func registrationKeyOf(ref string) string {
 // for the next sign-in.
 func (c *Client) SignOut(ctx context.Context) error {
 	c.mu.Lock()
-	c.loadLocked()
+	_ = c.loadLocked() // tokens that cannot be read are deleted all the same, unrevoked
 	t, hc := c.tokens, c.http
 	c.tokens, c.dead = nil, "signed out"
+	c.loaded, c.loadErr = true, nil // nothing stored is wanted any more
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -65,6 +65,10 @@ func getJSON(ctx context.Context, hc *http.Client, raw string, v any) error {
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		return errNotFound
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
+		// newHTTPClient hands back the redirect it stopped following.
+		return fmt.Errorf("fetch %s: redirected %d times without an answer (HTTP %d); is it a redirect loop?", raw, maxRedirects, resp.StatusCode)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetch %s: HTTP %d", raw, resp.StatusCode)
 	}

@@ -72,11 +72,14 @@ func (p addressPolicy) check(ip netip.Addr) error {
 // errBlocked marks a request refused by the address policy.
 var errBlocked = errors.New("refused by the SSRF guard")
 
+// maxRedirects is how many redirects a GET (metadata discovery) follows.
+const maxRedirects = 3
+
 // newHTTPClient returns the client used for discovery, registration and
 // token requests of one MCP server. The address check runs on every
 // connection, after DNS resolution, so a redirect or a DNS answer cannot
-// slip past it. Redirects are followed for GETs only (at most 3); a token
-// request is never redirected.
+// slip past it. Redirects are followed for GETs only (at most
+// maxRedirects); a token request is never redirected.
 func newHTTPClient(p addressPolicy, base *http.Transport) *http.Client {
 	t := base.Clone()
 	dialer := &net.Dialer{
@@ -101,7 +104,9 @@ func newHTTPClient(p addressPolicy, base *http.Transport) *http.Client {
 		Transport: t,
 		Timeout:   30 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.Method != http.MethodGet || len(via) >= 3 {
+			// via[0], not req: a 301-303 turns a POST into a GET, which
+			// must not make a token request followable.
+			if via[0].Method != http.MethodGet || len(via) >= maxRedirects {
 				return http.ErrUseLastResponse
 			}
 			return checkEndpointURL(req.URL.String())

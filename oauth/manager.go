@@ -43,6 +43,17 @@ type Config struct {
 	Transport *http.Transport
 	// OnEvent is told about token changes of every server, from any goroutine.
 	OnEvent func(server string, e Event)
+	// RefreshTimeout bounds one refresh request to the token endpoint; 0
+	// means 30 s.
+	RefreshTimeout time.Duration
+	// Now is the wall clock that token expiry, refresh scheduling and
+	// retries are decided by; nil means time.Now. Tests make it jump, as a
+	// machine waking from sleep sees it do.
+	Now func() time.Time
+
+	// recheck is the longest the refresh timer sleeps before it reads the
+	// wall clock again; 0 means 30 s. Tests shorten it.
+	recheck time.Duration
 }
 
 // EventKind is what happened to a server's tokens.
@@ -94,8 +105,21 @@ func NewManager(cfg Config) *Manager {
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(string, Event) {}
 	}
+	if cfg.RefreshTimeout == 0 {
+		cfg.RefreshTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.recheck == 0 {
+		cfg.recheck = 30 * time.Second
+	}
 	return &Manager{cfg: cfg, log: cfg.Logger, clients: map[string]*Client{}, callbacks: map[int]*callbackServer{}}
 }
+
+// now reads the wall clock without its monotonic reading, which stops
+// while the machine sleeps.
+func (m *Manager) now() time.Time { return m.cfg.Now().Round(0) }
 
 // SetDefaults applies the hub's sign-in settings from a new configuration:
 // the default callback port and the CIMD URL, for sign-ins that start
@@ -192,6 +216,11 @@ type NeedsAuthError struct {
 }
 
 func (e *NeedsAuthError) Error() string { return e.Reason }
+
+// ErrKeyringUnavailable marks an error of the secret store (a locked or
+// missing keyring): stored tokens cannot be read, or a sign-in's could not
+// be stored. It is no reason to sign in again; unlocking the keyring helps.
+var ErrKeyringUnavailable = errors.New("the keyring is locked or unavailable")
 
 // MemoryStore keeps tokens in memory (tests, the conformance client).
 type MemoryStore struct {

@@ -39,6 +39,9 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 	if o.Open == nil {
 		return errors.New("sign-in needs a way to open the authorization URL")
 	}
+	if err := c.storeReady(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	ch := c.challenge
 	if o.Challenge != nil {
@@ -54,7 +57,7 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 	} else {
 		c.stepUps = 0
 	}
-	c.loadLocked()
+	_ = c.loadLocked() // stored tokens that cannot be read are replaced by the new ones
 	var granted []string
 	if c.tokens != nil {
 		granted = strings.Fields(c.tokens.Scope)
@@ -75,6 +78,23 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 		return err
 	}
 	c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventSignedIn})
+	return nil
+}
+
+// storeReady checks that a sign-in's tokens can be stored before a person
+// goes through the browser for them: a locked keyring fails here, not
+// after the consent. A store that answers is read again at once.
+func (c *Client) storeReady() error {
+	r, ok := c.m.cfg.Store.(interface{ Ready() error })
+	if !ok {
+		return nil
+	}
+	if err := r.Ready(); err != nil {
+		return fmt.Errorf("cannot sign in: %w, so the tokens could not be stored; unlock it and try again: %w", ErrKeyringUnavailable, err)
+	}
+	c.mu.Lock()
+	c.loadNext = time.Time{}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -177,7 +197,7 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 		return err
 	}
 	c.mu.Lock()
-	c.tokens, c.dead, c.failures, c.retryAt, c.loaded = t, "", 0, time.Time{}, true
+	c.tokens, c.dead, c.failures, c.retryAt, c.loaded, c.loadErr = t, "", 0, time.Time{}, true, nil
 	c.scheduleLocked()
 	c.mu.Unlock()
 	return nil
@@ -215,7 +235,7 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 	}
 	ectx, cancel := withTimeout(ctx, 30*time.Second)
 	defer cancel()
-	t, err := tokenRequest(ectx, hc, d.AS.TokenEndpoint, reg.creds(), form)
+	t, err := tokenRequest(ectx, hc, d.AS.TokenEndpoint, reg.creds(), form, c.m.now)
 	if err != nil {
 		return nil, fmt.Errorf("exchanging the code failed: %w", err)
 	}
@@ -225,7 +245,7 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 		t.Scope = scope // RFC 6749 §5.1: omitted means as requested
 	}
 	if err := saveJSON(c.m.cfg.Store, tokenKey(c.cfg.ID), t); err != nil {
-		return nil, fmt.Errorf("store the tokens: %w", err)
+		return nil, fmt.Errorf("the provider signed you in, but the tokens could not be stored, so the sign-in did not take: %w", err)
 	}
 	return t, nil
 }

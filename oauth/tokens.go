@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -44,14 +45,13 @@ func (t *Tokens) lifetime() time.Duration {
 	return t.Expiry.Sub(t.Obtained)
 }
 
-// expiresWithin reports whether the access token expires within d, by the
-// wall clock (Round(0) drops the monotonic reading, which stops while the
-// machine sleeps).
-func (t *Tokens) expiresWithin(d time.Duration) bool {
+// expiresWithin reports whether the access token expires within d of now,
+// a wall-clock time (Manager.now).
+func (t *Tokens) expiresWithin(now time.Time, d time.Duration) bool {
 	if t.Expiry.IsZero() {
 		return false
 	}
-	return !time.Now().Round(0).Add(d).Before(t.Expiry.Round(0))
+	return !now.Add(d).Before(t.Expiry.Round(0))
 }
 
 func tokenKey(server string) string { return "oauth/token/" + server }
@@ -65,6 +65,9 @@ type Store interface {
 	List(prefix string) ([]string, error)
 }
 
+// errDamaged marks a stored record that was read but is not valid JSON.
+var errDamaged = errors.New("damaged")
+
 func loadJSON(s Store, key string, v any) (bool, error) {
 	data, err := s.Get(key)
 	if errors.Is(err, secretstore.ErrNotFound) {
@@ -74,7 +77,7 @@ func loadJSON(s Store, key string, v any) (bool, error) {
 		return false, err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return false, fmt.Errorf("stored %s is damaged: %v", key, err)
+		return false, fmt.Errorf("stored %s is %w: %v", key, errDamaged, err)
 	}
 	return true, nil
 }
@@ -112,19 +115,29 @@ type clientCreds struct {
 // tokenRequest posts form to the token endpoint with client
 // authentication (AUTH-16) and decodes the answer. A response that is not
 // a token (HTML, a proxy's error page) is a transient error, not a grant
-// failure.
-func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, form url.Values) (*Tokens, error) {
+// failure. now stamps the tokens' lifetime.
+func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, form url.Values, now func() time.Time) (*Tokens, error) {
 	if err := checkEndpointURL(endpoint); err != nil {
 		return nil, fmt.Errorf("token endpoint: %w", err)
 	}
 	resp, err := postForm(ctx, hc, endpoint, creds, form)
 	if err != nil {
-		return nil, fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
+		return nil, tokenRequestError(ctx, endpoint, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// newHTTPClient never follows a POST: the form carries the code or
+		// the refresh token, which must not travel to another URL.
+		where := "nowhere"
+		if loc, err := resp.Location(); err == nil {
+			where = loc.Host + loc.Path
+		}
+		return nil, fmt.Errorf("the token endpoint %s answered HTTP %d, a redirect to %s; token requests are never redirected",
+			hostOf(endpoint), resp.StatusCode, where)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
+		return nil, tokenRequestError(ctx, endpoint, err)
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var tr struct {
@@ -152,12 +165,21 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
 		return nil, fmt.Errorf("the token endpoint returned a %q token; only Bearer tokens are supported", tr.TokenType)
 	}
-	now := time.Now().Round(0)
-	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: "Bearer", Scope: tr.Scope, Obtained: now}
+	obtained := now()
+	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: "Bearer", Scope: tr.Scope, Obtained: obtained}
 	if secs, err := tr.ExpiresIn.Float64(); err == nil && secs > 0 {
-		t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
+		t.Expiry = obtained.Add(time.Duration(secs * float64(time.Second)))
 	}
 	return t, nil
+}
+
+// tokenRequestError names the token endpoint that failed, and says so
+// plainly when it did not answer in time.
+func tokenRequestError(ctx context.Context, endpoint string, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || os.IsTimeout(err) {
+		return fmt.Errorf("the token endpoint %s timed out (no answer in time): %w", hostOf(endpoint), err)
+	}
+	return fmt.Errorf("token request to %s: %w", hostOf(endpoint), err)
 }
 
 // postForm posts an OAuth form with the client authentication the client

@@ -32,6 +32,11 @@ func (s *Server) asHandler() http.Handler {
 }
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	s.count(func(c *Counts) { c.MetadataRequests++ })
+	if s.opts.MetadataRedirectLoop {
+		http.Redirect(w, r, r.URL.Path, http.StatusFound)
+		return
+	}
 	issuer := s.Issuer
 	if s.opts.MetadataIssuer != "" {
 		issuer = s.opts.MetadataIssuer
@@ -239,7 +244,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, q url.Values) {
 	code := s.newSecret("code_")
 	s.codes[code] = &grant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"),
 		challenge: q.Get("code_challenge"), resource: q.Get("resource"), scope: q.Get("scope"),
-		expires: time.Now().Add(time.Minute)}
+		expires: s.now().Add(time.Minute)}
 	s.mu.Unlock()
 	s.count(func(c *Counts) { c.Authorizations++ })
 	s.redirectBack(w, r, q.Get("redirect_uri"), q.Get("state"), url.Values{"code": {code}})
@@ -295,6 +300,16 @@ func (s *Server) clientAuth(r *http.Request) (*client, bool) {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	s.count(func(c *Counts) { c.TokenRequests++ })
+	// The body is read first: only then does net/http watch the connection
+	// and end r.Context() when a held client gives up.
+	formErr := r.ParseForm()
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil && !hold.wait(r) {
+		return
+	}
 	s.mu.Lock()
 	var f *failure
 	if len(s.failures) > 0 {
@@ -303,18 +318,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if f != nil {
-		if f.status == 0 {
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
-		}
-		oauthError(w, f.status, f.code, "injected failure")
+		s.fail(w, r, f)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
+	if formErr != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "bad form")
 		return
 	}
@@ -341,6 +348,27 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, f *failure) {
+	switch {
+	case f.location != "":
+		http.Redirect(w, r, f.location, f.status)
+	case f.html:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(f.status)
+		_, _ = w.Write([]byte(`<!doctype html><html><head><title>Sign in</title></head><body><form method="post"><input name="user"><input name="password" type="password"></form></body></html>`))
+	case f.status == 0:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		fallthrough
+	default:
+		oauthError(w, f.status, f.code, "injected failure")
+	}
+}
+
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request, c *client) {
 	code := r.PostForm.Get("code")
 	s.mu.Lock()
@@ -348,7 +376,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, c *client) {
 	delete(s.codes, code) // single use, even when the request fails
 	s.mu.Unlock()
 	switch {
-	case g == nil || time.Now().After(g.expires):
+	case g == nil || s.now().After(g.expires):
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
 		return
 	case g.clientID != c.id || g.redirectURI != r.PostForm.Get("redirect_uri"):
@@ -419,7 +447,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, c *client)
 func (s *Server) issue(w http.ResponseWriter, clientID, scope, resource, fam string) {
 	s.mu.Lock()
 	at := &token{value: s.newSecret("at_"), clientID: clientID, scope: scope, resource: resource, family: fam,
-		expires: time.Now().Add(s.opts.TokenLifetime)}
+		expires: s.now().Add(s.opts.TokenLifetime)}
 	s.access[at.value] = at
 	resp := map[string]any{
 		"access_token": at.value, "token_type": "Bearer",
@@ -437,7 +465,7 @@ func (s *Server) issue(w http.ResponseWriter, clientID, scope, resource, fam str
 func (s *Server) issueAccessOnly(w http.ResponseWriter, clientID, scope, resource, fam, refresh string) {
 	s.mu.Lock()
 	at := &token{value: s.newSecret("at_"), clientID: clientID, scope: scope, resource: resource, family: fam,
-		expires: time.Now().Add(s.opts.TokenLifetime)}
+		expires: s.now().Add(s.opts.TokenLifetime)}
 	s.access[at.value] = at
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{

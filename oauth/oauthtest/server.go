@@ -68,6 +68,13 @@ type Options struct {
 	// ASAddr and MCPAddr pin the listen addresses ("127.0.0.1:PORT"); empty
 	// means a free loopback port.
 	ASAddr, MCPAddr string
+	// Now is the clock that codes and tokens expire by; nil means
+	// time.Now. A test of a suspended machine shares a jumping clock with
+	// the client, so a token the client thinks expired is expired here too.
+	Now func() time.Time
+	// MetadataRedirectLoop makes the authorization server metadata redirect
+	// to itself forever.
+	MetadataRedirectLoop bool
 }
 
 // Client is a pre-registered client.
@@ -93,6 +100,7 @@ type Server struct {
 	families map[string]bool // family ID -> revoked
 	issued   []string        // every secret value ever issued
 	failures []failure       // injected token endpoint failures
+	hold     *Hold           // holds token requests while set
 
 	down      atomic.Bool
 	counts    Counts
@@ -103,6 +111,8 @@ type Server struct {
 // Counts is what the server has seen.
 type Counts struct {
 	Registrations      int
+	MetadataRequests   int // GETs of the authorization server metadata, redirected ones included
+	TokenRequests      int // requests that reached the token endpoint, failed ones included
 	Authorizations     int // authorization requests that reached a decision
 	CodeExchanges      int
 	Refreshes          int // successful refresh grants
@@ -130,15 +140,22 @@ type token struct {
 	used                                     bool // refresh: rotated away
 }
 
+// failure is one injected token endpoint fault: an OAuth error, a closed
+// connection (status 0), an HTML page (html), or a redirect (location).
 type failure struct {
-	status int
-	code   string
+	status   int
+	code     string
+	html     bool
+	location string
 }
 
 // NewServer starts a server on loopback.
 func NewServer(opts Options) *Server {
 	if opts.TokenLifetime == 0 {
 		opts.TokenLifetime = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.ScopesSupported == nil {
 		opts.ScopesSupported = []string{"mcp:read", "mcp:write", "offline_access"}
@@ -206,7 +223,90 @@ func (s *Server) FailTokenRequests(n, status int, code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failures = append(s.failures, failure{status, code})
+		s.failures = append(s.failures, failure{status: status, code: code})
+	}
+}
+
+// AnswerTokenRequestsWithHTML makes the next n token requests get a 200
+// text/html login page, as a misconfigured proxy or SSO gateway sends.
+func (s *Server) AnswerTokenRequestsWithHTML(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{status: http.StatusOK, html: true})
+	}
+}
+
+// RedirectTokenRequests makes the next n token requests get a redirect
+// with the given status to location; "" redirects to the token endpoint
+// itself (a loop).
+func (s *Server) RedirectTokenRequests(n, status int, location string) {
+	if location == "" {
+		location = s.Issuer + "/token"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{status: status, location: location})
+	}
+}
+
+// Hold keeps token requests waiting, as a hanging authorization server
+// does: each waits until Release, or until its client gives up (then it
+// ends unanswered and changes nothing).
+type Hold struct {
+	s        *Server
+	arrived  chan struct{}
+	gaveUp   chan struct{}
+	released chan struct{}
+	once     sync.Once
+}
+
+// HoldTokenRequests holds every token request from now until the Hold is
+// released.
+func (s *Server) HoldTokenRequests() *Hold {
+	h := &Hold{s: s, arrived: make(chan struct{}, 100), gaveUp: make(chan struct{}, 100), released: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	return h
+}
+
+// Arrived receives once per token request that started waiting.
+func (h *Hold) Arrived() <-chan struct{} { return h.arrived }
+
+// GaveUp receives once per held request whose client gave up waiting (the
+// request ended unanswered). A test releasing the Hold waits for it first,
+// or the server might still serve a request its client has abandoned.
+func (h *Hold) GaveUp() <-chan struct{} { return h.gaveUp }
+
+// Release lets the waiting requests, and every later one, through.
+func (h *Hold) Release() {
+	h.once.Do(func() {
+		h.s.mu.Lock()
+		if h.s.hold == h {
+			h.s.hold = nil
+		}
+		h.s.mu.Unlock()
+		close(h.released)
+	})
+}
+
+// wait holds a request; it reports false when the client gave up first.
+func (h *Hold) wait(r *http.Request) bool {
+	select {
+	case h.arrived <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.released:
+		return true
+	case <-r.Context().Done():
+		select {
+		case h.gaveUp <- struct{}{}:
+		default:
+		}
+		return false
 	}
 }
 
@@ -246,6 +346,8 @@ func (s *Server) preregistered(id string) bool {
 	}
 	return false
 }
+
+func (s *Server) now() time.Time { return s.opts.Now() }
 
 // Counts returns what the server has seen so far.
 func (s *Server) Counts() Counts {

@@ -122,6 +122,15 @@ func aead(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// Ready loads (or, on first use, creates) the data key: a caller learns
+// that the keyring is locked before it asks a person for a secret it could
+// not then store. Once loaded, the key is cached and the keyring is not
+// asked again.
+func (s *Store) Ready() error {
+	_, err := s.dataKey()
+	return err
+}
+
 // Get returns the secret called name.
 func (s *Store) Get(name string) ([]byte, error) {
 	data, err := os.ReadFile(s.path(name))
