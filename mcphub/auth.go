@@ -89,8 +89,15 @@ func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions
 	}
 	sub := h.Subscribe(1024)
 	defer sub.Close()
+	before := c.Status().State
 	c.SetAuthenticating()
 	if err := ac.SignIn(ctx, oauth.SignInOptions{Open: o.Open, OnURL: o.OnURL, Challenge: ch}); err != nil {
+		if errors.Is(err, oauth.ErrKeyringUnavailable) && before != status.NeedsAuth {
+			// Stored tokens wait for the keyring, not for a sign-in: the
+			// attempt that follows shows the keyring's state again.
+			c.Reconnect()
+			return err
+		}
 		c.SetNeedsAuth("sign-in failed: " + err.Error())
 		return err
 	}

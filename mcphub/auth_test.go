@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
 	"github.com/mcptray/mcptray/oauth/oauthtest"
+	"github.com/mcptray/mcptray/oauth/secretstore"
 )
 
 // syncBuffer is a log sink tests can read while the hub writes.
@@ -42,16 +44,24 @@ func (s *syncBuffer) String() string {
 // oauthHub starts a hub with sign-in support on a config file.
 func oauthHub(t *testing.T, cfg string) (*Hub, string, *status.Subscription, *oauth.MemoryStore, *syncBuffer) {
 	t.Helper()
+	store := oauth.NewMemoryStore()
+	h, path, sub, logs := oauthHubWith(t, cfg, oauth.Config{Store: store})
+	return h, path, sub, store, logs
+}
+
+// oauthHubWith starts a hub whose oauth.Manager has oc's store and clock.
+func oauthHubWith(t *testing.T, cfg string, oc oauth.Config) (*Hub, string, *status.Subscription, *syncBuffer) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := oauth.NewMemoryStore()
 	var h *Hub
-	m := oauth.NewManager(oauth.Config{Store: store, Logger: log, CallbackPort: 44000 + int(time.Now().UnixNano()%500)*10,
-		OnEvent: func(s string, e oauth.Event) { h.OnAuthEvent(s, e) }})
+	oc.Logger, oc.CallbackPort = log, 44000+int(time.Now().UnixNano()%500)*10
+	oc.OnEvent = func(s string, e oauth.Event) { h.OnAuthEvent(s, e) }
+	m := oauth.NewManager(oc)
 	t.Cleanup(m.Close)
 	h = New(Options{ConfigPath: path, Logger: log, OAuth: m,
 		Upstream: upstream.Options{Backoff: upstream.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}})
@@ -60,7 +70,7 @@ func oauthHub(t *testing.T, cfg string) (*Hub, string, *status.Subscription, *oa
 	if err := h.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	return h, path, sub, store, logs
+	return h, path, sub, logs
 }
 
 // follow is a test browser: it loads the URL and follows the redirects.
@@ -181,5 +191,76 @@ func TestHubRefusesSignInForStdio(t *testing.T) {
 	h, _, _, _, _ := oauthHub(t, `{"mcpServers": {"local": {"command": "true", "disabled": true}}}`)
 	if err := h.Authenticate(context.Background(), "local", AuthenticateOptions{Open: follow}); err == nil {
 		t.Error("signing in to a disabled stdio server did not fail")
+	}
+}
+
+// lockableKeys is a keyring that can be locked: while locked it answers as
+// a locked Secret Service does once secretstore's timeout runs out.
+type lockableKeys struct {
+	*secretstore.MemoryKeys
+	locked atomic.Bool
+}
+
+func (k *lockableKeys) GetKey() ([]byte, error) {
+	if k.locked.Load() {
+		return nil, secretstore.ErrTimeout
+	}
+	return k.MemoryKeys.GetKey()
+}
+
+func (k *lockableKeys) SetKey(key []byte) error {
+	if k.locked.Load() {
+		return secretstore.ErrTimeout
+	}
+	return k.MemoryKeys.SetKey(key)
+}
+
+// The keyring is locked when the hub starts, with tokens stored by an
+// earlier run: the server shows an error saying so (not needs_auth), a
+// sign-in attempt fails before the browser and leaves that state, and once
+// the keyring answers the server connects with the stored tokens.
+func TestHubKeyringLocked(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(srv.Close) // after the hub's cleanup, which ends its open stream
+	keys := &lockableKeys{MemoryKeys: secretstore.NewMemoryKeys()}
+	dir := t.TempDir()
+	earlier := oauth.NewManager(oauth.Config{Store: secretstore.New(dir, keys), CallbackPort: 45000 + int(time.Now().UnixNano()%500)*10})
+	ctx := context.Background()
+	if err := earlier.Client(oauth.ServerConfig{ID: "locked", URL: srv.URL()}).SignIn(ctx, oauth.SignInOptions{Open: follow}); err != nil {
+		t.Fatal(err)
+	}
+	earlier.Close()
+
+	keys.locked.Store(true)
+	var offset atomic.Int64 // the oauth clock jumps past the keyring's retry interval
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	h, _, sub, _ := oauthHubWith(t, fmt.Sprintf(`{"mcpServers": {"locked": {"url": %q}}}`, srv.URL()),
+		oauth.Config{Store: secretstore.New(dir, keys), Now: now})
+	waitState(t, h, sub, map[string]status.State{"locked": status.Error})
+	const locked = "the keyring is locked or unavailable, so the stored sign-in cannot be read"
+	v := serverByID(h, "locked")
+	if !strings.Contains(v.Status.Reason, locked) || v.Status.NextRetry.IsZero() {
+		t.Errorf("status = %+v", v.Status)
+	}
+	if v.Auth == nil || v.Auth.SignedIn || !strings.Contains(v.Auth.Problem, locked) {
+		t.Errorf("auth info = %+v", v.Auth)
+	}
+	t.Logf("shown: %s", v.Status.Reason)
+
+	opened := false
+	err := h.Authenticate(ctx, "locked", AuthenticateOptions{Open: func(context.Context, string) error { opened = true; return nil }})
+	if err == nil || !strings.Contains(err.Error(), "cannot sign in: the keyring is locked or unavailable") || opened {
+		t.Fatalf("sign-in with a locked keyring: err %v, browser opened %v", err, opened)
+	}
+	if st := serverByID(h, "locked").Status.State; st == status.NeedsAuth {
+		t.Error("a sign-in refused for the keyring left the server needing sign-in")
+	}
+	waitState(t, h, sub, map[string]status.State{"locked": status.Error})
+
+	keys.locked.Store(false)
+	offset.Add(int64(time.Minute))
+	waitState(t, h, sub, map[string]status.State{"locked": status.Connected})
+	if n := srv.Counts(); n.Authorizations != 1 {
+		t.Errorf("%d authorizations: unlocking needed a new sign-in", n.Authorizations)
 	}
 }
