@@ -239,7 +239,7 @@ func TestHubKeyringLocked(t *testing.T) {
 	waitState(t, h, sub, map[string]status.State{"locked": status.Error})
 	const locked = "the keyring is locked or unavailable, so the stored sign-in cannot be read"
 	v := serverByID(h, "locked")
-	if !strings.Contains(v.Status.Reason, locked) || v.Status.NextRetry.IsZero() {
+	if !strings.HasPrefix(v.Status.Reason, locked) || v.Status.NextRetry.IsZero() {
 		t.Errorf("status = %+v", v.Status)
 	}
 	if v.Auth == nil || v.Auth.SignedIn || !strings.Contains(v.Auth.Problem, locked) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/mcptray/mcptray/mcphub/config"
+	"github.com/mcptray/mcptray/oauth"
 )
 
 // Describe turns an error from a connect attempt into a sentence a person
@@ -62,6 +63,10 @@ func describe(err error, srv config.Server) string {
 		return ""
 	case errors.As(err, &pe):
 		return fmt.Sprintf("%s; its last output: %s", describe(pe.err, srv), pe.stderr)
+	case errors.Is(err, oauth.ErrKeyringUnavailable) && strings.Contains(err.Error(), oauth.ErrKeyringUnavailable.Error()):
+		// What the transport wrapped around it says nothing to a person.
+		s := err.Error()
+		return s[strings.Index(s, oauth.ErrKeyringUnavailable.Error()):]
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled) && strings.Contains(err.Error(), "no complete answer"):
 		return firstClause(err)
 	case errors.As(err, &dnsE):
