@@ -75,8 +75,7 @@ func (s *Store) unavailable(err error) {
 	_ = s.closeDB(err)
 	if s.retryWait == 0 {
 		s.retryWait = retryFirst
-		s.log.Error("database unavailable; calls and status events are not recorded until it opens (the hub keeps bridging)",
-			"err", err, "retry_in", s.retryWait)
+		s.log.Error("database unavailable; calls and status events are not recorded until it opens", "err", err, "retry_in", s.retryWait)
 	} else {
 		s.retryWait = min(2*s.retryWait, retryMax)
 		if prev == nil || prev.Error() != err.Error() {
