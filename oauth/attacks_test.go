@@ -409,3 +409,26 @@ func TestPastedRedirectCompletesSignIn(t *testing.T) {
 		t.Error("a pasted redirect could be used twice")
 	}
 }
+
+// The callback listener answers only requests addressed to loopback: a
+// page whose name was rebound to 127.0.0.1 is refused before the state is
+// looked at.
+func TestCallbackRefusesForeignHost(t *testing.T) {
+	cs := &callbackServer{m: testManager(t, NewMemoryStore())}
+	for host, want := range map[string]int{
+		"evil.example:48801": http.StatusForbidden,
+		"evil.example":       http.StatusForbidden,
+		"10.0.0.1:48801":     http.StatusForbidden,
+		"127.0.0.1:48801":    http.StatusBadRequest, // addressed right; the state is unknown
+		"localhost:48801":    http.StatusBadRequest,
+		"[::1]:48801":        http.StatusBadRequest,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/callback?code=c&state=s", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		cs.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Host %s: HTTP %d, want %d", host, rec.Code, want)
+		}
+	}
+}

@@ -188,6 +188,12 @@ func (cs *callbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// The browser comes to 127.0.0.1 (the registered redirect URI): any
+	// other Host is a page that rebound its name to loopback.
+	if host, _, err := net.SplitHostPort(r.Host); err != nil || !isLoopbackHost(host) {
+		page(w, http.StatusForbidden, "Not a sign-in", "This address answers MCP Tray's sign-in redirects only.", false)
+		return
+	}
 	res, state := parseRedirect(r.URL.Query())
 	p := cs.take(state)
 	if p == nil {
