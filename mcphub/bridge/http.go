@@ -116,6 +116,12 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 	if b.opts.Tokens != nil {
 		tok, err = b.opts.Tokens.VerifyToken(raw)
 	}
+	if err != nil && !errors.Is(err, store.ErrTokenInvalid) {
+		// The database cannot be read: no token is wrong, none can be checked.
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "client tokens cannot be checked right now ("+err.Error()+"); 'mcptray bridge' (stdio) needs none")
+		return "", false
+	}
 	if err != nil {
 		if n := b.limiter.fail(); n > 0 {
 			b.log.Warn("bridge: requests with an unknown, revoked or expired client token", "count", n,

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -349,5 +352,33 @@ func TestTokenGuessingIsSlowedDown(t *testing.T) {
 	}
 	if resp, _ := post(t, mcpURL, with("mcptray_pat_guess-again"), initializeBody); resp.StatusCode != 401 {
 		t.Errorf("a guess after the bucket refilled: %s, want 401", resp.Status)
+	}
+}
+
+// With the database unreadable, a client token cannot be checked: the
+// answer is 503 saying so (and what works meanwhile), not a 401 that
+// blames the token.
+func TestTokensUncheckableWithoutDatabase(t *testing.T) {
+	blocked := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := store.OpenRetrying(filepath.Join(blocked, "mcptray.db"), nil)
+	defer db.Close()
+	b := New(Options{Version: "test", Tokens: db, RequireToken: func() bool { return true }})
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	req.Header.Set("Authorization", "Bearer "+store.TokenPrefix+"0123456789abcdef")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "cannot be checked") {
+		t.Errorf("HTTP %d: %s", resp.StatusCode, body)
 	}
 }
