@@ -209,7 +209,7 @@ test: test-deps lint
 	go build ./... && go test -count=1 -run '^$$' ./... >/dev/null
 	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -race -count=1 -timeout 20m $(NONGUI_PKGS)
 	@echo "== the flooding upstreams, without the race detector (50 MB copies, notification storms)"
-	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -run "TestFloodingUpstream|TestNotificationStorm" ./mcphub/bridge/
+	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -run "TestFloodingUpstream|TestNotificationStorm|TestUnreadSessionStream" ./mcphub/bridge/
 	@echo "== the window's unit tests without cgo or a display"
 	CGO_ENABLED=0 DISPLAY= GOFLAGS=-mod=readonly GOPROXY=off go test -count=1 ./ui/
 	@echo "== end-to-end tests of the mcptray binary"

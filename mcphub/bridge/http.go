@@ -118,8 +118,9 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 	}
 	if err != nil && !errors.Is(err, store.ErrTokenInvalid) {
 		// The database cannot be read: no token is wrong, none can be checked.
+		b.log.Warn("bridge: client tokens cannot be checked", "err", err)
 		w.Header().Set("Retry-After", "5")
-		httpError(w, http.StatusServiceUnavailable, "client tokens cannot be checked right now ("+err.Error()+"); 'mcptray bridge' (stdio) needs none")
+		httpError(w, http.StatusServiceUnavailable, "client tokens cannot be checked right now (MCP Tray's database is unavailable; see its log); 'mcptray bridge' (stdio) needs none")
 		return "", false
 	}
 	if err != nil {
@@ -399,8 +400,8 @@ func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client st
 
 type discard struct{}
 
-func (discard) send([]byte) error { return nil }
-func (discard) offer([]byte)      {}
+func (discard) send([]byte) error      { return nil }
+func (discard) offer([]byte, delivery) {}
 
 func (b *Bridge) lookup(id string) *session {
 	if id == "" {
@@ -446,7 +447,9 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 		case <-b.stop:
 			return
 		case <-keepalive.C:
-			out.keepAlive()
+			if out.keepAlive() != nil {
+				return
+			}
 			s.touch()
 		}
 	}
@@ -516,20 +519,24 @@ func (o *httpOut) send(frame []byte) error {
 	return q.put(sseEvent(frame))
 }
 
-// offer sends a notification the client can do without, unless it is
-// behind (see outQueue).
-func (o *httpOut) offer(frame []byte) {
+// offer sends a notification without waiting (see outQueue).
+func (o *httpOut) offer(frame []byte, d delivery) {
 	if q := o.stream(); q != nil {
-		q.offer(sseEvent(frame))
+		q.offer(sseEvent(frame), d)
 	}
 }
 
 var keepAliveComment = []byte(": keep-alive\n\n")
 
-func (o *httpOut) keepAlive() {
-	if q := o.stream(); q != nil {
-		q.offer(keepAliveComment)
+// keepAlive offers a comment; it fails once a write failed (the client
+// is gone).
+func (o *httpOut) keepAlive() error {
+	q := o.stream()
+	if q == nil {
+		return errResponseDone
 	}
+	q.offer(keepAliveComment, dropWhenBehind)
+	return q.failed()
 }
 
 func sseEvent(frame []byte) []byte {

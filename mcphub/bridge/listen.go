@@ -29,11 +29,11 @@ func (s *session) listChanged(kind int) {
 	l := s.listener
 	s.mu.Unlock()
 	if l == nil {
-		s.notify(encodeNotify(listChangedMethods[kind], nil))
+		s.notify(encodeNotify(listChangedMethods[kind], nil), holdWhenBehind)
 		return
 	}
 	if want := [...]bool{l.tools, l.prompts, l.resources}[kind]; want {
-		s.notify(encodeNotify(listChangedMethods[kind], subscriptionMeta(l.id)))
+		s.notify(encodeNotify(listChangedMethods[kind], subscriptionMeta(l.id)), holdWhenBehind)
 	}
 }
 
@@ -49,7 +49,7 @@ func (s *session) resourceUpdated(uri string) {
 	if l != nil {
 		params["_meta"] = map[string]any{"io.modelcontextprotocol/subscriptionId": l.id}
 	}
-	s.notify(encodeNotify("notifications/resources/updated", params))
+	s.notify(encodeNotify("notifications/resources/updated", params), holdWhenBehind)
 }
 
 func subscriptionMeta(id json.RawMessage) map[string]any {

@@ -1,24 +1,46 @@
 package bridge
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
-// outQueueSize is how many frames a client may be behind before its
-// progress and log notifications are dropped.
-const outQueueSize = 256
+const (
+	// outQueueSize is how many frames a client may be behind before what
+	// it can do without is dropped or held back.
+	outQueueSize = 256
+	// maxHeldFrames bounds the notifications held back for a client that is
+	// behind (distinct ones: list_changed of each kind, resource updates).
+	maxHeldFrames = 64
+)
+
+// delivery says what becomes of a frame when its client is behind.
+type delivery int
+
+const (
+	// dropWhenBehind: progress, log messages, keep-alives.
+	dropWhenBehind delivery = iota
+	// holdWhenBehind: notifications that must arrive but need arrive only
+	// once (list_changed, resources/updated): held back, identical ones
+	// merged, and queued when the client catches up.
+	holdWhenBehind
+)
 
 // outQueue writes a client's frames from a goroutine of its own, in order.
 // A client that reads slowly must not stall whoever produces its frames:
 // an upstream's notifications are delivered one at a time per upstream
-// session, so one blocked write would hold every other client's
-// notifications behind it, queued without bound. Frames a client can do
-// without (progress, log messages, keep-alives) are offered and dropped
-// when it is outQueueSize frames behind; the others wait for room.
+// session, and catalog changes by one goroutine for every client, so one
+// blocked write would hold every other client's notifications behind it.
+// Notifications are offered (never waiting); a response or a server
+// request is put, waiting for room.
 type outQueue struct {
 	write func([]byte) error
 
 	mu      sync.Mutex
 	cond    sync.Cond
 	frames  [][]byte
+	held    [][]byte      // holdWhenBehind frames that found no room
+	err     error         // the first write error: the client is gone
 	closed  bool          // no more frames are taken
 	stopped chan struct{} // closed when the writer is done
 }
@@ -31,10 +53,9 @@ func newOutQueue(write func([]byte) error) *outQueue {
 }
 
 // run writes frames until the queue is closed and empty. After a write
-// error (the client is gone) the rest is discarded, so nobody waits.
+// error the rest is discarded, so nobody waits.
 func (q *outQueue) run() {
 	defer close(q.stopped)
-	var err error
 	q.mu.Lock()
 	for {
 		for len(q.frames) == 0 && !q.closed {
@@ -47,23 +68,36 @@ func (q *outQueue) run() {
 		f := q.frames[0]
 		q.frames[0] = nil
 		q.frames = q.frames[1:]
+		if len(q.held) > 0 && len(q.frames) < outQueueSize/2 {
+			q.frames = append(q.frames, q.held...)
+			q.held = nil
+		}
 		q.cond.Broadcast() // room for a waiting put
+		failed := q.err != nil
 		q.mu.Unlock()
-		if err == nil {
+		var err error
+		if !failed {
 			err = q.write(f)
 		}
 		q.mu.Lock()
+		if err != nil && q.err == nil {
+			q.err = err
+		}
 	}
 }
 
-// put queues a frame, waiting while the client is outQueueSize behind.
+// put queues a frame, waiting while the client is outQueueSize behind. It
+// fails once the exchange is over or the client is gone.
 func (q *outQueue) put(f []byte) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.frames) >= outQueueSize && !q.closed {
+	for len(q.frames) >= outQueueSize && !q.closed && q.err == nil {
 		q.cond.Wait()
 	}
-	if q.closed {
+	switch {
+	case q.err != nil:
+		return q.err
+	case q.closed:
 		return errResponseDone
 	}
 	q.frames = append(q.frames, f)
@@ -71,18 +105,30 @@ func (q *outQueue) put(f []byte) error {
 	return nil
 }
 
-// offer queues a frame the client can do without, unless it is behind.
-func (q *outQueue) offer(f []byte) {
+// offer queues a notification without ever waiting (see delivery).
+func (q *outQueue) offer(f []byte, d delivery) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
-		return
+	switch {
+	case q.closed || q.err != nil:
+	case len(q.frames) < outQueueSize:
+		q.frames = append(q.frames, f)
+		q.cond.Broadcast()
+	case d == holdWhenBehind && len(q.held) < maxHeldFrames:
+		for _, h := range q.held {
+			if bytes.Equal(h, f) {
+				return
+			}
+		}
+		q.held = append(q.held, f)
 	}
-	if len(q.frames) >= outQueueSize {
-		return
-	}
-	q.frames = append(q.frames, f)
-	q.cond.Broadcast()
+}
+
+// failed reports the write error that ended the client, if any.
+func (q *outQueue) failed() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
 }
 
 // end queues the last frame (nil: none), takes no more, and waits until
@@ -91,7 +137,9 @@ func (q *outQueue) end(last []byte) {
 	q.mu.Lock()
 	if !q.closed {
 		if last != nil {
+			q.frames = append(q.frames, q.held...)
 			q.frames = append(q.frames, last)
+			q.held = nil
 		}
 		q.closed = true
 		q.cond.Broadcast()

@@ -39,7 +39,7 @@ func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
 	if p.Message != "" {
 		out["message"] = p.Message
 	}
-	r.out.offer(encodeNotify("notifications/progress", out))
+	r.out.offer(encodeNotify("notifications/progress", out), dropWhenBehind)
 }
 
 // Log passes an upstream's log message: to the request it came with when
@@ -57,7 +57,7 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 		// server chose to send (the server's default applies).
 		x := v.(*call).x
 		if want := x.logLevel(); logWanted(want, level) || (want == "" && !x.modern) {
-			x.out.offer(frame)
+			x.out.offer(frame, dropWhenBehind)
 		}
 		return
 	}
@@ -66,7 +66,7 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 		want := s.logLevel
 		s.mu.Unlock()
 		if s.view.includes(server) && logWanted(want, level) {
-			s.notify(frame)
+			s.notify(frame, dropWhenBehind)
 		}
 	})
 }

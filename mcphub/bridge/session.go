@@ -65,10 +65,10 @@ func parseCaps(raw json.RawMessage) clientCaps {
 type sender interface {
 	// send delivers a frame, waiting while the client is far behind.
 	send(frame []byte) error
-	// offer delivers a frame the client can do without (progress, log
-	// messages), dropping it when the client is far behind: a slow client
-	// never holds up the upstream (see outQueue).
-	offer(frame []byte)
+	// offer delivers a notification without waiting: when the client is
+	// far behind it is dropped or held back (see outQueue), so a slow
+	// client never holds up an upstream or other clients.
+	offer(frame []byte, d delivery)
 }
 
 // session is one client connection: an initialize-era HTTP session (ID in
@@ -125,13 +125,13 @@ func (s *session) setStream(out sender) bool {
 }
 
 // notify sends a message that belongs to no request (list_changed,
-// resource updates), when the client can receive one.
-func (s *session) notify(frame []byte) {
+// resource updates, log messages), when the client can receive one.
+func (s *session) notify(frame []byte, d delivery) {
 	s.mu.Lock()
 	out := s.stream
 	s.mu.Unlock()
 	if out != nil && s.initialized.Load() {
-		_ = out.send(frame)
+		out.offer(frame, d)
 	}
 }
 

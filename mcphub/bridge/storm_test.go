@@ -10,6 +10,7 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,7 +57,8 @@ func newStormUpstream(t *testing.T) *stormUpstream {
 	})
 	pad := strings.Repeat("x", stormPad)
 	type stormIn struct {
-		N int `json:"n"`
+		N     int    `json:"n"`
+		Final string `json:"final,omitempty"` // churn: the tool it leaves behind
 	}
 	mcp.AddTool(u.Server, &mcp.Tool{Name: "storm"}, func(ctx context.Context, req *mcp.CallToolRequest, in stormIn) (*mcp.CallToolResult, any, error) {
 		tok := req.Params.GetProgressToken()
@@ -86,7 +88,7 @@ func newStormUpstream(t *testing.T) *stormUpstream {
 			u.AddTool(&mcp.Tool{Name: fmt.Sprintf("t%d", i%7), InputSchema: obj}, noop)
 			u.RemoveTools(fmt.Sprintf("t%d", i%7))
 		}
-		u.AddTool(&mcp.Tool{Name: "after_churn", InputSchema: obj}, noop)
+		u.AddTool(&mcp.Tool{Name: cmp.Or(in.Final, "after_churn"), InputSchema: obj}, noop)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "churned"}}}, nil, nil
 	})
 	srv := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return u.Server }, nil))
@@ -224,6 +226,112 @@ func TestNotificationStorm(t *testing.T) {
 			t.Errorf("%d refreshes for %d list changes: not coalesced", refreshes, 2*churns)
 		}
 	})
+}
+
+// An IDE that keeps its session's GET stream open and never reads it
+// holds up nobody either: the upstream's log messages broadcast to it are
+// dropped once it is behind, catalog changes for every IDE go on, and the
+// list_changed it missed is held back for it, not lost.
+func TestUnreadSessionStream(t *testing.T) {
+	up := newStormUpstream(t)
+	r := newRig(t, cfgServers("sse", fmt.Sprintf(`{"type": "sse", "url": %q}`, up.sseURL)), rigOptions{})
+	r.wait(t, map[string]status.State{"sse": status.Connected})
+	stream := unreadStream(t, r.url)
+
+	over := make(chan struct{}, 2)
+	changed := make(chan struct{}, 1)
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			if req.Params.Data == stormOver {
+				over <- struct{}{}
+			}
+		},
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}})
+	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "emergency"}); err != nil {
+		t.Fatal(err)
+	}
+	// 20,000 log messages of a kilobyte broadcast to the IDE that does not
+	// read (it asked for info), and the last word to the one that does.
+	if res := callTool(t, cs, "sse__storm", map[string]any{"n": 20000}); text(t, res) != "stormed 20000" {
+		t.Fatalf("storm: %q", text(t, res))
+	}
+	<-up.sent
+	waitFor(t, over, "the upstream's last word, past the IDE that does not read")
+	// A catalog change reaches the reading IDE.
+	if res := callTool(t, cs, "sse__churn", map[string]any{"n": 10, "final": "after_unread"}); text(t, res) != "churned" {
+		t.Fatalf("churn: %q", text(t, res))
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, ok := toolNames(t, cs)["sse__after_unread"]; ok {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("the catalog change never reached the reading IDE")
+		}
+	}
+	// The IDE that did not read finds the list change once it reads.
+	if !stream.find(t, "notifications/tools/list_changed") {
+		t.Error("the IDE that did not read never got the list_changed it missed")
+	}
+}
+
+// unreadStream is an initialize-era session at info log level whose GET
+// stream is open and not read.
+type unreadGET struct{ resp *http.Response }
+
+func unreadStream(t *testing.T, base string) *unreadGET {
+	t.Helper()
+	post := func(sid, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+			req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	sid := post("", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"unread","version":"1"}}}`).Header.Get("Mcp-Session-Id")
+	post(sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	post(sid, `{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"info"}}`)
+	req, _ := http.NewRequest(http.MethodGet, base+"/mcp", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET stream: %v %v", resp, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &unreadGET{resp: resp}
+}
+
+// find reads the stream until a data line mentions s (30 s at most).
+func (g *unreadGET) find(t *testing.T, s string) bool {
+	t.Helper()
+	timer := time.AfterFunc(30*time.Second, func() { g.resp.Body.Close() })
+	defer timer.Stop()
+	sc := bufio.NewScanner(g.resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data: ")); ok && bytes.Contains(data, []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // slowIDE is a tools/call posted to the bridge whose response is not read.

@@ -88,15 +88,16 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // lineWriter writes whole lines, one message each, from any goroutine.
-// Frames are written directly until the first offered one; from then on
+// Frames are written directly until the first notification; from then on
 // every frame goes through an outQueue, in order, so a client that stops
 // reading holds up nobody.
 type lineWriter struct {
 	mu sync.Mutex // held while writing
 	w  io.Writer
 
-	qmu sync.Mutex
-	q   *outQueue
+	qmu    sync.Mutex
+	q      *outQueue
+	closed bool // the connection is over: notifications are dropped
 }
 
 func (l *lineWriter) queue() *outQueue {
@@ -119,19 +120,28 @@ func (l *lineWriter) send(frame []byte) error {
 	return l.write(asLine(frame))
 }
 
-func (l *lineWriter) offer(frame []byte) {
+func (l *lineWriter) offer(frame []byte, d delivery) {
 	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return
+	}
 	if l.q == nil {
 		l.q = newOutQueue(l.write)
 	}
 	q := l.q
 	l.qmu.Unlock()
-	q.offer(asLine(frame))
+	q.offer(asLine(frame), d)
 }
 
-// close stops the queue's writer, once what is queued is written.
+// close stops the queue's writer, once what is queued is written; later
+// notifications (a progress trailing its call) are dropped.
 func (l *lineWriter) close() {
-	if q := l.queue(); q != nil {
+	l.qmu.Lock()
+	l.closed = true
+	q := l.q
+	l.qmu.Unlock()
+	if q != nil {
 		q.end(nil)
 	}
 }
