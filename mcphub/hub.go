@@ -207,18 +207,25 @@ type ServerView struct {
 // Servers lists every configured server in file order.
 func (h *Hub) Servers() []ServerView {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	out := make([]ServerView, 0, len(h.cfg.Servers))
+	auths := make([]*oauth.Client, 0, len(h.cfg.Servers))
 	for _, s := range h.cfg.Servers {
 		v := ServerView{ID: s.ID, Name: s.Name, Transport: string(s.Transport), Target: s.Target(), Disabled: s.Disabled}
+		var auth *oauth.Client
 		if c, ok := h.conns[s.ID]; ok {
 			v.Status = c.Status()
-			if c.auth != nil {
-				info := c.auth.Info()
-				v.Auth = &info
-			}
+			auth = c.auth
 		}
 		out = append(out, v)
+		auths = append(auths, auth)
+	}
+	h.mu.Unlock()
+	// Outside the hub's lock: a sign-in's facts can wait on its keyring.
+	for i, a := range auths {
+		if a != nil {
+			info := a.Info()
+			out[i].Auth = &info
+		}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -30,6 +31,7 @@ type Client struct {
 	loaded   bool
 	loadErr  error     // the stored tokens could not be read (a locked keyring); nil once read
 	loadNext time.Time // no new read attempt before this after loadErr
+	lastInfo atomic.Pointer[Info]
 	tokens   *Tokens
 	dead     string // why the grant is unusable (invalid_grant, signed out); "" when fine
 	inflight *refreshCall
@@ -135,9 +137,16 @@ type Info struct {
 	Refreshable  bool      `json:"refreshable"`
 }
 
-// Info returns the sign-in's public facts.
+// Info returns the sign-in's public facts. Status views call it: while
+// another caller holds the client (a locked keyring can take seconds to
+// answer a read) it returns the facts last seen instead of waiting.
 func (c *Client) Info() Info {
-	c.mu.Lock()
+	if !c.mu.TryLock() {
+		if last := c.lastInfo.Load(); last != nil {
+			return *last
+		}
+		c.mu.Lock()
+	}
 	defer c.mu.Unlock()
 	if c.loadErr == nil {
 		_ = c.loadLocked() // a failed read is retried by requests, not by status views
@@ -151,6 +160,7 @@ func (c *Client) Info() Info {
 	if c.loadErr != nil {
 		i.Problem = c.loadErr.Error()
 	}
+	c.lastInfo.Store(&i)
 	return i
 }
 

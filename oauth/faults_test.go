@@ -122,8 +122,8 @@ func TestHangingTokenEndpointWhileTokenValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call near expiry during a hanging refresh: %v", err)
 	}
-	if took < 150*time.Millisecond || took > 5*time.Second {
-		t.Errorf("the call near expiry took %s; want it to wait about 200 ms for the refresh, no more", took)
+	if took > 5*time.Second {
+		t.Errorf("the call near expiry took %s; want it to wait at most about 200 ms for the refresh", took)
 	}
 	if n := r.srv.Counts(); n.TokenRequests != before.TokenRequests+1 || n.Refreshes != 0 {
 		t.Errorf("%d token requests, %d refreshes: want the one hanging refresh, shared",

@@ -11,7 +11,8 @@ import (
 )
 
 // Rejecting a client token takes as long for a near miss (all but the
-// last character of a real token) as for a token with nothing in common:
+// last two or three characters of a real token) as for a token with
+// nothing in common:
 // tokens are looked up by their SHA-256 and compared in constant time, so
 // a guesser learns nothing from how long a refusal took. Medians of
 // interleaved samples, so load on the machine hits both sides alike.
