@@ -56,7 +56,7 @@ func Acquire(p Paths, me Owner) (*Lock, error) {
 	if err := lockFile(f); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
-			return nil, &HeldError{Owner: ReadOwner(p)}
+			return nil, &HeldError{Owner: holder(p)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", p.Lock, err)
 	}
@@ -65,6 +65,20 @@ func Acquire(p Paths, me Owner) (*Lock, error) {
 		_, _ = f.WriteAt(append(data, '\n'), 0)
 	}
 	return &Lock{f: f}, nil
+}
+
+// holder reads who holds the lock. A hub that has just taken it writes
+// its name a moment later (and a crashed one may have left its own), so
+// the record is awaited briefly until it names a live process.
+func holder(p Paths) Owner {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		o := ReadOwner(p)
+		if (o.PID != 0 && processAlive(o.PID)) || time.Now().After(deadline) {
+			return o
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ReadOwner reads who holds (or last held) the lock.
