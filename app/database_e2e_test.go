@@ -1,17 +1,13 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +37,7 @@ func TestUnwritableDatabaseAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h := u.startAs(t, as, "serve")
+	h := u.startAs(t, as, nil, "serve")
 	u.watch(t).until(t, "ev connected", allConnected("ev"))
 	if out := h.output(); !strings.Contains(out, "database unavailable") ||
 		!strings.Contains(out, "open database "+db+": permission denied") {
@@ -136,73 +132,4 @@ func unprivileged(t *testing.T, u *userEnv) *syscall.Credential {
 		}
 	}
 	return &syscall.Credential{Uid: nobody, Gid: nobody}
-}
-
-// runAs is run as the user as (nil: this process's).
-func (u *userEnv) runAs(t *testing.T, as *syscall.Credential, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = u.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
-}
-
-// startAs is start as the user as (nil: this process's), without extra
-// environment.
-func (u *userEnv) startAs(t *testing.T, as *syscall.Credential, args ...string) *hubProcess {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = u.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &hubProcess{cmd: cmd, done: make(chan struct{})}
-	startedMu.Lock()
-	started[cmd.Process.Pid] = h
-	startedMu.Unlock()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		once := sync.Once{}
-		for sc.Scan() {
-			h.mu.Lock()
-			h.stderr.WriteString(sc.Text() + "\n")
-			h.mu.Unlock()
-			if strings.Contains(sc.Text(), "control socket:") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		h.err = cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-h.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("mcptray %s did not stop within 15s of SIGTERM", strings.Join(args, " "))
-		}
-	})
-	select {
-	case <-ready:
-	case <-h.done:
-		t.Fatalf("mcptray %s exited early:\n%s", strings.Join(args, " "), h.output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("mcptray %s did not start:\n%s", strings.Join(args, " "), h.output())
-	}
-	return h
 }

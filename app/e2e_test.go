@@ -86,8 +86,17 @@ func (u *userEnv) writeConfig(t testing.TB, content string) {
 // run runs the mcptray binary to completion.
 func (u *userEnv) run(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return u.runAs(t, nil, args...)
+}
+
+// runAs is run as another user (nil: this process's).
+func (u *userEnv) runAs(t testing.TB, as *syscall.Credential, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = u.env
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -124,8 +133,17 @@ func (u *userEnv) serve(t testing.TB, args ...string) *hubProcess {
 // until it reports where it listens; the test's end stops it with SIGTERM.
 func (u *userEnv) start(t testing.TB, env []string, args ...string) *hubProcess {
 	t.Helper()
+	return u.startAs(t, nil, env, args...)
+}
+
+// startAs is start as another user (nil: this process's).
+func (u *userEnv) startAs(t testing.TB, as *syscall.Credential, env []string, args ...string) *hubProcess {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(append([]string{}, u.env...), env...)
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

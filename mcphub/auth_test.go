@@ -194,27 +194,6 @@ func TestHubRefusesSignInForStdio(t *testing.T) {
 	}
 }
 
-// lockableKeys is a keyring that can be locked: while locked it answers as
-// a locked Secret Service does once secretstore's timeout runs out.
-type lockableKeys struct {
-	*secretstore.MemoryKeys
-	locked atomic.Bool
-}
-
-func (k *lockableKeys) GetKey() ([]byte, error) {
-	if k.locked.Load() {
-		return nil, secretstore.ErrTimeout
-	}
-	return k.MemoryKeys.GetKey()
-}
-
-func (k *lockableKeys) SetKey(key []byte) error {
-	if k.locked.Load() {
-		return secretstore.ErrTimeout
-	}
-	return k.MemoryKeys.SetKey(key)
-}
-
 // The keyring is locked when the hub starts, with tokens stored by an
 // earlier run: the server shows an error saying so (not needs_auth), a
 // sign-in attempt fails before the browser and leaves that state, and once
@@ -222,7 +201,7 @@ func (k *lockableKeys) SetKey(key []byte) error {
 func TestHubKeyringLocked(t *testing.T) {
 	srv := oauthtest.NewServer(oauthtest.Options{})
 	t.Cleanup(srv.Close) // after the hub's cleanup, which ends its open stream
-	keys := &lockableKeys{MemoryKeys: secretstore.NewMemoryKeys()}
+	keys := secretstore.NewLockableKeys()
 	dir := t.TempDir()
 	earlier := oauth.NewManager(oauth.Config{Store: secretstore.New(dir, keys), CallbackPort: 45000 + int(time.Now().UnixNano()%500)*10})
 	ctx := context.Background()
@@ -231,7 +210,7 @@ func TestHubKeyringLocked(t *testing.T) {
 	}
 	earlier.Close()
 
-	keys.locked.Store(true)
+	keys.Locked.Store(true)
 	var offset atomic.Int64 // the oauth clock jumps past the keyring's retry interval
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	h, _, sub, _ := oauthHubWith(t, fmt.Sprintf(`{"mcpServers": {"locked": {"url": %q}}}`, srv.URL()),
@@ -257,7 +236,7 @@ func TestHubKeyringLocked(t *testing.T) {
 	}
 	waitState(t, h, sub, map[string]status.State{"locked": status.Error})
 
-	keys.locked.Store(false)
+	keys.Locked.Store(false)
 	offset.Add(int64(time.Minute))
 	waitState(t, h, sub, map[string]status.State{"locked": status.Connected})
 	if n := srv.Counts(); n.Authorizations != 1 {

@@ -323,36 +323,13 @@ func TestSuspendTimerRefreshesAfterWake(t *testing.T) {
 	}
 }
 
-// lockableKeys is a keyring that can be locked: while locked it answers as
-// a locked Secret Service does once secretstore's timeout runs out.
-type lockableKeys struct {
-	*secretstore.MemoryKeys
-	locked atomic.Bool
-	reads  atomic.Int32 // GetKey calls
-}
-
-func (k *lockableKeys) GetKey() ([]byte, error) {
-	k.reads.Add(1)
-	if k.locked.Load() {
-		return nil, secretstore.ErrTimeout
-	}
-	return k.MemoryKeys.GetKey()
-}
-
-func (k *lockableKeys) SetKey(key []byte) error {
-	if k.locked.Load() {
-		return secretstore.ErrTimeout
-	}
-	return k.MemoryKeys.SetKey(key)
-}
-
 // The keyring is locked when MCP Tray starts, with tokens stored from an
 // earlier run: the server says the keyring is locked (not "sign in"), a
 // sign-in is refused before the browser, reads are retried at most every
 // storeRetry, and once the keyring answers the stored tokens are used
 // without a new sign-in.
 func TestKeyringLockedAtStart(t *testing.T) {
-	keys := &lockableKeys{MemoryKeys: secretstore.NewMemoryKeys()}
+	keys := secretstore.NewLockableKeys()
 	dir := t.TempDir()
 	srv := oauthtest.NewServer(oauthtest.Options{})
 	defer srv.Close()
@@ -362,7 +339,7 @@ func TestKeyringLockedAtStart(t *testing.T) {
 	before := srv.Counts()
 
 	// The next run: a new store, whose data key is in the locked keyring.
-	keys.locked.Store(true)
+	keys.Locked.Store(true)
 	clock := &jumpClock{}
 	m := testManager(t, secretstore.New(dir, keys), func(c *Config) { c.Now = clock.Now })
 	c := m.Client(ServerConfig{ID: "kr", URL: srv.URL()})
@@ -384,7 +361,7 @@ func TestKeyringLockedAtStart(t *testing.T) {
 	}
 
 	// Within storeRetry the locked keyring is not asked again.
-	reads := keys.reads.Load()
+	reads := keys.Reads.Load()
 	for range 5 {
 		if _, err := c.TokenSource(ctx); err == nil {
 			t.Fatal("TokenSource succeeded with a locked keyring")
@@ -393,12 +370,12 @@ func TestKeyringLockedAtStart(t *testing.T) {
 	if _, err := connect(ctx, srv, c); err == nil {
 		t.Fatal("connected with a locked keyring")
 	}
-	if n := keys.reads.Load() - reads; n != 0 {
+	if n := keys.Reads.Load() - reads; n != 0 {
 		t.Errorf("the locked keyring was asked %d more times within %s", n, storeRetry)
 	}
 	clock.Jump(storeRetry)
-	if _, err := c.TokenSource(ctx); err == nil || keys.reads.Load() != reads+1 {
-		t.Errorf("after %s: err %v, %d reads; want one more failed read", storeRetry, err, keys.reads.Load()-reads)
+	if _, err := c.TokenSource(ctx); err == nil || keys.Reads.Load() != reads+1 {
+		t.Errorf("after %s: err %v, %d reads; want one more failed read", storeRetry, err, keys.Reads.Load()-reads)
 	}
 
 	// A sign-in now could not store its tokens: it is refused before the browser.
@@ -413,7 +390,7 @@ func TestKeyringLockedAtStart(t *testing.T) {
 
 	// The keyring is unlocked: within storeRetry of the last try the
 	// remembered error stands; after it, the stored tokens are used.
-	keys.locked.Store(false)
+	keys.Locked.Store(false)
 	if _, err := c.TokenSource(ctx); err == nil {
 		t.Error("the keyring was read again within storeRetry")
 	}
@@ -437,8 +414,8 @@ func TestKeyringLockedAtStart(t *testing.T) {
 // A first sign-in with the keyring locked fails before the browser opens,
 // and stores nothing.
 func TestSignInWithLockedKeyring(t *testing.T) {
-	keys := &lockableKeys{MemoryKeys: secretstore.NewMemoryKeys()}
-	keys.locked.Store(true)
+	keys := secretstore.NewLockableKeys()
+	keys.Locked.Store(true)
 	store := secretstore.New(t.TempDir(), keys)
 	srv := oauthtest.NewServer(oauthtest.Options{})
 	defer srv.Close()
@@ -458,7 +435,7 @@ func TestSignInWithLockedKeyring(t *testing.T) {
 	if names, _ := store.List(""); len(names) != 0 {
 		t.Errorf("stored: %v", names)
 	}
-	keys.locked.Store(false)
+	keys.Locked.Store(false)
 	signIn(t, c, b)
 	if !c.HasTokens() {
 		t.Error("no tokens after unlocking and signing in")
@@ -469,12 +446,12 @@ func TestSignInWithLockedKeyring(t *testing.T) {
 // secretstore keeps the key, so refreshes with rotation go on being
 // stored, and a later run reads the rotated tokens.
 func TestKeyringLockedLater(t *testing.T) {
-	keys := &lockableKeys{MemoryKeys: secretstore.NewMemoryKeys()}
+	keys := secretstore.NewLockableKeys()
 	dir := t.TempDir()
 	store := secretstore.New(dir, keys)
 	r := newRig(t, oauthtest.Options{}, store)
-	keys.locked.Store(true)
-	reads := keys.reads.Load()
+	keys.Locked.Store(true)
+	reads := keys.Reads.Load()
 
 	var last string
 	for i := range 2 {
@@ -496,7 +473,7 @@ func TestKeyringLockedLater(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := keys.reads.Load() - reads; n != 0 {
+	if n := keys.Reads.Load() - reads; n != 0 {
 		t.Errorf("the locked keyring was asked %d times", n)
 	}
 	if n := r.srv.Counts(); n.Refreshes != 2 || n.RefreshReuse != 0 {
@@ -504,7 +481,7 @@ func TestKeyringLockedLater(t *testing.T) {
 	}
 
 	// The next run, unlocked, reads the rotated tokens.
-	keys.locked.Store(false)
+	keys.Locked.Store(false)
 	next := testManager(t, secretstore.New(dir, keys))
 	c := next.Client(ServerConfig{ID: "faulty", URL: r.srv.URL()})
 	if _, err := c.refresh(context.Background(), true); err != nil {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/keyring"
@@ -250,4 +251,31 @@ func (m *MemoryKeys) SetKey(key []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.kr.Set(keyring.Item{Key: dataKeyItem, Data: key})
+}
+
+// LockableKeys is a KeyStore for tests that can be locked: while Locked, it
+// answers as a locked Secret Service does once the keyring timeout has run
+// out. Reads counts GetKey calls.
+type LockableKeys struct {
+	*MemoryKeys
+	Locked atomic.Bool
+	Reads  atomic.Int32
+}
+
+// NewLockableKeys returns an empty, unlocked LockableKeys.
+func NewLockableKeys() *LockableKeys { return &LockableKeys{MemoryKeys: NewMemoryKeys()} }
+
+func (k *LockableKeys) GetKey() ([]byte, error) {
+	k.Reads.Add(1)
+	if k.Locked.Load() {
+		return nil, ErrTimeout
+	}
+	return k.MemoryKeys.GetKey()
+}
+
+func (k *LockableKeys) SetKey(key []byte) error {
+	if k.Locked.Load() {
+		return ErrTimeout
+	}
+	return k.MemoryKeys.SetKey(key)
 }
