@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -71,14 +73,7 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	out, _, _ := u.run(b, "token", "create", "bench")
 	token := strings.TrimSpace(out)
 	bridge := fmt.Sprintf("http://127.0.0.1:%d", port)
-	// The reference: one more loopback HTTP hop and nothing else, what any
-	// bridge costs before it does any MCP work (in this process).
-	target, _ := url.Parse(upstream.URL)
-	proxy := httptest.NewServer(&httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.URL.Path = target.Path
-	}})
-	b.Cleanup(proxy.Close)
+	proxy := startReferenceProxy(b, upstream.URL)
 
 	paths := []*path{
 		{name: "direct over HTTP (floor)", tool: "echo",
@@ -89,8 +84,8 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/servers/everything/mcp", token), 0 }},
 		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo",
 			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
-		{name: "reference: a bare reverse proxy (one more hop, no MCP)", tool: "echo",
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy.URL, ""), 0 }},
+		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, ""), 0 }},
 	}
 	for _, p := range paths {
 		p.cs, _ = p.dial()
@@ -163,6 +158,49 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
 	b.ReportMetric(startMs, "stdio-start-ms")
 	b.ReportMetric(float64(agg.p50.Microseconds()), "agg-list-µs")
+}
+
+// proxyTargetEnv makes the test binary a bare reverse proxy (TestMain).
+const proxyTargetEnv = "MCPTRAY_BENCH_PROXY_TO"
+
+// startReferenceProxy runs this test binary as a bare reverse proxy in
+// front of target, in a process of its own like the hub: one more
+// loopback HTTP hop and nothing else, what any bridge costs before it does
+// any MCP work. It returns the proxy's URL.
+func startReferenceProxy(b *testing.B, target string) string {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), proxyTargetEnv+"="+target)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the reference proxy did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// serveReferenceProxy is the reference proxy's process: it prints its URL
+// and serves until killed.
+func serveReferenceProxy(target string) {
+	u, err := url.Parse(target)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	_ = http.Serve(ln, &httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.URL.Path = u.Path
+	}})
 }
 
 // path is one way to reach the upstream's echo tool.

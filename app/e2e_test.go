@@ -24,6 +24,10 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	if target := os.Getenv(proxyTargetEnv); target != "" {
+		serveReferenceProxy(target) // BenchmarkBridgeVsDirect's reference
+		return
+	}
 	dir, err := os.MkdirTemp("", "mcptray-e2e-")
 	if err != nil {
 		panic(err)
