@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +27,10 @@ func TestControlSocketRefusesStrangers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wrong := secret[:len(secret)-1] + "0" // the last character changed
+	if strings.HasSuffix(secret, "0") {
+		wrong = secret[:len(secret)-1] + "1"
+	}
 	for _, c := range []struct {
 		name, host, origin, auth string
 		want                     int
@@ -36,7 +41,7 @@ func TestControlSocketRefusesStrangers(t *testing.T) {
 		{"another Host (rebinding)", "evil.example", "", "Bearer " + secret, http.StatusForbidden},
 		{"a loopback Host", "127.0.0.1", "", "Bearer " + secret, http.StatusForbidden},
 		{"no secret", "mcptray", "", "", http.StatusUnauthorized},
-		{"a wrong secret", "mcptray", "", "Bearer " + secret[:len(secret)-1] + "0", http.StatusUnauthorized},
+		{"a wrong secret", "mcptray", "", "Bearer " + wrong, http.StatusUnauthorized},
 	} {
 		conn, err := net.Dial("unix", p.Socket)
 		if err != nil {
