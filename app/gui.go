@@ -85,7 +85,15 @@ func runGUI(env *cliEnv) int {
 		case <-signals:
 		case <-r.stopping:
 		}
-		fyne.Do(a.Quit)
+		// Hide the windows a moment before quitting: Fyne 2.7.1 crashes
+		// (nil GLFW window) on a pointer event that reaches a window already
+		// destroyed, which quitting with the pointer over it can cause.
+		fyne.Do(func() {
+			for _, w := range a.Driver().AllWindows() {
+				w.Hide()
+			}
+		})
+		time.AfterFunc(100*time.Millisecond, func() { fyne.Do(a.Quit) })
 	}()
 	a.Run()
 	signal.Stop(signals)
