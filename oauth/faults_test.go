@@ -1,13 +1,16 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,7 +47,22 @@ func newRig(t *testing.T, opts oauthtest.Options, store Store, cfg ...func(*Conf
 	opts.Now = r.clock.Now
 	r.srv = oauthtest.NewServer(opts)
 	t.Cleanup(r.srv.Close)
-	cfg = append([]func(*Config){func(c *Config) { c.Now, c.OnEvent = r.clock.Now, r.events.record }}, cfg...)
+	logs := &syncBuffer{}
+	cfg = append([]func(*Config){func(c *Config) {
+		c.Now, c.OnEvent = r.clock.Now, r.events.record
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}}, cfg...)
+	// Whatever fault the test made, no secret the provider issued reaches
+	// the log or an event (what the status shows).
+	t.Cleanup(func() {
+		shown := logs.String() + r.events.reasons()
+		for _, s := range r.srv.Secrets() {
+			if strings.Contains(shown, s) {
+				kind, _, _ := strings.Cut(s, "_")
+				t.Errorf("a secret the provider issued (a %s_ value) is in the log or a status reason", kind)
+			}
+		}
+	})
 	m := testManager(t, store, cfg...)
 	r.c = m.Client(ServerConfig{ID: "faulty", URL: r.srv.URL()})
 	signIn(t, r.c, &browserFollower{})
@@ -55,6 +73,24 @@ func newRig(t *testing.T, opts oauthtest.Options, store Store, cfg ...func(*Conf
 	t.Cleanup(func() { cs.Close() })
 	r.cs = cs
 	return r
+}
+
+// syncBuffer is a log destination safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // jumpTo moves the clock to d before the access token expires.

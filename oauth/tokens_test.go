@@ -27,6 +27,17 @@ func (l *eventLog) record(_ string, e Event) {
 	l.ch <- e
 }
 
+// reasons is every event's reason, one per line.
+func (l *eventLog) reasons() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, e := range l.events {
+		b.WriteString(e.Reason + "\n")
+	}
+	return b.String()
+}
+
 func (l *eventLog) waitFor(t *testing.T, kind EventKind) Event {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
