@@ -2,8 +2,13 @@ package mcphub
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +74,38 @@ func TestModernEraUpstream(t *testing.T) {
 	}
 	if v := serverByID(h, "pinned-legacy").Status.ProtocolVersion; v != "2025-06-18" {
 		t.Errorf("pinned: protocol %q, want 2025-06-18", v)
+	}
+}
+
+// A server/discover that never reaches the server (here: its connection
+// cut, as a server still starting refuses it) is no evidence of an older
+// server: go-sdk falls back to initialize, but the hub refuses that
+// session and asks again, and settles on 2026-07-28.
+func TestLostDiscoverIsAskedAgain(t *testing.T) {
+	port := testpeers.FreePort(t)
+	p := exec.Command(testpeers.EverythingServerBin(t), fmt.Sprintf("-http=127.0.0.1:%d", port))
+	testpeers.Start(t, p, regexp.MustCompile(`listening at`))
+	target, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", port))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var cut atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Method") == "server/discover" && cut.Add(1) == 1 {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // the first discover never gets an answer
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	h, _, sub := testHub(t, fmt.Sprintf(`{"mcpServers": {"modern": {"url": "%s/mcp"}}}`, front.URL))
+	waitState(t, h, sub, map[string]status.State{"modern": status.Connected})
+	if cut.Load() < 2 {
+		t.Fatalf("server/discover was sent %d times; the lost one should be asked again", cut.Load())
+	}
+	if v := serverByID(h, "modern").Status.ProtocolVersion; v != "2026-07-28" {
+		t.Errorf("protocol %q after a lost server/discover, want 2026-07-28", v)
 	}
 }
 

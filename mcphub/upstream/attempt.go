@@ -109,7 +109,7 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 			OAuthHandler: c.opts.Auth,
 		}, opts)
 		if err == nil {
-			return nil
+			return c.checkEra(att, p)
 		}
 		v := p.result()
 		// TC-08: an old HTTP+SSE server refuses the POST with 400, 404 or 405;
@@ -129,6 +129,24 @@ func (c *Conn) handshake(ctx context.Context, att *attempt) error {
 		}
 		return nil
 	}
+}
+
+// checkEra refuses a session that fell back to the initialize era only
+// because its server/discover never reached the server (a server still
+// starting, a network blip): the session would stay on the older era for
+// its whole life. The attempt fails and the next one asks again; if the
+// same happens twice in a row, the older era is taken.
+func (c *Conn) checkEra(att *attempt, p *probe) error {
+	lost := p.lostDiscover()
+	modern := att.session.InitializeResult() != nil && att.session.InitializeResult().ProtocolVersion >= "2026-07-28"
+	if lost == nil || modern || c.srv.ProtocolVersion != "" || c.eraRetried {
+		c.eraRetried = false
+		return nil
+	}
+	c.eraRetried = true
+	_ = att.session.Close()
+	att.session = nil
+	return fmt.Errorf("server/discover did not reach the server (%w); asking again rather than settling for the older protocol", lost)
 }
 
 // newProbe returns the RoundTripper of one attempt. For the SSE transport

@@ -94,6 +94,9 @@ type Conn struct {
 	opts   Options
 	log    *slog.Logger
 	client *mcp.Client
+	// eraRetried: the last attempt was refused by checkEra (only the run
+	// goroutine reads and writes it).
+	eraRetried bool
 
 	mu      sync.Mutex
 	st      status.Status

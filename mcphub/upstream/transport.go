@@ -35,6 +35,10 @@ type probe struct {
 	// later request succeeds: go-sdk answers a refused server/discover by
 	// trying initialize, whose failure must not hide the sign-in request.
 	denied *status.Challenge
+	// discoverErr is a server/discover that never reached the server (a
+	// connection refused): go-sdk then falls back to initialize, which is
+	// no evidence that the server only speaks the older era.
+	discoverErr error
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -47,6 +51,11 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 	capturing := req.Method == http.MethodPost && p.capture != nil && p.capture.on.Load() && p.noteListRequest(req)
 	resp, err := p.base.RoundTrip(req)
 	if err != nil {
+		if req.Header.Get("Mcp-Method") == "server/discover" {
+			p.mu.Lock()
+			p.discoverErr = err
+			p.mu.Unlock()
+		}
 		return nil, err
 	}
 	p.record(req, resp)
@@ -178,6 +187,14 @@ type verdict struct {
 	status   int               // of the last POST (or 401/403)
 	rpcError bool              // that answer carried a JSON-RPC error
 	denied   *status.Challenge // a sign-in request not yet answered by a success
+}
+
+// lostDiscover is the transport error of this attempt's server/discover,
+// if it had one.
+func (p *probe) lostDiscover() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discoverErr
 }
 
 // result returns the verdict and forgets it, so each connect attempt is
