@@ -21,6 +21,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/store"
@@ -36,11 +37,11 @@ func bridgeConfig(t *testing.T, peerURL string, requireToken bool) (string, int)
 // bridgeClient starts 'mcptray bridge ARGS' as an IDE does and connects a
 // go-sdk client to it. Its stderr is returned as it grows; its stdout must
 // carry nothing but JSON-RPC.
-func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, version string, args ...string) (*mcp.ClientSession, *syncBuf, *exec.Cmd) {
+func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, version string, args ...string) (*mcp.ClientSession, *testlog.Buffer, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"bridge"}, args...)...)
 	cmd.Env = append(slices.Clone(u.env), env...)
-	stderr := &syncBuf{}
+	stderr := &testlog.Buffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -87,23 +88,6 @@ func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, versio
 		}
 	})
 	return cs, stderr, cmd
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // An IDE starts 'mcptray bridge' with no hub running: the bridge starts

@@ -1,7 +1,6 @@
 package mcphub
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
@@ -23,26 +22,8 @@ import (
 	"github.com/mcptray/mcptray/oauth/secretstore"
 )
 
-// syncBuffer is a log sink tests can read while the hub writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // oauthHub starts a hub with sign-in support on a config file.
-func oauthHub(t *testing.T, cfg string) (*Hub, string, *status.Subscription, *oauth.MemoryStore, *syncBuffer) {
+func oauthHub(t *testing.T, cfg string) (*Hub, string, *status.Subscription, *oauth.MemoryStore, *testlog.Buffer) {
 	t.Helper()
 	store := oauth.NewMemoryStore()
 	h, path, sub, logs := oauthHubWith(t, cfg, oauth.Config{Store: store})
@@ -50,13 +31,13 @@ func oauthHub(t *testing.T, cfg string) (*Hub, string, *status.Subscription, *oa
 }
 
 // oauthHubWith starts a hub whose oauth.Manager has oc's store and clock.
-func oauthHubWith(t *testing.T, cfg string, oc oauth.Config) (*Hub, string, *status.Subscription, *syncBuffer) {
+func oauthHubWith(t *testing.T, cfg string, oc oauth.Config) (*Hub, string, *status.Subscription, *testlog.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var h *Hub
 	oc.Logger, oc.CallbackPort = log, 44000+int(time.Now().UnixNano()%500)*10

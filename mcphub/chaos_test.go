@@ -4,25 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
+	"github.com/mcptray/mcptray/internal/testleak"
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/status"
 )
-
-// openFDs counts this process's open file descriptors (Linux).
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("count file descriptors: %v", err)
-	}
-	return len(entries)
-}
 
 // The configuration file deleted, truncated mid-write, replaced by a
 // folder, then saved 100 times a second: the last good configuration keeps
@@ -43,9 +33,8 @@ func TestConfigFileChaos(t *testing.T) {
 	waitState(t, h, sub, map[string]status.State{"a": status.Connected})
 	conn, _ := h.Conn("a")
 	session := conn.Session()
-	settle := func() { time.Sleep(300 * time.Millisecond) } // only before counting resources: no event says "all goroutines exited"
-	settle()
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	time.Sleep(300 * time.Millisecond) // start-up goroutines settle before the baseline: nothing announces it
+	before := testleak.Take(t)
 
 	// waitConfigError waits (on the hub's events) until the running
 	// configuration's error mentions want, or clears when want is "".
@@ -118,11 +107,5 @@ func TestConfigFileChaos(t *testing.T) {
 	}
 	untouched("after the storm")
 
-	settle()
-	if g := runtime.NumGoroutine(); g > goroutines+5 {
-		t.Errorf("goroutines: %d before, %d after", goroutines, g)
-	}
-	if n := openFDs(t); n > fds+3 {
-		t.Errorf("file descriptors: %d before, %d after", fds, n)
-	}
+	before.Check(t, 5, 3)
 }

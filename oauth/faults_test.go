@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/oauth/oauthtest"
 	"github.com/mcptray/mcptray/oauth/secretstore"
 )
@@ -47,7 +46,7 @@ func newRig(t *testing.T, opts oauthtest.Options, store Store, cfg ...func(*Conf
 	opts.Now = r.clock.Now
 	r.srv = oauthtest.NewServer(opts)
 	t.Cleanup(r.srv.Close)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg = append([]func(*Config){func(c *Config) {
 		c.Now, c.OnEvent = r.clock.Now, r.events.record
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -73,24 +72,6 @@ func newRig(t *testing.T, opts oauthtest.Options, store Store, cfg ...func(*Conf
 	t.Cleanup(func() { cs.Close() })
 	r.cs = cs
 	return r
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // jumpTo moves the clock to d before the access token expires.

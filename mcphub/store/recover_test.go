@@ -8,33 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcptray/mcptray/internal/testleak"
+	"github.com/mcptray/mcptray/internal/testlog"
 )
 
-// logBuffer collects a Store's log for the test to read.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func testLog() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func testLog() (*slog.Logger, *testlog.Buffer) {
+	buf := &testlog.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, nil)), buf
 }
 
@@ -56,7 +40,7 @@ func countCalls(t *testing.T, s *Store) int {
 	return n
 }
 
-func openTest(t *testing.T) (*Store, string, *logBuffer) {
+func openTest(t *testing.T) (*Store, string, *testlog.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "mcptray.db")
 	log, buf := testLog()
@@ -364,7 +348,7 @@ func TestRetryBackoff(t *testing.T) {
 // Many reopen cycles, with readers running throughout, leave no goroutine
 // or file descriptor behind.
 func TestNoLeakAcrossReopens(t *testing.T) {
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	before := testleak.Take(t)
 
 	s, path, _ := openTest(t)
 	stop := make(chan struct{})
@@ -407,25 +391,5 @@ func TestNoLeakAcrossReopens(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Exiting goroutines and closing connections take a moment: the counts
-	// must come back to where they were, within 10 s.
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > goroutines+2 || openFDs(t) > fds {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d before, %d after; file descriptors: %d before, %d after\n%s",
-				goroutines, runtime.NumGoroutine(), fds, openFDs(t), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// openFDs counts this process's open file descriptors (Linux).
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("count file descriptors: %v", err)
-	}
-	return len(entries)
+	before.Check(t, 2, 0)
 }
