@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/mcptray/mcptray/mcphub/config"
-	"github.com/mcptray/mcptray/oauth"
 )
 
 // Describe turns an error from a connect attempt into a sentence a person
@@ -63,10 +63,6 @@ func describe(err error, srv config.Server) string {
 		return ""
 	case errors.As(err, &pe):
 		return fmt.Sprintf("%s; its last output: %s", describe(pe.err, srv), pe.stderr)
-	case errors.Is(err, oauth.ErrKeyringUnavailable) && strings.Contains(err.Error(), oauth.ErrKeyringUnavailable.Error()):
-		// What the transport wrapped around it says nothing to a person.
-		s := err.Error()
-		return s[strings.Index(s, oauth.ErrKeyringUnavailable.Error()):]
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled) && strings.Contains(err.Error(), "no complete answer"):
 		return firstClause(err)
 	case errors.As(err, &dnsE):
@@ -86,8 +82,14 @@ func describe(err error, srv config.Server) string {
 	case errors.As(err, &urlE):
 		return fmt.Sprintf("request to %s failed: %v", hostOf(srv.URL), urlE.Err)
 	}
-	return strings.TrimSpace(err.Error())
+	return refusedByUs.ReplaceAllString(strings.TrimSpace(err.Error()), "")
 }
+
+// refusedByUs is go-sdk's wrapping of an error our own transport returned
+// (the OAuth client's: a locked keyring, a refresh that failed): `calling
+// "initialize": sending "initialize": rejected by transport: ` says
+// nothing to a person; what follows is ours and does.
+var refusedByUs = regexp.MustCompile(`^(?:(?:calling|sending) "[^"]*": )*rejected by transport: `)
 
 // firstClause keeps an error readable when wrapped contexts pile up.
 func firstClause(err error) string {
