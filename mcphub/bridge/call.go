@@ -250,7 +250,8 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		var r struct {
 			IsError bool `json:"isError"`
 		}
-		if method == "tools/call" && json.Unmarshal(raw, &r) == nil && r.IsError {
+		// Parsed again only when it may say so: results can be 64 MB.
+		if method == "tools/call" && bytes.Contains(raw, []byte(`"isError"`)) && json.Unmarshal(raw, &r) == nil && r.IsError {
 			return raw, nil, outcomeToolError
 		}
 		return raw, nil, outcomeOK

@@ -106,7 +106,8 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return "", false
 	}
-	if !b.limiter.allow(raw) {
+	key := tokenKey(raw)
+	if !b.limiter.allow(key) {
 		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
 		return "", false
@@ -132,7 +133,7 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		httpError(w, http.StatusUnauthorized, "the client token is unknown, revoked or expired")
 		return "", false
 	}
-	b.limiter.ok(raw)
+	b.limiter.ok(key)
 	if tok.Servers != nil {
 		if v.server != "" && !slices.Contains(tok.Servers, v.server) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="insufficient_scope"`)

@@ -33,12 +33,16 @@ func newFailLimiter() *failLimiter {
 	return &failLimiter{now: time.Now, bucket: failBurst, known: map[[32]byte]time.Time{}}
 }
 
-// allow reports whether raw may be verified now.
-func (l *failLimiter) allow(raw string) bool {
+// tokenKey is how the limiter knows a token: its SHA-256, computed once
+// per request.
+func tokenKey(raw string) [32]byte { return sha256.Sum256([]byte(raw)) }
+
+// allow reports whether the token may be verified now.
+func (l *failLimiter) allow(key [32]byte) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if at, ok := l.known[sha256.Sum256([]byte(raw))]; ok && now.Sub(at) < knownFor {
+	if at, ok := l.known[key]; ok && now.Sub(at) < knownFor {
 		return true
 	}
 	l.refill(now)
@@ -69,17 +73,18 @@ func (l *failLimiter) fail() int {
 	return n
 }
 
-// ok records a token that verified.
-func (l *failLimiter) ok(raw string) {
+// ok records a token that verified. The set is swept only when a new
+// token joins a large one, not on every request.
+func (l *failLimiter) ok(key [32]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	l.known[sha256.Sum256([]byte(raw))] = now
-	if len(l.known) > 64 { // a sweep now and then, not on every request
+	if _, seen := l.known[key]; !seen && len(l.known) >= 64 {
 		for h, at := range l.known {
 			if now.Sub(at) >= knownFor {
 				delete(l.known, h)
 			}
 		}
 	}
+	l.known[key] = now
 }
