@@ -134,10 +134,7 @@ func (u *UI) addToIDE(f IDEFile, s snippet) {
 		u.showError("Add to "+f.IDE, err)
 		return
 	}
-	diff := lineDiff(string(plan.old), string(plan.updated))
-	if plan.old == nil {
-		diff = lineDiff("", string(plan.updated))
-	}
+	diff := lineDiff(string(plan.old), string(plan.updated)) // a new file: old is nil, ""
 	view := widget.NewLabelWithStyle(diff, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	intro := widget.NewLabel(fmt.Sprintf("%s will change like this (+ added, - removed). The old file is kept as %s.bak.", f.Path, f.Path))
 	if plan.old == nil {

@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -185,9 +186,9 @@ func (f *serverForm) edit() (config.Edit, error) {
 	if name == "" {
 		return config.Edit{}, problem("Give the server a name.")
 	}
-	e := map[string]json.RawMessage{}
-	for k, v := range f.entry {
-		e[k] = v
+	e := maps.Clone(f.entry)
+	if e == nil {
+		e = map[string]json.RawMessage{}
 	}
 	set := func(key string, v any) {
 		data, _ := json.Marshal(v)

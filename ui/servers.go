@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -43,7 +44,7 @@ func (l *serverList) update(views []mcphub.ServerView) {
 	for i, v := range views {
 		ids[i] = v.ID
 	}
-	if !equalStrings(ids, l.order) {
+	if !slices.Equal(ids, l.order) {
 		l.box.RemoveAll()
 		next := map[string]*serverRow{}
 		for _, id := range ids {
@@ -91,18 +92,6 @@ func (l *serverList) tapAuthenticate(id string) bool {
 		return false
 	}
 	r.auth.OnTapped()
-	return true
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
 	return true
 }
 

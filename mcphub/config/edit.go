@@ -124,6 +124,9 @@ func edited(data []byte, e Edit) ([]byte, error) {
 		return nil, errors.New("the file is not a JSON object")
 	}
 	if e.Entry != nil && !json.Valid(e.Entry) {
+		if len(e.Setting) > 0 {
+			return nil, fmt.Errorf("the value of %s is not valid JSON", strings.Join(e.Setting, "."))
+		}
 		return nil, fmt.Errorf("the entry of %q is not valid JSON", e.Name)
 	}
 	if len(e.Setting) > 0 {
