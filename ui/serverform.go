@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -307,23 +306,15 @@ func (u *UI) nameTaken(name string) bool {
 
 // readEntry returns a server's entry as written in the file.
 func readEntry(path, name string) (map[string]json.RawMessage, error) {
-	data, err := os.ReadFile(path)
+	raw, err := config.Entry(path, name)
 	if err != nil {
 		return nil, err
 	}
-	var file map[string]json.RawMessage
-	if err := json.Unmarshal(data, &file); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var e map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("%s: %q: %w", path, name, err)
 	}
-	for _, key := range []string{"mcpServers", "servers"} {
-		var servers map[string]map[string]json.RawMessage
-		if json.Unmarshal(file[key], &servers) == nil {
-			if e, ok := servers[name]; ok {
-				return e, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("%s has no server %q (was it removed?)", path, name)
+	return e, nil
 }
 
 // orderedEntry encodes e with the keys in a fixed order: the ones the

@@ -50,23 +50,33 @@ func SetSetting(value any, keys ...string) (Edit, error) {
 	return Edit{Setting: keys, Entry: data}, nil
 }
 
-// SetDisabled returns the edit that switches a server on or off, keeping
-// the rest of its entry.
-func SetDisabled(path, name string, disabled bool) (Edit, error) {
+// Entry returns a server's entry as written in the file at path (read
+// the way Load reads it: a byte-order mark is fine, errors have positions).
+func Entry(path, name string) (json.RawMessage, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Edit{}, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	root, err := parseTree(data)
 	if err != nil {
-		return Edit{}, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	_, m := findServer(root, name)
 	if m == nil || m.value.kind != kindObject {
-		return Edit{}, fmt.Errorf("%s: %q: %w", path, name, ErrNoSuchServer)
+		return nil, fmt.Errorf("%s: %q: %w", path, name, ErrNoSuchServer)
+	}
+	return json.RawMessage(data[m.value.off:m.value.end]), nil
+}
+
+// SetDisabled returns the edit that switches a server on or off, keeping
+// the rest of its entry.
+func SetDisabled(path, name string, disabled bool) (Edit, error) {
+	raw, err := Entry(path, name)
+	if err != nil {
+		return Edit{}, err
 	}
 	var entry map[string]json.RawMessage
-	if err := json.Unmarshal(data[m.value.off:m.value.end], &entry); err != nil {
+	if err := json.Unmarshal(raw, &entry); err != nil {
 		return Edit{}, fmt.Errorf("%s: %q: %w", path, name, err)
 	}
 	if disabled {
@@ -75,7 +85,7 @@ func SetDisabled(path, name string, disabled bool) (Edit, error) {
 		delete(entry, "disabled")
 	}
 	// Keep the entry's own key order: re-encode only when it changed.
-	out, err := orderedLike(data[m.value.off:m.value.end], entry)
+	out, err := orderedLike(raw, entry)
 	if err != nil {
 		return Edit{}, err
 	}

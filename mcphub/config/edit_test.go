@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,21 @@ func TestSetSetting(t *testing.T) {
 	}
 	if cfg.Hub.Bridge.Port != 48900 {
 		t.Errorf("port %d in\n%s", cfg.Hub.Bridge.Port, got)
+	}
+}
+
+// Entry reads a server's entry the way Load reads the file: a byte-order
+// mark is fine, and an unknown name is named in the error.
+func TestEntryReadsLikeLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, append([]byte("\ufeff"), editBase...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := Entry(path, "gamma")
+	if err != nil || !strings.Contains(string(raw), "https://g.example/mcp") {
+		t.Fatalf("Entry = %s, %v", raw, err)
+	}
+	if _, err := Entry(path, "nope"); !errors.Is(err, ErrNoSuchServer) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown server: %v", err)
 	}
 }
