@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/h1"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
 )
@@ -81,11 +82,15 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// defaultHTTPTransport sends plain-HTTP requests (a server on this machine
+// or the LAN, where the hop's own cost shows) on h1's transport, which has
+// no per-request goroutine hand-offs, and the rest (https, proxies) on a
+// standard one.
 func defaultHTTPTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConnsPerHost = 16
-	return t
+	return h1.New(t)
 }
 
 // Conn is the hub's connection to one upstream server.
@@ -270,6 +275,9 @@ func (c *Conn) listChanged(s *mcp.ClientSession, kinds ...catalogKind) {
 
 func (c *Conn) run(ctx context.Context) {
 	defer close(c.done)
+	if ci, ok := c.opts.HTTPTransport.(interface{ CloseIdleConnections() }); ok {
+		defer ci.CloseIdleConnections() // nothing of a stopped connection stays open
+	}
 	if c.srv.Disabled {
 		c.setStatus(func(s *status.Status) { s.State = status.Disabled })
 		<-ctx.Done()

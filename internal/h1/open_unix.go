@@ -1,0 +1,30 @@
+//go:build unix
+
+package h1
+
+import (
+	"net"
+	"syscall"
+)
+
+// open reports whether an idle connection is still usable: the server has
+// neither closed it (a keep-alive timeout) nor sent anything unasked. A
+// peek that does not wait costs one system call.
+func open(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK // nothing to read: neither data nor EOF
+		return true                                                 // never wait
+	})
+	return err == nil && alive
+}

@@ -1,0 +1,288 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcptray/mcptray/internal/testleak"
+)
+
+// server is an httptest server that counts the connections it accepted.
+type server struct {
+	*httptest.Server
+	conns atomic.Int32
+}
+
+func newServer(t *testing.T, h http.HandlerFunc) *server {
+	s := &server{Server: httptest.NewUnstartedServer(h)}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func post(t *testing.T, tr http.RoundTripper, url, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return resp
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestSequentialRequestsShareOneConnection(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Got", r.Header.Get("X-Sent"))
+		_, _ = w.Write(append([]byte("echo:"), b...))
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	for i := range 50 {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/mcp", strings.NewReader(strings.Repeat("x", i)))
+		req.Header.Set("X-Sent", "h")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "echo:"+strings.Repeat("x", i) || resp.Header.Get("X-Got") != "h" || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q %q", i, resp.StatusCode, got, resp.Header.Get("X-Got"))
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("50 sequential requests took %d connections, want 1", n)
+	}
+}
+
+// An event stream is handed over as it comes, not when it ends.
+func TestStreamedBodyArrivesAsWritten(t *testing.T) {
+	release := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		_, _ = io.WriteString(w, "data: second\n\n")
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	resp := post(t, tr, s.URL, "{}")
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	resp.Body.Close()
+	if string(rest) != "\ndata: second\n\n" {
+		t.Fatalf("rest: %q", rest)
+	}
+	// The connection went back to the pool at the end of the stream.
+	readAll(t, post(t, tr, s.URL, "{}"))
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// A connection the server closed while idle (its keep-alive timeout) is
+// noticed before use: the next request goes out on a new one and succeeds.
+func TestServerClosedIdleConnectionIsNotUsed(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	readAll(t, post(t, tr, s.URL, "{}"))
+	s.CloseClientConnections()
+	waitFor(t, "the pooled connection to see the close", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		for _, list := range tr.idle {
+			for _, c := range list {
+				return !open(c.nc)
+			}
+		}
+		return false
+	})
+	for range 3 {
+		if got := readAll(t, post(t, tr, s.URL, "{}")); got != "ok" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// Cancelling a request unblocks the read of its answer, and the
+// connection, whose answer was not read, is not reused.
+func TestCancelUnblocksAndDropsTheConnection(t *testing.T) {
+	started := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // then net/http watches for a hang-up
+		if r.URL.Path == "/hang" {
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			close(started)
+			<-r.Context().Done()
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/hang", strings.NewReader("{}"))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the read of a cancelled request's answer ended without an error")
+	}
+	resp.Body.Close()
+	if got := readAll(t, post(t, tr, s.URL+"/ok", "{}")); got != "ok" {
+		t.Fatalf("got %q", got)
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2 (the cancelled one is not reused)", n)
+	}
+}
+
+// A request cancelled before its answer's head fails with the context's
+// error.
+func TestCancelBeforeTheAnswer(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // then net/http watches for a hang-up
+		<-r.Context().Done()
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, strings.NewReader("{}"))
+	if _, err := tr.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+}
+
+// Closing a body before its end drops the connection.
+func TestEarlyCloseDropsTheConnection(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 1<<20))
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	resp := post(t, tr, s.URL, "{}")
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := readAll(t, post(t, tr, s.URL, "{}")); len(got) != 1<<20 {
+		t.Fatalf("got %d bytes", len(got))
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// Answers without a body (202 to a notification) give the connection back
+// at once.
+func TestBodilessAnswer(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	for range 5 {
+		resp := post(t, tr, s.URL, "{}")
+		if resp.StatusCode != http.StatusAccepted || readAll(t, resp) != "" {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// What the transport does not speak goes to the fallback.
+func TestFallback(t *testing.T) {
+	var fell atomic.Int32
+	fb := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		fell.Add(1)
+		return &http.Response{StatusCode: 299, Body: http.NoBody}, nil
+	})
+	tr := New(fb)
+	for _, r := range []struct{ url, upgrade string }{{"https://example.invalid/mcp", ""}, {"http://127.0.0.1:1/ws", "websocket"}} {
+		req, _ := http.NewRequest(http.MethodGet, r.url, nil)
+		if r.upgrade != "" {
+			req.Header.Set("Upgrade", r.upgrade)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil || resp.StatusCode != 299 {
+			t.Fatalf("%s: %v %v", r.url, resp, err)
+		}
+	}
+	if fell.Load() != 2 {
+		t.Fatalf("fallback used %d times, want 2", fell.Load())
+	}
+}
+
+// Nothing is left open once the idle connections are closed.
+func TestNoLeaks(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	base := testleak.Take(t)
+	tr := New(http.DefaultTransport)
+	for range 10 {
+		readAll(t, post(t, tr, s.URL, "{}"))
+	}
+	tr.CloseIdleConnections()
+	base.Check(t, 0, 0)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
