@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/h1"
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -38,13 +41,13 @@ import (
 // the goals as metrics.
 func BenchmarkBridgeVsDirect(b *testing.B) {
 	const (
-		calls    = 2000
+		calls    = 500
 		warmup   = 200
 		sessions = 8
 		each     = 300
 		starts   = 15
 	)
-	rounds := 8
+	rounds := 24
 	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n // quicker runs while working on it
 	}
@@ -73,7 +76,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	out, _, _ := u.run(b, "token", "create", "bench")
 	token := strings.TrimSpace(out)
 	bridge := fmt.Sprintf("http://127.0.0.1:%d", port)
-	proxy := startReferenceProxy(b, upstream.URL)
+	hub := hubPID(b, u)
+	proxy, proxyPID := startReferenceProxy(b, upstream.URL, proxyTargetEnv)
+	h1Proxy, h1PID := startReferenceProxy(b, upstream.URL, h1ProxyTargetEnv)
 
 	paths := []*path{
 		{name: "direct over HTTP (floor)", tool: "echo",
@@ -86,9 +91,23 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
 		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo",
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, ""), 0 }},
+		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1Proxy, ""), 0 }},
 	}
-	for _, p := range paths {
-		p.cs, _ = p.dial()
+	for i, p := range paths {
+		var pid int
+		p.cs, pid = p.dial()
+		switch {
+		case i == 0:
+		case pid != 0:
+			p.between = []int{hub, pid}
+		case i == 4:
+			p.between = []int{proxyPID}
+		case i == 5:
+			p.between = []int{h1PID}
+		default:
+			p.between = []int{hub}
+		}
 		for range warmup {
 			callOn(b, p.cs, p.tool)
 		}
@@ -98,11 +117,14 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		for r := range rounds {
 			for _, p := range interleaved(paths, r) {
 				d := make([]time.Duration, calls)
+				cpu := cpuTime(p.between)
 				for i := range d {
 					start := time.Now()
 					callOn(b, p.cs, p.tool)
 					d[i] = time.Since(start)
 				}
+				p.cpu += cpuTime(p.between) - cpu
+				p.calls += calls
 				slices.Sort(d)
 				p.p50 = append(p.p50, d[len(d)/2])
 				p.p99 = append(p.p99, d[len(d)*99/100])
@@ -130,18 +152,19 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 
 	startMs := stdioStart(b, u, starts)
 	agg := rawToolsList(b, bridge+"/mcp", token)
-	hubRSS := processRSS(hubPID(b, u))
+	hubRSS := processRSS(hub)
 
 	floor, viaHTTP, viaStdio := paths[0], paths[1], paths[3]
-	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|\n", sessions)
+	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|\n", sessions)
 	for i, p := range paths {
-		delta, ratio := "floor", "100%"
+		delta, ratio, cpu := "floor", "100%", "0"
 		if i > 0 {
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
 			ratio = fmt.Sprintf("%.0f%%", 100*median(p.rate)/median(floor.rate))
+			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 		}
-		fmt.Printf("| %s | %d | %d | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
-			delta, median(p.rate), ratio, p.list.Microseconds())
+		fmt.Printf("| %s | %d | %d | %s | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, cpu, median(p.rate), ratio, p.list.Microseconds())
 	}
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
 	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
@@ -167,9 +190,9 @@ const proxyTargetEnv = "MCPTRAY_BENCH_PROXY_TO"
 // front of target, in a process of its own like the hub: one more
 // loopback HTTP hop and nothing else, what any bridge costs before it does
 // any MCP work. It returns the proxy's URL.
-func startReferenceProxy(b *testing.B, target string) string {
+func startReferenceProxy(b *testing.B, target, env string) (string, int) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), proxyTargetEnv+"="+target)
+	cmd.Env = append(os.Environ(), env+"="+target)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -182,12 +205,55 @@ func startReferenceProxy(b *testing.B, target string) string {
 	if err != nil {
 		b.Fatalf("the reference proxy did not start: %v", err)
 	}
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 // serveReferenceProxy is the reference proxy's process: it prints its URL
 // and serves until killed.
 func serveReferenceProxy(target string) {
+	u, ln := referenceListen(target)
+	_ = http.Serve(ln, &httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.URL.Path = u.Path
+	}})
+}
+
+// h1ProxyTargetEnv makes the test binary the same bare proxy on
+// internal/h1, the hub's HTTP server and client.
+const h1ProxyTargetEnv = "MCPTRAY_BENCH_H1PROXY_TO"
+
+func serveH1Proxy(target string) {
+	u, ln := referenceListen(target)
+	tr := h1.New(http.DefaultTransport)
+	srv := &h1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := r.Clone(r.Context())
+		out.URL, out.Host, out.RequestURI = u, u.Host, ""
+		resp, err := tr.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		maps.Copy(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				_, _ = w.Write(buf[:n])
+				w.(http.Flusher).Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	})}
+	_ = srv.Serve(ln)
+}
+
+// referenceListen parses the proxy's target and prints the URL of its
+// loopback listener.
+func referenceListen(target string) (*url.URL, net.Listener) {
 	u, err := url.Parse(target)
 	if err != nil {
 		panic(err)
@@ -197,10 +263,7 @@ func serveReferenceProxy(target string) {
 		panic(err)
 	}
 	fmt.Println("http://" + ln.Addr().String())
-	_ = http.Serve(ln, &httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(u)
-		r.Out.URL.Path = u.Path
-	}})
+	return u, ln
 }
 
 // path is one way to reach the upstream's echo tool.
@@ -214,6 +277,12 @@ type path struct {
 	rate []float64
 	list time.Duration
 	rss  float64 // MB, the largest bridge process
+	// between are the processes between the client and the upstream
+	// (the hub, a stdio bridge, a proxy); cpu is their CPU time over calls
+	// sequential calls.
+	between []int
+	cpu     time.Duration
+	calls   int
 }
 
 // interleaved runs paths forward in even rounds, backward in odd ones, so
@@ -386,6 +455,25 @@ func hubPID(b *testing.B, u *userEnv) int {
 		b.Fatal(err)
 	}
 	return st.Hub.PID
+}
+
+// cpuTime is the CPU time the processes have used so far, to the
+// nanosecond: the sum over their threads of /proc's schedstat (Linux).
+func cpuTime(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		for _, f := range stats {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue // a thread that ended
+			}
+			if ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64); err == nil {
+				sum += time.Duration(ns)
+			}
+		}
+	}
+	return sum
 }
 
 // processRSS is a process's resident memory in MB (Linux).

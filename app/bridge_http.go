@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/h1"
 	"github.com/mcptray/mcptray/mcphub/bridge"
 	"github.com/mcptray/mcptray/mcphub/config"
 )
@@ -17,12 +18,13 @@ import (
 // bridgeListener serves the bridge on 127.0.0.1 at the configured port,
 // moving when the configuration changes the port.
 type bridgeListener struct {
-	b   *bridge.Bridge
-	r   *runningHub
-	mu  sync.Mutex
-	srv *http.Server
-	url string
-	err error
+	b    *bridge.Bridge
+	r    *runningHub
+	mu   sync.Mutex
+	srv  *h1.Server
+	addr string
+	url  string
+	err  error
 }
 
 // apply listens on cfg's port (loopback only, TS-03) unless already there.
@@ -30,7 +32,7 @@ func (l *bridgeListener) apply(cfg *config.Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Hub.Bridge.Port))
-	if l.srv != nil && l.srv.Addr == addr {
+	if l.srv != nil && l.addr == addr {
 		return
 	}
 	if l.srv != nil {
@@ -48,8 +50,10 @@ func (l *bridgeListener) apply(cfg *config.Config) {
 	}
 	l.err = nil
 	l.url = "http://" + addr + "/mcp"
-	l.srv = &http.Server{Addr: addr, Handler: l.b.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func(srv *http.Server) {
+	// h1's server: no goroutine hand-off per request (docs/benchmarks.md).
+	l.srv = &h1.Server{Handler: l.b.Handler(), ReadHeaderTimeout: 10 * time.Second, Log: l.r.log.Logger}
+	l.addr = addr
+	go func(srv *h1.Server) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.r.log.Error("bridge stopped", "err", err)
 		}

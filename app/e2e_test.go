@@ -28,6 +28,10 @@ func TestMain(m *testing.M) {
 		serveReferenceProxy(target) // BenchmarkBridgeVsDirect's reference
 		return
 	}
+	if target := os.Getenv(h1ProxyTargetEnv); target != "" {
+		serveH1Proxy(target) // and the one on internal/h1
+		return
+	}
 	dir, err := os.MkdirTemp("", "mcptray-e2e-")
 	if err != nil {
 		panic(err)

@@ -22,9 +22,11 @@ func open(nc net.Conn) bool {
 	alive := false
 	var buf [1]byte
 	err = rc.Read(func(fd uintptr) bool {
+		// Nothing to read (neither data nor EOF) is what an idle
+		// connection should have; the callback never waits.
 		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK // nothing to read: neither data nor EOF
-		return true                                                 // never wait
+		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true
 	})
 	return err == nil && alive
 }

@@ -16,7 +16,6 @@ type write struct {
 
 const (
 	queueSize   = 4096
-	batchSize   = 512
 	batchWindow = 100 * time.Millisecond
 )
 
@@ -68,20 +67,20 @@ func (s *Store) writer() {
 	}
 }
 
-// collect gathers writes for up to batchWindow or batchSize records.
+// collect waits batchWindow after a first write, then takes what queued
+// meanwhile. Records arrive on the bridge's hot path: a writer that
+// waited on the queue would be woken, a thread with it, for every call;
+// this way it wakes once per batch.
 func (s *Store) collect(first write) []write {
-	batch := []write{first}
 	timer := time.NewTimer(batchWindow)
-	defer timer.Stop()
-	for len(batch) < batchSize {
-		select {
-		case w := <-s.queue:
-			batch = append(batch, w)
-		case <-timer.C:
-			return batch
-		case <-s.quit:
-			return batch
-		}
+	select {
+	case <-timer.C:
+	case <-s.quit:
+	}
+	timer.Stop()
+	batch := []write{first}
+	for n := len(s.queue); n > 0; n-- {
+		batch = append(batch, <-s.queue)
 	}
 	return batch
 }
