@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -126,9 +127,16 @@ func TestStdioBridgeEndToEnd(t *testing.T) {
 				defer cancel()
 
 				if variant.name == "relay" {
-					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
-					if strings.TrimSpace(string(comm)) != relayName {
-						t.Errorf("the bridge process is %q, not the relay", comm)
+					// The hub answers from the IDE's own pipes once they are
+					// handed over, maybe before the bridge has become the
+					// relay, which then only waits.
+					deadline := time.Now().Add(10 * time.Second)
+					for !relayWaiting(cmd.Process.Pid) && time.Now().Before(deadline) {
+						time.Sleep(10 * time.Millisecond)
+					}
+					if !relayWaiting(cmd.Process.Pid) {
+						cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+						t.Errorf("the bridge process is %q, not the relay waiting on a handed-over stdin and stdout", cmdline)
 					}
 				}
 				tools := map[string]bool{}
@@ -193,6 +201,13 @@ func TestStdioBridgeEndToEnd(t *testing.T) {
 			})
 		}
 	}
+}
+
+// relayWaiting: process pid is the relay in its wait mode (Linux).
+func relayWaiting(pid int) bool {
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	return args[0] == relayName && args[len(args)-1] == "wait"
 }
 
 func waitChan(t *testing.T, ch <-chan struct{}, what string) {
@@ -421,5 +436,82 @@ func TestCorruptDatabaseKeepsBridging(t *testing.T) {
 	}
 	if out, _, code := u.run(t, "stats"); code != 0 || !strings.Contains(out, "1 calls, 0 errors") || !strings.Contains(out, "stdio") {
 		t.Errorf("stats text: exit %d:\n%s", code, out)
+	}
+}
+
+// The bridge process ends as an IDE expects: exit 0 when the IDE closes
+// its stdin (which cancels what is in flight), exit 1 with a word on stderr
+// when the hub goes away; with the stream handed over to the hub (the
+// relay) and copied in the bridge process.
+func TestStdioBridgeEnds(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg, _ := bridgeConfig(t, peer.URL, true)
+	u.writeConfig(t, cfg)
+	u.serve(t)
+	for _, variant := range []struct {
+		name string
+		env  []string
+	}{{"relay", nil}, {"in-process", []string{relayEnv + "=off"}}} {
+		t.Run(variant.name, func(t *testing.T) {
+			start := func() (*exec.Cmd, io.WriteCloser, *bufio.Reader, *testlog.Buffer) {
+				cmd := exec.Command(binPath, "bridge")
+				cmd.Env = append(slices.Clone(u.env), variant.env...)
+				stderr := &testlog.Buffer{}
+				cmd.Stderr = stderr
+				stdout, _ := cmd.StdoutPipe()
+				stdin, _ := cmd.StdinPipe()
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				return cmd, stdin, bufio.NewReader(stdout), stderr
+			}
+			const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ide","version":"1"}}}` + "\n"
+			cmd, stdin, stdout, stderr := start()
+			if _, err := io.WriteString(stdin, initialize); err != nil {
+				t.Fatal(err)
+			}
+			if line, err := stdout.ReadString('\n'); err != nil || !strings.Contains(line, `"result"`) {
+				t.Fatalf("initialize: %q %v", line, err)
+			}
+			stdin.Close()
+			if rest, _ := io.ReadAll(stdout); len(rest) != 0 {
+				t.Errorf("after stdin closed, stdout had %q", rest)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after the IDE closed stdin the bridge ended with %v; stderr: %s", err, stderr)
+			}
+			if stderr.String() != "" {
+				t.Errorf("stderr: %s", stderr)
+			}
+		})
+	}
+	// The hub goes away under two bridges.
+	var cmds []*exec.Cmd
+	var errs []*testlog.Buffer
+	for _, env := range [][]string{nil, {relayEnv + "=off"}} {
+		cmd := exec.Command(binPath, "bridge")
+		cmd.Env = append(slices.Clone(u.env), env...)
+		stderr := &testlog.Buffer{}
+		cmd.Stderr = stderr
+		stdout, _ := cmd.StdoutPipe()
+		stdin, _ := cmd.StdinPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer stdin.Close()
+		_, _ = io.WriteString(stdin, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, `"result"`) {
+			t.Fatalf("ping: %q %v", line, err)
+		}
+		cmds, errs = append(cmds, cmd), append(errs, stderr)
+	}
+	u.run(t, "stop")
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errs[i].String(), "hub closed the connection") {
+			t.Errorf("bridge %d after the hub stopped: %v, stderr %q", i, err, errs[i])
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // relayEnv overrides where the relay program is: a path, or "off" to
-// relay in this process.
+// copy stdin and stdout in this process (no relay program, no hand-over).
 const relayEnv = "MCPTRAY_RELAY"
 
 // runBridge is what an IDE starts: JSON lines on stdin/stdout, relayed to
@@ -39,30 +39,36 @@ func runBridge(env *cliEnv, args []string) int {
 		id = config.NormalizeName(*server)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	conn, err := openBridge(ctx, env, paths, id)
+	conn, handedOver, err := openBridge(ctx, env, paths, id)
 	cancel()
+	if err == nil && handedOver {
+		err = control.SendStdio(conn)
+	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
 		return exitFail
 	}
 	if prog := relayProgram(); prog != "" {
-		err := execRelay(prog, conn) // returns only if the exec failed
+		err := execRelay(prog, conn, handedOver) // returns only if the exec failed
 		fmt.Fprintf(env.stderr, "mcptray bridge: cannot run %s (%v); relaying in this process\n", prog, err)
+	}
+	if handedOver {
+		return waitHere(env, conn)
 	}
 	return relayHere(env, conn)
 }
 
 // openBridge connects to the hub, starting one in the background when
 // none runs.
-func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (net.Conn, error) {
-	conn, err := dialBridge(ctx, paths, server)
+func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (net.Conn, bool, error) {
+	conn, handedOver, err := dialBridge(ctx, paths, server)
 	if !errors.Is(err, control.ErrNoHub) {
-		return conn, err
+		return conn, handedOver, err
 	}
 	fmt.Fprintf(env.stderr, "mcptray bridge: no MCP Tray hub is running for %s; starting one in the background\n", paths.Config)
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	args := []string{"serve", "--detach"}
 	if env.configFlag != "" {
@@ -71,26 +77,28 @@ func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (n
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = env.stderr // its one line of news, never stdout
 	startErr := cmd.Run()
-	conn, err = dialBridge(ctx, paths, server)
+	conn, handedOver, err = dialBridge(ctx, paths, server)
 	if errors.Is(err, control.ErrNoHub) && startErr != nil {
 		// Another IDE window may have started the hub a moment before
 		// us; it is still getting ready.
 		if werr := waitForHub(env, 30*time.Second); werr == nil {
-			conn, err = dialBridge(ctx, paths, server)
+			conn, handedOver, err = dialBridge(ctx, paths, server)
 		}
 	}
 	if errors.Is(err, control.ErrNoHub) {
-		return nil, fmt.Errorf("could not start a hub for %s; run 'mcptray serve' in a terminal to see why", paths.Config)
+		return nil, false, fmt.Errorf("could not start a hub for %s; run 'mcptray serve' in a terminal to see why", paths.Config)
 	}
-	return conn, err
+	return conn, handedOver, err
 }
 
-func dialBridge(ctx context.Context, paths Paths, server string) (net.Conn, error) {
+// dialBridge opens the bridge connection; handedOver: the hub takes this
+// process's stdin and stdout (an IDE's pipes) and serves them itself.
+func dialBridge(ctx context.Context, paths Paths, server string) (net.Conn, bool, error) {
 	client, err := control.Dial(paths.Control())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return client.OpenBridge(ctx, server)
+	return client.OpenBridge(ctx, server, control.StdioPassable() && os.Getenv(relayEnv) != "off")
 }
 
 // relayProgram is the small relay next to this executable, if any.
@@ -114,6 +122,21 @@ func relayProgram() string {
 		return ""
 	}
 	return prog
+}
+
+// waitHere waits in this process for the hub to end a handed-over stream
+// (no relay program found).
+func waitHere(env *cliEnv, conn net.Conn) int {
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	if n == 1 && b[0] == control.StreamEnded {
+		return exitOK
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = errors.New("the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE")
+	}
+	fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
+	return exitFail
 }
 
 // relayHere copies both ways in this process (no relay program found).

@@ -14,8 +14,9 @@ const relayName = "mcptray-relay"
 
 // execRelay replaces this process with the relay program, handing it the
 // connected socket: the IDE's process stays the same, but it is a few
-// megabytes instead of the whole hub's code.
-func execRelay(prog string, conn net.Conn) error {
+// megabytes instead of the whole hub's code. wait: the hub has this
+// process's stdin and stdout, and the relay only waits for the end.
+func execRelay(prog string, conn net.Conn, wait bool) error {
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
 		return errors.New("not a unix socket")
@@ -29,7 +30,11 @@ func execRelay(prog string, conn net.Conn) error {
 		f.Close()
 		return errno
 	}
-	err = syscall.Exec(prog, []string{relayName, strconv.Itoa(int(fd))}, os.Environ())
+	args := []string{relayName, strconv.Itoa(int(fd))}
+	if wait {
+		args = append(args, "wait")
+	}
+	err = syscall.Exec(prog, args, os.Environ())
 	f.Close()
 	return err
 }

@@ -5,8 +5,10 @@
 // which only copies stdin to the hub and the hub to stdout. It is tiny on
 // purpose: an IDE starts one per window, and it stays resident all day.
 //
-// Usage (by mcptray only): mcptray-relay FD, where FD is the connected
-// socket.
+// Usage (by mcptray only): mcptray-relay FD [wait], where FD is the
+// connected socket; with wait, the hub has taken this process's stdin and
+// stdout and serves them itself, and the relay only waits for its word
+// that the stream ended.
 package main
 
 import (
@@ -17,8 +19,14 @@ import (
 	"syscall"
 )
 
+// streamEnded is control.StreamEnded (the relay imports nothing of the
+// hub's, to stay small).
+const streamEnded = '0'
+
+const hubGone = "mcptray bridge: the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE\n"
+
 func main() {
-	if len(os.Args) != 2 {
+	if len(os.Args) != 2 && (len(os.Args) != 3 || os.Args[2] != "wait") {
 		os.Stderr.WriteString("mcptray-relay is started by 'mcptray bridge'; run that instead\n")
 		os.Exit(64)
 	}
@@ -28,6 +36,14 @@ func main() {
 		os.Exit(64)
 	}
 	hub := os.NewFile(uintptr(fd), "hub")
+	if len(os.Args) == 3 {
+		var b [1]byte
+		if n, _ := hub.Read(b[:]); n == 1 && b[0] == streamEnded {
+			os.Exit(0)
+		}
+		os.Stderr.WriteString(hubGone)
+		os.Exit(1)
+	}
 	var inputDone atomic.Bool
 	go func() {
 		_, _ = io.Copy(hub, os.Stdin)
@@ -38,7 +54,7 @@ func main() {
 	}()
 	_, err = io.Copy(os.Stdout, hub)
 	if !inputDone.Load() {
-		msg := "mcptray bridge: the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE\n"
+		msg := hubGone
 		if err != nil {
 			msg = "mcptray bridge: " + err.Error() + "\n"
 		}

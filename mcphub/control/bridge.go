@@ -21,8 +21,18 @@ type Streams interface {
 	ServeStream(ctx context.Context, rw io.ReadWriter, server, client string) error
 }
 
-// bridgeUpgrade names the protocol a bridge connection switches to.
-const bridgeUpgrade = "mcptray-jsonl"
+// bridgeUpgrade names the protocol a bridge connection switches to: JSON
+// lines on the connection, or (stdioUpgrade) the bridge's stdin and
+// stdout handed over, after which the connection only tells the bridge
+// how the stream ended: StreamEnded, or nothing if the hub went away.
+const (
+	bridgeUpgrade = "mcptray-jsonl"
+	stdioUpgrade  = "mcptray-stdio"
+)
+
+// StreamEnded is the byte the hub sends on a handed-over bridge's
+// connection when the IDE's stream ended (it closed stdin).
+const StreamEnded = '0'
 
 // bridgeRoute: GET /v1/bridge?server=ID upgrades the control connection
 // to the bridge's JSON lines, so 'mcptray bridge' needs no client token:
@@ -40,8 +50,9 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 				return
 			}
 		}
-		if !strings.EqualFold(r.Header.Get("Upgrade"), bridgeUpgrade) {
-			writeError(w, http.StatusUpgradeRequired, "GET /v1/bridge needs 'Upgrade: "+bridgeUpgrade+"'")
+		upgrade := strings.ToLower(r.Header.Get("Upgrade"))
+		if upgrade != bridgeUpgrade && upgrade != stdioUpgrade {
+			writeError(w, http.StatusUpgradeRequired, "GET /v1/bridge needs 'Upgrade: "+bridgeUpgrade+"' or '"+stdioUpgrade+"'")
 			return
 		}
 		hj, ok := w.(http.Hijacker)
@@ -54,23 +65,72 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 			return
 		}
 		defer conn.Close()
-		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + bridgeUpgrade + "\r\n\r\n")
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n\r\n")
 		if rw.Flush() != nil {
 			return
 		}
 		// The request context ends when the control server closes.
-		stop := context.AfterFunc(r.Context(), func() { conn.Close() })
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
-		_ = streams.ServeStream(r.Context(), struct {
-			io.Reader
-			io.Writer
-		}{rw.Reader, conn}, server, "stdio")
+		if upgrade == bridgeUpgrade {
+			_ = streams.ServeStream(ctx, struct {
+				io.Reader
+				io.Writer
+			}{rw.Reader, conn}, server, "stdio")
+			return
+		}
+		serveHandedOver(ctx, cancel, conn, streams, server)
 	})
 }
 
+// serveHandedOver serves the stream on the stdin and stdout a bridge
+// handed over on conn, until the IDE closes stdin or the bridge process
+// ends (conn closes).
+func serveHandedOver(ctx context.Context, cancel context.CancelFunc, conn net.Conn, streams Streams, server string) {
+	in, out, err := receiveStdio(conn)
+	if err != nil {
+		return
+	}
+	defer in.Close()
+	defer out.Close()
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:]) // the bridge sends nothing more: this ends with it
+		cancel()
+	}()
+	stop := context.AfterFunc(ctx, func() { in.Close() }) // unblocks the stream's read
+	defer stop()
+	if streams.ServeStream(ctx, struct {
+		io.Reader
+		io.Writer
+	}{in, out}, server, "stdio") == nil {
+		_, _ = conn.Write([]byte{StreamEnded})
+	}
+}
+
 // OpenBridge opens a stdio bridge connection to the hub for server (""
-// for every server): after it, conn carries the bridge's JSON lines.
-func (c *Client) OpenBridge(ctx context.Context, server string) (net.Conn, error) {
+// for every server): after it, conn carries the bridge's JSON lines, or,
+// when handOver is true and the hub takes it, the caller hands over its
+// stdin and stdout (SendStdio) and waits for the connection to end.
+func (c *Client) OpenBridge(ctx context.Context, server string, handOver bool) (conn net.Conn, handedOver bool, err error) {
+	conn, err = c.openBridge(ctx, server, handOver)
+	var ue *upgradeRefused
+	if handOver && errors.As(err, &ue) {
+		// A hub from before the hand-over: JSON lines on the connection.
+		conn, err = c.openBridge(ctx, server, false)
+		return conn, false, err
+	}
+	return conn, handOver && err == nil, err
+}
+
+// upgradeRefused is a hub's 426: it does not speak the protocol asked for.
+type upgradeRefused struct{ msg string }
+
+func (e *upgradeRefused) Error() string { return e.msg }
+
+func (c *Client) openBridge(ctx context.Context, server string, handOver bool) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.paths.Socket)
 	if err != nil {
@@ -86,8 +146,12 @@ func (c *Client) OpenBridge(ctx context.Context, server string) (net.Conn, error
 	if server != "" {
 		target += "?server=" + url.QueryEscape(server)
 	}
+	upgrade := bridgeUpgrade
+	if handOver {
+		upgrade = stdioUpgrade
+	}
 	req := "GET " + target + " HTTP/1.1\r\nHost: " + controlHost + "\r\nAuthorization: Bearer " + c.secret +
-		"\r\nConnection: Upgrade\r\nUpgrade: " + bridgeUpgrade + "\r\n\r\n"
+		"\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("talk to the hub: %w", err)
@@ -102,6 +166,9 @@ func (c *Client) OpenBridge(ctx context.Context, server string) (net.Conn, error
 		defer conn.Close()
 		var e apiError
 		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
+			if resp.StatusCode == http.StatusUpgradeRequired {
+				return nil, &upgradeRefused{e.Error}
+			}
 			return nil, errors.New(e.Error)
 		}
 		return nil, fmt.Errorf("the hub answered %s", resp.Status)
