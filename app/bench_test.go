@@ -60,8 +60,10 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	port := testpeers.FreePort(b)
 	u.writeConfig(b, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {%s}}`,
 		port, testpeers.FreePort(b), strings.Join(servers, ", ")))
-	if g := os.Getenv("HUB_GOGC"); g != "" {
-		u.env = append(u.env, "GOGC="+g)
+	for _, k := range []string{"GOGC", "GOMAXPROCS"} { // HUB_GOGC=400: the hub's runtime settings, to try them
+		if v := os.Getenv("HUB_" + k); v != "" {
+			u.env = append(u.env, k+"="+v)
+		}
 	}
 	u.serve(b)
 	u.watch(b).until(b, "every server connected", func(st *control.StatusResponse) bool {

@@ -14,6 +14,7 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -72,11 +73,14 @@ type Options struct {
 
 // Bridge serves IDEs.
 type Bridge struct {
-	opts     Options
-	log      *slog.Logger
-	hub      Hub
-	stateKey []byte // MACs the requestState of suspended calls
-	limiter  *failLimiter
+	opts Options
+	// serverMeta is the _meta of every 2026-07-28 result (serverInfo),
+	// encoded once.
+	serverMeta []byte
+	log        *slog.Logger
+	hub        Hub
+	stateKey   []byte // MACs the requestState of suspended calls
+	limiter    *failLimiter
 
 	gen     atomic.Uint64                 // catalog generation
 	changed atomic.Pointer[chan struct{}] // closed and replaced on every catalog change
@@ -114,6 +118,7 @@ func New(opts Options) *Bridge {
 		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, stop: make(chan struct{})}
 	changed := make(chan struct{})
 	b.changed.Store(&changed)
+	b.serverMeta, _ = json.Marshal(map[string]any{metaServerInfo: b.serverInfo()})
 	return b
 }
 

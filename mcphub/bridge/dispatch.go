@@ -191,14 +191,13 @@ func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMes
 	if slices.Contains([]string{"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}, method) {
 		extra += `,"ttlMs":0,"cacheScope":"private"`
 	}
-	info, _ := json.Marshal(map[string]any{metaServerInfo: b.serverInfo()})
 	var out bytes.Buffer
-	out.Grow(len(result) + len(extra) + len(info) + 16)
+	out.Grow(len(result) + len(extra) + len(b.serverMeta) + 16)
 	out.WriteByte('{')
 	out.WriteString(extra)
 	if !bytes.Contains(result, []byte(`"_meta"`)) {
 		out.WriteString(`,"_meta":`)
-		out.Write(info)
+		out.Write(b.serverMeta)
 	}
 	if len(bytes.TrimSpace(result[1:len(result)-1])) > 0 {
 		out.WriteByte(',')

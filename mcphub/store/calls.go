@@ -28,7 +28,7 @@ const (
 
 // RecordCall queues one call record; it never waits for the disk.
 func (s *Store) RecordCall(c Call) {
-	s.enqueue(func(tx *sql.Tx) error {
+	s.enqueue(func(tx *batchTx) error {
 		_, err := tx.Exec(`INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
@@ -39,7 +39,7 @@ func (s *Store) RecordCall(c Call) {
 // PruneCalls deletes call records older than keep.
 func (s *Store) PruneCalls(keep time.Duration) {
 	cutoff := time.Now().Add(-keep).UnixMilli()
-	s.enqueue(func(tx *sql.Tx) error {
+	s.enqueue(func(tx *batchTx) error {
 		_, err := tx.Exec(`DELETE FROM calls WHERE ts < ?`, cutoff)
 		return err
 	})

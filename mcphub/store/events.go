@@ -23,7 +23,7 @@ func (s *Store) RecordEvent(e status.Event) {
 		reason = e.ConfigError
 	}
 	ts := e.Time.UnixMilli()
-	s.enqueue(func(tx *sql.Tx) error {
+	s.enqueue(func(tx *batchTx) error {
 		_, err := tx.Exec(`INSERT INTO status_events (ts, server, kind, state, reason, next_retry) VALUES (?, ?, ?, ?, ?, ?)`,
 			ts, server, string(e.Kind), state, reason, next)
 		return err
@@ -75,7 +75,7 @@ func (s *Store) RecentEvents(ctx context.Context, server string, limit int) ([]E
 // PruneEvents deletes status events older than keep.
 func (s *Store) PruneEvents(keep time.Duration) {
 	cutoff := time.Now().Add(-keep).UnixMilli()
-	s.enqueue(func(tx *sql.Tx) error {
+	s.enqueue(func(tx *batchTx) error {
 		_, err := tx.Exec(`DELETE FROM status_events WHERE ts < ?`, cutoff)
 		return err
 	})

@@ -270,7 +270,7 @@ func (s *Store) touchToken(key string, now time.Time) {
 	}
 	c.touched[key] = now
 	c.mu.Unlock()
-	s.enqueue(func(tx *sql.Tx) error {
+	s.enqueue(func(tx *batchTx) error {
 		_, err := tx.Exec(`UPDATE client_tokens SET last_used = ? WHERE hash = ?`, now.UnixMilli(), key)
 		return err
 	})

@@ -10,7 +10,7 @@ import (
 // run with a committed channel is a flush marker: the channel is closed once
 // everything queued before it is committed (or dropped).
 type write struct {
-	run       func(*sql.Tx) error
+	run       func(*batchTx) error
 	committed chan struct{}
 }
 
@@ -22,7 +22,26 @@ const (
 // enqueue hands a write to the writer without waiting. When the queue is
 // full (the disk is stuck) the write is dropped and counted: a record lost
 // is better than a hub that stops answering.
-func (s *Store) enqueue(run func(*sql.Tx) error) { s.put(write{run: run}) }
+func (s *Store) enqueue(run func(*batchTx) error) { s.put(write{run: run}) }
+
+// batchTx is a batch's transaction. Exec prepares a statement once per
+// batch rather than once per record: a batch is mostly the same insert.
+type batchTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (b *batchTx) Exec(query string, args ...any) (sql.Result, error) {
+	st, ok := b.stmts[query]
+	if !ok {
+		var err error
+		if st, err = b.tx.Prepare(query); err != nil {
+			return nil, err
+		}
+		b.stmts[query] = st // closed with the transaction
+	}
+	return st.Exec(args...)
+}
 
 func (s *Store) put(w write) {
 	select {
@@ -132,11 +151,12 @@ func (s *Store) commit(batch []write) error {
 	if err != nil {
 		return err
 	}
+	btx := &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}}
 	for _, w := range batch {
 		if w.run == nil {
 			continue
 		}
-		if err := w.run(tx); err != nil {
+		if err := w.run(btx); err != nil {
 			tx.Rollback()
 			return err
 		}
