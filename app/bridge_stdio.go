@@ -50,7 +50,7 @@ func runBridge(env *cliEnv, args []string) int {
 	}
 	if prog := relayProgram(); prog != "" {
 		err := execRelay(prog, conn, handedOver) // returns only if the exec failed
-		fmt.Fprintf(env.stderr, "mcptray bridge: cannot run %s (%v); relaying in this process\n", prog, err)
+		fmt.Fprintf(env.stderr, "mcptray bridge: cannot run %s (%v); staying in this process\n", prog, err)
 	}
 	if handedOver {
 		return waitHere(env, conn)

@@ -48,8 +48,8 @@ func main() {
 	go func() {
 		_, _ = io.Copy(hub, os.Stdin)
 		inputDone.Store(true)
-		// The IDE is done: say so, and let the hub finish what is in
-		// flight; it closes the connection after the last answer.
+		// The IDE is done: say so; the hub cancels what is in flight and
+		// closes the connection after the answers already on their way.
 		_ = syscall.Shutdown(fd, syscall.SHUT_WR)
 	}()
 	_, err = io.Copy(os.Stdout, hub)
