@@ -85,30 +85,21 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	paths := []*path{
 		{name: "direct over HTTP (floor)", tool: "echo",
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, upstream.URL, ""), 0 }},
-		{name: "bridge over HTTP, /mcp (aggregated)", tool: "everything__echo",
+		{name: "bridge over HTTP, /mcp (aggregated)", tool: "everything__echo", between: []int{hub},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/mcp", token), 0 }},
-		{name: "bridge over HTTP, /servers/everything/mcp", tool: "echo",
+		{name: "bridge over HTTP, /servers/everything/mcp", tool: "echo", between: []int{hub},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/servers/everything/mcp", token), 0 }},
-		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo",
+		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo", between: []int{hub}, // and the bridge process
 			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
-		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo",
+		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo", between: []int{proxyPID},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, ""), 0 }},
-		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo",
+		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo", between: []int{h1PID},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1Proxy, ""), 0 }},
 	}
-	for i, p := range paths {
+	for _, p := range paths {
 		var pid int
-		p.cs, pid = p.dial()
-		switch {
-		case i == 0:
-		case pid != 0:
-			p.between = []int{hub, pid}
-		case i == 4:
-			p.between = []int{proxyPID}
-		case i == 5:
-			p.between = []int{h1PID}
-		default:
-			p.between = []int{hub}
+		if p.cs, pid = p.dial(); pid != 0 {
+			p.between = append(p.between, pid)
 		}
 		for range warmup {
 			callOn(b, p.cs, p.tool)
@@ -188,10 +179,11 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 // proxyTargetEnv makes the test binary a bare reverse proxy (TestMain).
 const proxyTargetEnv = "MCPTRAY_BENCH_PROXY_TO"
 
-// startReferenceProxy runs this test binary as a bare reverse proxy in
-// front of target, in a process of its own like the hub: one more
-// loopback HTTP hop and nothing else, what any bridge costs before it does
-// any MCP work. It returns the proxy's URL.
+// startReferenceProxy runs this test binary as a bare proxy in front of
+// target (env says which: proxyTargetEnv or h1ProxyTargetEnv), in a
+// process of its own like the hub: one more loopback HTTP hop and nothing
+// else, what any bridge costs before it does any MCP work. It returns the
+// proxy's URL and process ID.
 func startReferenceProxy(b *testing.B, target, env string) (string, int) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), env+"="+target)
@@ -280,8 +272,8 @@ type path struct {
 	list time.Duration
 	rss  float64 // MB, the largest bridge process
 	// between are the processes between the client and the upstream
-	// (the hub, a stdio bridge, a proxy); cpu is their CPU time over calls
-	// sequential calls.
+	// (the hub, a stdio bridge, a proxy); cpu is their CPU time during the
+	// sequential calls, of which there were calls.
 	between []int
 	cpu     time.Duration
 	calls   int
@@ -470,7 +462,8 @@ func cpuTime(pids []int) time.Duration {
 			if err != nil {
 				continue // a thread that ended
 			}
-			if ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64); err == nil {
+			if f := strings.Fields(string(data)); len(f) > 0 {
+				ns, _ := strconv.ParseInt(f[0], 10, 64)
 				sum += time.Duration(ns)
 			}
 		}

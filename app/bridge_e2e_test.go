@@ -40,21 +40,7 @@ func bridgeConfig(t *testing.T, peerURL string, requireToken bool) (string, int)
 // carry nothing but JSON-RPC.
 func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, version string, args ...string) (*mcp.ClientSession, *testlog.Buffer, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"bridge"}, args...)...)
-	cmd.Env = append(slices.Clone(u.env), env...)
-	stderr := &testlog.Buffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout, stderr := u.startBridge(t, env, args...)
 	// Every line on stdout must be a JSON-RPC message.
 	pr, pw := io.Pipe()
 	go func() {
@@ -91,6 +77,35 @@ func (u *userEnv) bridgeClient(t *testing.T, env []string, c *mcp.Client, versio
 	return cs, stderr, cmd
 }
 
+// startBridge starts 'mcptray bridge ARGS' with pipes, as an IDE does.
+func (u *userEnv) startBridge(t *testing.T, env []string, args ...string) (*exec.Cmd, io.WriteCloser, io.Reader, *testlog.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"bridge"}, args...)...)
+	cmd.Env = append(slices.Clone(u.env), env...)
+	stderr := &testlog.Buffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, stdout, stderr
+}
+
+// bridgeVariants are the two ways 'mcptray bridge' carries a stream: its
+// stdin and stdout handed over to the hub (the relay then waits), and
+// copied in the bridge process (no relay program).
+var bridgeVariants = []struct {
+	name string
+	env  []string
+}{{"relay", nil}, {"in-process", []string{relayEnv + "=off"}}}
+
 // An IDE starts 'mcptray bridge' with no hub running: the bridge starts
 // one in the background, says so on stderr only, and then carries every
 // kind of exchange, through the relay program and without it.
@@ -101,10 +116,7 @@ func TestStdioBridgeEndToEnd(t *testing.T) {
 	u.writeConfig(t, cfg)
 	t.Cleanup(func() { u.run(t, "stop") })
 
-	for _, variant := range []struct {
-		name string
-		env  []string
-	}{{"relay", nil}, {"in-process", []string{relayEnv + "=off"}}} {
+	for _, variant := range bridgeVariants {
 		for _, era := range []string{"2025-11-25", "2026-07-28"} {
 			t.Run(variant.name+"/"+era, func(t *testing.T) {
 				var mu sync.Mutex
@@ -449,25 +461,11 @@ func TestStdioBridgeEnds(t *testing.T) {
 	cfg, _ := bridgeConfig(t, peer.URL, true)
 	u.writeConfig(t, cfg)
 	u.serve(t)
-	for _, variant := range []struct {
-		name string
-		env  []string
-	}{{"relay", nil}, {"in-process", []string{relayEnv + "=off"}}} {
+	for _, variant := range bridgeVariants {
 		t.Run(variant.name, func(t *testing.T) {
-			start := func() (*exec.Cmd, io.WriteCloser, *bufio.Reader, *testlog.Buffer) {
-				cmd := exec.Command(binPath, "bridge")
-				cmd.Env = append(slices.Clone(u.env), variant.env...)
-				stderr := &testlog.Buffer{}
-				cmd.Stderr = stderr
-				stdout, _ := cmd.StdoutPipe()
-				stdin, _ := cmd.StdinPipe()
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				return cmd, stdin, bufio.NewReader(stdout), stderr
-			}
 			const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ide","version":"1"}}}` + "\n"
-			cmd, stdin, stdout, stderr := start()
+			cmd, stdin, out, stderr := u.startBridge(t, variant.env)
+			stdout := bufio.NewReader(out)
 			if _, err := io.WriteString(stdin, initialize); err != nil {
 				t.Fatal(err)
 			}
@@ -489,16 +487,8 @@ func TestStdioBridgeEnds(t *testing.T) {
 	// The hub goes away under two bridges.
 	var cmds []*exec.Cmd
 	var errs []*testlog.Buffer
-	for _, env := range [][]string{nil, {relayEnv + "=off"}} {
-		cmd := exec.Command(binPath, "bridge")
-		cmd.Env = append(slices.Clone(u.env), env...)
-		stderr := &testlog.Buffer{}
-		cmd.Stderr = stderr
-		stdout, _ := cmd.StdoutPipe()
-		stdin, _ := cmd.StdinPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+	for _, variant := range bridgeVariants {
+		cmd, stdin, stdout, stderr := u.startBridge(t, variant.env)
 		defer stdin.Close()
 		_, _ = io.WriteString(stdin, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
 		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, `"result"`) {

@@ -127,12 +127,13 @@ func relayProgram() string {
 // waitHere waits in this process for the hub to end a handed-over stream
 // (no relay program found).
 func waitHere(env *cliEnv, conn net.Conn) int {
-	var b [1]byte
-	n, err := conn.Read(b[:])
-	if n == 1 && b[0] == control.StreamEnded {
+	said, err := io.ReadAll(io.LimitReader(conn, 4<<10))
+	switch {
+	case string(said) == string(control.StreamEnded):
 		return exitOK
-	}
-	if err == nil || errors.Is(err, io.EOF) {
+	case len(said) > 0:
+		err = fmt.Errorf("the MCP Tray hub: %s", said)
+	case err == nil:
 		err = errors.New("the MCP Tray hub closed the connection (did it stop?); restart this MCP server in the IDE")
 	}
 	fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)

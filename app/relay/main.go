@@ -7,8 +7,8 @@
 //
 // Usage (by mcptray only): mcptray-relay FD [wait], where FD is the
 // connected socket; with wait, the hub has taken this process's stdin and
-// stdout and serves them itself, and the relay only waits for its word
-// that the stream ended.
+// stdout and serves them itself, and the relay only waits for its last
+// word.
 package main
 
 import (
@@ -37,11 +37,17 @@ func main() {
 	}
 	hub := os.NewFile(uintptr(fd), "hub")
 	if len(os.Args) == 3 {
-		var b [1]byte
-		if n, _ := hub.Read(b[:]); n == 1 && b[0] == streamEnded {
+		// The hub's last word: the stream ended, why the hand-over
+		// failed, or nothing (it went away).
+		said, _ := io.ReadAll(io.LimitReader(hub, 4<<10))
+		switch {
+		case len(said) == 1 && said[0] == streamEnded:
 			os.Exit(0)
+		case len(said) > 0:
+			os.Stderr.WriteString("mcptray bridge: the MCP Tray hub: " + string(said) + "\n")
+		default:
+			os.Stderr.WriteString(hubGone)
 		}
-		os.Stderr.WriteString(hubGone)
 		os.Exit(1)
 	}
 	var inputDone atomic.Bool

@@ -169,11 +169,12 @@ func (s *Server) durations() (head, idle time.Duration, maxHead int) {
 
 // serverConn is one client connection.
 type serverConn struct {
-	s  *Server
-	nc net.Conn
-	cr connReader
-	br *bufio.Reader
-	bw *bufio.Writer
+	s      *Server
+	nc     net.Conn
+	remote string // nc's remote address, for every request's RemoteAddr
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
 
 	watchDone chan struct{} // the hang-up watcher has stopped
 }
@@ -210,6 +211,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 func (c *serverConn) serve() {
 	defer c.s.drop(c)
 	headTimeout, idleTimeout, maxHead := c.s.durations()
+	c.remote = c.nc.RemoteAddr().String()
 	c.cr = connReader{nc: c.nc, limit: -1}
 	c.br = bufio.NewReaderSize(&c.cr, 16<<10)
 	c.bw = bufio.NewWriterSize(c.nc, 16<<10)
@@ -258,7 +260,7 @@ func (c *serverConn) handle(req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(c.s.ctx)
 	defer cancel()
 	req = req.WithContext(ctx)
-	req.RemoteAddr = c.nc.RemoteAddr().String()
+	req.RemoteAddr = c.remote
 	w := &response{c: c, req: req, header: http.Header{}, keep: !req.Close}
 	switch e := req.Header.Get("Expect"); {
 	case e == "":

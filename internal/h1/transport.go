@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -78,9 +77,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.get(ctx, addr)
 		if err != nil {
+			if req.Body != nil {
+				req.Body.Close() // a RoundTripper closes the body, on errors too
+			}
 			return nil, err
 		}
-		resp, err, written := t.exchange(ctx, c, req)
+		resp, written, err := t.exchange(ctx, c, req)
 		if err == nil {
 			return resp, nil
 		}
@@ -99,17 +101,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // exchange writes req on c and reads the head of its response; written
 // says whether the request reached the connection.
-func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error, bool) {
+func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, bool, error) {
 	// A cancelled request unblocks the connection; the connection is then
 	// not reused.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	if err := req.Write(c.bw); err != nil {
 		stop()
-		return nil, err, false
+		return nil, false, err
 	}
 	if err := c.bw.Flush(); err != nil {
 		stop()
-		return nil, err, false
+		return nil, false, err
 	}
 	resp, err := http.ReadResponse(c.br, req)
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -117,16 +119,16 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	}
 	if err != nil {
 		stop()
-		return nil, err, true
+		return nil, true, err
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody || resp.ContentLength == 0 {
 		resp.Body = http.NoBody
 		t.release(c, stop, keep)
-		return resp, nil, true
+		return resp, true, nil
 	}
 	resp.Body = &body{rc: resp.Body, c: c, t: t, stop: stop, keep: keep}
-	return resp, nil, true
+	return resp, true, nil
 }
 
 // rewind makes req's body readable again, if it can be.
@@ -245,5 +247,5 @@ func hostPort(u *url.URL) string {
 	if port == "" {
 		port = "80"
 	}
-	return net.JoinHostPort(strings.Trim(u.Hostname(), "[]"), port)
+	return net.JoinHostPort(u.Hostname(), port)
 }

@@ -24,7 +24,8 @@ type Streams interface {
 // bridgeUpgrade names the protocol a bridge connection switches to: JSON
 // lines on the connection, or (stdioUpgrade) the bridge's stdin and
 // stdout handed over, after which the connection only tells the bridge
-// how the stream ended: StreamEnded, or nothing if the hub went away.
+// how the stream ended: StreamEnded, a sentence saying why the hand-over
+// failed, or nothing if the hub went away.
 const (
 	bridgeUpgrade = "mcptray-jsonl"
 	stdioUpgrade  = "mcptray-stdio"
@@ -91,6 +92,7 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 func serveHandedOver(ctx context.Context, cancel context.CancelFunc, conn net.Conn, streams Streams, server string) {
 	in, out, err := receiveStdio(conn)
 	if err != nil {
+		_, _ = io.WriteString(conn, err.Error()) // the bridge prints it
 		return
 	}
 	defer in.Close()

@@ -13,16 +13,7 @@ import (
 // an Origin (a browser's) or another Host is refused before the secret is
 // looked at, and a missing or wrong secret gets 401.
 func TestControlSocketRefusesStrangers(t *testing.T) {
-	dir := t.TempDir()
-	p := PathsFor(filepath.Join(dir, "run"), filepath.Join(dir, "config.json"))
-	srv, err := Listen(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	go func() {
-		_ = srv.Serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
-	}()
+	p := serveControl(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
 	secret, err := readSecret(p)
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +59,19 @@ func TestControlSocketRefusesStrangers(t *testing.T) {
 			t.Errorf("%s: HTTP %d, want %d", c.name, resp.StatusCode, c.want)
 		}
 	}
+}
+
+// serveControl serves h on a control socket of a fresh folder until the
+// test ends.
+func serveControl(t *testing.T, h http.Handler) Paths {
+	t.Helper()
+	dir := t.TempDir()
+	p := PathsFor(filepath.Join(dir, "run"), filepath.Join(dir, "config.json"))
+	srv, err := Listen(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(h) }()
+	return p
 }
