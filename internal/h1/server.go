@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcptray/mcptray/internal/rawio"
 )
 
 // Server serves an http.Handler over HTTP/1.1, each connection's requests
@@ -70,7 +72,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		c := &serverConn{s: s, nc: nc}
+		c := &serverConn{s: s, nc: rawio.Conn(nc)}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()

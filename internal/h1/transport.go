@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/mcptray/mcptray/internal/rawio"
 )
 
 // Transport is an http.RoundTripper; the zero value is not usable, see New.
@@ -198,7 +200,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 		c := list[len(list)-1]
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(c.since) < t.idleTimeout && open(c.nc) {
+		if now.Sub(c.since) < t.idleTimeout && rawio.StillOpen(c.nc) {
 			return c, true, nil
 		}
 		c.nc.Close()
@@ -207,6 +209,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	nc = rawio.Conn(nc)
 	return &conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10)}, false, nil
 }
 

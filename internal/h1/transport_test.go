@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/rawio"
+
 	"github.com/mcptray/mcptray/internal/testleak"
 )
 
@@ -125,7 +127,7 @@ func TestServerClosedIdleConnectionIsNotUsed(t *testing.T) {
 		defer tr.mu.Unlock()
 		for _, list := range tr.idle {
 			for _, c := range list {
-				return !open(c.nc)
+				return !rawio.StillOpen(c.nc)
 			}
 		}
 		return false

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/rawio"
 	"github.com/mcptray/mcptray/mcphub"
 )
 
@@ -107,7 +108,7 @@ func serveHandedOver(ctx context.Context, cancel context.CancelFunc, conn net.Co
 	if streams.ServeStream(ctx, struct {
 		io.Reader
 		io.Writer
-	}{in, out}, server, "stdio") == nil {
+	}{rawio.File(in), rawio.File(out)}, server, "stdio") == nil {
 		_, _ = conn.Write([]byte{StreamEnded})
 	}
 }

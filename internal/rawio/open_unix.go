@@ -1,16 +1,16 @@
 //go:build unix
 
-package h1
+package rawio
 
 import (
 	"net"
 	"syscall"
 )
 
-// open reports whether an idle connection is still usable: the server has
-// neither closed it (a keep-alive timeout) nor sent anything unasked. A
-// peek that does not wait costs one system call.
-func open(nc net.Conn) bool {
+// StillOpen reports whether an idle pooled connection is still usable:
+// the server has neither closed it (a keep-alive timeout) nor sent
+// anything unasked. A peek that does not wait costs one system call.
+func StillOpen(nc net.Conn) bool {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return true
@@ -24,8 +24,8 @@ func open(nc net.Conn) bool {
 	err = rc.Read(func(fd uintptr) bool {
 		// Nothing to read (neither data nor EOF) is what an idle
 		// connection should have; the callback never waits.
-		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		_, errno := peek(fd, buf[:])
+		alive = errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
 		return true
 	})
 	return err == nil && alive
