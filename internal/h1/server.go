@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,12 @@ import (
 //
 // net/http's server starts a goroutine per request to notice a client
 // hanging up; this one starts it only once a request has run for
-// hangUpWatchAfter, so a quick call costs no goroutine and no thread
-// wake-up, and a long one (a slow tool, an event stream) still has its
-// context cancelled when the client goes away.
+// hangUpWatchAfter, so a quick call costs no goroutine, no timer and no
+// thread wake-up, and a long one (a slow tool, an event stream) still has
+// its context cancelled when the client goes away. One ticker per server,
+// running only while requests come, starts the watches: a timer per
+// request would wake a second thread for each (Go's runtime wakes one to
+// poll the network whenever a timer is added while none does).
 type Server struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration // for a request's head; 10 s if zero
@@ -39,11 +43,14 @@ type Server struct {
 	conndone sync.WaitGroup
 	ctx      context.Context // every request's parent, cancelled by Close
 	cancel   context.CancelFunc
+	ticking  bool      // watchHangUps runs
+	lastDue  time.Time // the latest request that may need a watch
 }
 
 // hangUpWatchAfter is how long a request runs before its connection is
-// watched for the client hanging up.
-const hangUpWatchAfter = 10 * time.Millisecond
+// watched for the client hanging up; the ticker's period, so a watch
+// starts between one and two periods into a request.
+const hangUpWatchAfter = 100 * time.Millisecond
 
 // Serve accepts connections on ln until Close or Shutdown, then returns
 // http.ErrServerClosed.
@@ -179,6 +186,23 @@ type serverConn struct {
 	bw     *bufio.Writer
 
 	watchDone chan struct{} // the hang-up watcher has stopped
+
+	// Under s.mu: the request in hand is due a hang-up watch at due
+	// (zero: not yet, or no longer); watching: its watcher runs.
+	due      time.Time
+	watching bool
+	hangUp   context.CancelFunc // cancels the request in hand
+
+	// deadline is nc's read deadline: the idle one (left in place while a
+	// request whose body has come whole is handled: nothing reads nc
+	// then), a head's, or none. Changed by the connection's goroutine,
+	// and under s.mu by watchHangUps while a watch is due.
+	deadline time.Time
+}
+
+func (c *serverConn) setReadDeadline(t time.Time) {
+	c.deadline = t
+	_ = c.nc.SetReadDeadline(t)
 }
 
 // connReader reads the connection, bounded while a request's head is
@@ -219,12 +243,18 @@ func (c *serverConn) serve() {
 	c.bw = bufio.NewWriterSize(c.nc, 16<<10)
 	c.watchDone = make(chan struct{}, 1)
 	for {
-		// Wait for the next request, then give its head a deadline.
-		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
+		// Wait for the next request, then give its head a deadline unless
+		// it has come whole. Deadlines are moved only when they must: each
+		// move adds a timer, and adding one wakes a thread (see Server).
+		if now := time.Now(); c.deadline.IsZero() || now.Add(idleTimeout).Sub(c.deadline) > idleTimeout/8 {
+			c.setReadDeadline(now.Add(idleTimeout))
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(headTimeout))
+		if head, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(head, []byte("\r\n\r\n")) {
+			c.setReadDeadline(time.Now().Add(headTimeout))
+		}
 		c.cr.limit = maxHead + 4096 - c.br.Buffered()
 		req, err := http.ReadRequest(c.br)
 		c.cr.limit = -1
@@ -232,7 +262,9 @@ func (c *serverConn) serve() {
 			c.refuse(err)
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Time{})
+		if req.ContentLength < 0 || int64(c.br.Buffered()) < req.ContentLength {
+			c.setReadDeadline(time.Time{}) // the body is read as it comes
+		}
 		if !c.s.setBusy(c, true) {
 			return
 		}
@@ -281,10 +313,9 @@ func (c *serverConn) handle(req *http.Request) (keep bool) {
 	// request: a read that ends is the client hanging up.
 	body := &requestBody{rc: req.Body}
 	req.Body = body
-	var watch *time.Timer
 	arm := func() {
 		if c.br.Buffered() == 0 {
-			watch = time.AfterFunc(hangUpWatchAfter, func() { c.watch(cancel) })
+			c.s.dueWatch(c, cancel)
 		}
 	}
 	if req.ContentLength == 0 {
@@ -293,11 +324,11 @@ func (c *serverConn) handle(req *http.Request) (keep bool) {
 		body.onEOF = arm
 	}
 	defer func() {
-		if watch != nil && !watch.Stop() {
+		if c.s.undueWatch(c) {
 			// The watcher runs: stop its read, keep any byte it got.
-			_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+			c.setReadDeadline(time.Unix(1, 0))
 			<-c.watchDone
-			_ = c.nc.SetReadDeadline(time.Time{})
+			c.setReadDeadline(time.Time{})
 			keep = keep && ctx.Err() == nil
 		}
 	}()
@@ -338,6 +369,54 @@ func (c *serverConn) run(w *response, req *http.Request) (ok bool) {
 
 // watch reads the quiet connection: the client hanging up cancels the
 // request; a byte of its next request is kept for the next read.
+// dueWatch makes c's request due a hang-up watch after hangUpWatchAfter,
+// starting the ticker if it sleeps.
+func (s *Server) dueWatch(c *serverConn, cancel context.CancelFunc) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.due, c.hangUp, s.lastDue = now.Add(hangUpWatchAfter), cancel, now
+	if !s.ticking && !s.closing {
+		s.ticking = true
+		go s.watchHangUps()
+	}
+}
+
+// undueWatch ends c's request's claim to a watch; true if its watcher
+// runs (the caller stops it).
+func (s *Server) undueWatch(c *serverConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	watching := c.watching
+	c.due, c.watching, c.hangUp = time.Time{}, false, nil
+	return watching
+}
+
+// watchHangUps starts the watch of each request that is due one, every
+// hangUpWatchAfter, until no request has come for a second.
+func (s *Server) watchHangUps() {
+	t := time.NewTicker(hangUpWatchAfter)
+	defer t.Stop()
+	for now := range t.C {
+		s.mu.Lock()
+		for c := range s.conns {
+			if !c.due.IsZero() && !c.watching && !now.Before(c.due) {
+				if !c.deadline.IsZero() {
+					c.setReadDeadline(time.Time{}) // the watch reads until it is stopped
+				}
+				c.watching = true
+				go c.watch(c.hangUp)
+			}
+		}
+		if s.closing || now.Sub(s.lastDue) > time.Second {
+			s.ticking = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
 func (c *serverConn) watch(cancel context.CancelFunc) {
 	defer func() { c.watchDone <- struct{}{} }()
 	var b [1]byte

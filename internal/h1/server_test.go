@@ -19,11 +19,15 @@ import (
 // serve runs h on an h1.Server on loopback and returns its URL.
 func serve(t *testing.T, h http.HandlerFunc) (*Server, string) {
 	t.Helper()
+	return serveOn(t, &Server{Handler: h, Log: slog.New(slog.DiscardHandler)})
+}
+
+func serveOn(t *testing.T, s *Server) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Handler: h, Log: slog.New(slog.DiscardHandler)}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -354,4 +358,96 @@ func TestServerShutdownWaitsForTheRequestInHand(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 	base.Check(t, 0, 0)
+}
+
+// A head that stalls is cut at ReadHeaderTimeout, a kept-alive connection
+// at IdleTimeout; a request whose body came whole, handled while the idle
+// deadline is still in place, is not cut by it.
+func TestServerTimeouts(t *testing.T) {
+	const head, idle = 100 * time.Millisecond, 200 * time.Millisecond
+	hungUp := make(chan error, 1)
+	_, url := serveOn(t, &Server{ReadHeaderTimeout: head, IdleTimeout: idle, Log: slog.New(slog.DiscardHandler),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.ReadAll(r.Body)
+			switch r.URL.Path {
+			case "/slow": // outlives the idle deadline
+				select {
+				case <-time.After(3 * idle):
+				case <-r.Context().Done():
+					return
+				}
+			case "/abandoned": // the client leaves after the idle deadline
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				hungUp <- r.Context().Err()
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		})})
+	addr := strings.TrimPrefix(url, "http://")
+	closedByServer := func(t *testing.T, nc net.Conn, br *bufio.Reader) {
+		t.Helper()
+		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second)) // only if the server never closes
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("read %v; want the server's close (EOF)", err)
+		}
+	}
+
+	t.Run("slow head", func(t *testing.T) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		closedByServer(t, nc, bufio.NewReader(nc))
+	})
+	t.Run("idle", func(t *testing.T) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		for _, path := range []string{"/", "/slow", "/"} {
+			req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader("{}"))
+			if err := req.Write(nc); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, req)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+				t.Fatalf("%s: %q", path, b)
+			}
+		}
+		closedByServer(t, nc, br)
+	})
+	t.Run("hang-up after the idle deadline", func(t *testing.T) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, url+"/abandoned", strings.NewReader("{}"))
+		if err := req.Write(nc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := http.ReadResponse(bufio.NewReader(nc), req); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * idle) // the subject: the idle deadline set before this request has passed
+		nc.Close()
+		select {
+		case err := <-hungUp:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("context: %v", err)
+			}
+		case <-time.After(10 * time.Second): // a bound, not a measure: it comes within 0.2 s
+			t.Fatal("the hang-up was not noticed")
+		}
+	})
 }

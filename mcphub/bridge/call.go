@@ -167,25 +167,54 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		defer time.AfterFunc(2*time.Second, func() { b.progress.Delete(up) })
 		progress = up
 	}
-	run := func() callOutcome {
-		if raw != nil {
-			res, err := conn.CallRaw(cctx, method, raw(progress), c)
-			if !errors.Is(err, upstream.ErrNoRawPath) {
-				return callOutcome{res, err}
-			}
-		}
-		res, err := do(cctx, cs, progress)
-		return callOutcome{res, err}
-	}
 	if !x.modern {
 		// An initialize-era client is never suspended and its leaving is no
 		// cancellation: the call runs here, one goroutine hand-off less on
 		// the hot path.
-		o := run()
+		o := callOutcome{}
+		if raw != nil {
+			o.res, o.err = conn.CallRaw(cctx, method, raw(progress), c)
+		}
+		if raw == nil || errors.Is(o.err, upstream.ErrNoRawPath) {
+			o.res, o.err = do(cctx, cs, progress)
+		}
 		defer c.end()
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
 	}
-	go func() { c.done <- run() }()
+	// A 2026-07-28 client's leaving cancels the call, unless suspended.
+	stop := context.AfterFunc(ctx, cancel)
+	if raw != nil {
+		// On the raw path the call runs here until the server asks for
+		// input, if it ever does; then the rest of it goes on without this
+		// request (upstream.Detacher), answered input_required below.
+		res, err := conn.CallRaw(cctx, method, raw(progress), c)
+		var d *upstream.Detached
+		switch {
+		case errors.As(err, &d):
+			go func() {
+				res, err := d.Wait()
+				c.done <- callOutcome{res, err}
+			}()
+		case !errors.Is(err, upstream.ErrNoRawPath):
+			stop()
+			defer c.end()
+			if rerr := c.missingCapability(); rerr != nil {
+				return nil, rerr, outcomeError
+			}
+			return b.finish(cctx, x, server, method, cs, res, err, progress, do)
+		default:
+			raw = nil
+		}
+	}
+	if raw == nil {
+		// The go-sdk session answers the server's requests on goroutines
+		// of its own: the call needs one too, to be suspended.
+		go func() {
+			res, err := do(cctx, cs, progress)
+			c.done <- callOutcome{res, err}
+		}()
+	}
+	stop() // from here on a suspended call outlives its request
 	select {
 	case o := <-c.done:
 		defer c.end()
@@ -201,6 +230,11 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
 	}
 }
+
+// DetachOnRequest lets a 2026-07-28 client's request go when its
+// (initialize-era) server asks for input mid-call: it is answered
+// input_required and the call goes on (upstream.Detacher).
+func (c *call) DetachOnRequest() bool { return c.x.modern }
 
 // missingCapability is -32021 for a 2026-07-28 IDE whose call needed a
 // capability it did not declare (TS-16): the answer a 2026-07-28 server

@@ -81,12 +81,64 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 	body = append(body, '}')
 
 	res, err := c.rawExchange(ctx, rp, body, []byte(id), h)
+	if d, ok := err.(*Detached); ok {
+		d.then(func(res json.RawMessage, err error) (json.RawMessage, error) { return c.rawDone(ctx, rp, id, res, err) })
+		d.start()
+		return nil, d
+	}
+	return c.rawDone(ctx, rp, id, res, err)
+}
+
+// rawDone ends a call: a cancelled one is cancelled at the server too,
+// whether or not the request got through.
+func (c *Conn) rawDone(ctx context.Context, rp *rawPath, id string, res json.RawMessage, err error) (json.RawMessage, error) {
 	if ctx.Err() != nil {
-		// Whether or not the request got through, the server is told.
 		c.rawCancel(rp, id)
 		return nil, ctx.Err()
 	}
 	return res, err
+}
+
+// Detacher is a RawHandler that can let its caller go when the server
+// asks something mid-call: a 2026-07-28 client is answered input_required
+// while the upstream call goes on. Only then does the rest of the call
+// need a goroutine of its own; until then it runs on the caller's.
+type Detacher interface {
+	// DetachOnRequest is asked on the server's first request of the call.
+	DetachOnRequest() bool
+}
+
+// Detached is CallRaw's error when its Detacher let the caller go: the
+// call goes on, and Wait returns its answer.
+type Detached struct {
+	rest func() (json.RawMessage, error) // the rest of the call, until started
+	done chan struct{}
+	res  json.RawMessage
+	err  error
+}
+
+func (d *Detached) Error() string { return "the call goes on without its caller" }
+
+// Wait returns the call's answer once the server gave it.
+func (d *Detached) Wait() (json.RawMessage, error) {
+	<-d.done
+	return d.res, d.err
+}
+
+// then makes f (what the caller would have done with the answer) part of
+// the rest of the call.
+func (d *Detached) then(f func(json.RawMessage, error) (json.RawMessage, error)) {
+	rest := d.rest
+	d.rest = func() (json.RawMessage, error) { return f(rest()) }
+}
+
+// start runs the rest of the call on a goroutine of its own.
+func (d *Detached) start() {
+	d.done = make(chan struct{})
+	go func() {
+		d.res, d.err = d.rest()
+		close(d.done)
+	}()
 }
 
 // rawExchange posts the request and reads its answer.
@@ -119,8 +171,16 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 	}
 	// The request's context also ends the reading of its answer.
 	rc := &rawCall{c: c, rp: rp, id: id, h: h, asks: map[string]context.CancelFunc{}}
-	defer rc.endAsks()
-	return rc.answer(ctx, resp)
+	res, err := rc.answer(ctx, resp)
+	if d, ok := err.(*Detached); ok {
+		d.then(func(res json.RawMessage, err error) (json.RawMessage, error) {
+			rc.endAsks()
+			return res, err
+		})
+		return nil, d
+	}
+	rc.endAsks()
+	return res, err
 }
 
 func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
@@ -162,13 +222,17 @@ type rawCall struct {
 	mu   sync.Mutex
 	asks map[string]context.CancelFunc // the server's requests being answered, by id
 	wg   sync.WaitGroup
+
+	// detach: the handler let its caller go on the server's first request
+	// (Detacher); asked once, on the goroutine reading the stream.
+	detach, asked bool
 }
 
 // answer reads the response: one JSON message, or a stream of events
 // carrying the call's notifications and requests before its answer.
 func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMessage, error) {
-	defer func() { resp.Body.Close() }()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		defer resp.Body.Close()
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage+1))
 		if err != nil {
 			return nil, err
@@ -183,19 +247,52 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		return res, err
 	}
 	br := readers.Get().(*bufio.Reader)
-	defer readers.Put(br)
 	br.Reset(resp.Body)
-	ev := &eventReader{r: br}
-	for attempt := 0; ; attempt++ {
+	s := &rawStream{resp: resp, br: br, ev: &eventReader{r: br}}
+	res, err := rc.read(ctx, s)
+	if err != errDetach {
+		s.close()
+		return res, err
+	}
+	return nil, &Detached{rest: func() (json.RawMessage, error) {
+		defer s.close()
+		return rc.read(ctx, s)
+	}}
+}
+
+// rawStream is a call's response stream, as far as it has been read.
+type rawStream struct {
+	resp    *http.Response
+	br      *bufio.Reader
+	ev      *eventReader
+	attempt int // streams resumed
+}
+
+func (s *rawStream) close() {
+	s.resp.Body.Close()
+	readers.Put(s.br)
+}
+
+// errDetach stops read where the handler let its caller go (Detacher);
+// read goes on from there on a goroutine of its own.
+var errDetach = errors.New("detach")
+
+// read reads the call's events until its answer.
+func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, error) {
+	for ; ; s.attempt++ {
 		var end error
 		for {
-			data, err := ev.next()
+			data, err := s.ev.next()
 			if err != nil {
 				end = err // the stream ended without the answer
 				break
 			}
 			if res, done, err := rc.message(ctx, data); done || err != nil {
 				return res, err
+			}
+			if rc.detach {
+				rc.detach = false
+				return nil, errDetach
 			}
 		}
 		if ctx.Err() != nil {
@@ -208,21 +305,21 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		}
 		// A resumable server may end the stream cleanly and send the answer
 		// on a new one (SSE polling): ask for it from the last event seen.
-		if ev.lastID == "" || attempt >= 3 {
+		if s.ev.lastID == "" || s.attempt >= 3 {
 			return nil, errors.New("the server ended the response stream before answering")
 		}
 		select {
-		case <-time.After(ev.retry):
+		case <-time.After(s.ev.retry):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		next, err := rc.c.rawResume(ctx, rc.rp, ev.lastID)
+		next, err := rc.c.rawResume(ctx, rc.rp, s.ev.lastID)
 		if err != nil {
 			return nil, err
 		}
-		resp.Body.Close()
-		resp = next
-		br.Reset(resp.Body)
+		s.resp.Body.Close()
+		s.resp = next
+		s.br.Reset(next.Body)
 	}
 }
 
@@ -295,6 +392,10 @@ func (rc *rawCall) notification(method string, params json.RawMessage) {
 // ask answers a request of the server while the stream goes on, so that
 // the server's progress and withdrawal of the request still arrive.
 func (rc *rawCall) ask(ctx context.Context, id json.RawMessage, method string, params json.RawMessage) {
+	if d, ok := rc.h.(Detacher); ok && !rc.asked {
+		rc.asked = true
+		rc.detach = d.DetachOnRequest()
+	}
 	actx, cancel := context.WithCancel(ctx)
 	key := string(id)
 	rc.mu.Lock()
