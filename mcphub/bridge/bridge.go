@@ -88,6 +88,7 @@ type Bridge struct {
 	snaps   sync.Map // view key -> *snapshot
 
 	calls     sync.Map // call tag -> *call
+	deadlines deadlines
 	progress  sync.Map // upstream progress token -> progressRoute
 	suspended sync.Map // suspension ID -> *suspended
 

@@ -151,7 +151,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	// The upstream call has its own context: it can outlive this request
 	// (suspension), and an initialize-era client's dropped connection is no
 	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
-	cctx, cancel := context.WithTimeout(context.Background(), conn.Server().Timeout)
+	cctx, cancel := b.withTimeout(conn.Server().Timeout)
 	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36),
 		input: make(chan *inputNeed), done: make(chan callOutcome, 1), ctx: cctx, cancel: cancel}
 	b.calls.Store(c.tag, c)
