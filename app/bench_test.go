@@ -110,13 +110,14 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		for r := range rounds {
 			for _, p := range interleaved(paths, r) {
 				d := make([]time.Duration, calls)
-				cpu := cpuTime(p.between)
+				cpu, switches := cpuTime(p.between), threadSwitches(p.between)
 				for i := range d {
 					start := time.Now()
 					callOn(b, p.cs, p.tool)
 					d[i] = time.Since(start)
 				}
 				p.cpu += cpuTime(p.between) - cpu
+				p.switches += threadSwitches(p.between) - switches
 				p.calls += calls
 				slices.Sort(d)
 				p.p50 = append(p.p50, d[len(d)/2])
@@ -148,16 +149,17 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	hubRSS := processRSS(hub)
 
 	floor, viaHTTP, viaStdio := paths[0], paths[1], paths[3]
-	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|\n", sessions)
+	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n", sessions)
 	for i, p := range paths {
-		delta, ratio, cpu := "floor", "100%", "0"
+		delta, ratio, cpu, switches := "floor", "100%", "0", "0"
 		if i > 0 {
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
 			ratio = fmt.Sprintf("%.0f%%", 100*median(p.rate)/median(floor.rate))
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
+			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
-		fmt.Printf("| %s | %d | %d | %s | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
-			delta, cpu, median(p.rate), ratio, p.list.Microseconds())
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, cpu, switches, median(p.rate), ratio, p.list.Microseconds())
 	}
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
 	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
@@ -274,9 +276,10 @@ type path struct {
 	// between are the processes between the client and the upstream
 	// (the hub, a stdio bridge, a proxy); cpu is their CPU time during the
 	// sequential calls, of which there were calls.
-	between []int
-	cpu     time.Duration
-	calls   int
+	between  []int
+	cpu      time.Duration
+	switches int64 // their threads' context switches
+	calls    int
 }
 
 // interleaved runs paths forward in even rounds, backward in odd ones, so
@@ -465,6 +468,30 @@ func cpuTime(pids []int) time.Duration {
 			if f := strings.Fields(string(data)); len(f) > 0 {
 				ns, _ := strconv.ParseInt(f[0], 10, 64)
 				sum += time.Duration(ns)
+			}
+		}
+	}
+	return sum
+}
+
+// threadSwitches is how many times the processes' threads have stopped
+// running so far, waiting or preempted: the sum over their threads of
+// /proc's voluntary and nonvoluntary context switches (Linux). Each is a
+// wake-up that a hop through the process costs.
+func threadSwitches(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+		for _, f := range stats {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue // a thread that ended
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					sum += n
+				}
 			}
 		}
 	}
