@@ -468,15 +468,23 @@ func (b *Bridge) upstreamError(ctx context.Context, method, server string, err e
 	return nil, errorf(codeInternal, "%s", msg), outcome
 }
 
+// callParams are tools/call's params.
+type callParams struct {
+	Name           string               `json:"name"`
+	Arguments      json.RawMessage      `json:"arguments"`
+	InputResponses mcp.InputResponseMap `json:"inputResponses"`
+	RequestState   string               `json:"requestState"`
+}
+
 // callTool routes tools/call: the bridge's own tools, then upstream tools.
 func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
-	var p struct {
-		Name           string               `json:"name"`
-		Arguments      json.RawMessage      `json:"arguments"`
-		InputResponses mcp.InputResponseMap `json:"inputResponses"`
-		RequestState   string               `json:"requestState"`
+	var p callParams
+	if x.params != nil && x.params.err == nil {
+		p = x.params.callParams
+	} else if err := json.Unmarshal(x.msg.Params, &p); err != nil {
+		p.Name = ""
 	}
-	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Name == "" {
+	if p.Name == "" {
 		return nil, errorf(codeInvalidParams, "tools/call needs a tool name")
 	}
 	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {

@@ -17,6 +17,7 @@ type exchange struct {
 	out    sender // messages that belong to this request
 	modern bool   // 2026-07-28: everything about the client is in _meta
 	caps   clientCaps
+	params *requestParams             // decoded once
 	meta   map[string]json.RawMessage // params._meta
 	hdr    http.Header                // a 2026-07-28 HTTP request's headers
 }
@@ -45,16 +46,26 @@ func (x *exchange) declaredCaps() map[string]json.RawMessage {
 var removedInModern = map[string]bool{"initialize": true, "ping": true, "logging/setLevel": true,
 	"resources/subscribe": true, "resources/unsubscribe": true}
 
-// requestMeta reads params._meta (progress tokens, the 2026-07-28 keys).
-func requestMeta(params json.RawMessage) map[string]json.RawMessage {
-	if len(params) == 0 {
-		return nil
+// requestParams are the params fields that more than one step of a
+// request reads, decoded once (JSON decoding was the largest part of the
+// bridge's own CPU per call): _meta (progress tokens, the 2026-07-28
+// keys), what the request names (the 2026-07-28 header checks, routing)
+// and tools/call's own.
+type requestParams struct {
+	Meta map[string]json.RawMessage `json:"_meta"`
+	URI  string                     `json:"uri"`
+	callParams
+	// err: a field had an unexpected type (the others are still read, as
+	// encoding/json goes on); a step that must refuse that decodes its own.
+	err error
+}
+
+func parseParams(params json.RawMessage) *requestParams {
+	p := &requestParams{}
+	if len(params) > 0 {
+		p.err = json.Unmarshal(params, p)
 	}
-	var p struct {
-		Meta map[string]json.RawMessage `json:"_meta"`
-	}
-	_ = json.Unmarshal(params, &p)
-	return p.Meta
+	return p
 }
 
 const (

@@ -176,7 +176,8 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 		return
 	}
 	sid := r.Header.Get("Mcp-Session-Id")
-	meta := requestMeta(msg.Params)
+	params := parseParams(msg.Params)
+	meta := params.Meta
 	_, modern := meta[metaProtocolVersion]
 	modern = sid == "" && (modern || r.Header.Get("Mcp-Protocol-Version") == modernVersion)
 	switch {
@@ -189,7 +190,7 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 		s.id = newSessionID()
 		b.register(s)
 		w.Header().Set("Mcp-Session-Id", s.id)
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, meta: meta})
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, params: params, meta: meta})
 	case sid != "":
 		s := b.lookup(sid)
 		if s == nil || s.client != client || s.view.server != v.server {
@@ -209,20 +210,20 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 			b.notification(s, msg)
 			w.WriteHeader(http.StatusAccepted)
 		default:
-			b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, caps: s.caps, meta: meta})
+			b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, caps: s.caps, params: params, meta: meta})
 		}
 	case modern:
 		if msg.isNotify() || msg.isResponse() {
 			w.WriteHeader(http.StatusAccepted) // 2026-07-28 has no client notifications we act on
 			return
 		}
-		if rerr, status := checkModernHTTP(r, msg, meta); rerr != nil {
+		if rerr, status := checkModernHTTP(r, msg, params); rerr != nil {
 			writeFrame(w, status, encodeError(msg.ID, rerr))
 			return
 		}
 		s := newSession(b, v, client)
 		s.version = modernVersion
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), meta: meta, hdr: r.Header})
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), params: params, meta: meta, hdr: r.Header})
 	default:
 		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest,
 			"missing Mcp-Session-Id: send initialize first (or, with protocol version 2026-07-28, put it in _meta)")))
@@ -238,7 +239,8 @@ func idOf(m *message) json.RawMessage {
 
 // checkModernHTTP validates a 2026-07-28 request's _meta and headers
 // (TS-16, TS-17).
-func checkModernHTTP(r *http.Request, msg *message, meta map[string]json.RawMessage) (*rpcError, int) {
+func checkModernHTTP(r *http.Request, msg *message, params *requestParams) (*rpcError, int) {
+	meta := params.Meta
 	var v string
 	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
 	if h := r.Header.Get("Mcp-Protocol-Version"); v != "" && h != v {
@@ -253,17 +255,9 @@ func checkModernHTTP(r *http.Request, msg *message, meta map[string]json.RawMess
 	var name string
 	switch msg.Method {
 	case "tools/call", "prompts/get":
-		var p struct {
-			Name string `json:"name"`
-		}
-		_ = json.Unmarshal(msg.Params, &p)
-		name = p.Name
+		name = params.Name
 	case "resources/read":
-		var p struct {
-			URI string `json:"uri"`
-		}
-		_ = json.Unmarshal(msg.Params, &p)
-		name = p.URI
+		name = params.URI
 	default:
 		return nil, 0
 	}
@@ -389,7 +383,8 @@ func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client st
 		case msg.isNotify():
 			b.notification(s, msg)
 		default:
-			frames = append(frames, b.answer(r.Context(), &exchange{sess: s, msg: msg, caps: s.caps, out: discard{}, meta: requestMeta(msg.Params)}))
+			params := parseParams(msg.Params)
+			frames = append(frames, b.answer(r.Context(), &exchange{sess: s, msg: msg, caps: s.caps, out: discard{}, params: params, meta: params.Meta}))
 		}
 	}
 	if len(frames) == 0 {

@@ -382,3 +382,25 @@ func TestTokensUncheckableWithoutDatabase(t *testing.T) {
 		t.Errorf("HTTP %d: %s", resp.StatusCode, body)
 	}
 }
+
+// A request's params are decoded once for all its steps: a field that
+// tools/call does not read may have any type, a name that is not a string
+// is refused, and _meta (a progress token here) still reaches the call.
+func TestToolCallParamsDecodedOnce(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	resp, _ := post(t, r.url+"/mcp", nil, initializeBody)
+	h := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+	post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	for _, c := range []struct{ params, want string }{
+		{`{"name":"alpha__whoami","arguments":{},"uri":5}`, `\"server\":\"alpha\"`},
+		{`{"name":"beta__whoami","arguments":{},"_meta":{"progressToken":"p-1"}}`, `\"server\":\"beta\"`},
+		{`{"name":5,"arguments":{}}`, "tools/call needs a tool name"},
+	} {
+		_, body := post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":`+c.params+`}`)
+		if !strings.Contains(body, c.want) {
+			t.Errorf("params %s: got %s, want %s in it", c.params, body, c.want)
+		}
+	}
+}

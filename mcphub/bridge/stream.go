@@ -44,8 +44,9 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 			case msg.isNotify():
 				b.notification(s, msg)
 			default:
-				meta := requestMeta(msg.Params)
-				x := &exchange{sess: s, msg: msg, out: w, caps: s.caps, meta: meta}
+				params := parseParams(msg.Params)
+				meta := params.Meta
+				x := &exchange{sess: s, msg: msg, out: w, caps: s.caps, params: params, meta: meta}
 				if _, modern := meta[metaProtocolVersion]; modern && msg.Method != "initialize" {
 					if rerr := checkModern(meta); rerr != nil {
 						_ = w.send(encodeError(msg.ID, rerr))
