@@ -455,43 +455,44 @@ func hubPID(b *testing.B, u *userEnv) int {
 }
 
 // cpuTime is the CPU time the processes have used so far, to the
-// nanosecond: the sum over their threads of /proc's schedstat (Linux).
+// nanosecond: the first field of each thread's schedstat.
 func cpuTime(pids []int) time.Duration {
-	var sum time.Duration
-	for _, pid := range pids {
-		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-		for _, f := range stats {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue // a thread that ended
-			}
-			if f := strings.Fields(string(data)); len(f) > 0 {
-				ns, _ := strconv.ParseInt(f[0], 10, 64)
-				sum += time.Duration(ns)
-			}
+	return time.Duration(sumOverThreads(pids, "schedstat", func(data string) int64 {
+		f := strings.Fields(data)
+		if len(f) == 0 {
+			return 0
 		}
-	}
-	return sum
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		return ns
+	}))
 }
 
 // threadSwitches is how many times the processes' threads have stopped
-// running so far, waiting or preempted: the sum over their threads of
-// /proc's voluntary and nonvoluntary context switches (Linux). Each is a
-// wake-up that a hop through the process costs.
+// running so far, waiting or preempted: each thread's voluntary and
+// nonvoluntary context switches. Each is a wake-up that a hop through the
+// process costs.
 func threadSwitches(pids []int) int64 {
+	return sumOverThreads(pids, "status", func(data string) int64 {
+		var n int64
+		for _, line := range strings.Split(data, "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+		return n
+	})
+}
+
+// sumOverThreads adds up what value reads from a /proc file of every
+// thread of the processes (Linux); a thread that ended counts nothing.
+func sumOverThreads(pids []int, file string, value func(string) int64) int64 {
 	var sum int64
 	for _, pid := range pids {
-		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
-		for _, f := range stats {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue // a thread that ended
-			}
-			for _, line := range strings.Split(string(data), "\n") {
-				if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-					sum += n
-				}
+		paths, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/%s", pid, file))
+		for _, f := range paths {
+			if data, err := os.ReadFile(f); err == nil {
+				sum += value(string(data))
 			}
 		}
 	}
