@@ -367,8 +367,6 @@ func (c *serverConn) run(w *response, req *http.Request) (ok bool) {
 	return true
 }
 
-// watch reads the quiet connection: the client hanging up cancels the
-// request; a byte of its next request is kept for the next read.
 // dueWatch makes c's request due a hang-up watch after hangUpWatchAfter,
 // starting the ticker if it sleeps.
 func (s *Server) dueWatch(c *serverConn, cancel context.CancelFunc) {
@@ -417,6 +415,8 @@ func (s *Server) watchHangUps() {
 	}
 }
 
+// watch reads the quiet connection: the client hanging up cancels the
+// request; a byte of its next request is kept for the next read.
 func (c *serverConn) watch(cancel context.CancelFunc) {
 	defer func() { c.watchDone <- struct{}{} }()
 	var b [1]byte
