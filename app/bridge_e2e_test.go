@@ -28,11 +28,15 @@ import (
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
-// bridgeConfig is a configuration with the fixture as "ev" and free ports.
-func bridgeConfig(t *testing.T, peerURL string, requireToken bool) (string, int) {
+// everythingUser is a user whose configuration bridges the go-sdk
+// everything fixture as "ev" on free ports; it returns the bridge port.
+func everythingUser(t *testing.T, requireToken bool) (*userEnv, int) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
 	port := testpeers.FreePort(t)
-	return fmt.Sprintf(`{"hub": {"bridge": {"port": %d, "requireToken": %v}, "oauth": {"callbackPort": %d}},
- "mcpServers": {"ev": {"url": %q}}}`, port, requireToken, testpeers.FreePort(t), peerURL), port
+	u.writeConfig(t, fmt.Sprintf(`{"hub": {"bridge": {"port": %d, "requireToken": %v}, "oauth": {"callbackPort": %d}},
+ "mcpServers": {"ev": {"url": %q}}}`, port, requireToken, testpeers.FreePort(t), peer.URL))
+	return u, port
 }
 
 // bridgeClient starts 'mcptray bridge ARGS' as an IDE does and connects a
@@ -110,10 +114,7 @@ var bridgeVariants = []struct {
 // one in the background, says so on stderr only, and then carries every
 // kind of exchange, through the relay program and without it.
 func TestStdioBridgeEndToEnd(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, _ := bridgeConfig(t, peer.URL, true) // stdio needs no token
-	u.writeConfig(t, cfg)
+	u, _ := everythingUser(t, true) // stdio needs no token
 	t.Cleanup(func() { u.run(t, "stop") })
 
 	for _, variant := range bridgeVariants {
@@ -232,10 +233,7 @@ func waitChan(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestBridgeStartsAHubAndPicksAServer(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, _ := bridgeConfig(t, peer.URL, true)
-	u.writeConfig(t, cfg)
+	u, _ := everythingUser(t, true)
 	t.Cleanup(func() { u.run(t, "stop") })
 
 	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
@@ -303,10 +301,7 @@ func untilStatus(t *testing.T, url, token string, want int, limit time.Duration)
 }
 
 func TestTokenCommandsAndStats(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, port := bridgeConfig(t, peer.URL, true)
-	u.writeConfig(t, cfg)
+	u, port := everythingUser(t, true)
 	u.serve(t)
 	u.watch(t).until(t, "ev connected", allConnected("ev"))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -402,10 +397,7 @@ func (tok tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // starts a new one and keeps bridging; the calls are recorded in the new
 // one, where 'mcptray stats' finds them.
 func TestCorruptDatabaseKeepsBridging(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, _ := bridgeConfig(t, peer.URL, true)
-	u.writeConfig(t, cfg)
+	u, _ := everythingUser(t, true)
 	db := filepath.Join(u.dir, "data", "mcptray", "mcptray.db")
 	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
 		t.Fatal(err)
@@ -456,10 +448,7 @@ func TestCorruptDatabaseKeepsBridging(t *testing.T) {
 // when the hub goes away; with the stream handed over to the hub (the
 // relay) and copied in the bridge process.
 func TestStdioBridgeEnds(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, _ := bridgeConfig(t, peer.URL, true)
-	u.writeConfig(t, cfg)
+	u, _ := everythingUser(t, true)
 	u.serve(t)
 	for _, variant := range bridgeVariants {
 		t.Run(variant.name, func(t *testing.T) {

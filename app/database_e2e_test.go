@@ -14,7 +14,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
@@ -22,10 +21,7 @@ import (
 // so and why, keeps bridging, retries, and once the file is writable again
 // opens it and records the calls made after that.
 func TestUnwritableDatabaseAtStart(t *testing.T) {
-	peer := testpeers.StartEverythingHTTP(t)
-	u := newUserEnv(t)
-	cfg, port := bridgeConfig(t, peer.URL, false)
-	u.writeConfig(t, cfg)
+	u, port := everythingUser(t, false)
 	db := filepath.Join(u.dir, "data", "mcptray", "mcptray.db")
 	s, err := store.Open(db, nil)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/ondemand"
 	"github.com/mcptray/mcptray/internal/rawio"
 )
 
@@ -25,10 +26,9 @@ import (
 // hanging up; this one starts it only once a request has run for
 // hangUpWatchAfter, so a quick call costs no goroutine, no timer and no
 // thread wake-up, and a long one (a slow tool, an event stream) still has
-// its context cancelled when the client goes away. One ticker per server,
-// running only while requests come, starts the watches: a timer per
-// request would wake a second thread for each (Go's runtime wakes one to
-// poll the network whenever a timer is added while none does).
+// its context cancelled when the client goes away. One ticker per server
+// (internal/ondemand), running only while requests come, starts the
+// watches: a timer per request would wake a thread for each.
 type Server struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration // for a request's head; 10 s if zero
@@ -43,8 +43,7 @@ type Server struct {
 	conndone sync.WaitGroup
 	ctx      context.Context // every request's parent, cancelled by Close
 	cancel   context.CancelFunc
-	ticking  bool      // watchHangUps runs
-	lastDue  time.Time // the latest request that may need a watch
+	hangUps  ondemand.Ticker // starts the watches that are due
 }
 
 // hangUpWatchAfter is how long a request runs before its connection is
@@ -97,6 +96,7 @@ func (s *Server) init() {
 	if s.conns == nil {
 		s.conns = map[*serverConn]bool{}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.hangUps.Period, s.hangUps.Tick = hangUpWatchAfter, s.startDueWatches
 	}
 }
 
@@ -115,6 +115,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.conndone.Wait()
+	s.hangUps.Stop()
 	return nil
 }
 
@@ -138,6 +139,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.conndone.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.hangUps.Stop()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -196,7 +198,7 @@ type serverConn struct {
 	// deadline is nc's read deadline: the idle one (left in place while a
 	// request whose body has come whole is handled: nothing reads nc
 	// then), a head's, or none. Changed by the connection's goroutine,
-	// and under s.mu by watchHangUps while a watch is due.
+	// and under s.mu by startDueWatches while a watch is due.
 	deadline time.Time
 }
 
@@ -367,17 +369,12 @@ func (c *serverConn) run(w *response, req *http.Request) (ok bool) {
 	return true
 }
 
-// dueWatch makes c's request due a hang-up watch after hangUpWatchAfter,
-// starting the ticker if it sleeps.
+// dueWatch makes c's request due a hang-up watch after hangUpWatchAfter.
 func (s *Server) dueWatch(c *serverConn, cancel context.CancelFunc) {
-	now := time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	c.due, c.hangUp, s.lastDue = now.Add(hangUpWatchAfter), cancel, now
-	if !s.ticking && !s.closing {
-		s.ticking = true
-		go s.watchHangUps()
-	}
+	c.due, c.hangUp = time.Now().Add(hangUpWatchAfter), cancel
+	s.mu.Unlock()
+	s.hangUps.Poke()
 }
 
 // undueWatch ends c's request's claim to a watch; true if its watcher
@@ -390,29 +387,25 @@ func (s *Server) undueWatch(c *serverConn) bool {
 	return watching
 }
 
-// watchHangUps starts the watch of each request that is due one, every
-// hangUpWatchAfter, until no request has come for a second.
-func (s *Server) watchHangUps() {
-	t := time.NewTicker(hangUpWatchAfter)
-	defer t.Stop()
-	for now := range t.C {
-		s.mu.Lock()
-		for c := range s.conns {
-			if !c.due.IsZero() && !c.watching && !now.Before(c.due) {
-				if !c.deadline.IsZero() {
-					c.setReadDeadline(time.Time{}) // the watch reads until it is stopped
-				}
-				c.watching = true
-				go c.watch(c.hangUp)
+// startDueWatches starts the watch of each request that is due one (the
+// ticker's Tick); pending: a request is due one later.
+func (s *Server) startDueWatches(now time.Time) (pending bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		switch {
+		case c.due.IsZero() || c.watching:
+		case now.Before(c.due):
+			pending = true
+		default:
+			if !c.deadline.IsZero() {
+				c.setReadDeadline(time.Time{}) // the watch reads until it is stopped
 			}
+			c.watching = true
+			go c.watch(c.hangUp)
 		}
-		if s.closing || now.Sub(s.lastDue) > time.Second {
-			s.ticking = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
 	}
+	return pending
 }
 
 // watch reads the quiet connection: the client hanging up cancels the

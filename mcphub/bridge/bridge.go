@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/ondemand"
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -87,10 +88,11 @@ type Bridge struct {
 	seq     atomic.Uint64
 	snaps   sync.Map // view key -> *snapshot
 
-	calls     sync.Map // call tag -> *call
-	deadlines deadlines
-	progress  sync.Map // upstream progress token -> progressRoute
-	suspended sync.Map // suspension ID -> *suspended
+	calls          sync.Map // call tag -> *call
+	deadlines      deadlines
+	deadlineTicker ondemand.Ticker // expires deadlines
+	progress       sync.Map        // upstream progress token -> progressRoute
+	suspended      sync.Map        // suspension ID -> *suspended
 
 	mu       sync.Mutex
 	sessions map[string]*session // initialize-era HTTP sessions by ID
@@ -120,6 +122,7 @@ func New(opts Options) *Bridge {
 	changed := make(chan struct{})
 	b.changed.Store(&changed)
 	b.serverMeta, _ = json.Marshal(map[string]any{metaServerInfo: b.serverInfo()})
+	b.deadlineTicker.Period, b.deadlineTicker.Tick = deadlineTick, b.deadlines.expire
 	return b
 }
 
@@ -143,6 +146,7 @@ func (b *Bridge) Close() {
 	default:
 		close(b.stop)
 	}
+	b.deadlineTicker.Stop()
 	b.eachSession((*session).close)
 }
 

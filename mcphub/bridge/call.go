@@ -167,19 +167,28 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		defer time.AfterFunc(2*time.Second, func() { b.progress.Delete(up) })
 		progress = up
 	}
+	// answer ends the call with the server's answer (c.end's cleanup
+	// precedes the client's answer).
+	answer := func(res any, err error) (json.RawMessage, *rpcError, string) {
+		defer c.end()
+		if rerr := c.missingCapability(); rerr != nil {
+			return nil, rerr, outcomeError
+		}
+		return b.finish(cctx, x, server, method, cs, res, err, progress, do)
+	}
 	if !x.modern {
 		// An initialize-era client is never suspended and its leaving is no
 		// cancellation: the call runs here, one goroutine hand-off less on
 		// the hot path.
-		o := callOutcome{}
+		var res any
+		var err error
 		if raw != nil {
-			o.res, o.err = conn.CallRaw(cctx, method, raw(progress), c)
+			res, err = conn.CallRaw(cctx, method, raw(progress), c)
 		}
-		if raw == nil || errors.Is(o.err, upstream.ErrNoRawPath) {
-			o.res, o.err = do(cctx, cs, progress)
+		if raw == nil || errors.Is(err, upstream.ErrNoRawPath) {
+			res, err = do(cctx, cs, progress)
 		}
-		defer c.end()
-		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+		return answer(res, err)
 	}
 	// A 2026-07-28 client's leaving cancels the call, unless suspended.
 	stop := context.AfterFunc(ctx, cancel)
@@ -197,11 +206,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 			}()
 		case !errors.Is(err, upstream.ErrNoRawPath):
 			stop()
-			defer c.end()
-			if rerr := c.missingCapability(); rerr != nil {
-				return nil, rerr, outcomeError
-			}
-			return b.finish(cctx, x, server, method, cs, res, err, progress, do)
+			return answer(res, err)
 		default:
 			raw = nil
 		}
@@ -217,11 +222,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	stop() // from here on a suspended call outlives its request
 	select {
 	case o := <-c.done:
-		defer c.end()
-		if rerr := c.missingCapability(); rerr != nil {
-			return nil, rerr, outcomeError
-		}
-		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+		return answer(o.res, o.err)
 	case need := <-c.input:
 		return b.suspend(x, need, c), nil, outcomeOK
 	case <-ctx.Done(): // the 2026-07-28 client left: that cancels the call

@@ -7,20 +7,15 @@ import (
 )
 
 // The upstream calls' deadlines are kept by one ticker instead of a timer
-// per call: adding a runtime timer wakes a second thread (Go's runtime
-// makes sure one polls the network whenever a timer is added while none
-// does), which was one thread wake-up per bridged call. The ticker runs
-// while calls have deadlines and for a second after, and a deadline is
-// enforced within one tick.
+// per call (internal/ondemand says why); a deadline is enforced within
+// one tick.
 
 const deadlineTick = 100 * time.Millisecond
 
-// deadlines are the calls' contexts with a deadline, and their ticker.
+// deadlines are the calls' contexts with a deadline.
 type deadlines struct {
-	mu      sync.Mutex
-	ctxs    map[*deadlineCtx]struct{}
-	ticking bool
-	last    time.Time // the latest deadline added
+	mu   sync.Mutex
+	ctxs map[*deadlineCtx]struct{}
 }
 
 // deadlineCtx is context.WithTimeout's context without a timer: cancelled
@@ -45,20 +40,15 @@ func (c *deadlineCtx) Err() error {
 // bridge's ticker.
 func (b *Bridge) withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	now := time.Now()
-	c := &deadlineCtx{Context: ctx, cancel: cancel, deadline: now.Add(d)}
+	c := &deadlineCtx{Context: ctx, cancel: cancel, deadline: time.Now().Add(d)}
 	dl := &b.deadlines
 	dl.mu.Lock()
 	if dl.ctxs == nil {
 		dl.ctxs = map[*deadlineCtx]struct{}{}
 	}
 	dl.ctxs[c] = struct{}{}
-	dl.last = now
-	if !dl.ticking {
-		dl.ticking = true
-		go b.tickDeadlines()
-	}
 	dl.mu.Unlock()
+	b.deadlineTicker.Poke()
 	return c, func() {
 		dl.mu.Lock()
 		delete(dl.ctxs, c)
@@ -67,40 +57,21 @@ func (b *Bridge) withTimeout(d time.Duration) (context.Context, context.CancelFu
 	}
 }
 
-// tickDeadlines cancels the contexts whose deadline has passed, until
-// none is left and none has come for a second, or the bridge closes.
-func (b *Bridge) tickDeadlines() {
-	t := time.NewTicker(deadlineTick)
-	defer t.Stop()
-	dl := &b.deadlines
-	for {
-		var now time.Time
-		select {
-		case now = <-t.C:
-		case <-b.stop:
-			dl.mu.Lock()
-			dl.ticking = false
-			dl.mu.Unlock()
-			return
-		}
-		var due []*deadlineCtx
-		dl.mu.Lock()
-		for c := range dl.ctxs {
-			if !now.Before(c.deadline) {
-				due = append(due, c)
-				delete(dl.ctxs, c)
-			}
-		}
-		quiet := len(dl.ctxs) == 0 && now.Sub(dl.last) > time.Second
-		if quiet {
-			dl.ticking = false
-		}
-		dl.mu.Unlock()
-		for _, c := range due {
-			c.cancel(context.DeadlineExceeded)
-		}
-		if quiet {
-			return
+// expire cancels the contexts whose deadline has passed (the ticker's
+// Tick); pending: some have not.
+func (dl *deadlines) expire(now time.Time) (pending bool) {
+	var due []*deadlineCtx
+	dl.mu.Lock()
+	for c := range dl.ctxs {
+		if !now.Before(c.deadline) {
+			due = append(due, c)
+			delete(dl.ctxs, c)
 		}
 	}
+	pending = len(dl.ctxs) > 0
+	dl.mu.Unlock()
+	for _, c := range due {
+		c.cancel(context.DeadlineExceeded)
+	}
+	return pending
 }
