@@ -170,7 +170,8 @@ FUZZTIME     ?= 5s
 FUZZ_TARGETS := mcphub/config:FuzzParse mcphub/upstream:FuzzParseChallenge mcphub/upstream:FuzzEventReader \
                 oauth:FuzzParseChallenge oauth:FuzzAuthServerMetadata oauth:FuzzCallbackQuery oauth:FuzzCheckBrowserURL \
                 mcphub/bridge:FuzzParseMessage mcphub/bridge:FuzzPrefixed mcphub/bridge:FuzzBridgeHTTPBody \
-                mcphub/bridge:FuzzBridgeStreamLine
+                mcphub/bridge:FuzzBridgeStreamLine mcphub/bridge:FuzzParseParams mcphub/upstream:FuzzParseServerMessage \
+                internal/jsonobj:FuzzMembers internal/h1:FuzzReadResponse internal/h1:FuzzReadRequest
 
 fuzz: check-go
 	@for t in $(FUZZ_TARGETS); do pkg=./$${t%%:*}; fn=$${t##*:}; inputs=$$pkg/testdata/fuzz/$$fn; \

@@ -258,7 +258,7 @@ func (c *serverConn) serve() {
 			c.setReadDeadline(time.Now().Add(headTimeout))
 		}
 		c.cr.limit = maxHead + 4096 - c.br.Buffered()
-		req, err := http.ReadRequest(c.br)
+		req, err := readRequest(c.br)
 		c.cr.limit = -1
 		if err != nil {
 			c.refuse(err)

@@ -107,7 +107,7 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	// A cancelled request unblocks the connection; the connection is then
 	// not reused.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		stop()
 		return nil, false, err
 	}
@@ -115,9 +115,9 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		stop()
 		return nil, false, err
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := readResponse(c.br, req)
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp, err = http.ReadResponse(c.br, req) // 1xx: the answer follows
+		resp, err = readResponse(c.br, req) // 1xx: the answer follows
 	}
 	if err != nil {
 		stop()

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+
+	"github.com/mcptray/mcptray/internal/jsonobj"
 )
 
 // exchange is one request from a client being answered.
@@ -62,10 +64,46 @@ type requestParams struct {
 
 func parseParams(params json.RawMessage) *requestParams {
 	p := &requestParams{}
-	if len(params) > 0 {
+	if len(params) > 0 && !p.scan(params) {
+		*p = requestParams{}
 		p.err = json.Unmarshal(params, p)
 	}
 	return p
+}
+
+var paramsFields = []string{"_meta", "uri", "name", "arguments", "inputResponses", "requestState"}
+
+// scan reads params in one pass (jsonobj), as encoding/json would; false:
+// left to encoding/json (invalid, or a member of an unexpected type).
+func (p *requestParams) scan(params []byte) bool {
+	typesOK := true
+	valid := jsonobj.Members(params, func(k, v []byte) {
+		switch jsonobj.Field(k, paramsFields) {
+		case "_meta":
+			switch v[0] {
+			case '{':
+				if p.Meta == nil {
+					p.Meta = map[string]json.RawMessage{}
+				}
+				jsonobj.Members(v, func(k, v []byte) { p.Meta[string(k)] = v })
+			case 'n':
+				p.Meta = nil
+			default:
+				typesOK = false
+			}
+		case "uri":
+			typesOK = jsonobj.String(&p.URI, v) && typesOK
+		case "name":
+			typesOK = jsonobj.String(&p.Name, v) && typesOK
+		case "arguments":
+			p.Arguments = v
+		case "inputResponses":
+			typesOK = json.Unmarshal(v, &p.InputResponses) == nil && typesOK
+		case "requestState":
+			typesOK = jsonobj.String(&p.RequestState, v) && typesOK
+		}
+	})
+	return valid && typesOK
 }
 
 const (

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,33 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		if rerr != nil && rerr.Code >= 0 {
 			t.Fatalf("error code %d is not a JSON-RPC error code", rerr.Code)
+		}
+		// The one-pass reading makes of the message what encoding/json does.
+		if fast, ok := scanMessage(data); ok {
+			var slow message
+			if err := json.Unmarshal(data, &slow); err != nil || !reflect.DeepEqual(fast, &slow) {
+				t.Fatalf("%q: scanMessage %+v, encoding/json %+v (%v)", data, fast, slow, err)
+			}
+		}
+	})
+}
+
+// FuzzParseParams: the one-pass reading of params makes of them what
+// encoding/json does.
+func FuzzParseParams(f *testing.F) {
+	for _, s := range []string{`{"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"echo","arguments":{"m":"x"}}`,
+		`{"uri":"file:///a","_meta":null}`, `{"name":1}`, `{"inputResponses":{"a":{"action":"accept"}},"requestState":"s"}`,
+		`{"NAME":"x","_Meta":{"a":1},"_meta":{"b":2}}`, `{"_meta":[]}`, `[]`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast requestParams
+		if !fast.scan(data) {
+			return
+		}
+		var slow requestParams
+		if err := json.Unmarshal(data, &slow); err != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: scan %+v, encoding/json %+v (%v)", data, fast, slow, err)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/mcptray/mcptray/internal/jsonobj"
 )
 
 // message is one JSON-RPC 2.0 message as it arrived. IDs and params stay
@@ -50,20 +52,51 @@ func errorf(code int, format string, args ...any) *rpcError {
 
 // parseMessage decodes one message and checks its shape.
 func parseMessage(data []byte) (*message, *rpcError) {
-	var m message
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
+	m, ok := scanMessage(data)
+	if !ok {
+		m = &message{}
+		if err := json.Unmarshal(data, m); err != nil {
+			return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
+		}
 	}
 	if m.JSONRPC != "2.0" {
-		return &m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
+		return m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
 	}
 	if len(m.ID) > 0 && !validID(m.ID) {
-		return &m, errorf(codeInvalidRequest, "an id must be a string or an integer")
+		return m, errorf(codeInvalidRequest, "an id must be a string or an integer")
 	}
 	if m.Method == "" && !m.hasID() {
-		return &m, errorf(codeInvalidRequest, "the message is neither a request, a notification nor a response")
+		return m, errorf(codeInvalidRequest, "the message is neither a request, a notification nor a response")
 	}
-	return &m, nil
+	return m, nil
+}
+
+var messageFields = []string{"jsonrpc", "id", "method", "params", "result", "error"}
+
+// scanMessage reads a message in one pass (jsonobj), making of it what
+// encoding/json would; false: what it does not take (invalid JSON, a
+// member of an unexpected type) is left to encoding/json, whose error
+// names the fault. The raw members are slices of data.
+func scanMessage(data []byte) (*message, bool) {
+	m := &message{}
+	typesOK := true
+	valid := jsonobj.Members(data, func(k, v []byte) {
+		switch jsonobj.Field(k, messageFields) {
+		case "jsonrpc":
+			typesOK = jsonobj.String(&m.JSONRPC, v) && typesOK
+		case "id":
+			m.ID = v
+		case "method":
+			typesOK = jsonobj.String(&m.Method, v) && typesOK
+		case "params":
+			m.Params = v
+		case "result":
+			m.Result = v
+		case "error":
+			typesOK = jsonobj.Pointer(&m.Error, v) && typesOK
+		}
+	})
+	return m, valid && typesOK
 }
 
 // validID: a string or an integer (LC-04; null is not allowed).

@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
 )
 
@@ -34,6 +36,24 @@ func FuzzEventReader(f *testing.F) {
 			if _, err := ev.next(); err != nil {
 				return
 			}
+		}
+	})
+}
+
+// FuzzParseServerMessage: the one-pass reading of a server's message makes
+// of it what encoding/json does.
+func FuzzParseServerMessage(f *testing.F) {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":"mcptray-r1","result":{"content":[]}}`,
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}`,
+		`{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}`, `{"error":null,"ID":1}`, `{"method":1}`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, err := parseServerMessage(data)
+		var slow serverMessage
+		serr := json.Unmarshal(data, &slow)
+		if (err == nil) != (serr == nil) || err == nil && !reflect.DeepEqual(fast, &slow) {
+			t.Fatalf("%q: parseServerMessage %+v (%v), encoding/json %+v (%v)", data, fast, err, slow, serr)
 		}
 	})
 }

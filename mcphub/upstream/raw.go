@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcptray/mcptray/internal/jsonobj"
 )
 
 // The raw path sends a bridged request as bytes on the session's own HTTP
@@ -335,14 +337,8 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10)
 // message handles one message of the call's stream. done: it was the
 // answer.
 func (rc *rawCall) message(ctx context.Context, data []byte) (json.RawMessage, bool, error) {
-	var m struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-		Result json.RawMessage `json:"result"`
-		Error  *jsonrpc.Error  `json:"error"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := parseServerMessage(data)
+	if err != nil {
 		return nil, false, fmt.Errorf("the server sent a message that is not JSON-RPC: %w", err)
 	}
 	switch {
@@ -359,6 +355,48 @@ func (rc *rawCall) message(ctx context.Context, data []byte) (json.RawMessage, b
 		return m.Result, true, nil
 	}
 	return nil, false, nil // another request's answer; not ours to take
+}
+
+// serverMessage is a message of a call's stream. Its raw members are
+// copies: the event reader reuses its buffer for the next event.
+type serverMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *jsonrpc.Error  `json:"error"`
+}
+
+var serverMessageFields = []string{"id", "method", "params", "result", "error"}
+
+// parseServerMessage reads a message in one pass (jsonobj), as
+// encoding/json would; what that does not take is left to encoding/json,
+// whose error names the fault.
+func parseServerMessage(data []byte) (*serverMessage, error) {
+	m := &serverMessage{}
+	typesOK := true
+	valid := jsonobj.Members(data, func(k, v []byte) {
+		switch jsonobj.Field(k, serverMessageFields) {
+		case "id":
+			m.ID = bytes.Clone(v)
+		case "method":
+			typesOK = jsonobj.String(&m.Method, v) && typesOK
+		case "params":
+			m.Params = bytes.Clone(v)
+		case "result":
+			m.Result = bytes.Clone(v)
+		case "error":
+			typesOK = jsonobj.Pointer(&m.Error, v) && typesOK
+		}
+	})
+	if valid && typesOK {
+		return m, nil
+	}
+	m = &serverMessage{}
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (rc *rawCall) notification(method string, params json.RawMessage) {

@@ -1,0 +1,411 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The transport's side of the wire: writing a request and reading the
+// head of its answer took most of a bridged call's HTTP cost in net/http's
+// general code (header sorting, fmt, textproto's MIME reader). These do
+// the common case directly and leave everything else to net/http:
+// writeRequest to Request.Write, readResponse to http.ReadResponse, which
+// then also say what is wrong with what is not well-formed.
+
+// writeRequest writes req, a request with an origin-form target and a body
+// of known length (or none), as Request.Write does; other requests go to
+// Request.Write.
+func writeRequest(w *bufio.Writer, req *http.Request) error {
+	n := req.ContentLength
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if n < 0 || n == 0 && hasBody || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.URL.Opaque != "" ||
+		!isToken(req.Method) || !validValue(host) {
+		return req.Write(w)
+	}
+	for k, vs := range req.Header {
+		if !isToken(k) {
+			return fmt.Errorf("invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !validValue(v) {
+				return fmt.Errorf("invalid header field value for %q", k)
+			}
+		}
+	}
+	_, _ = w.WriteString(req.Method)
+	_ = w.WriteByte(' ')
+	_, _ = w.WriteString(req.URL.RequestURI())
+	_, _ = w.WriteString(" HTTP/1.1\r\nHost: ")
+	_, _ = w.WriteString(host)
+	_, _ = w.WriteString("\r\n")
+	agent := "Go-http-client/1.1"
+	if _, set := req.Header["User-Agent"]; set {
+		agent = req.Header.Get("User-Agent")
+	}
+	if agent != "" {
+		_, _ = w.WriteString("User-Agent: ")
+		_, _ = w.WriteString(agent)
+		_, _ = w.WriteString("\r\n")
+	}
+	if n > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		_, _ = w.WriteString("Content-Length: ")
+		_, _ = w.WriteString(strconv.FormatInt(n, 10))
+		_, _ = w.WriteString("\r\n")
+	}
+	if req.Close && !hasToken(req.Header["Connection"], "close") {
+		_, _ = w.WriteString("Connection: close\r\n")
+	}
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		for _, v := range vs {
+			_, _ = w.WriteString(k)
+			_, _ = w.WriteString(": ")
+			_, _ = w.WriteString(strings.Trim(v, " \t"))
+			_, _ = w.WriteString("\r\n")
+		}
+	}
+	_, err := w.WriteString("\r\n")
+	if hasBody {
+		copied, cerr := io.Copy(w, io.LimitReader(req.Body, n))
+		req.Body.Close()
+		switch {
+		case cerr != nil:
+			return cerr
+		case copied != n:
+			return fmt.Errorf("http: ContentLength=%d with Body length %d", n, copied)
+		}
+	}
+	return err
+}
+
+// readResponse reads the head of req's answer: a well-formed HTTP/1.1 head
+// already in br's buffer (the usual case: it comes in one read) is read
+// here, anything else by http.ReadResponse.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	if _, err := br.Peek(1); err != nil {
+		return http.ReadResponse(br, req) // it says what went wrong
+	}
+	buf, _ := br.Peek(br.Buffered())
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 || req.Method == http.MethodHead {
+		return http.ReadResponse(br, req)
+	}
+	resp := parseResponseHead(buf[:end+2], req)
+	if resp == nil {
+		return http.ReadResponse(br, req)
+	}
+	_, _ = br.Discard(end + 4)
+	switch {
+	case resp.TransferEncoding != nil:
+		resp.Body = &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
+	case resp.ContentLength == 0:
+		resp.Body = http.NoBody
+	case resp.ContentLength > 0:
+		resp.Body = &fixedBody{r: br, left: resp.ContentLength}
+	default:
+		resp.Close = true // the body ends with the connection
+		resp.Body = io.NopCloser(br)
+	}
+	return resp, nil
+}
+
+// readRequest reads a request's head: a well-formed HTTP/1.1 head already
+// in br's buffer (the usual case) is read here, anything else by
+// http.ReadRequest. br has a byte buffered.
+func readRequest(br *bufio.Reader) (*http.Request, error) {
+	buf, _ := br.Peek(br.Buffered())
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		return http.ReadRequest(br)
+	}
+	req := parseRequestHead(buf[:end+2])
+	if req == nil {
+		return http.ReadRequest(br)
+	}
+	_, _ = br.Discard(end + 4)
+	switch {
+	case req.TransferEncoding != nil:
+		req.Body = &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
+	case req.ContentLength == 0:
+		req.Body = http.NoBody
+	default:
+		req.Body = &fixedBody{r: br, left: req.ContentLength}
+	}
+	return req, nil
+}
+
+// parseRequestHead parses a head (its lines, each with its CRLF) as
+// http.ReadRequest would, or returns nil where it would not know that it
+// does: a version other than 1.1, a target other than a path, a folded
+// line, a transfer coding other than chunked, a Content-Length that is not
+// one plain number, both, a Pragma or Trailer header.
+func parseRequestHead(head []byte) *http.Request {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	if !validValue(string(line)) {
+		return nil
+	}
+	method, line, ok1 := bytes.Cut(line, []byte(" "))
+	target, proto, ok2 := bytes.Cut(line, []byte(" "))
+	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || !isToken(string(method)) || len(target) == 0 || target[0] != '/' {
+		return nil
+	}
+	uri := string(target)
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil
+	}
+	h := make(http.Header, bytes.Count(rest, []byte("\r\n")))
+	if !parseFields(rest, h) || h["Pragma"] != nil || h["Trailer"] != nil {
+		return nil
+	}
+	req := &http.Request{Method: string(method), URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, RequestURI: uri, Host: h.Get("Host")}
+	delete(h, "Host")
+	if te, ok := h["Transfer-Encoding"]; ok {
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") || h["Content-Length"] != nil {
+			return nil
+		}
+		delete(h, "Transfer-Encoding")
+		req.TransferEncoding = []string{"chunked"}
+		req.ContentLength = -1
+	} else if cl, ok := h["Content-Length"]; ok {
+		n, err := strconv.ParseUint(cl[0], 10, 63)
+		if len(cl) != 1 || err != nil {
+			return nil
+		}
+		req.ContentLength = int64(n)
+	}
+	if c, ok := h["Connection"]; ok && hasToken(c, "close") {
+		req.Close = true
+	}
+	return req
+}
+
+// parseResponseHead parses a head (its lines, each with its CRLF) as
+// http.ReadResponse would, or returns nil where it would not know that it
+// does: another version, a 1xx, a folded line, a transfer coding other
+// than chunked, a Content-Length that is not one plain number, a Trailer
+// header.
+func parseResponseHead(head []byte, req *http.Request) *http.Response {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' || !validValue(string(line)) {
+		return nil
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return nil
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || !bodyAllowed(code) {
+		return nil // 1xx, 204, 304: rare here, and net/http's rules for them are many
+	}
+	h := make(http.Header, bytes.Count(rest, []byte("\r\n")))
+	if !parseFields(rest, h) || h["Trailer"] != nil {
+		return nil
+	}
+	resp := &http.Response{Status: string(line[9:]), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Request: req, ContentLength: -1}
+	if te, ok := h["Transfer-Encoding"]; ok {
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") || h["Content-Length"] != nil {
+			return nil
+		}
+		delete(h, "Transfer-Encoding")
+		resp.TransferEncoding = []string{"chunked"}
+	} else if cl, ok := h["Content-Length"]; ok {
+		n, err := strconv.ParseUint(cl[0], 10, 63)
+		if len(cl) != 1 || err != nil {
+			return nil
+		}
+		resp.ContentLength = int64(n)
+	}
+	if c, ok := h["Connection"]; ok && hasToken(c, "close") {
+		delete(h, "Connection")
+		resp.Close = true
+	}
+	return resp
+}
+
+// parseFields reads header lines (each with its CRLF) into h with
+// canonical keys; false for anything unusual (a folded line, a name that
+// is not a token, a control character in a value).
+func parseFields(lines []byte, h http.Header) bool {
+	var name [64]byte
+	for len(lines) > 0 {
+		var line []byte
+		line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(k) == 0 || len(k) > len(name) || !isToken(string(k)) {
+			return false
+		}
+		v = bytes.Trim(v, " \t")
+		if !validValue(string(v)) {
+			return false
+		}
+		key := canonicalKey(name[:0], k)
+		h[key] = append(h[key], string(v))
+	}
+	return true
+}
+
+// canonicalKey is http.CanonicalHeaderKey of k, a token, built in buf;
+// the names servers usually send are not allocated again.
+func canonicalKey(buf, k []byte) string {
+	upper := true
+	for _, c := range k {
+		switch {
+		case upper && c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+		upper = c == '-'
+	}
+	if s, ok := commonKeys[string(buf)]; ok {
+		return s
+	}
+	return string(buf)
+}
+
+var commonKeys = map[string]string{}
+
+func init() {
+	for _, k := range []string{"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Date", "Keep-Alive", "Last-Event-Id", "Location", "Mcp-Protocol-Version", "Mcp-Session-Id", "Server",
+		"Transfer-Encoding", "Vary", "Www-Authenticate", "X-Accel-Buffering", "X-Powered-By"} {
+		commonKeys[k] = k
+	}
+}
+
+// isToken: RFC 9110's token, what a method or a field name must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue: no control characters but tab (RFC 9110 §5.5).
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken reports whether a comma-separated header (values) lists token.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.Trim(t, " \t"), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fixedBody is a body of known length; it ending early is an error.
+type fixedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *fixedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && b.left == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *fixedBody) Close() error { return nil }
+
+// chunkedBody is a chunked body; at its end it also reads the trailer
+// section, so that the connection is left at the next answer.
+type chunkedBody struct {
+	br  *bufio.Reader
+	r   io.Reader
+	end error
+}
+
+var errTrailerTooLong = errors.New("the chunked body's trailer section is too long or does not end")
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if b.end != nil {
+		return 0, b.end
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = b.trailer()
+		b.end = err
+	}
+	return n, err
+}
+
+// trailer reads the trailer section (fields after the last chunk, which
+// nothing here uses) by net/http's rules: a CRLF at once (the usual
+// case), else fields up to a blank line that must be in sight within the
+// reader's buffer.
+func (b *chunkedBody) trailer() error {
+	if end, _ := b.br.Peek(2); string(end) == "\r\n" {
+		_, _ = b.br.Discard(2)
+		return io.EOF
+	} else if len(end) < 2 {
+		return io.ErrUnexpectedEOF
+	}
+	for n := 4; ; n++ {
+		upcoming, err := b.br.Peek(n)
+		if bytes.HasSuffix(upcoming, []byte("\r\n\r\n")) {
+			break
+		}
+		if err != nil {
+			return errTrailerTooLong
+		}
+	}
+	if _, err := textproto.NewReader(b.br).ReadMIMEHeader(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+func (b *chunkedBody) Close() error { return nil }
