@@ -54,6 +54,11 @@ endef
 NETNS := $(shell if [ "$$(id -u)" = 0 ]; then echo "unshare -n"; else echo "unshare -rn"; fi) \
          bash -c 'ip link set lo up && exec "$$@"' --
 
+# What the test runs share: the peers, and the module cache only (a test
+# run downloads nothing).
+OFFLINE  := GOFLAGS=-mod=readonly GOPROXY=off
+TEST_ENV := MCPTRAY_PEERS=$(PEERS) $(OFFLINE)
+
 .PHONY: soak test-soak package-windows fuzz build run demo screenshot install uninstall package test-install deps test-deps test test-unit test-keyring lint bench clean check-go conformance
 
 check-go:
@@ -158,7 +163,7 @@ soak: test-deps
 	MCPTRAY_SOAK=$(SOAK) MCPTRAY_PEERS=$(PEERS) $(NETNS) go test -tags soak -count=1 -run TestSoak -timeout 0 -v ./app/ | grep -v 'level=\|^time='
 
 test-soak: test-deps
-	MCPTRAY_SOAK=5m MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -tags soak -count=1 -run TestSoak -timeout 20m -v ./app/ | grep -v 'level=\|^time='
+	MCPTRAY_SOAK=5m $(TEST_ENV) $(NETNS) go test -tags soak -count=1 -run TestSoak -timeout 20m -v ./app/ | grep -v 'level=\|^time='
 
 # fuzz: every fuzz target for FUZZTIME each (part of make test, 5s each;
 # the seeds also run as plain tests). A crash found is written under the
@@ -215,13 +220,13 @@ NONGUI_PKGS = $$(go list ./... | grep -v '/app$$')
 test: test-deps lint
 	@echo "== unit and integration tests (race detector), in a private network namespace"
 	go build ./... && go test -count=1 -run '^$$' ./... >/dev/null
-	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -race -count=1 -timeout 20m $(NONGUI_PKGS)
+	$(TEST_ENV) $(NETNS) go test -race -count=1 -timeout 20m $(NONGUI_PKGS)
 	@echo "== the flooding upstreams, without the race detector (50 MB copies, notification storms)"
-	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -run "TestFloodingUpstream|TestNotificationStorm|TestUnreadSessionStream" ./mcphub/bridge/
+	$(TEST_ENV) $(NETNS) go test -count=1 -run "TestFloodingUpstream|TestNotificationStorm|TestUnreadSessionStream" ./mcphub/bridge/
 	@echo "== the window's unit tests without cgo or a display"
-	CGO_ENABLED=0 DISPLAY= GOFLAGS=-mod=readonly GOPROXY=off go test -count=1 ./ui/
+	CGO_ENABLED=0 DISPLAY= $(OFFLINE) go test -count=1 ./ui/
 	@echo "== end-to-end tests of the mcptray binary"
-	MCPTRAY_PEERS=$(PEERS) GOFLAGS=-mod=readonly GOPROXY=off $(NETNS) go test -count=1 -timeout 20m ./app/
+	$(TEST_ENV) $(NETNS) go test -count=1 -timeout 20m ./app/
 	@$(MAKE) --no-print-directory test-keyring
 	@echo "== fuzzing, $(FUZZTIME) per target"
 	@$(MAKE) --no-print-directory fuzz

@@ -26,12 +26,9 @@ type autostart struct {
 }
 
 func newAutostart() (*autostart, error) {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return nil, err
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
 	}
 	home, _ := os.UserHomeDir()
 	cfg, _ := os.UserConfigDir()

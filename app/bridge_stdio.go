@@ -110,12 +110,9 @@ func relayProgram() string {
 	default:
 		return v
 	}
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return ""
-	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = resolved
 	}
 	prog := filepath.Join(filepath.Dir(exe), relayName)
 	if fi, err := os.Stat(prog); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {

@@ -237,11 +237,9 @@ func (g *guiHub) BridgeURL() string {
 }
 
 func (g *guiHub) BridgeCommand() []string {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		exe = "mcptray"
-	} else if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
 	}
 	argv := []string{exe, "bridge"}
 	// An IDE starts the bridge without this process's environment.

@@ -85,3 +85,18 @@ func xdg(env, fallback, app string) string {
 	}
 	return filepath.Join(fallback, app)
 }
+
+// executable is this program's path with symbolic links resolved: the
+// file itself, whatever link a package manager started it through, which
+// is what an IDE's or a login item's command should name, and where the
+// relay program lies beside it.
+func executable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return exe, nil
+}

@@ -25,9 +25,9 @@ func newSettingsView(u *UI) fyne.CanvasObject {
 	portMsg.Wrapping = fyne.TextWrapWord
 	applyPort := widget.NewButton("Apply", func() {
 		n, err := strconv.Atoi(port.Text)
-		if err != nil || n < 1024 || n > 65535 {
+		if err != nil || n < config.MinBridgePort || n > config.MaxBridgePort {
 			portMsg.Importance = widget.DangerImportance
-			portMsg.SetText("The port is a number from 1024 to 65535.")
+			portMsg.SetText(fmt.Sprintf("The port is a number from %d to %d.", config.MinBridgePort, config.MaxBridgePort))
 			return
 		}
 		e, _ := config.SetSetting(n, "hub", "bridge", "port")

@@ -28,53 +28,22 @@ const maxDepth = 10000
 func Members(data []byte, member func(key, value []byte)) bool {
 	s := scanner{data: data}
 	s.space()
-	if s.i >= len(data) || data[s.i] != '{' {
+	if s.i >= len(data) || data[s.i] != '{' || !s.object(1, member) {
 		return false
-	}
-	s.i++
-	s.space()
-	if s.i < len(data) && data[s.i] == '}' {
-		s.i++
-	} else {
-		for {
-			keyStart := s.i
-			if s.i >= len(data) || data[s.i] != '"' || !s.validString() {
-				return false
-			}
-			key := data[keyStart+1 : s.i-1]
-			if plain := bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key); !plain {
-				var k string
-				_ = json.Unmarshal(data[keyStart:s.i], &k) // valid: checked
-				key = []byte(k)
-			}
-			s.space()
-			if s.i >= len(data) || data[s.i] != ':' {
-				return false
-			}
-			s.i++
-			s.space()
-			valueStart := s.i
-			if !s.value(1) {
-				return false
-			}
-			member(key, data[valueStart:s.i])
-			s.space()
-			if s.i >= len(data) {
-				return false
-			}
-			if data[s.i] == '}' {
-				s.i++
-				break
-			}
-			if data[s.i] != ',' {
-				return false
-			}
-			s.i++
-			s.space()
-		}
 	}
 	s.space()
 	return s.i == len(data)
+}
+
+// unquoteKey returns a key's text from its JSON string (quoted).
+func unquoteKey(quoted []byte) []byte {
+	key := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key) {
+		return key
+	}
+	var k string
+	_ = json.Unmarshal(quoted, &k) // valid: checked
+	return []byte(k)
 }
 
 // Field returns which of names key is, as encoding/json matches a key to
@@ -153,7 +122,7 @@ func (s *scanner) value(depth int) bool {
 	}
 	switch c := s.data[s.i]; {
 	case c == '{':
-		return s.object(depth + 1)
+		return s.object(depth+1, nil)
 	case c == '[':
 		return s.array(depth + 1)
 	case c == '"':
@@ -170,7 +139,8 @@ func (s *scanner) value(depth int) bool {
 	return false
 }
 
-func (s *scanner) object(depth int) bool {
+// object skips an object, passing its members to member if not nil.
+func (s *scanner) object(depth int, member func(key, value []byte)) bool {
 	if depth > maxDepth {
 		return false
 	}
@@ -181,17 +151,23 @@ func (s *scanner) object(depth int) bool {
 		return true
 	}
 	for {
+		keyStart := s.i
 		if s.i >= len(s.data) || s.data[s.i] != '"' || !s.validString() {
 			return false
 		}
+		keyEnd := s.i
 		s.space()
 		if s.i >= len(s.data) || s.data[s.i] != ':' {
 			return false
 		}
 		s.i++
 		s.space()
+		valueStart := s.i
 		if !s.value(depth) {
 			return false
+		}
+		if member != nil {
+			member(unquoteKey(s.data[keyStart:keyEnd]), s.data[valueStart:s.i])
 		}
 		s.space()
 		if s.i >= len(s.data) {

@@ -39,6 +39,12 @@ const (
 	DefaultTimeout       = 60 * time.Second
 )
 
+// The range of hub.bridge.port, which the settings view checks too.
+const (
+	MinBridgePort = 1
+	MaxBridgePort = 65535
+)
+
 // ReservedID is the name the bridge uses for its own tools (mcptray__usage_stats).
 const ReservedID = "mcptray"
 

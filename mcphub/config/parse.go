@@ -184,7 +184,7 @@ func (b *builder) hub(n *node, h *Hub) {
 			for _, bm := range v.members {
 				switch bm.key {
 				case "port":
-					if p, ok := b.integer(bm.value, `"hub.bridge.port"`, 1, 65535); ok {
+					if p, ok := b.integer(bm.value, `"hub.bridge.port"`, MinBridgePort, MaxBridgePort); ok {
 						h.Bridge.Port = p
 					}
 				case "requireToken":
