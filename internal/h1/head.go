@@ -101,27 +101,19 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	if _, err := br.Peek(1); err != nil {
 		return http.ReadResponse(br, req) // it says what went wrong
 	}
-	buf, _ := br.Peek(br.Buffered())
-	end := bytes.Index(buf, []byte("\r\n\r\n"))
-	if end < 0 || req.Method == http.MethodHead {
+	head, n := bufferedHead(br)
+	if head == nil || req.Method == http.MethodHead {
 		return http.ReadResponse(br, req)
 	}
-	resp := parseResponseHead(buf[:end+2], req)
+	resp := parseResponseHead(head, req)
 	if resp == nil {
 		return http.ReadResponse(br, req)
 	}
-	_, _ = br.Discard(end + 4)
-	switch {
-	case resp.TransferEncoding != nil:
-		resp.Body = &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
-	case resp.ContentLength == 0:
-		resp.Body = http.NoBody
-	case resp.ContentLength > 0:
-		resp.Body = &fixedBody{r: br, left: resp.ContentLength}
-	default:
+	_, _ = br.Discard(n)
+	if resp.TransferEncoding == nil && resp.ContentLength < 0 {
 		resp.Close = true // the body ends with the connection
-		resp.Body = io.NopCloser(br)
 	}
+	resp.Body = bodyReader(br, resp.TransferEncoding != nil, resp.ContentLength)
 	return resp, nil
 }
 
@@ -129,32 +121,50 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 // in br's buffer (the usual case) is read here, anything else by
 // http.ReadRequest. br has a byte buffered.
 func readRequest(br *bufio.Reader) (*http.Request, error) {
-	buf, _ := br.Peek(br.Buffered())
-	end := bytes.Index(buf, []byte("\r\n\r\n"))
-	if end < 0 {
+	head, n := bufferedHead(br)
+	if head == nil {
 		return http.ReadRequest(br)
 	}
-	req := parseRequestHead(buf[:end+2])
+	req := parseRequestHead(head)
 	if req == nil {
 		return http.ReadRequest(br)
 	}
-	_, _ = br.Discard(end + 4)
-	switch {
-	case req.TransferEncoding != nil:
-		req.Body = &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
-	case req.ContentLength == 0:
-		req.Body = http.NoBody
-	default:
-		req.Body = &fixedBody{r: br, left: req.ContentLength}
-	}
+	_, _ = br.Discard(n)
+	req.Body = bodyReader(br, req.TransferEncoding != nil, req.ContentLength)
 	return req, nil
+}
+
+// bufferedHead returns the head in br's buffer (its lines, each with its
+// CRLF) and its length with the blank line that ends it; nil if it has not
+// come whole.
+func bufferedHead(br *bufio.Reader) ([]byte, int) {
+	buf, _ := br.Peek(br.Buffered())
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, 0
+	}
+	return buf[:end+2], end + 4
+}
+
+// bodyReader reads a body that follows its head in br: chunked, of length
+// n, or (n < 0) up to the connection's end.
+func bodyReader(br *bufio.Reader, chunked bool, n int64) io.ReadCloser {
+	switch {
+	case chunked:
+		return &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
+	case n == 0:
+		return http.NoBody
+	case n > 0:
+		return &fixedBody{r: br, left: n}
+	}
+	return io.NopCloser(br)
 }
 
 // parseRequestHead parses a head (its lines, each with its CRLF) as
 // http.ReadRequest would, or returns nil where it would not know that it
 // does: a version other than 1.1, a target other than a path, a folded
-// line, a transfer coding other than chunked, a Content-Length that is not
-// one plain number, both, a Pragma or Trailer header.
+// line, framing that parseFraming leaves to net/http, a Pragma or Trailer
+// header.
 func parseRequestHead(head []byte) *http.Request {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	if !validValue(string(line)) {
@@ -174,34 +184,24 @@ func parseRequestHead(head []byte) *http.Request {
 	if !parseFields(rest, h) || h["Pragma"] != nil || h["Trailer"] != nil {
 		return nil
 	}
+	length, chunked, ok := parseFraming(h)
+	if !ok {
+		return nil
+	}
 	req := &http.Request{Method: string(method), URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, RequestURI: uri, Host: h.Get("Host")}
+		Header: h, RequestURI: uri, Host: h.Get("Host"), ContentLength: max(length, 0)}
 	delete(h, "Host")
-	if te, ok := h["Transfer-Encoding"]; ok {
-		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") || h["Content-Length"] != nil {
-			return nil
-		}
-		delete(h, "Transfer-Encoding")
-		req.TransferEncoding = []string{"chunked"}
-		req.ContentLength = -1
-	} else if cl, ok := h["Content-Length"]; ok {
-		n, err := strconv.ParseUint(cl[0], 10, 63)
-		if len(cl) != 1 || err != nil {
-			return nil
-		}
-		req.ContentLength = int64(n)
+	if chunked {
+		req.TransferEncoding, req.ContentLength = []string{"chunked"}, -1
 	}
-	if c, ok := h["Connection"]; ok && hasToken(c, "close") {
-		req.Close = true
-	}
+	req.Close = hasToken(h["Connection"], "close")
 	return req
 }
 
 // parseResponseHead parses a head (its lines, each with its CRLF) as
 // http.ReadResponse would, or returns nil where it would not know that it
-// does: another version, a 1xx, a folded line, a transfer coding other
-// than chunked, a Content-Length that is not one plain number, a Trailer
-// header.
+// does: another version, a 1xx, 204 or 304, a folded line, framing that
+// parseFraming leaves to net/http, a Trailer header.
 func parseResponseHead(head []byte, req *http.Request) *http.Response {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' || !validValue(string(line)) {
@@ -221,26 +221,42 @@ func parseResponseHead(head []byte, req *http.Request) *http.Response {
 	if !parseFields(rest, h) || h["Trailer"] != nil {
 		return nil
 	}
-	resp := &http.Response{Status: string(line[9:]), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Request: req, ContentLength: -1}
-	if te, ok := h["Transfer-Encoding"]; ok {
-		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") || h["Content-Length"] != nil {
-			return nil
-		}
-		delete(h, "Transfer-Encoding")
-		resp.TransferEncoding = []string{"chunked"}
-	} else if cl, ok := h["Content-Length"]; ok {
-		n, err := strconv.ParseUint(cl[0], 10, 63)
-		if len(cl) != 1 || err != nil {
-			return nil
-		}
-		resp.ContentLength = int64(n)
+	length, chunked, ok := parseFraming(h)
+	if !ok {
+		return nil
 	}
-	if c, ok := h["Connection"]; ok && hasToken(c, "close") {
+	resp := &http.Response{Status: string(line[9:]), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Request: req, ContentLength: length}
+	if chunked {
+		resp.TransferEncoding = []string{"chunked"}
+	}
+	if hasToken(h["Connection"], "close") {
 		delete(h, "Connection")
 		resp.Close = true
 	}
 	return resp
+}
+
+// parseFraming reads how a body is delimited, as net/http does: chunked
+// (the Transfer-Encoding header is then removed from h), a
+// Content-Length, or neither (length -1); ok is false for anything else
+// (another transfer coding, both headers, a Content-Length that is not
+// one plain number), which is left to net/http.
+func parseFraming(h http.Header) (length int64, chunked, ok bool) {
+	te, hasTE := h["Transfer-Encoding"]
+	cl, hasCL := h["Content-Length"]
+	switch {
+	case hasTE:
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") || hasCL {
+			return 0, false, false
+		}
+		delete(h, "Transfer-Encoding")
+		return -1, true, true
+	case hasCL:
+		n, err := strconv.ParseUint(cl[0], 10, 63)
+		return int64(n), false, len(cl) == 1 && err == nil
+	}
+	return -1, false, true
 }
 
 // parseFields reads header lines (each with its CRLF) into h with
