@@ -185,7 +185,11 @@ func TestNotificationStorm(t *testing.T) {
 			runtime.ReadMemStats(&during)
 			grown := int64(during.HeapInuse) - int64(before.HeapInuse)
 			t.Logf("heap grew %d KB while %d MB of notifications waited for an IDE that does not read", grown>>10, 2*n*stormPad>>20)
-			if grown > 16<<20 {
+			// Queued, the storm would be 76 MB. What stays on the session
+			// path is largely go-sdk's: notifications its reader decoded
+			// ahead of its handlers (4-12 MB, more the faster the hub reads
+			// the upstream, up to 18 MB seen).
+			if grown > 24<<20 {
 				t.Errorf("the heap grew %d MB: the storm is being queued, not bounded", grown>>20)
 			}
 
