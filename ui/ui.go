@@ -54,6 +54,13 @@ type UI struct {
 	authErrs map[string]string             // the last failed sign-in's reason, until the state changes
 	notified map[string]status.State       // the state last notified, per server
 	stop     func()
+
+	// clock redraws relative times (retry countdowns, "3 s ago") each
+	// second while the window is shown; hidden in the tray, the app is
+	// not woken for times nobody sees. Both on the UI goroutine.
+	clock   *time.Ticker
+	ticking bool
+	redraws int // times the times were redrawn
 }
 
 // New builds the window (not shown yet).
@@ -77,7 +84,7 @@ func New(a fyne.App, hub Hub, opts Options) *UI {
 	u.win.SetIcon(assets.Icon)
 	u.win.Resize(fyne.NewSize(980, 620))
 	if opts.TrayAvailable {
-		u.win.SetCloseIntercept(u.win.Hide)
+		u.win.SetCloseIntercept(u.hide)
 	}
 	u.build()
 	return u
@@ -93,6 +100,33 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) Show() {
 	u.win.Show()
 	u.win.RequestFocus()
+	u.tick(true)
+}
+
+// hide puts the window away (to the tray).
+func (u *UI) hide() {
+	u.win.Hide()
+	u.tick(false)
+}
+
+// tick starts the clock, the times redrawn at once, or stops it.
+func (u *UI) tick(on bool) {
+	u.ticking = on
+	if u.clock == nil {
+		return // not started
+	}
+	if !on {
+		u.clock.Stop()
+		return
+	}
+	u.clock.Reset(time.Second)
+	u.redrawTimes()
+}
+
+func (u *UI) redrawTimes() {
+	u.redraws++
+	u.servers.refreshTimes()
+	u.details.update(u.hub.Servers())
 }
 
 // Start follows the hub's changes until Stop.
@@ -106,17 +140,16 @@ func (u *UI) Start() {
 		}
 	}()
 	// Retry times count down even when nothing happens.
-	tick := time.NewTicker(time.Second)
+	clock := time.NewTicker(time.Second)
+	u.clock = clock
+	u.tick(u.ticking)
 	go func() {
-		for range tick.C {
-			u.do(func() {
-				u.servers.refreshTimes()
-				u.details.update(u.hub.Servers())
-			})
+		for range clock.C {
+			u.do(u.redrawTimes)
 		}
 	}()
 	prev := u.stop
-	u.stop = func() { tick.Stop(); prev() }
+	u.stop = func() { clock.Stop(); prev() }
 }
 
 // Stop ends the subscription and cancels sign-ins this window started.

@@ -116,6 +116,24 @@ func newTestUI(t *testing.T, hub Hub) *testUI {
 	return &testUI{UI: u, queue: q}
 }
 
+// The window redraws its relative times each second while it is shown,
+// and not while it is hidden in the tray.
+func TestClockRunsWhileShown(t *testing.T) {
+	u := newTestUI(t, newFakeHub(t))
+	u.Start()
+	defer u.Stop()
+	if u.ticking {
+		t.Fatal("the clock runs before the window is shown")
+	}
+	u.Show()
+	shown := u.redraws
+	u.settle(t, "the shown window's clock to tick", func() bool { return u.redraws > shown })
+	u.hide()
+	if u.ticking {
+		t.Fatal("the clock runs while the window is hidden")
+	}
+}
+
 // settle runs queued UI updates until ok holds.
 func (u *testUI) settle(t *testing.T, what string, ok func() bool) {
 	t.Helper()
