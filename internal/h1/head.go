@@ -32,7 +32,7 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 		host = req.URL.Host
 	}
 	if n < 0 || n == 0 && hasBody || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.URL.Opaque != "" ||
-		!isToken(req.Method) || !validValue(host) {
+		!isToken(req.Method) || !plainHost(host) {
 		return req.Write(w)
 	}
 	for k, vs := range req.Header {
@@ -326,6 +326,19 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// plainHost: an ASCII host[:port] as URLs spell them, which needs no
+// punycode or checking (anything else goes to Request.Write, which does
+// both).
+func plainHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-:[]_%", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // validValue: no control characters but tab (RFC 9110 §5.5).

@@ -241,6 +241,17 @@ func TestWriteRequestAgreesWithNetHTTP(t *testing.T) {
 			r.Header.Set("User-Agent", "mcptray")
 			return r
 		},
+		func() *http.Request { r, _ := http.NewRequest(http.MethodGet, "http://[::1]:9/", nil); return r },
+		func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://h/", nil)
+			r.Host = "bücher.example"
+			return r
+		},
+		func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://h/", nil)
+			r.Host = "a b" // no host: net/http sends it empty
+			return r
+		},
 	}
 	for _, b := range build {
 		var mine, theirs bytes.Buffer
