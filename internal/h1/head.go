@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The transport's side of the wire: writing a request and reading the
@@ -19,7 +21,9 @@ import (
 // general code (header sorting, fmt, textproto's MIME reader). These do
 // the common case directly and leave everything else to net/http:
 // writeRequest to Request.Write, readResponse to http.ReadResponse, which
-// then also say what is wrong with what is not well-formed.
+// then also say what is wrong with what is not well-formed. What is valid
+// is decided by httpguts, as net/http decides it (a method is a token, as
+// a field name is).
 
 // writeRequest writes req, a request with an origin-form target and a body
 // of known length (or none), as Request.Write does; other requests go to
@@ -32,15 +36,15 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 		host = req.URL.Host
 	}
 	if n < 0 || n == 0 && hasBody || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.URL.Opaque != "" ||
-		!isToken(req.Method) || !plainHost(host) {
+		!httpguts.ValidHeaderFieldName(req.Method) || !plainHost(host) {
 		return req.Write(w)
 	}
 	for k, vs := range req.Header {
-		if !isToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return fmt.Errorf("invalid header field name %q", k)
 		}
 		for _, v := range vs {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return fmt.Errorf("invalid header field value for %q", k)
 			}
 		}
@@ -65,7 +69,7 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 		_, _ = w.WriteString(strconv.FormatInt(n, 10))
 		_, _ = w.WriteString("\r\n")
 	}
-	if req.Close && !hasToken(req.Header["Connection"], "close") {
+	if req.Close && !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {
 		_, _ = w.WriteString("Connection: close\r\n")
 	}
 	for k, vs := range req.Header {
@@ -119,9 +123,9 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 
 // readRequest reads a request's head: a well-formed HTTP/1.1 head already
 // in br's buffer (the usual case) is read here, anything else by
-// http.ReadRequest. br has a byte buffered.
-func readRequest(br *bufio.Reader) (*http.Request, error) {
-	head, n := bufferedHead(br)
+// http.ReadRequest. head and n are what bufferedHead found in br (nil: the
+// head has not come whole).
+func readRequest(br *bufio.Reader, head []byte, n int) (*http.Request, error) {
 	if head == nil {
 		return http.ReadRequest(br)
 	}
@@ -167,16 +171,16 @@ func bodyReader(br *bufio.Reader, chunked bool, n int64) io.ReadCloser {
 // header.
 func parseRequestHead(head []byte) *http.Request {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	if !validValue(string(line)) {
-		return nil
-	}
 	method, line, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(line, []byte(" "))
-	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || !isToken(string(method)) || len(target) == 0 || target[0] != '/' {
+	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' {
 		return nil
 	}
-	uri := string(target)
-	u, err := url.ParseRequestURI(uri)
+	m, uri := string(method), string(target)
+	if !httpguts.ValidHeaderFieldName(m) {
+		return nil
+	}
+	u, err := url.ParseRequestURI(uri) // which refuses control characters
 	if err != nil {
 		return nil
 	}
@@ -188,13 +192,13 @@ func parseRequestHead(head []byte) *http.Request {
 	if !ok {
 		return nil
 	}
-	req := &http.Request{Method: string(method), URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	req := &http.Request{Method: m, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, RequestURI: uri, Host: h.Get("Host"), ContentLength: max(length, 0)}
 	delete(h, "Host")
 	if chunked {
 		req.TransferEncoding, req.ContentLength = []string{"chunked"}, -1
 	}
-	req.Close = hasToken(h["Connection"], "close")
+	req.Close = httpguts.HeaderValuesContainsToken(h["Connection"], "close")
 	return req
 }
 
@@ -204,7 +208,11 @@ func parseRequestHead(head []byte) *http.Request {
 // parseFraming leaves to net/http, a Trailer header.
 func parseResponseHead(head []byte, req *http.Request) *http.Response {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' || !validValue(string(line)) {
+	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' {
+		return nil
+	}
+	status := string(line[9:])
+	if !httpguts.ValidHeaderFieldValue(status) {
 		return nil
 	}
 	code := 0
@@ -225,12 +233,12 @@ func parseResponseHead(head []byte, req *http.Request) *http.Response {
 	if !ok {
 		return nil
 	}
-	resp := &http.Response{Status: string(line[9:]), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	resp := &http.Response{Status: status, StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Request: req, ContentLength: length}
 	if chunked {
 		resp.TransferEncoding = []string{"chunked"}
 	}
-	if hasToken(h["Connection"], "close") {
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
 		delete(h, "Connection")
 		resp.Close = true
 	}
@@ -268,20 +276,19 @@ func parseFields(lines []byte, h http.Header) bool {
 		var line []byte
 		line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
 		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(k) == 0 || len(k) > len(name) || !isToken(string(k)) {
+		if !ok || len(k) > len(name) {
 			return false
 		}
-		v = bytes.Trim(v, " \t")
-		if !validValue(string(v)) {
+		key, value := canonicalKey(name[:0], k), string(bytes.Trim(v, " \t"))
+		if !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
 			return false
 		}
-		key := canonicalKey(name[:0], k)
-		h[key] = append(h[key], string(v))
+		h[key] = append(h[key], value)
 	}
 	return true
 }
 
-// canonicalKey is http.CanonicalHeaderKey of k, a token, built in buf;
+// canonicalKey is http.CanonicalHeaderKey of k (if a token), built in buf;
 // the names servers usually send are not allocated again.
 func canonicalKey(buf, k []byte) string {
 	upper := true
@@ -311,23 +318,6 @@ func init() {
 	}
 }
 
-// isToken: RFC 9110's token, what a method or a field name must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // plainHost: an ASCII host[:port] as URLs spell them, which needs no
 // punycode or checking (anything else goes to Request.Write, which does
 // both).
@@ -339,28 +329,6 @@ func plainHost(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// validValue: no control characters but tab (RFC 9110 §5.5).
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// hasToken reports whether a comma-separated header (values) lists token.
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.Trim(t, " \t"), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // fixedBody is a body of known length; it ending early is an error.

@@ -2,7 +2,6 @@ package h1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -254,11 +253,12 @@ func (c *serverConn) serve() {
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
-		if head, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(head, []byte("\r\n\r\n")) {
+		head, headLen := bufferedHead(c.br)
+		if head == nil {
 			c.setReadDeadline(time.Now().Add(headTimeout))
 		}
 		c.cr.limit = maxHead + 4096 - c.br.Buffered()
-		req, err := readRequest(c.br)
+		req, err := readRequest(c.br, head, headLen)
 		c.cr.limit = -1
 		if err != nil {
 			c.refuse(err)

@@ -3,9 +3,9 @@
 // JSON-RPC message (and of its params) as strings and the rest as raw
 // JSON; encoding/json scans such a message twice (validation, then
 // decoding), again for every raw member it copies, and goes through
-// reflection for each field. Callers fall back to encoding/json whenever
-// Members says no, so that its errors (and its answer for whatever is not
-// an object) stay what they were.
+// reflection for each field. Decode falls back to encoding/json whenever
+// the one pass says no, so that its errors (and its answer for whatever is
+// not an object) stay what they were.
 package jsonobj
 
 import (
@@ -33,6 +33,27 @@ func Members(data []byte, member func(key, value []byte)) bool {
 	}
 	s.space()
 	return s.i == len(data)
+}
+
+// Scan reads the object in data into *v in one pass: member stores one
+// member (its key as Field matches it), false for a value of a type the
+// field cannot take. It returns false for what encoding/json would read
+// otherwise, or not at all; *v is then partly filled.
+func Scan[T any](data []byte, v *T, member func(v *T, key, value []byte) bool) bool {
+	typesOK := true
+	valid := Members(data, func(key, value []byte) { typesOK = member(v, key, value) && typesOK })
+	return valid && typesOK
+}
+
+// Decode is Scan, falling back to encoding/json (on a zeroed *v) for what
+// Scan does not take, so that errors read as encoding/json's.
+func Decode[T any](data []byte, v *T, member func(v *T, key, value []byte) bool) error {
+	if Scan(data, v, member) {
+		return nil
+	}
+	var zero T
+	*v = zero
+	return json.Unmarshal(data, v)
 }
 
 // unquoteKey returns a key's text from its JSON string (quoted).
@@ -141,16 +162,7 @@ func (s *scanner) value(depth int) bool {
 
 // object skips an object, passing its members to member if not nil.
 func (s *scanner) object(depth int, member func(key, value []byte)) bool {
-	if depth > maxDepth {
-		return false
-	}
-	s.i++
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == '}' {
-		s.i++
-		return true
-	}
-	for {
+	return s.elements(depth, '}', func() bool {
 		keyStart := s.i
 		if s.i >= len(s.data) || s.data[s.i] != '"' || !s.validString() {
 			return false
@@ -169,35 +181,28 @@ func (s *scanner) object(depth int, member func(key, value []byte)) bool {
 		if member != nil {
 			member(unquoteKey(s.data[keyStart:keyEnd]), s.data[valueStart:s.i])
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return false
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
+		return true
+	})
 }
 
 func (s *scanner) array(depth int) bool {
+	return s.elements(depth, ']', func() bool { return s.value(depth) })
+}
+
+// elements skips a container from its opening bracket to closing, with
+// element skipping each element.
+func (s *scanner) elements(depth int, closing byte, element func() bool) bool {
 	if depth > maxDepth {
 		return false
 	}
 	s.i++
 	s.space()
-	if s.i < len(s.data) && s.data[s.i] == ']' {
+	if s.i < len(s.data) && s.data[s.i] == closing {
 		s.i++
 		return true
 	}
 	for {
-		if !s.value(depth) {
+		if !element() {
 			return false
 		}
 		s.space()
@@ -208,7 +213,7 @@ func (s *scanner) array(depth int) bool {
 		case ',':
 			s.i++
 			s.space()
-		case ']':
+		case closing:
 			s.i++
 			return true
 		default:

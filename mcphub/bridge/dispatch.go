@@ -64,46 +64,42 @@ type requestParams struct {
 
 func parseParams(params json.RawMessage) *requestParams {
 	p := &requestParams{}
-	if len(params) > 0 && !p.scan(params) {
-		*p = requestParams{}
-		p.err = json.Unmarshal(params, p)
+	if len(params) > 0 {
+		p.err = jsonobj.Decode(params, p, (*requestParams).member)
 	}
 	return p
 }
 
 var paramsFields = []string{"_meta", "uri", "name", "arguments", "inputResponses", "requestState"}
 
-// scan reads params in one pass (jsonobj), as encoding/json would; false:
-// left to encoding/json (invalid, or a member of an unexpected type).
-func (p *requestParams) scan(params []byte) bool {
-	typesOK := true
-	valid := jsonobj.Members(params, func(k, v []byte) {
-		switch jsonobj.Field(k, paramsFields) {
-		case "_meta":
-			switch v[0] {
-			case '{':
-				if p.Meta == nil {
-					p.Meta = map[string]json.RawMessage{}
-				}
-				jsonobj.Members(v, func(k, v []byte) { p.Meta[string(k)] = v })
-			case 'n':
-				p.Meta = nil
-			default:
-				typesOK = false
+// member reads one member of the params in one pass (jsonobj.Decode), as
+// encoding/json would.
+func (p *requestParams) member(k, v []byte) bool {
+	switch jsonobj.Field(k, paramsFields) {
+	case "_meta":
+		switch v[0] {
+		case '{':
+			if p.Meta == nil {
+				p.Meta = map[string]json.RawMessage{}
 			}
-		case "uri":
-			typesOK = jsonobj.String(&p.URI, v) && typesOK
-		case "name":
-			typesOK = jsonobj.String(&p.Name, v) && typesOK
-		case "arguments":
-			p.Arguments = v
-		case "inputResponses":
-			typesOK = json.Unmarshal(v, &p.InputResponses) == nil && typesOK
-		case "requestState":
-			typesOK = jsonobj.String(&p.RequestState, v) && typesOK
+			jsonobj.Members(v, func(k, v []byte) { p.Meta[string(k)] = v })
+		case 'n':
+			p.Meta = nil
+		default:
+			return false
 		}
-	})
-	return valid && typesOK
+	case "uri":
+		return jsonobj.String(&p.URI, v)
+	case "name":
+		return jsonobj.String(&p.Name, v)
+	case "arguments":
+		p.Arguments = v
+	case "inputResponses":
+		return json.Unmarshal(v, &p.InputResponses) == nil
+	case "requestState":
+		return jsonobj.String(&p.RequestState, v)
+	}
+	return true
 }
 
 const (
@@ -114,10 +110,16 @@ const (
 	metaLogLevel        = "io.modelcontextprotocol/logLevel"
 )
 
-// checkModern validates the _meta a 2026-07-28 request must carry (TS-16).
-func checkModern(meta map[string]json.RawMessage) *rpcError {
+// metaVersion is the protocol version in _meta, "" for none.
+func metaVersion(meta map[string]json.RawMessage) string {
 	var v string
-	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
+	jsonobj.String(&v, meta[metaProtocolVersion])
+	return v
+}
+
+// checkModern validates the _meta a 2026-07-28 request must carry (TS-16);
+// v is its protocol version (metaVersion).
+func checkModern(v string, meta map[string]json.RawMessage) *rpcError {
 	if v == "" {
 		return errorf(codeInvalidParams, "_meta must include %s", metaProtocolVersion)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcptray/mcptray/internal/jsonobj"
 )
 
 // FuzzParseMessage: any bytes are a message or a JSON-RPC error.
@@ -28,7 +30,7 @@ func FuzzParseMessage(f *testing.F) {
 			t.Fatalf("error code %d is not a JSON-RPC error code", rerr.Code)
 		}
 		// The one-pass reading makes of the message what encoding/json does.
-		if fast, ok := scanMessage(data); ok {
+		if fast := (&message{}); jsonobj.Scan(data, fast, (*message).member) {
 			var slow message
 			if err := json.Unmarshal(data, &slow); err != nil || !reflect.DeepEqual(fast, &slow) {
 				t.Fatalf("%q: scanMessage %+v, encoding/json %+v (%v)", data, fast, slow, err)
@@ -47,7 +49,7 @@ func FuzzParseParams(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast requestParams
-		if !fast.scan(data) {
+		if !jsonobj.Scan(data, &fast, (*requestParams).member) {
 			return
 		}
 		var slow requestParams

@@ -241,12 +241,11 @@ func idOf(m *message) json.RawMessage {
 // (TS-16, TS-17).
 func checkModernHTTP(r *http.Request, msg *message, params *requestParams) (*rpcError, int) {
 	meta := params.Meta
-	var v string
-	_ = json.Unmarshal(meta[metaProtocolVersion], &v)
+	v := metaVersion(meta)
 	if h := r.Header.Get("Mcp-Protocol-Version"); v != "" && h != v {
 		return errorf(codeHeaderMismatch, "MCP-Protocol-Version header %q does not match _meta (%q)", h, v), http.StatusBadRequest
 	}
-	if e := checkModern(meta); e != nil {
+	if e := checkModern(v, meta); e != nil {
 		return e, http.StatusBadRequest
 	}
 	if h := r.Header.Get("Mcp-Method"); h != msg.Method {

@@ -52,12 +52,9 @@ func errorf(code int, format string, args ...any) *rpcError {
 
 // parseMessage decodes one message and checks its shape.
 func parseMessage(data []byte) (*message, *rpcError) {
-	m, ok := scanMessage(data)
-	if !ok {
-		m = &message{}
-		if err := json.Unmarshal(data, m); err != nil {
-			return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
-		}
+	m := &message{}
+	if err := jsonobj.Decode(data, m, (*message).member); err != nil {
+		return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
 	}
 	if m.JSONRPC != "2.0" {
 		return m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
@@ -73,30 +70,24 @@ func parseMessage(data []byte) (*message, *rpcError) {
 
 var messageFields = []string{"jsonrpc", "id", "method", "params", "result", "error"}
 
-// scanMessage reads a message in one pass (jsonobj), making of it what
-// encoding/json would; false: what it does not take (invalid JSON, a
-// member of an unexpected type) is left to encoding/json, whose error
-// names the fault. The raw members are slices of data.
-func scanMessage(data []byte) (*message, bool) {
-	m := &message{}
-	typesOK := true
-	valid := jsonobj.Members(data, func(k, v []byte) {
-		switch jsonobj.Field(k, messageFields) {
-		case "jsonrpc":
-			typesOK = jsonobj.String(&m.JSONRPC, v) && typesOK
-		case "id":
-			m.ID = v
-		case "method":
-			typesOK = jsonobj.String(&m.Method, v) && typesOK
-		case "params":
-			m.Params = v
-		case "result":
-			m.Result = v
-		case "error":
-			typesOK = jsonobj.Pointer(&m.Error, v) && typesOK
-		}
-	})
-	return m, valid && typesOK
+// member reads one member of a message in one pass (jsonobj.Decode), as
+// encoding/json would; the raw members are slices of the message.
+func (m *message) member(k, v []byte) bool {
+	switch jsonobj.Field(k, messageFields) {
+	case "jsonrpc":
+		return jsonobj.String(&m.JSONRPC, v)
+	case "id":
+		m.ID = v
+	case "method":
+		return jsonobj.String(&m.Method, v)
+	case "params":
+		m.Params = v
+	case "result":
+		m.Result = v
+	case "error":
+		return jsonobj.Pointer(&m.Error, v)
+	}
+	return true
 }
 
 // validID: a string or an integer (LC-04; null is not allowed).

@@ -48,7 +48,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 				meta := params.Meta
 				x := &exchange{sess: s, msg: msg, out: w, caps: s.caps, params: params, meta: meta}
 				if _, modern := meta[metaProtocolVersion]; modern && msg.Method != "initialize" {
-					if rerr := checkModern(meta); rerr != nil {
+					if rerr := checkModern(metaVersion(meta), meta); rerr != nil {
 						_ = w.send(encodeError(msg.ID, rerr))
 						continue
 					}

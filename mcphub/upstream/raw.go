@@ -369,34 +369,30 @@ type serverMessage struct {
 
 var serverMessageFields = []string{"id", "method", "params", "result", "error"}
 
-// parseServerMessage reads a message in one pass (jsonobj), as
-// encoding/json would; what that does not take is left to encoding/json,
-// whose error names the fault.
+// parseServerMessage reads a message in one pass (jsonobj.Decode), as
+// encoding/json would.
 func parseServerMessage(data []byte) (*serverMessage, error) {
 	m := &serverMessage{}
-	typesOK := true
-	valid := jsonobj.Members(data, func(k, v []byte) {
-		switch jsonobj.Field(k, serverMessageFields) {
-		case "id":
-			m.ID = bytes.Clone(v)
-		case "method":
-			typesOK = jsonobj.String(&m.Method, v) && typesOK
-		case "params":
-			m.Params = bytes.Clone(v)
-		case "result":
-			m.Result = bytes.Clone(v)
-		case "error":
-			typesOK = jsonobj.Pointer(&m.Error, v) && typesOK
-		}
-	})
-	if valid && typesOK {
-		return m, nil
-	}
-	m = &serverMessage{}
-	if err := json.Unmarshal(data, m); err != nil {
+	if err := jsonobj.Decode(data, m, (*serverMessage).member); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+func (m *serverMessage) member(k, v []byte) bool {
+	switch jsonobj.Field(k, serverMessageFields) {
+	case "id":
+		m.ID = bytes.Clone(v)
+	case "method":
+		return jsonobj.String(&m.Method, v)
+	case "params":
+		m.Params = bytes.Clone(v)
+	case "result":
+		m.Result = bytes.Clone(v)
+	case "error":
+		return jsonobj.Pointer(&m.Error, v)
+	}
+	return true
 }
 
 func (rc *rawCall) notification(method string, params json.RawMessage) {
