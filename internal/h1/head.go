@@ -170,13 +170,14 @@ func bodyReader(br *bufio.Reader, chunked bool, n int64) io.ReadCloser {
 // line, framing that parseFraming leaves to net/http, a Pragma or Trailer
 // header.
 func parseRequestHead(head []byte) *http.Request {
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	method, line, ok1 := bytes.Cut(line, []byte(" "))
-	target, proto, ok2 := bytes.Cut(line, []byte(" "))
-	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' {
+	// One string for the head: the method, target, keys and values are
+	// parts of it, not an allocation each.
+	line, rest, _ := strings.Cut(string(head), "\r\n")
+	m, line, ok1 := strings.Cut(line, " ")
+	uri, proto, ok2 := strings.Cut(line, " ")
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || len(uri) == 0 || uri[0] != '/' {
 		return nil
 	}
-	m, uri := string(method), string(target)
 	if !httpguts.ValidHeaderFieldName(m) {
 		return nil
 	}
@@ -184,8 +185,8 @@ func parseRequestHead(head []byte) *http.Request {
 	if err != nil {
 		return nil
 	}
-	h := make(http.Header, bytes.Count(rest, []byte("\r\n")))
-	if !parseFields(rest, h) || h["Pragma"] != nil || h["Trailer"] != nil {
+	h := parseFields(rest)
+	if h == nil || h["Pragma"] != nil || h["Trailer"] != nil {
 		return nil
 	}
 	length, chunked, ok := parseFraming(h)
@@ -207,11 +208,11 @@ func parseRequestHead(head []byte) *http.Request {
 // does: another version, a 1xx, 204 or 304, a folded line, framing that
 // parseFraming leaves to net/http, a Trailer header.
 func parseResponseHead(head []byte, req *http.Request) *http.Response {
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' {
+	line, rest, _ := strings.Cut(string(head), "\r\n") // one string, as in parseRequestHead
+	if len(line) < 12 || line[:9] != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' {
 		return nil
 	}
-	status := string(line[9:])
+	status := line[9:]
 	if !httpguts.ValidHeaderFieldValue(status) {
 		return nil
 	}
@@ -225,8 +226,8 @@ func parseResponseHead(head []byte, req *http.Request) *http.Response {
 	if code < 200 || !bodyAllowed(code) {
 		return nil // 1xx, 204, 304: rare here, and net/http's rules for them are many
 	}
-	h := make(http.Header, bytes.Count(rest, []byte("\r\n")))
-	if !parseFields(rest, h) || h["Trailer"] != nil {
+	h := parseFields(rest)
+	if h == nil || h["Trailer"] != nil {
 		return nil
 	}
 	length, chunked, ok := parseFraming(h)
@@ -267,40 +268,54 @@ func parseFraming(h http.Header) (length int64, chunked, ok bool) {
 	return -1, false, true
 }
 
-// parseFields reads header lines (each with its CRLF) into h with
-// canonical keys; false for anything unusual (a folded line, a name that
-// is not a token, a control character in a value).
-func parseFields(lines []byte, h http.Header) bool {
+// parseFields reads header lines (each with its CRLF) with canonical
+// keys; nil for anything unusual (a folded line, a name that is not a
+// token, a control character in a value). Keys and values are parts of
+// text, and the values' slices share one array.
+func parseFields(text string) http.Header {
+	n := strings.Count(text, "\r\n")
+	h, values := make(http.Header, n), make([]string, n)
 	var name [64]byte
-	for len(lines) > 0 {
-		var line []byte
-		line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
-		k, v, ok := bytes.Cut(line, []byte(":"))
+	for i := 0; text != ""; i++ {
+		var line string
+		line, text, _ = strings.Cut(text, "\r\n")
+		k, v, ok := strings.Cut(line, ":")
 		if !ok || len(k) > len(name) {
-			return false
+			return nil
 		}
-		key, value := canonicalKey(name[:0], k), string(bytes.Trim(v, " \t"))
+		key, value := canonicalKey(name[:0], k), strings.Trim(v, " \t")
 		if !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
-			return false
+			return nil
 		}
-		h[key] = append(h[key], value)
+		if vs, ok := h[key]; ok {
+			h[key] = append(vs, value)
+			continue
+		}
+		values[i] = value
+		h[key] = values[i : i+1 : i+1]
 	}
-	return true
+	return h
 }
 
-// canonicalKey is http.CanonicalHeaderKey of k (if a token), built in buf;
-// the names servers usually send are not allocated again.
-func canonicalKey(buf, k []byte) string {
-	upper := true
-	for _, c := range k {
+// canonicalKey is http.CanonicalHeaderKey of k (if a token): k itself when
+// it is already, else built in buf, and the names servers usually send
+// are not allocated again.
+func canonicalKey(buf []byte, k string) string {
+	upper, same := true, true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
 		switch {
 		case upper && c >= 'a' && c <= 'z':
 			c -= 'a' - 'A'
 		case !upper && c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		}
+		same = same && c == k[i]
 		buf = append(buf, c)
 		upper = c == '-'
+	}
+	if same {
+		return k
 	}
 	if s, ok := commonKeys[string(buf)]; ok {
 		return s
