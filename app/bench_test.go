@@ -34,18 +34,25 @@ import (
 // against calling the same upstream directly, in one run, the way PEERS.md
 // measured the peers: npm server-everything over Streamable HTTP as the
 // upstream; a go-sdk client making sequential echo calls through each
-// path in interleaved rounds; then 8 concurrent sessions per path; the
-// stdio bridge's memory and start-up; and the aggregated tools/list with
-// 10 more servers of 50 tools each. It runs its own iterations (use
-// -benchtime 1x), prints the table docs/benchmarks.md records, and reports
-// the goals as metrics.
+// path in interleaved rounds; then 8 concurrent sessions per path, in
+// interleaved rounds too; the stdio bridge's memory and start-up; and the
+// aggregated tools/list with 10 more servers of 50 tools each. It runs
+// its own iterations (use -benchtime 1x), prints the table
+// docs/benchmarks.md records, and reports the goals as metrics.
+//
+// The client speaks to the bridge in the protocol era it speaks to the
+// upstream directly (like with like: what the bridge adds, not what a
+// newer era costs the client), and once more in the newest era, the
+// bridge's own 2026-07-28 path, in rows of their own.
 func BenchmarkBridgeVsDirect(b *testing.B) {
 	const (
 		calls    = 500
 		warmup   = 200
 		sessions = 8
-		each     = 300
+		each     = 150
+		rates    = 12 // rounds of the concurrent phase
 		starts   = 15
+		newest   = "2026-07-28"
 	)
 	rounds := 24
 	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_ROUNDS")); err == nil && n > 0 {
@@ -82,19 +89,26 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	proxy, proxyPID := startReferenceProxy(b, upstream.URL, proxyTargetEnv)
 	h1Proxy, h1PID := startReferenceProxy(b, upstream.URL, h1ProxyTargetEnv)
 
+	// The era the client and the upstream agree on directly.
+	era := httpSession(b, upstream.URL, "", "").InitializeResult().ProtocolVersion
+	one := bridge + "/servers/everything/mcp"
 	paths := []*path{
-		{name: "direct over HTTP (floor)", tool: "echo",
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, upstream.URL, ""), 0 }},
+		{name: "direct over HTTP (floor), " + era, tool: "echo",
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, upstream.URL, "", ""), 0 }},
 		{name: "bridge over HTTP, /mcp (aggregated)", tool: "everything__echo", between: []int{hub},
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/mcp", token), 0 }},
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/mcp", token, era), 0 }},
 		{name: "bridge over HTTP, /servers/everything/mcp", tool: "echo", between: []int{hub},
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/servers/everything/mcp", token), 0 }},
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, one, token, era), 0 }},
 		{name: "bridge over stdio, `mcptray bridge` (aggregated)", tool: "everything__echo", between: []int{hub}, // and the bridge process
-			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, "") }},
+			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, era) }},
+		{name: "bridge over HTTP, /servers/everything/mcp, the client at " + newest, tool: "echo", between: []int{hub},
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, one, token, newest), 0 }},
+		{name: "bridge over stdio, `mcptray bridge` (aggregated), the client at " + newest, tool: "everything__echo", between: []int{hub},
+			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, newest) }},
 		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo", between: []int{proxyPID},
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, ""), 0 }},
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, "", ""), 0 }},
 		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo", between: []int{h1PID},
-			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1Proxy, ""), 0 }},
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1Proxy, "", ""), 0 }},
 	}
 	for _, p := range paths {
 		var pid int
@@ -136,7 +150,7 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			slices.Sort(d)
 			p.list = d[len(d)/2]
 		}
-		for r := range 3 {
+		for r := range rates {
 			for _, p := range interleaved(paths, r) {
 				p.rate = append(p.rate, concurrentRate(b, p, sessions, each))
 			}
@@ -148,13 +162,13 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	agg := rawToolsList(b, bridge+"/mcp", token)
 	hubRSS := processRSS(hub)
 
-	floor, viaHTTP, viaStdio := paths[0], paths[1], paths[3]
+	floor, viaHTTP, viaStdio, newHTTP, newStdio := paths[0], paths[1], paths[3], paths[4], paths[5]
 	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n", sessions)
 	for i, p := range paths {
 		delta, ratio, cpu, switches := "floor", "100%", "0", "0"
 		if i > 0 {
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
-			ratio = fmt.Sprintf("%.0f%%", 100*median(p.rate)/median(floor.rate))
+			ratio = fmt.Sprintf("%.0f%%", medianRatio(p.rate, floor.rate))
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
@@ -171,8 +185,12 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	b.ReportMetric(float64(medianDelta(viaHTTP.p99, floor.p99)), "http-Δp99-µs")
 	b.ReportMetric(float64(medianDelta(viaStdio.p50, floor.p50)), "stdio-Δp50-µs")
 	b.ReportMetric(float64(medianDelta(viaStdio.p99, floor.p99)), "stdio-Δp99-µs")
-	b.ReportMetric(100*median(viaHTTP.rate)/median(floor.rate), "http-throughput-%")
-	b.ReportMetric(100*median(viaStdio.rate)/median(floor.rate), "stdio-throughput-%")
+	b.ReportMetric(medianRatio(viaHTTP.rate, floor.rate), "http-throughput-%")
+	b.ReportMetric(medianRatio(viaStdio.rate, floor.rate), "stdio-throughput-%")
+	b.ReportMetric(float64(medianDelta(newHTTP.p50, floor.p50)), "http-newest-Δp50-µs")
+	b.ReportMetric(float64(medianDelta(newStdio.p50, floor.p50)), "stdio-newest-Δp50-µs")
+	b.ReportMetric(medianRatio(newHTTP.rate, floor.rate), "http-newest-throughput-%")
+	b.ReportMetric(medianRatio(newStdio.rate, floor.rate), "stdio-newest-throughput-%")
 	b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
 	b.ReportMetric(startMs, "stdio-start-ms")
 	b.ReportMetric(float64(agg.p50.Microseconds()), "agg-list-µs")
@@ -232,6 +250,7 @@ func serveH1Proxy(target string) {
 		defer resp.Body.Close()
 		maps.Copy(w.Header(), resp.Header)
 		w.WriteHeader(resp.StatusCode)
+		w.(http.Flusher).Flush() // the head at once, as ReverseProxy's FlushInterval -1: an event stream's first event may be far off
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := resp.Body.Read(buf)
@@ -349,9 +368,12 @@ func (tok ideClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	return ideTransport.RoundTrip(r)
 }
 
-func httpSession(b testing.TB, url, token string) *mcp.ClientSession {
+// httpSession connects over Streamable HTTP, asking for version (empty:
+// the newest the client knows).
+func httpSession(b testing.TB, url, token, version string) *mcp.ClientSession {
 	tr := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: ideClient(token)}}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(), tr, nil)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(), tr,
+		&mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		b.Fatalf("connect %s: %v", url, err)
 	}
@@ -518,6 +540,15 @@ func median[T int | float64 | time.Duration](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// medianRatio is the median over rounds of path / floor, in percent.
+func medianRatio(p, floor []float64) float64 {
+	r := make([]float64, len(p))
+	for i := range p {
+		r[i] = 100 * p[i] / floor[i]
+	}
+	return median(r)
 }
 
 // medianDelta is the median over rounds of (path - floor) in µs.

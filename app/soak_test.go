@@ -90,7 +90,7 @@ func TestSoak(t *testing.T) {
 		{"secure__echo", map[string]any{"message": "soak"}},
 	}
 	for i := range 8 {
-		cs := httpSession(t, fmt.Sprintf("http://127.0.0.1:%d/mcp", port), token)
+		cs := httpSession(t, fmt.Sprintf("http://127.0.0.1:%d/mcp", port), token, "")
 		wg.Go(func() {
 			for n := i; ctx.Err() == nil; n++ {
 				tool := tools[n%len(tools)]

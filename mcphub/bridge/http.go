@@ -155,8 +155,24 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	_, _ = w.Write(encodeError(nil, &rpcError{Code: codeInvalidRequest, Message: msg}))
 }
 
+// readBody reads a POSTed message of at most maxBody bytes: at once into
+// a buffer of its size when its length is known (the usual case), else as
+// it comes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n < 0 {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	}
+	if n > maxBody {
+		return nil, &http.MaxBytesError{Limit: maxBody}
+	}
+	body := make([]byte, n)
+	_, err := io.ReadFull(r.Body, body)
+	return body, err
+}
+
 func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -179,6 +179,50 @@ func TestHostAndOriginChecks(t *testing.T) {
 	}
 }
 
+// A message over 4 MiB is refused with 413, whether its length is declared
+// (refused before it is read) or it comes chunked (refused as it passes
+// the limit); one within the limit is read.
+func TestOversizedMessage(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{})
+	// A valid message padded with spaces after it to the size wanted.
+	padded := func(size int) string { return initializeBody + strings.Repeat(" ", size-len(initializeBody)) }
+	for _, c := range []struct {
+		name    string
+		size    int
+		chunked bool
+		want    int
+	}{
+		{"declared, at the limit", maxBody, false, http.StatusOK},
+		{"declared, over it", maxBody + 1, false, http.StatusRequestEntityTooLarge},
+		{"chunked, at the limit", maxBody, true, http.StatusOK},
+		{"chunked, over it", maxBody + 1, true, http.StatusRequestEntityTooLarge},
+	} {
+		var body io.Reader = strings.NewReader(padded(c.size))
+		if c.chunked {
+			body = io.MultiReader(body) // no length known: sent chunked
+		}
+		req, err := http.NewRequest(http.MethodPost, r.url+"/mcp", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %s %s, want %d", c.name, resp.Status, data, c.want)
+		}
+		if c.want == http.StatusRequestEntityTooLarge && !strings.Contains(string(data), "larger than 4 MiB") {
+			t.Errorf("%s: %q does not say what is wrong", c.name, data)
+		}
+	}
+}
+
 // A server that needs sign-in shows one tool that starts it; once signed
 // in, its tools replace it and the IDE hears list_changed.
 func TestSignInToolFromIDE(t *testing.T) {
