@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,13 +28,28 @@ const (
 )
 
 // RecordCall queues one call record; it never waits for the disk.
-func (s *Store) RecordCall(c Call) {
-	s.enqueue(func(tx *batchTx) error {
-		_, err := tx.Exec(`INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
-		return err
-	})
+func (s *Store) RecordCall(c Call) { s.put(write{call: &c}) }
+
+// callsPerInsert is how many call records one INSERT writes: a statement
+// per record cost more than the rows (9 values each, far below SQLite's
+// limit of 32766 per statement).
+const callsPerInsert = 64
+
+// insertCalls writes call records, callsPerInsert to a statement.
+func insertCalls(tx *batchTx, calls []*Call) error {
+	for len(calls) > 0 {
+		n := min(len(calls), callsPerInsert)
+		args := make([]any, 0, 9*n)
+		for _, c := range calls[:n] {
+			args = append(args, c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
+		}
+		rows := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]
+		if _, err := tx.Exec(`INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out) VALUES `+rows, args...); err != nil {
+			return err
+		}
+		calls = calls[n:]
+	}
+	return nil
 }
 
 // PruneCalls deletes call records older than keep.

@@ -6,13 +6,18 @@ import (
 	"time"
 )
 
-// write is one queued change, run inside the writer's transaction. A nil
-// run with a committed channel is a flush marker: the channel is closed once
-// everything queued before it is committed (or dropped).
+// write is one queued change, run inside the writer's transaction: a call
+// record, or any other change (run). Neither, with a committed channel,
+// is a flush marker: the channel is closed once everything queued before
+// it is committed (or dropped).
 type write struct {
+	call      *Call
 	run       func(*batchTx) error
 	committed chan struct{}
 }
+
+// record reports whether w changes the database (not a flush marker).
+func (w write) record() bool { return w.call != nil || w.run != nil }
 
 const (
 	queueSize   = 4096
@@ -116,7 +121,7 @@ func (s *Store) commitBatch(batch []write) {
 	}()
 	n := 0
 	for _, w := range batch {
-		if w.run != nil {
+		if w.record() {
 			n++
 		}
 	}
@@ -152,14 +157,28 @@ func (s *Store) commit(batch []write) error {
 		return err
 	}
 	btx := &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+	// Call records in a row go in together (insertCalls); the order of
+	// everything else is kept.
+	var calls []*Call
 	for _, w := range batch {
-		if w.run == nil {
-			continue
+		var err error
+		switch {
+		case w.call != nil:
+			calls = append(calls, w.call)
+		case w.run != nil:
+			if err = insertCalls(btx, calls); err == nil {
+				err = w.run(btx)
+			}
+			calls = calls[:0]
 		}
-		if err := w.run(btx); err != nil {
+		if err != nil {
 			tx.Rollback()
 			return err
 		}
+	}
+	if err := insertCalls(btx, calls); err != nil {
+		tx.Rollback()
+		return err
 	}
 	return tx.Commit()
 }
