@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,10 +44,22 @@ type RawHandler interface {
 // rawPath is what the raw path needs of a live Streamable HTTP session.
 type rawPath struct {
 	endpoint string
-	probe    *probe // the session's RoundTripper: configured headers, status records
-	session  string // Mcp-Session-Id, "" for a stateless server
-	version  string // negotiated protocol version
+	probe    *probe      // the session's RoundTripper: configured headers, status records
+	post     http.Header // a POST's headers (the session's ID and version among them), built once; each request gets a copy of the map, whose value slices are shared and never written
 	seq      atomic.Uint64
+}
+
+// newRawPath: session is "" for a stateless server.
+func newRawPath(endpoint string, p *probe, session, version string) *rawPath {
+	post := http.Header{
+		"Content-Type":         {"application/json"},
+		"Accept":               {"application/json, text/event-stream"},
+		"Mcp-Protocol-Version": {version},
+	}
+	if session != "" {
+		post["Mcp-Session-Id"] = []string{session}
+	}
+	return &rawPath{endpoint: endpoint, probe: p, post: post}
 }
 
 // rawPathOf returns the raw path of a connected attempt, or nil when it
@@ -59,7 +72,7 @@ func (c *Conn) rawPathOf(att *attempt) *rawPath {
 	if v == "" || v >= "2026-07-28" {
 		return nil
 	}
-	return &rawPath{endpoint: c.srv.URL, probe: att.probe, session: att.session.ID(), version: v}
+	return newRawPath(c.srv.URL, att.probe, att.session.ID(), v)
 }
 
 // CallRaw sends method with params (the JSON of the params object) and
@@ -186,25 +199,19 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 }
 
 func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
-	return c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), func(h http.Header) {
-		h.Set("Content-Type", "application/json")
-		h.Set("Accept", "application/json, text/event-stream")
-	})
+	return c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), maps.Clone(rp.post))
 }
 
-// rawSend sends one request of the session, signed, on its RoundTripper.
-func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.Reader, headers func(http.Header)) (*http.Response, error) {
+// rawSend sends one request of the session with header, signed, on its
+// RoundTripper.
+func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.Reader, header http.Header) (*http.Response, error) {
 	// The raw path reads the call's stream itself: no tagging for go-sdk.
 	ctx = context.WithValue(ctx, callTagKey{}, nil)
 	req, err := http.NewRequestWithContext(ctx, method, rp.endpoint, body)
 	if err != nil {
 		return nil, err
 	}
-	headers(req.Header)
-	req.Header.Set("Mcp-Protocol-Version", rp.version)
-	if rp.session != "" {
-		req.Header.Set("Mcp-Session-Id", rp.session)
-	}
+	req.Header = header
 	if c.opts.Auth != nil {
 		// go-sdk signs its own Streamable HTTP requests; these are ours.
 		if err := signWith(c.opts.Auth, req); err != nil {
@@ -496,10 +503,10 @@ func (c *Conn) rawCancel(rp *rawPath, id string) {
 
 // rawResume opens a GET stream from after lastID.
 func (c *Conn) rawResume(ctx context.Context, rp *rawPath, lastID string) (*http.Response, error) {
-	resp, err := c.rawSend(ctx, rp, http.MethodGet, nil, func(h http.Header) {
-		h.Set("Accept", "text/event-stream")
-		h.Set("Last-Event-ID", lastID)
-	})
+	h := maps.Clone(rp.post)
+	delete(h, "Content-Type")
+	h["Accept"], h["Last-Event-Id"] = []string{"text/event-stream"}, []string{lastID}
+	resp, err := c.rawSend(ctx, rp, http.MethodGet, nil, h)
 	if err != nil {
 		return nil, err
 	}

@@ -272,7 +272,7 @@ func TestCallRawResumesStream(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	c := &Conn{raw: &rawPath{endpoint: srv.URL, probe: &probe{base: http.DefaultTransport}, version: "2025-11-25"}}
+	c := &Conn{raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2025-11-25")}
 	h := newRawHandler(true)
 	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), h)
 	if err != nil {
