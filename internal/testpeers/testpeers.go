@@ -149,14 +149,20 @@ func Start(t testing.TB, cmd *exec.Cmd, ready *regexp.Regexp) *Process {
 	t.Cleanup(p.Stop)
 	seen := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(pr)
+		// Read to the end whatever comes (a Scanner would stop at a line
+		// over 64 KiB, and a peer writing to a full pipe stops with it).
+		br := bufio.NewReader(pr)
 		once := sync.Once{}
-		for sc.Scan() {
+		for {
+			line, err := br.ReadString('\n')
 			p.mu.Lock()
-			p.out.WriteString(sc.Text() + "\n")
+			p.out.WriteString(line)
 			p.mu.Unlock()
-			if ready.MatchString(sc.Text()) {
+			if ready.MatchString(strings.TrimRight(line, "\r\n")) {
 				once.Do(func() { close(seen) })
+			}
+			if err != nil {
+				return
 			}
 		}
 	}()
