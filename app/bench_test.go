@@ -90,7 +90,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	h1Proxy, h1PID := startReferenceProxy(b, upstream.URL, h1ProxyTargetEnv)
 
 	// The era the client and the upstream agree on directly.
-	era := httpSession(b, upstream.URL, "", "").InitializeResult().ProtocolVersion
+	probe := httpSession(b, upstream.URL, "", "")
+	era := probe.InitializeResult().ProtocolVersion
+	probe.Close() // not held open through the run
 	one := bridge + "/servers/everything/mcp"
 	paths := []*path{
 		{name: "direct over HTTP (floor), " + era, tool: "echo",

@@ -47,14 +47,24 @@ var responses = []string{
 }
 
 type readAnswer struct {
-	Status, Proto    string
-	StatusCode       int
+	Status, Proto string
+	StatusCode    int
+	Err           string
+	messageAnswer
+}
+
+// messageAnswer is what a request and a response read share: the header,
+// the framing, and the body.
+type messageAnswer struct {
 	Header           http.Header
 	ContentLength    int64
 	TransferEncoding []string
 	Close            bool
-	Err              string
 	bodyAnswer
+}
+
+func messageOf(h http.Header, length int64, te []string, close bool, body io.Reader, br *bufio.Reader) messageAnswer {
+	return messageAnswer{Header: h, ContentLength: length, TransferEncoding: te, Close: close, bodyAnswer: readBodyAndRest(body, br)}
 }
 
 // bodyAnswer is what a body read to its end gave, and what the connection
@@ -82,9 +92,8 @@ func readWith(read func(*bufio.Reader, *http.Request) (*http.Response, error), r
 	if err != nil {
 		return readAnswer{Err: "error"}
 	}
-	a := readAnswer{Status: resp.Status, Proto: resp.Proto, StatusCode: resp.StatusCode, Header: resp.Header,
-		ContentLength: resp.ContentLength, TransferEncoding: resp.TransferEncoding, Close: resp.Close,
-		bodyAnswer: readBodyAndRest(resp.Body, br)}
+	a := readAnswer{Status: resp.Status, Proto: resp.Proto, StatusCode: resp.StatusCode,
+		messageAnswer: messageOf(resp.Header, resp.ContentLength, resp.TransferEncoding, resp.Close, resp.Body, br)}
 	if a.BodyErr == "" && strings.HasSuffix(a.Body, "NEXT") {
 		a.Body, a.Rest = strings.TrimSuffix(a.Body, "NEXT"), "NEXT" // read until close: both read on
 	}
@@ -149,12 +158,8 @@ var requests = []string{
 type readRequestAnswer struct {
 	Method, RequestURI, Host, Proto string
 	URL                             string
-	Header                          http.Header
-	ContentLength                   int64
-	TransferEncoding                []string
-	Close                           bool
 	Err                             string
-	bodyAnswer
+	messageAnswer
 }
 
 // readBufferedRequest reads a request as the server does.
@@ -171,8 +176,7 @@ func readRequestWith(read func(*bufio.Reader) (*http.Request, error), raw string
 		return readRequestAnswer{Err: "error"}
 	}
 	return readRequestAnswer{Method: req.Method, RequestURI: req.RequestURI, Host: req.Host, Proto: req.Proto, URL: req.URL.String(),
-		Header: req.Header, ContentLength: req.ContentLength, TransferEncoding: req.TransferEncoding, Close: req.Close,
-		bodyAnswer: readBodyAndRest(req.Body, br)}
+		messageAnswer: messageOf(req.Header, req.ContentLength, req.TransferEncoding, req.Close, req.Body, br)}
 }
 
 func TestReadRequestAgreesWithNetHTTP(t *testing.T) {
