@@ -33,8 +33,11 @@ type Transport struct {
 	maxIdle     int           // idle connections kept per host
 	idleTimeout time.Duration // an idle connection older than this is closed
 
-	mu   sync.Mutex
-	idle map[string][]*conn // by host:port, most recently used last
+	mu       sync.Mutex
+	idle     map[string][]*conn // by host:port, most recently used last
+	draining map[*conn]struct{} // closed before their end, being read to it
+
+	drained func(kept bool) // tests: a drain (see body.Close) ended
 }
 
 // New returns a Transport that sends what it does not handle itself to
@@ -46,6 +49,7 @@ func New(fallback http.RoundTripper) *Transport {
 		maxIdle:     16,
 		idleTimeout: 90 * time.Second,
 		idle:        map[string][]*conn{},
+		draining:    map[*conn]struct{}{},
 	}
 }
 
@@ -150,13 +154,21 @@ func rewind(req *http.Request) bool {
 }
 
 // release ends a request's use of c: back to the pool when the exchange
-// ended cleanly, closed otherwise.
+// ended cleanly and the connection is reusable, else closed.
 func (t *Transport) release(c *conn, stop func() bool, keep bool) {
+	if reusable(c, stop, keep) {
+		t.put(c)
+	}
+}
+
+// reusable stops the request's cancel watch and reports whether c can
+// serve another request; if not, it is closed.
+func reusable(c *conn, stop func() bool, keep bool) bool {
 	if !stop() || !keep {
 		c.nc.Close() // cancelled (its deadline is spoilt) or not reusable
-		return
+		return false
 	}
-	t.put(c)
+	return true
 }
 
 // body is a response body that gives its connection back at the end.
@@ -177,14 +189,50 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close before the end drops the connection: what is left of the answer
-// is not worth reading.
+// Close before the end reads what is left of the answer off the caller's
+// path, for a moment (drainWait) and up to drainMax bytes, and keeps the
+// connection if the answer ends by then. A server written in Go sends the
+// end of a chunked stream only after its handler returns, a packet after
+// the event that answered: dropping the connection for those five bytes
+// cost a new connection for most calls to such a server.
 func (b *body) Close() error {
 	b.once.Do(func() {
-		b.stop()
-		b.c.nc.Close()
+		if reusable(b.c, b.stop, b.keep) {
+			b.t.mu.Lock()
+			b.t.draining[b.c] = struct{}{}
+			b.t.mu.Unlock()
+			go b.t.drain(b.c, b.rc)
+		}
 	})
 	return nil
+}
+
+const (
+	drainWait = 250 * time.Millisecond
+	drainMax  = 64 << 10
+)
+
+// drain reads the rest of a body closed before its end and gives the
+// connection back if the body ends within drainWait and drainMax.
+func (t *Transport) drain(c *conn, rest io.Reader) {
+	ended := c.nc.SetReadDeadline(time.Now().Add(drainWait)) == nil
+	if ended {
+		n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
+		ended = err == nil && n <= drainMax && c.nc.SetReadDeadline(time.Time{}) == nil
+	}
+	t.mu.Lock()
+	_, ours := t.draining[c] // not if CloseIdleConnections came meanwhile
+	delete(t.draining, c)
+	t.mu.Unlock()
+	kept := ended && ours
+	if kept {
+		t.put(c)
+	} else {
+		c.nc.Close()
+	}
+	if t.drained != nil {
+		t.drained(kept)
+	}
 }
 
 // get returns an idle connection to addr that is still open, or a new one.
@@ -228,16 +276,20 @@ func (t *Transport) put(c *conn) {
 	t.idle[c.addr] = append(t.idle[c.addr], c)
 }
 
-// CloseIdleConnections closes the pooled connections, and the fallback's.
+// CloseIdleConnections closes the pooled connections and those being
+// drained, and the fallback's.
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
-	idle := t.idle
-	t.idle = map[string][]*conn{}
+	idle, draining := t.idle, t.draining
+	t.idle, t.draining = map[string][]*conn{}, map[*conn]struct{}{}
 	t.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {
 			c.nc.Close()
 		}
+	}
+	for c := range draining {
+		c.nc.Close()
 	}
 	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()

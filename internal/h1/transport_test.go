@@ -201,25 +201,105 @@ func TestCancelBeforeTheAnswer(t *testing.T) {
 	}
 }
 
-// Closing a body before its end drops the connection.
-func TestEarlyCloseDropsTheConnection(t *testing.T) {
+// drains returns tr's drain results (see body.Close) as they end.
+func drains(tr *Transport) chan bool {
+	ch := make(chan bool, 4)
+	tr.drained = func(kept bool) { ch <- kept }
+	return ch
+}
+
+// A stream closed after the event the caller wanted keeps its connection
+// when the rest comes at once: a Go server writes the stream's end after
+// its handler returns.
+func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
+	closed := make(chan struct{})
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, strings.Repeat("x", 1<<20))
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: answer\n\n")
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/first" {
+			<-closed // the end is sent only after the client closed the body
+		}
 	})
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	resp := post(t, tr, s.URL+"/first", "{}")
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: answer\n" {
+		t.Fatalf("event: %q %v", line, err)
+	}
+	resp.Body.Close()
+	close(closed)
+	if !<-drained {
+		t.Fatal("the connection was dropped, though its answer ended at once")
+	}
+	readAll(t, post(t, tr, s.URL+"/second", "{}"))
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// Closing a body before its end drops the connection when the rest is long
+// or does not come.
+func TestEarlyCloseDropsTheConnection(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", drainMax/2))
+		if r.URL.Path == "/long" {
+			_, _ = io.WriteString(w, strings.Repeat("x", drainMax))
+		}
+		if r.URL.Path == "/stuck" {
+			w.(http.Flusher).Flush()
+			<-hold
+		}
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	for _, path := range []string{"/long", "/stuck"} {
+		resp := post(t, tr, s.URL+path, "{}")
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if <-drained {
+			t.Fatalf("%s: the connection was kept", path)
+		}
+	}
+	if got := readAll(t, post(t, tr, s.URL, "{}")); len(got) != drainMax/2 {
+		t.Fatalf("got %d bytes", len(got))
+	}
+	if n := s.conns.Load(); n != 3 {
+		t.Fatalf("%d connections, want 3", n)
+	}
+}
+
+// CloseIdleConnections closes a connection being drained too; nothing is
+// left open.
+func TestCloseIdleConnectionsEndsDrains(t *testing.T) {
+	hold := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "data: answer\n\n")
+		w.(http.Flusher).Flush()
+		<-hold
+	})
+	base := testleak.Take(t)
+	tr := New(http.DefaultTransport)
+	drained := drains(tr)
 	resp := post(t, tr, s.URL, "{}")
-	buf := make([]byte, 10)
-	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if got := readAll(t, post(t, tr, s.URL, "{}")); len(got) != 1<<20 {
-		t.Fatalf("got %d bytes", len(got))
+	tr.CloseIdleConnections()
+	if <-drained {
+		t.Fatal("a drained connection was kept after CloseIdleConnections")
 	}
-	if n := s.conns.Load(); n != 2 {
-		t.Fatalf("%d connections, want 2", n)
-	}
+	close(hold) // the server's side of the connection ends too
+	base.Check(t, 0, 0)
 }
 
 // Answers without a body (202 to a notification) give the connection back

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,6 +67,8 @@ type rawServer struct {
 	started   chan struct{} // the block tool runs
 	cancelled chan struct{} // the block tool saw its context end
 	withdraw  chan struct{}
+	conns     atomic.Int32  // connections accepted
+	holdEnds  chan struct{} // if set, a call's stream ends once this gives
 }
 
 func newRawServer(t *testing.T) *rawServer {
@@ -83,6 +86,9 @@ func newRawServer(t *testing.T) *rawServer {
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "sampled " + msg.Content.(*mcp.TextContent).Text}}}, nil
 	})
+	s.AddTool(&mcp.Tool{Name: "ok", InputSchema: obj}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
+	})
 	s.AddTool(&mcp.Tool{Name: "block", InputSchema: obj}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		close(rs.started)
 		<-ctx.Done()
@@ -97,7 +103,7 @@ func newRawServer(t *testing.T) *rawServer {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("withdrawn: %v", err != nil)}}}, nil
 	})
 	handler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
-	rs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
 			var m struct {
@@ -110,9 +116,20 @@ func newRawServer(t *testing.T) *rawServer {
 				rs.mu.Unlock()
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			if m.Method == "tools/call" && rs.holdEnds != nil {
+				handler.ServeHTTP(w, r)
+				<-rs.holdEnds // net/http ends the stream once this returns
+				return
+			}
 		}
 		handler.ServeHTTP(w, r)
 	}))
+	rs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			rs.conns.Add(1)
+		}
+	}
+	rs.Start()
 	t.Cleanup(func() { rs.CloseClientConnections(); rs.Close() })
 	return rs
 }
@@ -153,6 +170,31 @@ func TestCallRawCarriesTheCallsStream(t *testing.T) {
 	}
 	if ids := rs.callIDs(); len(ids) != 1 || !strings.HasPrefix(ids[0], `"mcptray-r`) {
 		t.Errorf("tools/call ids at the server %v, want one raw-path id", ids)
+	}
+}
+
+// Calls to a go-sdk server reuse connections. Its answer stream ends a
+// packet after the answer (net/http writes the end after the handler
+// returns; here, after the caller has its answer); the raw path, done at
+// the answer, once dropped the connection for that and opened a new one
+// for each call.
+func TestCallRawReusesConnections(t *testing.T) {
+	rs := newRawServer(t)
+	rs.holdEnds = make(chan struct{})
+	c := connectRaw(t, rs.URL, "2025-11-25")
+	before := rs.conns.Load()
+	const calls = 30
+	for range calls {
+		res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"ok","arguments":{}}`), newRawHandler(true))
+		if err != nil || !strings.Contains(string(res), `"ok"`) {
+			t.Fatalf("call: %s %v", res, err)
+		}
+		rs.holdEnds <- struct{}{}
+	}
+	// A call may start while the one before still reads its stream's end:
+	// then two connections take turns.
+	if n := rs.conns.Load() - before; n > 3 {
+		t.Fatalf("%d calls opened %d connections, want at most 3", calls, n)
 	}
 }
 
