@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 )
@@ -30,21 +31,63 @@ const (
 // RecordCall queues one call record; it never waits for the disk.
 func (s *Store) RecordCall(c Call) { s.put(write{call: &c}) }
 
-// callsPerInsert is how many call records one INSERT writes: a statement
+// callsPerInsert is the most call records one INSERT writes: a statement
 // per record cost more than the rows (9 values each, far below SQLite's
-// limit of 32766 per statement).
+// limit of 32766 per statement). A power of two: see callInsertQueries.
 const callsPerInsert = 64
 
-// insertCalls writes call records, callsPerInsert to a statement.
+// callInsertQueries are the INSERTs of 1, 2, 4 ... callsPerInsert call
+// records. A batch's records go in with as many of them as its count has
+// bits, each prepared once per database handle (Store.callInserts):
+// preparing an INSERT of hundreds of parameters for every batch cost
+// more than the rows it wrote.
+var callInsertQueries = func() []string {
+	var qs []string
+	for n := 1; n <= callsPerInsert; n *= 2 {
+		rows := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]
+		qs = append(qs, `INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out) VALUES `+rows)
+	}
+	return qs
+}()
+
+// callInserts returns callInsertQueries prepared on the current handle,
+// preparing them at the first batch after it opened. Only the writer
+// calls it, outside a transaction (a pool of one connection would wait
+// for the transaction's).
+func (s *Store) callInserts() ([]*sql.Stmt, error) {
+	if s.inserts != nil {
+		return s.inserts, nil
+	}
+	var stmts []*sql.Stmt
+	for _, q := range callInsertQueries {
+		st, err := s.db.Prepare(q)
+		if err != nil {
+			closeAll(stmts)
+			return nil, err
+		}
+		stmts = append(stmts, st)
+	}
+	s.inserts = stmts
+	return stmts, nil
+}
+
+func closeAll(stmts []*sql.Stmt) {
+	for _, st := range stmts {
+		st.Close()
+	}
+}
+
+// insertCalls writes call records, the largest power of two of them that
+// is left (at most callsPerInsert) to a statement.
 func insertCalls(tx *batchTx, calls []*Call) error {
 	for len(calls) > 0 {
-		n := min(len(calls), callsPerInsert)
+		k := bits.Len(uint(min(len(calls), callsPerInsert))) - 1
+		n := 1 << k
 		args := make([]any, 0, 9*n)
 		for _, c := range calls[:n] {
 			args = append(args, c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
 		}
-		rows := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]
-		if _, err := tx.Exec(`INSERT INTO calls (ts, client, server, method, item, duration_us, outcome, bytes_in, bytes_out) VALUES `+rows, args...); err != nil {
+		if _, err := tx.tx.Stmt(tx.inserts[k]).Exec(args...); err != nil {
 			return err
 		}
 		calls = calls[n:]

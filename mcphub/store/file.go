@@ -79,6 +79,8 @@ func (s *Store) closeDB(reason error) error {
 	db := s.db
 	s.db, s.err, s.writeErr = nil, reason, nil
 	s.mu.Unlock()
+	closeAll(s.inserts)
+	s.inserts = nil
 	var err error
 	if db != nil {
 		err = db.Close()

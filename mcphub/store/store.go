@@ -47,6 +47,7 @@ type Store struct {
 	retryAt   time.Time     // while db is nil: when to try opening again
 	retryWait time.Duration // the current backoff; 0 when available
 	lost      int64         // records dropped in the current outage
+	inserts   []*sql.Stmt   // callInsertQueries on db, once prepared
 
 	queue    chan write
 	quit     chan struct{} // closed by Close

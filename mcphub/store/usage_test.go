@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,33 @@ func TestRecentCallsNewestFirst(t *testing.T) {
 	}
 	if calls[0].Duration != 5*time.Millisecond || calls[0].BytesIn != 4 || !calls[0].Time.Equal(base.Add(4*time.Minute).Truncate(time.Millisecond)) {
 		t.Errorf("first %+v", calls[0])
+	}
+}
+
+// Batches of any size land whole and in order: a batch's records go in
+// with INSERTs of 64, 32 ... 1 rows (callInsertQueries).
+func TestCallRecordsOfAnyBatchSizeLand(t *testing.T) {
+	s, _ := openTemp(t)
+	total := 0
+	for _, n := range []int{1, 63, 64, 65, 127, 200} {
+		for i := range n {
+			s.RecordCall(Call{Time: time.UnixMilli(int64(total + i)), Client: "stdio", Server: "ev", Method: "tools/call",
+				Item: fmt.Sprint("tool", total+i), Duration: time.Duration(total+i) * time.Microsecond, Outcome: OutcomeOK})
+		}
+		s.Flush()
+		total += n
+		calls, err := s.RecentCalls(context.Background(), total+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != total {
+			t.Fatalf("after a batch of %d: %d records, want %d", n, len(calls), total)
+		}
+		for j, c := range calls { // newest first
+			k := total - 1 - j
+			if c.Item != fmt.Sprint("tool", k) || c.Duration != time.Duration(k)*time.Microsecond || c.Time.UnixMilli() != int64(k) {
+				t.Fatalf("after a batch of %d: record %d is %+v", n, k, c)
+			}
+		}
 	}
 }

@@ -32,8 +32,9 @@ func (s *Store) enqueue(run func(*batchTx) error) { s.put(write{run: run}) }
 // batchTx is a batch's transaction. Exec prepares a statement once per
 // batch rather than once per record: a batch is mostly the same insert.
 type batchTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx      *sql.Tx
+	stmts   map[string]*sql.Stmt
+	inserts []*sql.Stmt // callInsertQueries, prepared on the handle
 }
 
 func (b *batchTx) Exec(query string, args ...any) (sql.Result, error) {
@@ -150,13 +151,17 @@ func (s *Store) commitBatch(batch []write) {
 }
 
 func (s *Store) commit(batch []write) error {
+	inserts, err := s.callInserts()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	btx := &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+	btx := &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}, inserts: inserts}
 	// Call records in a row go in together (insertCalls); the order of
 	// everything else is kept.
 	var calls []*Call
