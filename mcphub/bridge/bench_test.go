@@ -31,4 +31,15 @@ func BenchmarkCall(b *testing.B) {
 	})
 	b.Run("bridge-http", func(b *testing.B) { run(b, r.connectHTTP(b, "/servers/ev/mcp", "", "", nil), "test_simple_text") })
 	b.Run("bridge-stream", func(b *testing.B) { run(b, r.connectStream(b, "ev", "", nil), "test_simple_text") })
+	// A stream that has had a notification (here a progress) writes every
+	// later frame in order with its notifications (outQueue).
+	b.Run("bridge-stream-after-progress", func(b *testing.B) {
+		cs := r.connectStream(b, "ev", "", nil)
+		params := &mcp.CallToolParams{Name: "test_tool_with_progress", Arguments: args}
+		params.SetProgressToken("p")
+		if _, err := cs.CallTool(context.Background(), params); err != nil {
+			b.Fatal(err)
+		}
+		run(b, cs, "test_simple_text")
+	})
 }

@@ -32,7 +32,10 @@ const (
 // session, and catalog changes by one goroutine for every client, so one
 // blocked write would hold every other client's notifications behind it.
 // Notifications are offered (never waiting); a response or a server
-// request is put, waiting for room.
+// request is put, waiting for room, and written by the caller itself when
+// nothing is queued or being written: handing every answer to the
+// writer goroutine cost a thread wake-up per call once a client had had
+// one notification.
 type outQueue struct {
 	write func([]byte) error
 
@@ -40,6 +43,7 @@ type outQueue struct {
 	cond    sync.Cond
 	frames  [][]byte
 	held    [][]byte      // holdWhenBehind frames that found no room
+	writing bool          // a frame is being written (by run or by put)
 	err     error         // the first write error: the client is gone
 	closed  bool          // no more frames are taken
 	stopped chan struct{} // closed when the writer is done
@@ -58,7 +62,7 @@ func (q *outQueue) run() {
 	defer close(q.stopped)
 	q.mu.Lock()
 	for {
-		for len(q.frames) == 0 && !q.closed {
+		for q.writing || len(q.frames) == 0 && !q.closed {
 			q.cond.Wait()
 		}
 		if len(q.frames) == 0 {
@@ -73,17 +77,25 @@ func (q *outQueue) run() {
 			q.held = nil
 		}
 		q.cond.Broadcast() // room for a waiting put
-		failed := q.err != nil
-		q.mu.Unlock()
-		var err error
-		if !failed {
-			err = q.write(f)
-		}
-		q.mu.Lock()
-		if err != nil && q.err == nil {
-			q.err = err
-		}
+		q.writeLocked(f)
 	}
+}
+
+// writeLocked writes f with the lock released, marked as writing so that
+// nothing else writes meanwhile. After a write error nothing is written.
+func (q *outQueue) writeLocked(f []byte) {
+	if q.err != nil {
+		return
+	}
+	q.writing = true
+	q.mu.Unlock()
+	err := q.write(f)
+	q.mu.Lock()
+	q.writing = false
+	if err != nil && q.err == nil {
+		q.err = err
+	}
+	q.cond.Broadcast() // the writer may go on
 }
 
 // put queues a frame, waiting while the client is outQueueSize behind. It
@@ -99,10 +111,19 @@ func (q *outQueue) put(f []byte) error {
 		return q.err
 	case q.closed:
 		return errResponseDone
+	case q.idle():
+		q.writeLocked(f)
+		return q.err
 	}
 	q.frames = append(q.frames, f)
 	q.cond.Broadcast()
 	return nil
+}
+
+// idle: nothing queued, held or being written; a frame may be written
+// at once without overtaking any.
+func (q *outQueue) idle() bool {
+	return len(q.frames) == 0 && len(q.held) == 0 && !q.writing
 }
 
 // offer queues a notification without ever waiting (see delivery).
@@ -136,12 +157,16 @@ func (q *outQueue) failed() error {
 func (q *outQueue) end(last []byte) {
 	q.mu.Lock()
 	if !q.closed {
-		if last != nil {
+		q.closed = true
+		switch {
+		case last == nil:
+		case q.idle():
+			q.writeLocked(last)
+		default:
 			q.frames = append(q.frames, q.held...)
 			q.frames = append(q.frames, last)
 			q.held = nil
 		}
-		q.closed = true
 		q.cond.Broadcast()
 	}
 	q.mu.Unlock()
