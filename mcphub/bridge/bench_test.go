@@ -30,6 +30,18 @@ func BenchmarkCall(b *testing.B) {
 		run(b, connectClient(b, &mcp.StreamableClientTransport{Endpoint: peer.URL}, "", nil), "test_simple_text")
 	})
 	b.Run("bridge-http", func(b *testing.B) { run(b, r.connectHTTP(b, "/servers/ev/mcp", "", "", nil), "test_simple_text") })
+	// IDEs such as VS Code send a progress token with every call: the
+	// bridge maps it for the upstream hop and forgets it after the call.
+	b.Run("bridge-http-progress-token", func(b *testing.B) {
+		cs := r.connectHTTP(b, "/servers/ev/mcp", "", "", nil)
+		for b.Loop() {
+			params := &mcp.CallToolParams{Name: "test_simple_text", Arguments: args}
+			params.SetProgressToken("p")
+			if _, err := cs.CallTool(context.Background(), params); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("bridge-stream", func(b *testing.B) { run(b, r.connectStream(b, "ev", "", nil), "test_simple_text") })
 	// A stream that has had a notification (here a progress) writes every
 	// later frame in order with its notifications (outQueue).

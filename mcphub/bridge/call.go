@@ -164,7 +164,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		up := "mcptray-p" + strconv.FormatUint(b.seq.Add(1), 36)
 		b.progress.Store(up, progressRoute{out: x.out, token: tok})
 		// The last notification can trail the result; keep the route briefly.
-		defer time.AfterFunc(2*time.Second, func() { b.progress.Delete(up) })
+		defer b.afterTick(2*time.Second, func() { b.progress.Delete(up) })
 		progress = up
 	}
 	// answer ends the call with the server's answer (c.end's cleanup

@@ -6,16 +6,34 @@ import (
 	"time"
 )
 
-// The upstream calls' deadlines are kept by one ticker instead of a timer
-// per call (internal/ondemand says why); a deadline is enforced within
-// one tick.
+// The upstream calls' deadlines, and what is to happen some time after a
+// call, are kept by one ticker instead of a timer per call
+// (internal/ondemand says why); either happens within one tick of its time.
 
 const deadlineTick = 100 * time.Millisecond
 
-// deadlines are the calls' contexts with a deadline.
+// deadlines are the calls' contexts with a deadline, and the functions
+// afterTick was given.
 type deadlines struct {
-	mu   sync.Mutex
-	ctxs map[*deadlineCtx]struct{}
+	mu    sync.Mutex
+	ctxs  map[*deadlineCtx]struct{}
+	later []delayed
+}
+
+// delayed is a function to run at a time.
+type delayed struct {
+	at time.Time
+	f  func()
+}
+
+// afterTick runs f on the ticker once d has passed (within a tick):
+// time.AfterFunc for work after a call, without a timer per call.
+func (b *Bridge) afterTick(d time.Duration, f func()) {
+	dl := &b.deadlines
+	dl.mu.Lock()
+	dl.later = append(dl.later, delayed{at: time.Now().Add(d), f: f})
+	dl.mu.Unlock()
+	b.deadlineTicker.Poke()
 }
 
 // deadlineCtx is context.WithTimeout's context without a timer: cancelled
@@ -57,10 +75,12 @@ func (b *Bridge) withTimeout(d time.Duration) (context.Context, context.CancelFu
 	}
 }
 
-// expire cancels the contexts whose deadline has passed (the ticker's
-// Tick); pending: some have not.
+// expire cancels the contexts whose deadline has passed and runs the
+// functions whose time has come (the ticker's Tick); pending: some have
+// not.
 func (dl *deadlines) expire(now time.Time) (pending bool) {
 	var due []*deadlineCtx
+	var run []func()
 	dl.mu.Lock()
 	for c := range dl.ctxs {
 		if !now.Before(c.deadline) {
@@ -68,10 +88,23 @@ func (dl *deadlines) expire(now time.Time) (pending bool) {
 			delete(dl.ctxs, c)
 		}
 	}
-	pending = len(dl.ctxs) > 0
+	later := dl.later[:0]
+	for _, d := range dl.later {
+		if now.Before(d.at) {
+			later = append(later, d)
+		} else {
+			run = append(run, d.f)
+		}
+	}
+	clear(dl.later[len(later):]) // the functions run are not kept alive
+	dl.later = later
+	pending = len(dl.ctxs) > 0 || len(dl.later) > 0
 	dl.mu.Unlock()
 	for _, c := range due {
 		c.cancel(context.DeadlineExceeded)
+	}
+	for _, f := range run {
+		f()
 	}
 	return pending
 }

@@ -41,3 +41,28 @@ func TestWithTimeoutOnTheTicker(t *testing.T) {
 		t.Fatalf("%d contexts still kept after they ended", left)
 	}
 }
+
+// afterTick runs a function once its time has passed, within a tick, and
+// keeps nothing after.
+func TestAfterTick(t *testing.T) {
+	b := New(Options{})
+	defer b.Close()
+	type ran struct{ at, due time.Time }
+	done := make(chan ran, 2)
+	for _, d := range []time.Duration{150 * time.Millisecond, 300 * time.Millisecond} {
+		due := time.Now().Add(d)
+		b.afterTick(d, func() { done <- ran{time.Now(), due} })
+	}
+	for range 2 {
+		r := <-done
+		if r.at.Before(r.due) {
+			t.Fatalf("ran %v before its time", r.due.Sub(r.at))
+		}
+	}
+	b.deadlines.mu.Lock()
+	left := len(b.deadlines.later)
+	b.deadlines.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d functions still kept after they ran", left)
+	}
+}
