@@ -230,18 +230,17 @@ func (c *Client) close() {
 // Token returns a valid access token (oauth2.TokenSource), refreshing it
 // first when it is about to expire.
 func (c *Client) Token() (*oauth2.Token, error) {
-	// The refresh bounds itself (RefreshTimeout); this only guards against
-	// a store that hangs while the new tokens are written.
-	ctx, cancel := context.WithTimeout(context.Background(), c.m.cfg.RefreshTimeout+10*time.Second)
-	defer cancel()
-	t, err := c.current(ctx)
+	t, err := c.current()
 	if err != nil {
 		return nil, err
 	}
 	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
 }
 
-func (c *Client) current(ctx context.Context) (*Tokens, error) {
+// current returns the tokens to sign a request with. It runs for every
+// request to the server: only a refresh makes a context (whose timer
+// would otherwise wake a thread per request).
+func (c *Client) current() (*Tokens, error) {
 	c.mu.Lock()
 	err := c.loadLocked()
 	t, dead := c.tokens, c.dead
@@ -256,6 +255,10 @@ func (c *Client) current(ctx context.Context) (*Tokens, error) {
 	if !t.expiresWithin(now, syncMargin(t)) {
 		return t, nil
 	}
+	// The refresh bounds itself (RefreshTimeout); this only guards against
+	// a store that hangs while the new tokens are written.
+	ctx, cancel := context.WithTimeout(context.Background(), c.m.cfg.RefreshTimeout+10*time.Second)
+	defer cancel()
 	if !t.expiresWithin(now, 0) {
 		// The old token still works: a slow token endpoint may hold the
 		// request only until the token is about to expire.

@@ -59,6 +59,9 @@ func newRawPath(endpoint string, p *probe, session, version string) *rawPath {
 	if session != "" {
 		post["Mcp-Session-Id"] = []string{session}
 	}
+	for k, v := range p.headers { // as probe.prepare would set them
+		post.Set(k, v)
+	}
 	return &rawPath{endpoint: endpoint, probe: p, post: post}
 }
 

@@ -198,6 +198,23 @@ func TestCallRawReusesConnections(t *testing.T) {
 	}
 }
 
+// The configured headers (here the credentials) go with the raw path's
+// requests too.
+func TestCallRawSendsConfiguredHeaders(t *testing.T) {
+	srv := protected(t, "good-token")
+	events, opts := collect(nil)
+	c := Start(config.Server{ID: "p", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second,
+		ProtocolVersion: "2025-11-25", Headers: map[string]string{"Authorization": "Bearer good-token"}}, opts)
+	t.Cleanup(c.Stop)
+	waitConnected(t, c, events)
+	for range 3 {
+		res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"odd","arguments":{}}`), newRawHandler(true))
+		if err != nil || !strings.Contains(string(res), `"content"`) {
+			t.Fatalf("call with the configured credentials: %s %v", res, err)
+		}
+	}
+}
+
 // A tool error is a result; a JSON-RPC error comes back as *jsonrpc.Error.
 func TestCallRawErrors(t *testing.T) {
 	rs := newRawServer(t)

@@ -91,9 +91,11 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // prepare returns a copy of req with the configured headers (a
-// RoundTripper must not modify its request).
+// RoundTripper must not modify its request), or req itself when it
+// already has them (the raw path builds them in) and nothing is to be
+// signed here.
 func (p *probe) prepare(req *http.Request) *http.Request {
-	if len(p.headers) == 0 && p.auth == nil {
+	if p.auth == nil && p.carries(req) {
 		return req
 	}
 	req = req.Clone(req.Context())
@@ -101,6 +103,16 @@ func (p *probe) prepare(req *http.Request) *http.Request {
 		req.Header.Set(k, v)
 	}
 	return req
+}
+
+// carries reports whether req has every configured header's value.
+func (p *probe) carries(req *http.Request) bool {
+	for k, v := range p.headers {
+		if req.Header.Get(k) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // sign adds the OAuth access token. Without a grant the request goes out
