@@ -51,3 +51,42 @@ func TestTickerRunsOnDemand(t *testing.T) {
 		t.Fatal("a Poke after Stop started it")
 	}
 }
+
+// Tickers of one period tick together, on one clock: the same ticks.
+func TestTickersOfOnePeriodShareAClock(t *testing.T) {
+	const period = 7 * time.Millisecond // no other test's period
+	seen := [2]chan time.Time{make(chan time.Time, 100), make(chan time.Time, 100)}
+	var tks [2]*Ticker
+	for i := range tks {
+		tks[i] = &Ticker{Period: period, Tick: func(now time.Time) bool {
+			select {
+			case seen[i] <- now:
+			default:
+			}
+			return true
+		}}
+		defer tks[i].Stop()
+	}
+	tks[0].Poke()
+	<-seen[0] // the clock runs
+	tks[1].Poke()
+	poked := time.Now()
+	ticks := map[time.Time]int{}
+	for i := range tks {
+		for n := 0; n < 3; {
+			if now := <-seen[i]; now.After(poked) {
+				ticks[now]++
+				n++
+			}
+		}
+	}
+	shared := 0
+	for _, n := range ticks {
+		if n == 2 {
+			shared++
+		}
+	}
+	if shared < 2 {
+		t.Fatalf("the two tickers shared %d of their ticks, want them on one clock: %v", shared, ticks)
+	}
+}

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/mcptray/mcptray/internal/ondemand"
 )
 
 // ErrUnavailable is returned by reads while the database cannot be used;
@@ -49,21 +51,26 @@ type Store struct {
 	lost      int64         // records dropped in the current outage
 	inserts   []*sql.Stmt   // callInsertQueries on db, once prepared
 
-	queue    chan write
-	quit     chan struct{} // closed by Close
-	done     chan struct{} // closed when the writer has stopped
-	closed   sync.Once
-	dropped  atomic.Int64 // records never written, for any reason
-	overflow atomic.Int64 // of those, dropped because the queue was full
-	tokens   tokenCache
+	queue     chan write
+	window    ondemand.Ticker // ends batch windows (collect)
+	windowDue atomic.Int64    // unix ns when the open window ends; 0: none
+	windowEnd chan struct{}
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when the writer has stopped
+	closed    sync.Once
+	dropped   atomic.Int64 // records never written, for any reason
+	overflow  atomic.Int64 // of those, dropped because the queue was full
+	tokens    tokenCache
 }
 
 func newStore(path string, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{path: path, log: log, queue: make(chan write, queueSize),
+	s := &Store{path: path, log: log, queue: make(chan write, queueSize), windowEnd: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{})}
+	s.window.Period, s.window.Tick = batchWindow, s.endWindow
+	return s
 }
 
 // Open opens (creating, 0600) and migrates the database at path. A damaged
@@ -128,6 +135,7 @@ func (s *Store) Close() error {
 	s.closed.Do(func() {
 		close(s.quit)
 		<-s.done
+		s.window.Stop()
 		err = s.closeDB(errClosed)
 	})
 	return err

@@ -49,6 +49,24 @@ func (b *batchTx) Exec(query string, args ...any) (sql.Result, error) {
 	return st.Exec(args...)
 }
 
+// endWindow is the window ticker's Tick: it ends the batch window once
+// its time has come.
+func (s *Store) endWindow(now time.Time) (pending bool) {
+	due := s.windowDue.Load()
+	if due == 0 {
+		return false
+	}
+	if now.UnixNano() < due {
+		return true
+	}
+	s.windowDue.Store(0)
+	select {
+	case s.windowEnd <- struct{}{}:
+	default: // never full: one window at a time, and collect takes its end
+	}
+	return false
+}
+
 func (s *Store) put(w write) {
 	select {
 	case s.queue <- w:
@@ -92,17 +110,20 @@ func (s *Store) writer() {
 	}
 }
 
-// collect waits batchWindow after a first write, then takes what queued
-// meanwhile. Records arrive on the bridge's hot path: a writer that
+// collect waits at least batchWindow after a first write, then takes what
+// queued meanwhile. Records arrive on the bridge's hot path: a writer that
 // waited on the queue would be woken, a thread with it, for every call;
-// this way it wakes once per batch.
+// this way it wakes once per batch. The window ends on a tick of the
+// process's shared clock (internal/ondemand) rather than a timer of its
+// own: a timer firing wakes a thread, and the bridge's tickers tick
+// anyway while calls come.
 func (s *Store) collect(first write) []write {
-	timer := time.NewTimer(batchWindow)
+	s.windowDue.Store(time.Now().Add(batchWindow).UnixNano())
+	s.window.Poke()
 	select {
-	case <-timer.C:
+	case <-s.windowEnd:
 	case <-s.quit:
 	}
-	timer.Stop()
 	batch := []write{first}
 	for n := len(s.queue); n > 0; n-- {
 		batch = append(batch, <-s.queue)
