@@ -170,7 +170,7 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		delta, ratio, cpu, switches := "floor", "100%", "0", "0"
 		if i > 0 {
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
-			ratio = fmt.Sprintf("%.0f%%", medianRatio(p.rate, floor.rate))
+			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, floor.rate)) // a decimal: 89.7 is not 90
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
