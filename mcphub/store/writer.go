@@ -110,15 +110,16 @@ func (s *Store) writer() {
 	}
 }
 
-// collect waits at least batchWindow after a first write, then takes what
+// collect waits about batchWindow after a first write, then takes what
 // queued meanwhile. Records arrive on the bridge's hot path: a writer that
 // waited on the queue would be woken, a thread with it, for every call;
-// this way it wakes once per batch. The window ends on a tick of the
-// process's shared clock (internal/ondemand) rather than a timer of its
-// own: a timer firing wakes a thread, and the bridge's tickers tick
-// anyway while calls come.
+// this way it wakes once per batch. The window ends on the first tick of
+// the process's shared clock (internal/ondemand) at least half a window
+// after the first write, 50-150 ms, rather than on a timer of its own: a
+// timer firing wakes a thread, and the bridge's tickers tick anyway while
+// calls come.
 func (s *Store) collect(first write) []write {
-	s.windowDue.Store(time.Now().Add(batchWindow).UnixNano())
+	s.windowDue.Store(time.Now().Add(batchWindow / 2).UnixNano())
 	s.window.Poke()
 	select {
 	case <-s.windowEnd:
