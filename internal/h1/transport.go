@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcptray/mcptray/internal/ondemand"
 	"github.com/mcptray/mcptray/internal/rawio"
 )
 
@@ -33,9 +34,10 @@ type Transport struct {
 	maxIdle     int           // idle connections kept per host
 	idleTimeout time.Duration // an idle connection older than this is closed
 
-	mu       sync.Mutex
-	idle     map[string][]*conn // by host:port, most recently used last
-	draining map[*conn]struct{} // closed before their end, being read to it
+	mu        sync.Mutex
+	idle      map[string][]*conn  // by host:port, most recently used last
+	draining  map[*conn]time.Time // closed before their end, being read to it; since when
+	cutDrains ondemand.Ticker     // ends drains that took drainWait
 
 	drained func(kept bool) // tests: a drain (see body.Close) ended
 }
@@ -43,14 +45,16 @@ type Transport struct {
 // New returns a Transport that sends what it does not handle itself to
 // fallback.
 func New(fallback http.RoundTripper) *Transport {
-	return &Transport{
+	t := &Transport{
 		fallback:    fallback,
 		dialer:      net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
 		maxIdle:     16,
 		idleTimeout: 90 * time.Second,
 		idle:        map[string][]*conn{},
-		draining:    map[*conn]struct{}{},
+		draining:    map[*conn]time.Time{},
 	}
+	t.cutDrains.Period, t.cutDrains.Tick = drainTick, t.cutLongDrains
+	return t
 }
 
 // conn is one connection to a server, owned by one request at a time.
@@ -190,8 +194,9 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 // Close before the end reads what is left of the answer off the caller's
-// path, for a moment (drainWait) and up to drainMax bytes, and keeps the
-// connection if the answer ends by then. A server written in Go sends the
+// path, for a moment (drainWait, enforced on the shared clock: a read
+// deadline is a timer, and this is once per call to some servers) and up
+// to drainMax bytes, and keeps the connection if the answer ends by then. A server written in Go sends the
 // end of a chunked stream only after its handler returns, a packet after
 // the event that answered: dropping the connection for those five bytes
 // cost a new connection for most calls to such a server.
@@ -199,8 +204,9 @@ func (b *body) Close() error {
 	b.once.Do(func() {
 		if reusable(b.c, b.stop, b.keep) {
 			b.t.mu.Lock()
-			b.t.draining[b.c] = struct{}{}
+			b.t.draining[b.c] = time.Now()
 			b.t.mu.Unlock()
+			b.t.cutDrains.Poke()
 			go b.t.drain(b.c, b.rc)
 		}
 	})
@@ -209,22 +215,20 @@ func (b *body) Close() error {
 
 const (
 	drainWait = 250 * time.Millisecond
+	drainTick = 100 * time.Millisecond // so drains end 250-350 ms in
 	drainMax  = 64 << 10
 )
 
 // drain reads the rest of a body closed before its end and gives the
 // connection back if the body ends within drainWait and drainMax.
 func (t *Transport) drain(c *conn, rest io.Reader) {
-	ended := c.nc.SetReadDeadline(time.Now().Add(drainWait)) == nil
-	if ended {
-		n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
-		ended = err == nil && n <= drainMax && c.nc.SetReadDeadline(time.Time{}) == nil
-	}
+	n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
 	t.mu.Lock()
 	_, ours := t.draining[c] // not if CloseIdleConnections came meanwhile
 	delete(t.draining, c)
 	t.mu.Unlock()
-	kept := ended && ours
+	// Off the list, cutLongDrains no longer touches its deadline.
+	kept := ours && err == nil && n <= drainMax && c.nc.SetReadDeadline(time.Time{}) == nil
 	if kept {
 		t.put(c)
 	} else {
@@ -233,6 +237,19 @@ func (t *Transport) drain(c *conn, rest io.Reader) {
 	if t.drained != nil {
 		t.drained(kept)
 	}
+}
+
+// cutLongDrains (the cutDrains ticker's Tick) ends the reads of drains
+// older than drainWait with a deadline in the past, which adds no timer.
+func (t *Transport) cutLongDrains(now time.Time) (pending bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c, since := range t.draining {
+		if now.Sub(since) >= drainWait {
+			_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	return len(t.draining) > 0
 }
 
 // get returns an idle connection to addr that is still open, or a new one.
@@ -281,7 +298,7 @@ func (t *Transport) put(c *conn) {
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle, draining := t.idle, t.draining
-	t.idle, t.draining = map[string][]*conn{}, map[*conn]struct{}{}
+	t.idle, t.draining = map[string][]*conn{}, map[*conn]time.Time{}
 	t.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {

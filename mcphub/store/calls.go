@@ -79,7 +79,7 @@ func closeAll(stmts []*sql.Stmt) {
 
 // insertCalls writes call records, the largest power of two of them that
 // is left (at most callsPerInsert) to a statement.
-func insertCalls(tx *batchTx, calls []*Call) error {
+func (b *batchTx) insertCalls(calls []*Call) error {
 	for len(calls) > 0 {
 		k := bits.Len(uint(min(len(calls), callsPerInsert))) - 1
 		n := 1 << k
@@ -87,7 +87,7 @@ func insertCalls(tx *batchTx, calls []*Call) error {
 		for _, c := range calls[:n] {
 			args = append(args, c.Time.UnixMilli(), c.Client, c.Server, c.Method, c.Item, c.Duration.Microseconds(), c.Outcome, c.BytesIn, c.BytesOut)
 		}
-		if _, err := tx.tx.Stmt(tx.inserts[k]).Exec(args...); err != nil {
+		if _, err := b.tx.Stmt(b.inserts[k]).Exec(args...); err != nil {
 			return err
 		}
 		calls = calls[n:]

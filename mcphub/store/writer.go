@@ -29,8 +29,9 @@ const (
 // is better than a hub that stops answering.
 func (s *Store) enqueue(run func(*batchTx) error) { s.put(write{run: run}) }
 
-// batchTx is a batch's transaction. Exec prepares a statement once per
-// batch rather than once per record: a batch is mostly the same insert.
+// batchTx is a batch's transaction. Call records go in with inserts
+// (insertCalls); the other changes, few and varied, through Exec, which
+// prepares a statement once per batch rather than once per change.
 type batchTx struct {
 	tx      *sql.Tx
 	stmts   map[string]*sql.Stmt
@@ -184,7 +185,7 @@ func (s *Store) commit(batch []write) error {
 		return err
 	}
 	btx := &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}, inserts: inserts}
-	// Call records in a row go in together (insertCalls); the order of
+	// Call records in a row go in together (batchTx.insertCalls); the order of
 	// everything else is kept.
 	var calls []*Call
 	for _, w := range batch {
@@ -193,7 +194,7 @@ func (s *Store) commit(batch []write) error {
 		case w.call != nil:
 			calls = append(calls, w.call)
 		case w.run != nil:
-			if err = insertCalls(btx, calls); err == nil {
+			if err = btx.insertCalls(calls); err == nil {
 				err = w.run(btx)
 			}
 			calls = calls[:0]
@@ -203,7 +204,7 @@ func (s *Store) commit(batch []write) error {
 			return err
 		}
 	}
-	if err := insertCalls(btx, calls); err != nil {
+	if err := btx.insertCalls(calls); err != nil {
 		tx.Rollback()
 		return err
 	}

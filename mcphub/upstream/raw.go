@@ -59,7 +59,7 @@ func newRawPath(endpoint string, p *probe, session, version string) *rawPath {
 	if session != "" {
 		post["Mcp-Session-Id"] = []string{session}
 	}
-	for k, v := range p.headers { // as probe.prepare would set them
+	for k, v := range p.headers { // as probe.prepare sets them: rawSend skips it
 		post.Set(k, v)
 	}
 	return &rawPath{endpoint: endpoint, probe: p, post: post}
@@ -215,13 +215,15 @@ func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.
 		return nil, err
 	}
 	req.Header = header
-	if c.opts.Auth != nil {
+	if c.opts.Auth != nil && header["Authorization"] == nil {
 		// go-sdk signs its own Streamable HTTP requests; these are ours.
+		// A configured Authorization wins, as probe.prepare makes it win
+		// on go-sdk's.
 		if err := signWith(c.opts.Auth, req); err != nil {
 			return nil, err
 		}
 	}
-	return rp.probe.RoundTrip(req)
+	return rp.probe.send(req) // its headers have the configured ones (newRawPath)
 }
 
 // rawCall is one call on the raw path while its answer is read.
