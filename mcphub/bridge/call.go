@@ -48,7 +48,9 @@ type call struct {
 	server string
 	tag    string
 	// input carries requests the (initialize-era) server sends mid-call to
-	// a 2026-07-28 client, which cannot take server requests.
+	// a 2026-07-28 client, which cannot take server requests; done, the
+	// outcome of a call that may be suspended. Both nil for an
+	// initialize-era client, whose calls are never suspended.
 	input chan *inputNeed
 	done  chan callOutcome
 	// ctx is the upstream call's; the server's requests of the call end
@@ -152,10 +154,15 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	// (suspension), and an initialize-era client's dropped connection is no
 	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
 	cctx, cancel := b.withTimeout(conn.Server().Timeout)
-	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36),
-		input: make(chan *inputNeed), done: make(chan callOutcome, 1), ctx: cctx, cancel: cancel}
+	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), ctx: cctx, cancel: cancel}
+	if x.modern {
+		c.input, c.done = make(chan *inputNeed), make(chan callOutcome, 1)
+	}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
+	// go-sdk's calls are tagged, so that what the server asks during one
+	// finds it; the raw path passes the call itself.
+	rctx := cctx
 	cctx = upstream.WithCallTag(cctx, c.tag)
 	defer x.sess.track(x.msg.ID, cancel)()
 
@@ -183,7 +190,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		var res any
 		var err error
 		if raw != nil {
-			res, err = conn.CallRaw(cctx, method, raw(progress), c)
+			res, err = conn.CallRaw(rctx, method, raw(progress), c)
 		}
 		if raw == nil || errors.Is(err, upstream.ErrNoRawPath) {
 			res, err = do(cctx, cs, progress)
@@ -196,7 +203,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		// On the raw path the call runs here until the server asks for
 		// input, if it ever does; then the rest of it goes on without this
 		// request (upstream.Detacher), answered input_required below.
-		res, err := conn.CallRaw(cctx, method, raw(progress), c)
+		res, err := conn.CallRaw(rctx, method, raw(progress), c)
 		var d *upstream.Detached
 		switch {
 		case errors.As(err, &d):

@@ -45,7 +45,7 @@ type RawHandler interface {
 type rawPath struct {
 	endpoint string
 	probe    *probe      // the session's RoundTripper: configured headers, status records
-	post     http.Header // a POST's headers (the session's ID and version among them), built once; each request gets a copy of the map, whose value slices are shared and never written
+	post     http.Header // a POST's headers (the session's ID and version among them), built once and shared: a request that is signed gets a copy of the map (rawSend); the value slices are never written
 	seq      atomic.Uint64
 }
 
@@ -202,19 +202,24 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 }
 
 func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Response, error) {
-	return c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), maps.Clone(rp.post))
+	return c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), rp.post)
 }
 
 // rawSend sends one request of the session with header, signed, on its
-// RoundTripper.
+// RoundTripper. header is not written: a request to be signed gets a copy.
 func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.Reader, header http.Header) (*http.Response, error) {
 	// The raw path reads the call's stream itself: no tagging for go-sdk.
-	ctx = context.WithValue(ctx, callTagKey{}, nil)
+	if ctx.Value(callTagKey{}) != nil {
+		ctx = context.WithValue(ctx, callTagKey{}, nil)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, rp.endpoint, body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header = header
+	if c.opts.Auth != nil || rp.probe.auth != nil {
+		req.Header = maps.Clone(header)
+	}
 	if c.opts.Auth != nil && header["Authorization"] == nil {
 		// go-sdk signs its own Streamable HTTP requests; these are ours.
 		// A configured Authorization wins, as probe.prepare makes it win
