@@ -2,6 +2,8 @@ package mcphub
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,6 +153,45 @@ func TestHubSignInAndTokenLifecycle(t *testing.T) {
 			t.Errorf("the log contains a secret issued by the provider: %.12s...", secret)
 		}
 	}
+}
+
+// noAsks is a raw call's handler for calls that send nothing back.
+type noAsks struct{}
+
+func (noAsks) Notification(string, json.RawMessage) {}
+func (noAsks) Request(context.Context, string, json.RawMessage) (json.RawMessage, error) {
+	return nil, errors.New("no requests expected")
+}
+
+// Signed calls on the raw path, several at once: each carries the access
+// token (the server says whose it is), and the headers the session's
+// requests share are copied before one is signed, never written (the
+// race detector watches them).
+func TestSignedRawCallsAtOnce(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(srv.Close) // after the hub's, which ends its streams to it
+	h, _, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q, "protocolVersion": "2025-11-25"}}}`, srv.URL()))
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	if err := h.Authenticate(context.Background(), "demo", AuthenticateOptions{Open: follow}); err != nil {
+		t.Fatal(err)
+	}
+	conn, ok := h.Conn("demo")
+	if !ok {
+		t.Fatal("no connection for demo")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5 {
+				res, err := conn.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"whoami","arguments":{}}`), noAsks{})
+				if err != nil || !strings.Contains(string(res), "client ") || strings.Contains(string(res), "client ,") {
+					t.Errorf("signed raw call: %s %v", res, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestHubSignInFailureIsAReason(t *testing.T) {
