@@ -48,10 +48,11 @@ type UsageSource interface {
 	Usage(ctx context.Context, q store.UsageQuery) (*store.Usage, error)
 }
 
-// TokenVerifier checks client tokens (the store, with its cache); it
-// returns store.ErrTokenInvalid for an unknown, revoked or expired token.
+// TokenVerifier checks client tokens by their hash (store.HashToken: the
+// store, with its cache); it returns store.ErrTokenInvalid for an
+// unknown, revoked or expired token.
 type TokenVerifier interface {
-	VerifyToken(secret string) (*store.Token, error)
+	VerifyTokenHash(store.TokenHash) (*store.Token, error)
 }
 
 // maxUsageDays bounds the usage statistics tool.

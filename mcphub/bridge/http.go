@@ -106,7 +106,7 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return "", false
 	}
-	key := tokenKey(raw)
+	key := store.HashToken(raw) // once: the limiter and the store know a token by it
 	if !b.limiter.allow(key) {
 		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
@@ -114,8 +114,8 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 	}
 	var tok *store.Token
 	err := store.ErrTokenInvalid
-	if b.opts.Tokens != nil {
-		tok, err = b.opts.Tokens.VerifyToken(raw)
+	if b.opts.Tokens != nil && strings.HasPrefix(raw, store.TokenPrefix) {
+		tok, err = b.opts.Tokens.VerifyTokenHash(key)
 	}
 	if err != nil && !errors.Is(err, store.ErrTokenInvalid) {
 		// The database cannot be read: no token is wrong, none can be checked.

@@ -1,9 +1,10 @@
 package bridge
 
 import (
-	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/mcptray/mcptray/mcphub/store"
 )
 
 // failLimiter slows down guessing of client tokens. Failed verifications
@@ -17,8 +18,8 @@ type failLimiter struct {
 	now      func() time.Time
 	bucket   float64
 	last     time.Time
-	known    map[[32]byte]time.Time // hashes of tokens that verified, and when
-	failed   int                    // failures since the last log line
+	known    map[store.TokenHash]time.Time // tokens that verified, and when
+	failed   int                           // failures since the last log line
 	loggedAt time.Time
 }
 
@@ -30,15 +31,11 @@ const (
 )
 
 func newFailLimiter() *failLimiter {
-	return &failLimiter{now: time.Now, bucket: failBurst, known: map[[32]byte]time.Time{}}
+	return &failLimiter{now: time.Now, bucket: failBurst, known: map[store.TokenHash]time.Time{}}
 }
 
-// tokenKey is how the limiter knows a token: its SHA-256, computed once
-// per request.
-func tokenKey(raw string) [32]byte { return sha256.Sum256([]byte(raw)) }
-
 // allow reports whether the token may be verified now.
-func (l *failLimiter) allow(key [32]byte) bool {
+func (l *failLimiter) allow(key store.TokenHash) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -75,7 +72,7 @@ func (l *failLimiter) fail() int {
 
 // ok records a token that verified. The set is swept only when a new
 // token joins a large one, not on every request.
-func (l *failLimiter) ok(key [32]byte) {
+func (l *failLimiter) ok(key store.TokenHash) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()

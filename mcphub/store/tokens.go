@@ -62,7 +62,7 @@ const lastUsedEvery = time.Minute
 
 type cachedToken struct {
 	tok     *Token
-	hash    []byte
+	hash    TokenHash // as stored
 	checked time.Time
 }
 
@@ -70,14 +70,18 @@ type cachedToken struct {
 type tokenCache struct {
 	now     func() time.Time // time.Now; tests move it
 	mu      sync.Mutex
-	entries map[string]cachedToken // hex hash -> entry
-	touched map[string]time.Time   // hex hash -> last last_used write
+	entries map[TokenHash]cachedToken
+	touched map[TokenHash]time.Time // the last last_used write
 }
 
-func hashToken(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
+// TokenHash is a client token's SHA-256: all that is stored of it, and how
+// the hub knows it (the bridge's rate limiter too).
+type TokenHash [32]byte
+
+// HashToken hashes a client token's secret.
+func HashToken(secret string) TokenHash { return sha256.Sum256([]byte(secret)) }
+
+func (h TokenHash) hex() string { return hex.EncodeToString(h[:]) }
 
 // CreateToken makes a client token named name for servers (nil: every
 // server) that expires after ttl (0: never). The token is returned once
@@ -108,7 +112,7 @@ func (s *Store) CreateToken(ctx context.Context, name string, servers []string, 
 	}
 	err := s.withDB(func(db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires) VALUES (?, ?, ?, ?, ?)`,
-			name, hex.EncodeToString(hashToken(secret)), scope, now.UnixMilli(), expires)
+			name, HashToken(secret).hex(), scope, now.UnixMilli(), expires)
 		return err
 	})
 	if err != nil {
@@ -208,75 +212,75 @@ func (s *Store) VerifyToken(secret string) (*Token, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return nil, ErrTokenInvalid
 	}
-	hash := hashToken(secret)
-	key := hex.EncodeToString(hash)
+	return s.VerifyTokenHash(HashToken(secret))
+}
+
+// VerifyTokenHash is VerifyToken for a secret with TokenPrefix that its
+// caller has hashed already.
+func (s *Store) VerifyTokenHash(hash TokenHash) (*Token, error) {
 	c := &s.tokens
 	now := time.Now()
 	if c.now != nil {
 		now = c.now()
 	}
 	c.mu.Lock()
-	e, ok := c.entries[key]
+	e, ok := c.entries[hash]
 	c.mu.Unlock()
 	if !ok || now.Sub(e.checked) > tokenCacheTTL {
 		var tok *Token
 		var stored string
 		err := s.withDB(func(db *sql.DB) error {
 			var err error
-			tok, stored, err = scanToken(db.QueryRow(`SELECT `+tokenColumns+` FROM client_tokens WHERE hash = ?`, key))
+			tok, stored, err = scanToken(db.QueryRow(`SELECT `+tokenColumns+` FROM client_tokens WHERE hash = ?`, hash.hex()))
 			return err
 		})
 		if errors.Is(err, sql.ErrNoRows) {
-			c.forget(key)
+			c.forget(hash)
 			return nil, ErrTokenInvalid
 		}
 		if err != nil {
 			return nil, fmt.Errorf("check client token: %w", err)
 		}
-		e = cachedToken{tok: tok, hash: mustHex(stored), checked: now}
+		e = cachedToken{tok: tok, checked: now}
+		_, _ = hex.Decode(e.hash[:], []byte(stored))
 		c.mu.Lock()
 		if c.entries == nil {
-			c.entries = map[string]cachedToken{}
+			c.entries = map[TokenHash]cachedToken{}
 		}
-		c.entries[key] = e
+		c.entries[hash] = e
 		c.mu.Unlock()
 	}
 	// The lookup was by hash; compare it again in constant time so the
 	// answer never depends on how much of it matched.
-	if subtle.ConstantTimeCompare(e.hash, hash) != 1 || e.tok.State(now) != "active" {
+	if subtle.ConstantTimeCompare(e.hash[:], hash[:]) != 1 || e.tok.State(now) != "active" {
 		return nil, ErrTokenInvalid
 	}
-	s.touchToken(key, now)
+	s.touchToken(hash, now)
 	return e.tok, nil
 }
 
-func (c *tokenCache) forget(key string) {
+func (c *tokenCache) forget(hash TokenHash) {
 	c.mu.Lock()
-	delete(c.entries, key)
+	delete(c.entries, hash)
 	c.mu.Unlock()
 }
 
 // touchToken records last use, at most once a minute per token, off the
 // request path.
-func (s *Store) touchToken(key string, now time.Time) {
+func (s *Store) touchToken(hash TokenHash, now time.Time) {
 	c := &s.tokens
 	c.mu.Lock()
 	if c.touched == nil {
-		c.touched = map[string]time.Time{}
+		c.touched = map[TokenHash]time.Time{}
 	}
-	if now.Sub(c.touched[key]) < lastUsedEvery {
+	if now.Sub(c.touched[hash]) < lastUsedEvery {
 		c.mu.Unlock()
 		return
 	}
-	c.touched[key] = now
+	c.touched[hash] = now
 	c.mu.Unlock()
 	s.enqueue(func(tx *batchTx) error {
-		_, err := tx.Exec(`UPDATE client_tokens SET last_used = ? WHERE hash = ?`, now.UnixMilli(), key)
+		_, err := tx.Exec(`UPDATE client_tokens SET last_used = ? WHERE hash = ?`, now.UnixMilli(), hash.hex())
 		return err
 	})
-}
-
-func mustHex(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
 }
