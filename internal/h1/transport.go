@@ -196,10 +196,11 @@ func (b *body) Read(p []byte) (int, error) {
 // Close before the end reads what is left of the answer off the caller's
 // path, for a moment (drainWait, enforced on the shared clock: a read
 // deadline is a timer, and this is once per call to some servers) and up
-// to drainMax bytes, and keeps the connection if the answer ends by then. A server written in Go sends the
-// end of a chunked stream only after its handler returns, a packet after
-// the event that answered: dropping the connection for those five bytes
-// cost a new connection for most calls to such a server.
+// to drainMax bytes, and keeps the connection if the answer ends by then.
+// A server written in Go sends the end of a chunked stream only after its
+// handler returns, a packet after the event that answered: dropping the
+// connection for those five bytes cost a new connection for most calls to
+// such a server.
 func (b *body) Close() error {
 	b.once.Do(func() {
 		if reusable(b.c, b.stop, b.keep) {

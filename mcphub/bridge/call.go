@@ -162,8 +162,10 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	b.inflight(server, c.tag, true)
 	// go-sdk's calls are tagged, so that what the server asks during one
 	// finds it; the raw path passes the call itself.
-	rctx := cctx
-	cctx = upstream.WithCallTag(cctx, c.tag)
+	sdk := do
+	do = func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+		return sdk(upstream.WithCallTag(ctx, c.tag), cs, progress)
+	}
 	defer x.sess.track(x.msg.ID, cancel)()
 
 	var progress any
@@ -190,7 +192,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		var res any
 		var err error
 		if raw != nil {
-			res, err = conn.CallRaw(rctx, method, raw(progress), c)
+			res, err = conn.CallRaw(cctx, method, raw(progress), c)
 		}
 		if raw == nil || errors.Is(err, upstream.ErrNoRawPath) {
 			res, err = do(cctx, cs, progress)
@@ -203,7 +205,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		// On the raw path the call runs here until the server asks for
 		// input, if it ever does; then the rest of it goes on without this
 		// request (upstream.Detacher), answered input_required below.
-		res, err := conn.CallRaw(rctx, method, raw(progress), c)
+		res, err := conn.CallRaw(cctx, method, raw(progress), c)
 		var d *upstream.Detached
 		switch {
 		case errors.As(err, &d):

@@ -216,14 +216,16 @@ func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.
 	if err != nil {
 		return nil, err
 	}
+	// go-sdk signs its own Streamable HTTP requests; these are ours. A
+	// configured Authorization wins, as probe.prepare makes it win on
+	// go-sdk's. A request to be signed (here or by the probe) gets its own
+	// copy of the shared header.
+	sign := c.opts.Auth != nil && header["Authorization"] == nil
 	req.Header = header
-	if c.opts.Auth != nil || rp.probe.auth != nil {
+	if sign || rp.probe.auth != nil {
 		req.Header = maps.Clone(header)
 	}
-	if c.opts.Auth != nil && header["Authorization"] == nil {
-		// go-sdk signs its own Streamable HTTP requests; these are ours.
-		// A configured Authorization wins, as probe.prepare makes it win
-		// on go-sdk's.
+	if sign {
 		if err := signWith(c.opts.Auth, req); err != nil {
 			return nil, err
 		}
