@@ -507,21 +507,9 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	if server, ok := snap.signIn[p.Name]; ok {
 		return b.signInTool(server), nil
 	}
-	r, ok := snap.tools[p.Name]
+	r, snap, ok := b.find(ctx, x.sess.view, snap, toolRoutes, p.Name)
 	if !ok {
-		// The tool's server may still be connecting for the first time.
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		snap = b.snapshot(x.sess.view)
-		r, ok = snap.tools[p.Name]
-	}
-	if !ok {
-		// A tool of a server that is down or signed out is not listed; say
-		// why rather than that it does not exist.
-		if server := b.ownerOf(x.sess.view, snap, p.Name); server != "" {
-			res, rerr := unavailable("tools/call", snap.unavailable[server])
-			return res, rerr
-		}
-		return nil, errorf(codeInvalidParams, "Unknown tool: %s", p.Name)
+		return b.notFound(x.sess.view, snap, "tools/call", "tool", p.Name)
 	}
 	if x.modern {
 		if rerr := checkParamHeaders(x.hdr, snap.headers[p.Name], p.Arguments); rerr != nil {
@@ -569,6 +557,34 @@ func toolCallParams(name string, args json.RawMessage, progress any) json.RawMes
 
 var _ upstream.RawHandler = (*call)(nil)
 
+// find looks a tool or prompt up by the name the client knows it by, in
+// the catalog that in picks of snap; a name not there yet may belong to a
+// server still connecting for the first time, so it waits for those and
+// looks again. The snapshot returned is the one looked in last.
+func (b *Bridge) find(ctx context.Context, v view, snap *snapshot, in func(*snapshot) map[string]route, name string) (route, *snapshot, bool) {
+	if r, ok := in(snap)[name]; ok {
+		return r, snap, true
+	}
+	b.awaitFirstConnect(ctx, v, "")
+	snap = b.snapshot(v)
+	r, ok := in(snap)[name]
+	return r, snap, ok
+}
+
+// The catalogs find looks in.
+func toolRoutes(s *snapshot) map[string]route   { return s.tools }
+func promptRoutes(s *snapshot) map[string]route { return s.prompts }
+
+// notFound answers for a tool or prompt (kind) that find did not find. One
+// of a server that is down or signed out is not listed: the answer says
+// why rather than that it does not exist.
+func (b *Bridge) notFound(v view, snap *snapshot, method, kind, name string) (json.RawMessage, *rpcError) {
+	if server := b.ownerOf(v, snap, name); server != "" {
+		return unavailable(method, snap.unavailable[server])
+	}
+	return nil, errorf(codeInvalidParams, "Unknown %s: %s", kind, name)
+}
+
 // ownerOf names the unavailable server a tool or prompt name belongs to:
 // the only server of a one-server view, or the one whose prefix it has.
 func (b *Bridge) ownerOf(v view, snap *snapshot, name string) string {
@@ -600,18 +616,9 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
-	snap := b.snapshot(x.sess.view)
-	r, ok := snap.prompts[p.Name]
+	r, snap, ok := b.find(ctx, x.sess.view, b.snapshot(x.sess.view), promptRoutes, p.Name)
 	if !ok {
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		snap = b.snapshot(x.sess.view)
-		r, ok = snap.prompts[p.Name]
-	}
-	if !ok {
-		if server := b.ownerOf(x.sess.view, snap, p.Name); server != "" {
-			return unavailable("prompts/get", snap.unavailable[server])
-		}
-		return nil, errorf(codeInvalidParams, "Unknown prompt: %s", p.Name)
+		return b.notFound(x.sess.view, snap, "prompts/get", "prompt", p.Name)
 	}
 	return b.forward(ctx, x, r.server, "prompts/get", r.name, nil, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState,

@@ -315,6 +315,35 @@ func TestDownServerFailsAtOnceWithAdvice(t *testing.T) {
 	callTool(t, cs, "beta__whoami", nil)
 }
 
+// Tools and prompts are looked up alike: a name of a server that is down
+// says so, a name of no server says it is unknown, each naming the name.
+func TestUnlistedNamesSayWhy(t *testing.T) {
+	alpha, beta := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	alpha.close()
+	if err := r.hub.Reconnect("alpha"); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, map[string]status.State{"alpha": status.Error})
+	ctx := context.Background()
+
+	if _, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "alpha__greet"}); err == nil || !strings.Contains(err.Error(), "alpha is unavailable") {
+		t.Errorf("a prompt of a down server: %v", err)
+	}
+	if _, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "gamma__greet"}); err == nil || !strings.Contains(err.Error(), "Unknown prompt: gamma__greet") {
+		t.Errorf("a prompt of no server: %v", err)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "beta__nothing"}); err == nil || !strings.Contains(err.Error(), "Unknown tool: beta__nothing") {
+		t.Errorf("a tool the server does not have: %v", err)
+	}
+	res, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "beta__greet"})
+	if err != nil || len(res.Messages) != 1 {
+		t.Fatalf("the other server's prompt: %+v, %v", res, err)
+	}
+}
+
 func writeConfig(t *testing.T, path, content string) {
 	t.Helper()
 	if err := atomicWrite(path, content); err != nil {
