@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-
 	"fmt"
 	"os"
 	"os/exec"
