@@ -321,12 +321,25 @@ func TestUnlistedNamesSayWhy(t *testing.T) {
 	alpha, beta := twoUpstreams(t)
 	r := newRig(t, cfgServers("alpha", legacy(alpha.URL), "beta", legacy(beta.URL)), rigOptions{})
 	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
-	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	changed := make(chan struct{}, 16)
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} }})
+	toolNames(t, cs)
 	alpha.close()
 	if err := r.hub.Reconnect("alpha"); err != nil {
 		t.Fatal(err)
 	}
 	r.wait(t, map[string]status.State{"alpha": status.Error})
+	// The bridge hears of it on its own: its list_changed says its catalog
+	// no longer has alpha's tools.
+	select {
+	case <-changed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no tools list_changed after alpha went down")
+	}
+	if toolNames(t, cs)["alpha__whoami"] != nil {
+		t.Fatal("alpha's tools are still listed")
+	}
 	ctx := context.Background()
 
 	if _, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "alpha__greet"}); err == nil || !strings.Contains(err.Error(), "alpha is unavailable") {
