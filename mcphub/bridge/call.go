@@ -47,6 +47,7 @@ type call struct {
 	x      *exchange // the request currently waiting on it
 	server string
 	tag    string
+	do     sdkCall // the request through the go-sdk session (see sdk)
 	// input carries requests the (initialize-era) server sends mid-call to
 	// a 2026-07-28 client, which cannot take server requests; done, the
 	// outcome of a call that may be suspended. Both nil for an
@@ -154,18 +155,12 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	// (suspension), and an initialize-era client's dropped connection is no
 	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
 	cctx, cancel := b.withTimeout(conn.Server().Timeout)
-	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), ctx: cctx, cancel: cancel}
+	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), do: do, ctx: cctx, cancel: cancel}
 	if x.modern {
 		c.input, c.done = make(chan *inputNeed), make(chan callOutcome, 1)
 	}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
-	// go-sdk's calls are tagged, so that what the server asks during one
-	// finds it; the raw path passes the call itself.
-	sdk := do
-	do = func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
-		return sdk(upstream.WithCallTag(ctx, c.tag), cs, progress)
-	}
 	defer x.sess.track(x.msg.ID, cancel)()
 
 	var progress any
@@ -183,7 +178,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		if rerr := c.missingCapability(); rerr != nil {
 			return nil, rerr, outcomeError
 		}
-		return b.finish(cctx, x, server, method, cs, res, err, progress, do)
+		return b.finish(cctx, x, server, method, cs, res, err, progress, c)
 	}
 	if !x.modern {
 		// An initialize-era client is never suspended and its leaving is no
@@ -195,7 +190,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 			res, err = conn.CallRaw(cctx, method, raw(progress), c)
 		}
 		if raw == nil || errors.Is(err, upstream.ErrNoRawPath) {
-			res, err = do(cctx, cs, progress)
+			res, err = c.sdk(cctx, cs, progress)
 		}
 		return answer(res, err)
 	}
@@ -224,7 +219,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		// The go-sdk session answers the server's requests on goroutines
 		// of its own: the call needs one too, to be suspended.
 		go func() {
-			res, err := do(cctx, cs, progress)
+			res, err := c.sdk(cctx, cs, progress)
 			c.done <- callOutcome{res, err}
 		}()
 	}
@@ -237,8 +232,15 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	case <-ctx.Done(): // the 2026-07-28 client left: that cancels the call
 		c.end()
 		o := <-c.done
-		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, do)
+		return b.finish(cctx, x, server, method, cs, o.res, o.err, progress, c)
 	}
+}
+
+// sdk makes the call's request through the go-sdk session, tagged so that
+// what the server asks during it finds the call (the raw path passes the
+// call itself, and needs no tag).
+func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
+	return c.do(upstream.WithCallTag(ctx, c.tag), cs, progress)
 }
 
 // DetachOnRequest lets a 2026-07-28 client's request go when its
@@ -262,7 +264,7 @@ func (c *call) missingCapability() *rpcError {
 // multi-round-trip with an initialize-era client where the server asked
 // for input (LC-26).
 func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string, cs *mcp.ClientSession,
-	res any, err error, progress any, do sdkCall) (json.RawMessage, *rpcError, string) {
+	res any, err error, progress any, c *call) (json.RawMessage, *rpcError, string) {
 	for round := 0; err == nil; round++ {
 		requests, state := inputOf(res)
 		if requests == nil {
@@ -282,7 +284,7 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 			break
 		}
 		retry := withResponses(ctx, responses, state)
-		res, err = do(retry, cs, progress)
+		res, err = c.sdk(retry, cs, progress)
 	}
 	if err != nil {
 		return b.upstreamError(ctx, method, server, err)

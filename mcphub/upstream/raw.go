@@ -80,7 +80,9 @@ func (c *Conn) rawPathOf(att *attempt) *rawPath {
 
 // CallRaw sends method with params (the JSON of the params object) and
 // returns the result's JSON, or the server's JSON-RPC error as a
-// *jsonrpc.Error. ErrNoRawPath: use the session instead.
+// *jsonrpc.Error. ErrNoRawPath: use the session instead. ctx carries no
+// call tag (WithCallTag is for go-sdk's requests): the raw path reads the
+// call's stream itself, and h gets what the server sends with it.
 func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessage, h RawHandler) (json.RawMessage, error) {
 	c.mu.Lock()
 	rp := c.raw
@@ -208,10 +210,6 @@ func (c *Conn) rawPost(ctx context.Context, rp *rawPath, body []byte) (*http.Res
 // rawSend sends one request of the session with header, signed, on its
 // RoundTripper. header is not written: a request to be signed gets a copy.
 func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.Reader, header http.Header) (*http.Response, error) {
-	// The raw path reads the call's stream itself: no tagging for go-sdk.
-	if ctx.Value(callTagKey{}) != nil {
-		ctx = context.WithValue(ctx, callTagKey{}, nil)
-	}
 	req, err := http.NewRequestWithContext(ctx, method, rp.endpoint, body)
 	if err != nil {
 		return nil, err
