@@ -319,6 +319,17 @@ func TestTokenCommandsAndStats(t *testing.T) {
 	if _, errOut, code := u.run(t, "token", "create", "cursor"); code == 0 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("duplicate name: %d %s", code, errOut)
 	}
+	// A lifetime in days that would overflow (wrapping to minutes) is
+	// refused, as are arguments a command does not take.
+	if _, errOut, code := u.run(t, "token", "create", "forever", "--ttl", "213504d"); code == 0 || !strings.Contains(errOut, `"213504d" is not a number of days from 1 to 36500`) {
+		t.Errorf("--ttl 213504d: %d %s", code, errOut)
+	}
+	if _, errOut, code := u.run(t, "stats", "30"); code != exitUsage || !strings.Contains(errOut, `unexpected argument "30"`) {
+		t.Errorf("stats 30: %d %s", code, errOut)
+	}
+	if _, errOut, code := u.run(t, "stats", "--days", "100000000"); code != exitUsage || !strings.Contains(errOut, "--days must be 1 to 3650") {
+		t.Errorf("stats --days 100000000: %d %s", code, errOut)
+	}
 	list, _, _ := u.run(t, "token", "list")
 	if !strings.Contains(list, "cursor") || !strings.Contains(list, "active") || strings.Contains(list, token) {
 		t.Errorf("token list:\n%s", list)

@@ -26,7 +26,7 @@ const relayEnv = "MCPTRAY_RELAY"
 func runBridge(env *cliEnv, args []string) int {
 	fs := env.newFlags("bridge")
 	server := fs.String("server", "", "only this server's tools, prompts and resources, names unchanged (default: every server)")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	paths, err := resolvePaths(env.configFlag)

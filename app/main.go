@@ -220,6 +220,18 @@ func (env *cliEnv) newFlags(c string) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses the flags of a command that takes no positional
+// arguments, refusing any ("mcptray stats 30" is a mistake, not 7 days).
+func (env *cliEnv) parseFlags(fs *flag.FlagSet, args []string) bool {
+	pos, ok := env.parse(fs, args)
+	if ok && len(pos) > 0 {
+		fmt.Fprintf(env.stderr, "%s: unexpected argument %q (it takes flags only)\n", fs.Name(), pos[0])
+		fmt.Fprintf(env.stderr, "Run 'mcptray help %s' for usage.\n", strings.TrimPrefix(fs.Name(), "mcptray "))
+		return false
+	}
+	return ok
+}
+
 // parse parses flags that may come before, between or after positional
 // arguments ("mcptray test URL --tool x" and "mcptray test --tool x URL").
 // It returns the positional arguments, or ok=false after printing the

@@ -23,7 +23,7 @@ func canShowWindow() bool {
 
 func runOpen(env *cliEnv, args []string) int {
 	fs := env.newFlags("open")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	return runGUI(env)

@@ -22,7 +22,7 @@ const readyFDEnv = "MCPTRAY_READY_FD"
 func runServe(env *cliEnv, args []string) int {
 	fs := env.newFlags("serve")
 	detach := fs.Bool("detach", false, "run in the background; return once the hub is ready")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	if *detach {
@@ -142,7 +142,7 @@ func serveDetached(env *cliEnv) int {
 
 func runStop(env *cliEnv, args []string) int {
 	fs := env.newFlags("stop")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	client, _, code := env.dialHub("stop")

@@ -18,11 +18,11 @@ func runStats(env *cliEnv, args []string) int {
 	days := fs.Int("days", 7, "how many days back, today included")
 	server := fs.String("server", "", "only this `SERVER`")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
-	if *days < 1 {
-		fmt.Fprintln(env.stderr, "mcptray stats: --days must be 1 or more")
+	if *days < 1 || *days > config.MaxRecordDays {
+		fmt.Fprintf(env.stderr, "mcptray stats: --days must be 1 to %d (no record is kept longer)\n", config.MaxRecordDays)
 		return exitUsage
 	}
 	paths, err := resolvePaths(env.configFlag)

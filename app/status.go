@@ -18,7 +18,7 @@ func runStatus(env *cliEnv, args []string) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	wait := fs.String("wait", "", "first wait until every server is in `STATE` (for scripts), e.g. connected")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	if *wait != "" {
@@ -209,7 +209,7 @@ func (env *cliEnv) hubError(cmd string, paths Paths, err error) int {
 
 func runReload(env *cliEnv, args []string) int {
 	fs := env.newFlags("reload")
-	if _, ok := env.parse(fs, args); !ok {
+	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
 	client, paths, code := env.dialHub("reload")

@@ -97,6 +97,10 @@ func runToken(env *cliEnv, args []string) int {
 	return usage()
 }
 
+// maxLifetimeDays bounds --ttl in days: a hundred years, far from where a
+// time.Duration of days overflows (106,751) and wraps to a short lifetime.
+const maxLifetimeDays = 36500
+
 // parseLifetime reads 30d, 12h, 90m (Go durations plus days); "" is never.
 func parseLifetime(s string) (time.Duration, error) {
 	if s == "" {
@@ -104,8 +108,8 @@ func parseLifetime(s string) (time.Duration, error) {
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 1 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
+		if err != nil || n < 1 || n > maxLifetimeDays {
+			return 0, fmt.Errorf("%q is not a number of days from 1 to %d", s, maxLifetimeDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

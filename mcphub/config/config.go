@@ -33,6 +33,7 @@ const (
 const (
 	DefaultBridgePort    = 48800
 	DefaultRecordDays    = 90
+	MaxRecordDays        = 3650 // the longest retention hub.bridge.recordDays allows
 	DefaultCallbackPort  = 48801
 	DefaultToolSeparator = "__"
 	DefaultLogLevel      = "info"

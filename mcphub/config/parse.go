@@ -192,7 +192,7 @@ func (b *builder) hub(n *node, h *Hub) {
 						h.Bridge.RequireToken = bm.value.boolean
 					}
 				case "recordDays":
-					if d, ok := b.integer(bm.value, `"hub.bridge.recordDays"`, 1, 3650); ok {
+					if d, ok := b.integer(bm.value, `"hub.bridge.recordDays"`, 1, MaxRecordDays); ok {
 						h.Bridge.RecordDays = d
 					}
 				default:

@@ -60,7 +60,14 @@ type Store struct {
 	closed    sync.Once
 	dropped   atomic.Int64 // records never written, for any reason
 	overflow  atomic.Int64 // of those, dropped because the queue was full
+	late      atomic.Int64 // of those, dropped because they came after Close
 	tokens    tokenCache
+
+	// putMu orders put against Close: a write reaches the queue before
+	// the writer is told to stop (and is committed), or it is dropped and
+	// counted; none is left in a queue that nothing reads any more.
+	putMu   sync.RWMutex
+	stopped bool // under putMu: Close has begun
 }
 
 func newStore(path string, log *slog.Logger) *Store {
@@ -133,6 +140,9 @@ func (s *Store) withDB(f func(db *sql.DB) error) error {
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
+		s.putMu.Lock()
+		s.stopped = true
+		s.putMu.Unlock()
 		close(s.quit)
 		<-s.done
 		s.window.Stop()

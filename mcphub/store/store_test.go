@@ -91,4 +91,54 @@ func TestWritesAfterCloseAreDropped(t *testing.T) {
 	}
 	s.RecordEvent(status.Event{Kind: status.KindConfig}) // must not panic or block
 	s.Flush()
+	if s.Dropped() != 1 {
+		t.Errorf("%d writes counted as dropped after Close, want 1", s.Dropped())
+	}
+}
+
+// Calls that end while the hub shuts down record themselves as Close
+// runs: each record is either written or counted as dropped, never lost
+// in a queue that nothing reads any more.
+func TestRecordsDuringCloseAreWrittenOrCounted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mcptray.db")
+	log, buf := testLog()
+	s, err := Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 500
+	started := make(chan struct{}, writers)
+	done := make(chan struct{})
+	for range writers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				s.RecordCall(Call{Time: time.Now(), Client: "ide", Server: "a", Method: "tools/call", Item: "t", Outcome: "ok"})
+				if i == 0 {
+					started <- struct{}{}
+				}
+			}
+		}()
+	}
+	for range writers {
+		<-started
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range writers {
+		<-done
+	}
+	dropped := s.Dropped()
+	s, err = Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if written := countCalls(t, s); int64(written)+dropped != writers*each {
+		t.Errorf("%d written + %d dropped, want %d records accounted for", written, dropped, writers*each)
+	}
+	if dropped > 0 && !strings.Contains(buf.String(), "after the database was closed") {
+		t.Errorf("%d records dropped at Close without a word in the log:\n%s", dropped, buf.String())
+	}
 }

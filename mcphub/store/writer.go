@@ -69,6 +69,15 @@ func (s *Store) endWindow(now time.Time) (pending bool) {
 }
 
 func (s *Store) put(w write) {
+	s.putMu.RLock()
+	defer s.putMu.RUnlock()
+	if s.stopped {
+		// A call that ended while the hub shut down (cancelled by it).
+		if s.dropped.Add(1); s.late.Add(1) == 1 {
+			s.log.Warn("a record came after the database was closed; not written")
+		}
+		return
+	}
 	select {
 	case s.queue <- w:
 	default:
@@ -97,7 +106,7 @@ func (s *Store) writer() {
 			s.retryOpen()
 		case <-s.quit:
 			// Commit what is still queued, then stop. Later writes are
-			// dropped by put (nothing reads the queue any more).
+			// dropped by put (Close set stopped first).
 			var batch []write
 			for len(s.queue) > 0 {
 				batch = append(batch, <-s.queue)
