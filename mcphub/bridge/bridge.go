@@ -276,13 +276,19 @@ func (b *Bridge) separator() string {
 }
 
 // register adds a session to the set that hears list_changed.
-func (b *Bridge) register(s *session) {
+// register makes s live (sent list changes, found by its id); false if
+// it already was.
+func (b *Bridge) register(s *session) bool {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.live[s]; ok {
+		return false
+	}
 	b.live[s] = struct{}{}
 	if s.id != "" {
 		b.sessions[s.id] = s
 	}
-	b.mu.Unlock()
+	return true
 }
 
 func (b *Bridge) unregister(s *session) {
@@ -297,6 +303,7 @@ func (b *Bridge) unregister(s *session) {
 	for uri := range s.subs {
 		subs = append(subs, uri)
 	}
+	clear(s.subs) // each counted down once, however often this runs
 	s.mu.Unlock()
 	for _, uri := range subs {
 		if server, ok := b.snapshot(s.view).owner(uri); ok {

@@ -702,8 +702,10 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 	}
 	on := x.msg.Method == "resources/subscribe"
+	if !x.sess.subscribe(p.URI, on) {
+		return emptyResult, nil // already so for this session
+	}
 	first, last := b.countSubscription(server, p.URI, on)
-	x.sess.subscribe(p.URI, on)
 	if !first && !last {
 		return emptyResult, nil
 	}

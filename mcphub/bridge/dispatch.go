@@ -235,19 +235,27 @@ func (b *Bridge) discover(x *exchange) (json.RawMessage, *rpcError) {
 // resultType, and on lists, discover and reads the caching fields. Lists
 // depend on the client's token, so they are private.
 func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMessage {
-	if len(result) < 2 || result[0] != '{' || bytes.Contains(result[:min(len(result), 64)], []byte(`"resultType"`)) {
+	if len(result) < 2 || result[0] != '{' {
 		return result
 	}
-	extra := `"resultType":"complete"`
-	if slices.Contains([]string{"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}, method) {
-		extra += `,"ttlMs":0,"cacheScope":"private"`
+	hasType, hasMeta := topMembers(result)
+	if hasType && hasMeta {
+		return result
 	}
 	var out bytes.Buffer
-	out.Grow(len(result) + len(extra) + len(b.serverMeta) + 16)
+	out.Grow(len(result) + len(b.serverMeta) + 64)
 	out.WriteByte('{')
-	out.WriteString(extra)
-	if !bytes.Contains(result, []byte(`"_meta"`)) {
-		out.WriteString(`,"_meta":`)
+	if !hasType { // a result made in this era has its own (input_required, a modern upstream's)
+		out.WriteString(`"resultType":"complete"`)
+		if slices.Contains([]string{"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}, method) {
+			out.WriteString(`,"ttlMs":0,"cacheScope":"private"`)
+		}
+	}
+	if !hasMeta {
+		if !hasType {
+			out.WriteByte(',')
+		}
+		out.WriteString(`"_meta":`)
 		out.Write(b.serverMeta)
 	}
 	if len(bytes.TrimSpace(result[1:len(result)-1])) > 0 {
@@ -255,6 +263,26 @@ func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMes
 	}
 	out.Write(result[1:])
 	return out.Bytes()
+}
+
+// topMembers reports whether the object result has a resultType and a
+// _meta of its own, not nested deeper. Most results have neither
+// anywhere, so only a result whose text holds one of them (or an escape
+// that could spell one) is read member by member.
+func topMembers(result []byte) (resultType, meta bool) {
+	if !bytes.Contains(result, []byte(`"resultType"`)) && !bytes.Contains(result, []byte(`"_meta"`)) &&
+		!bytes.Contains(result, []byte(`\u`)) {
+		return false, false
+	}
+	jsonobj.Members(result, func(key, _ []byte) {
+		switch string(key) {
+		case "resultType":
+			resultType = true
+		case "_meta":
+			meta = true
+		}
+	})
+	return resultType, meta
 }
 
 // setLogLevel remembers the level for the session and passes it on to

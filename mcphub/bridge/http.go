@@ -324,19 +324,25 @@ func (b *Bridge) notification(s *session, msg *message) {
 func (b *Bridge) serveRequest(ctx context.Context, w http.ResponseWriter, x *exchange) {
 	out := &httpOut{w: w}
 	x.out = out
-	frame := b.answer(ctx, x)
+	frame, rerr := b.respond(ctx, x)
 	status := http.StatusOK
-	if x.modern {
-		status = modernStatus(frame)
+	if x.modern && rerr != nil {
+		status = modernStatus(rerr.Code)
 	}
 	out.finish(frame, status)
 }
 
 // answer runs a request and encodes its response.
 func (b *Bridge) answer(ctx context.Context, x *exchange) []byte {
+	frame, _ := b.respond(ctx, x)
+	return frame
+}
+
+// respond is answer, also returning the error answered, if any.
+func (b *Bridge) respond(ctx context.Context, x *exchange) ([]byte, *rpcError) {
 	result, rerr := b.dispatch(ctx, x)
 	if rerr != nil {
-		return encodeError(x.msg.ID, rerr)
+		return encodeError(x.msg.ID, rerr), rerr
 	}
 	if result == nil {
 		result = emptyResult
@@ -344,21 +350,12 @@ func (b *Bridge) answer(ctx context.Context, x *exchange) []byte {
 	if x.modern {
 		result = b.modernResult(x.msg.Method, result)
 	}
-	return encodeResponse(x.msg.ID, result)
+	return encodeResponse(x.msg.ID, result), nil
 }
 
 // modernStatus maps 2026-07-28 protocol errors to their HTTP status (TS-16).
-func modernStatus(frame []byte) int {
-	if !bytes.Contains(frame[:min(len(frame), 80)], []byte(`"error"`)) {
-		return http.StatusOK
-	}
-	var m struct {
-		Error *rpcError `json:"error"`
-	}
-	if json.Unmarshal(frame, &m) != nil || m.Error == nil {
-		return http.StatusOK
-	}
-	switch m.Error.Code {
+func modernStatus(code int) int {
+	switch code {
 	case codeMethodNotFound:
 		return http.StatusNotFound
 	case codeHeaderMismatch, codeUnsupportedProtocol, codeMissingCapability, codeInvalidParams, codeInvalidRequest:

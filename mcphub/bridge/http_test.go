@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/jsonobj"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/oauth"
@@ -446,5 +448,39 @@ func TestToolCallParamsDecodedOnce(t *testing.T) {
 		if !strings.Contains(body, c.want) {
 			t.Errorf("params %s: got %s, want %s in it", c.params, body, c.want)
 		}
+	}
+}
+
+// A 2026-07-28 result has one resultType, its own when it has one
+// anywhere among its members, and gets the server's _meta unless it has a
+// _meta of its own (not one nested in its content).
+func TestModernResultMembers(t *testing.T) {
+	b := &Bridge{serverMeta: []byte(`{"s":1}`)}
+	reqs := mcp.InputRequestMap{"ask": &mcp.ElicitParams{Message: "which one? (a long enough question to push later members past the first bytes)"}}
+	for _, c := range []struct{ name, in, want string }{
+		{"input required", string(inputRequired(reqs, "st")), `"resultType":"input_required"`},
+		{"resultType late", `{"content":[{"type":"text","text":"` + strings.Repeat("x", 100) + `"}],"resultType":"complete"}`, `"resultType":"complete"`},
+		{"nested _meta", `{"content":[{"type":"text","text":"t","_meta":{"k":1}}]}`, `"_meta":{"s":1}`},
+	} {
+		out := b.modernResult("tools/call", json.RawMessage(c.in))
+		var members []string
+		if !jsonobj.Members(out, func(key, _ []byte) { members = append(members, string(key)) }) {
+			t.Fatalf("%s: not an object: %s", c.name, out)
+		}
+		if n := strings.Count(strings.Join(members, " "), "resultType"); n != 1 || !strings.Contains(string(out), c.want) || !slices.Contains(members, "_meta") {
+			t.Errorf("%s: %s", c.name, out)
+		}
+	}
+}
+
+// A 2026-07-28 protocol error has its HTTP status whatever the length of
+// the request's id (TS-16).
+func TestModernErrorStatusWithLongID(t *testing.T) {
+	r := newRig(t, cfgServers(), rigOptions{})
+	id := strings.Repeat("i", 200)
+	resp, body := post(t, r.url+"/mcp", map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "no/such"},
+		`{"jsonrpc":"2.0","id":"`+id+`","method":"no/such","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"code":-32601`) {
+		t.Errorf("unknown method, long id: %s %s", resp.Status, body)
 	}
 }

@@ -78,12 +78,14 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	for _, uri := range n.ResourceSubscriptions {
 		if server, ok := snap.owner(uri); ok {
 			uris = append(uris, uri)
+			if !s.subscribe(uri, true) {
+				continue // listed twice
+			}
 			if first, _ := b.countSubscription(server, uri, true); first {
 				b.forEachUpstream(view{server: server}, func(_ string, cs upstreamSession) {
 					_ = cs.Subscribe(ctx, &subscribeParams{URI: uri})
 				})
 			}
-			s.subscribe(uri, true)
 		}
 	}
 	s.mu.Lock()
@@ -91,8 +93,9 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	s.stream = x.out
 	s.mu.Unlock()
 	s.initialized.Store(true)
-	b.register(s)
-	defer b.unregister(s)
+	if b.register(s) { // over stdio the stream's session already is
+		defer b.unregister(s)
+	}
 
 	ack := map[string]any{
 		"notifications": map[string]any{

@@ -239,14 +239,21 @@ func (s *session) close() {
 	s.mu.Unlock()
 }
 
-func (s *session) subscribe(uri string, on bool) {
+// subscribe records that the session is (on) or is no longer subscribed
+// to uri, reporting whether that changed anything: only a change counts
+// in the bridge's subscriptions shared by every session.
+func (s *session) subscribe(uri string, on bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.subs[uri] == on {
+		return false
+	}
 	if on {
 		s.subs[uri] = true
 	} else {
 		delete(s.subs, uri)
 	}
+	return true
 }
 
 func (s *session) subscribed(uri string) bool {

@@ -28,10 +28,13 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 
 	r := bufio.NewReaderSize(rw, 64<<10)
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	// The stream's end is the client's: what it asked is cancelled
-	// upstream (before waiting for it to finish).
-	defer s.cancelAll()
+	// upstream and a subscriptions/listen ends, before waiting for them.
+	defer func() {
+		cancel()
+		s.cancelAll()
+		wg.Wait()
+	}()
 	for {
 		line, err := readLine(r)
 		if len(bytes.TrimSpace(line)) > 0 {

@@ -1,0 +1,134 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// subscribable is an upstream with one resource that counts the
+// subscribe and unsubscribe requests it gets.
+type subscribable struct {
+	url       string
+	subscribe atomic.Int32
+	unsub     atomic.Int32
+}
+
+func newSubscribable(t *testing.T) *subscribable {
+	t.Helper()
+	u := &subscribable{}
+	s := mcp.NewServer(&mcp.Implementation{Name: "subs", Version: "1"}, &mcp.ServerOptions{
+		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { u.subscribe.Add(1); return nil },
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { u.unsub.Add(1); return nil },
+	})
+	s.AddResource(&mcp.Resource{URI: "file:///r", Name: "r"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "r"}}}, nil
+	})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	u.url = srv.URL + "/mcp"
+	return u
+}
+
+func (u *subscribable) counts() string {
+	return fmt.Sprintf("%d subscribe, %d unsubscribe", u.subscribe.Load(), u.unsub.Load())
+}
+
+// sharedSubscriptions is how many sessions the bridge counts on a URI.
+func (r *rig) sharedSubscriptions(server, uri string) int {
+	r.bridge.mu.Lock()
+	defer r.bridge.mu.Unlock()
+	return r.bridge.subs[server+"\x00"+uri]
+}
+
+// The upstream is subscribed once however many IDEs subscribe, and
+// unsubscribed when the last of them does: a session's own repeats, or an
+// unsubscribe from a session that never subscribed, change nothing.
+func TestSubscriptionsAreCountedPerSession(t *testing.T) {
+	u := newSubscribable(t)
+	r := newRig(t, cfgServers("subs", legacy(u.url)), rigOptions{})
+	r.wait(t, map[string]status.State{"subs": status.Connected})
+	ctx := context.Background()
+	a := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	b := r.connectStream(t, "", "2025-11-25", nil)
+	uri := &mcp.SubscribeParams{URI: "file:///r"}
+	for range 2 {
+		if err := a.Subscribe(ctx, uri); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u.subscribe.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 1 {
+		t.Errorf("one IDE subscribed twice: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
+	}
+	if err := b.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "file:///r"}); err != nil {
+		t.Fatal(err)
+	}
+	if u.unsub.Load() != 0 || r.sharedSubscriptions("subs", "file:///r") != 1 {
+		t.Errorf("an IDE that never subscribed unsubscribed the one that did: upstream %s", u.counts())
+	}
+	if err := b.Subscribe(ctx, uri); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "file:///r"}); err != nil {
+		t.Fatal(err)
+	}
+	if u.unsub.Load() != 0 {
+		t.Errorf("unsubscribed upstream while another IDE still is: %s", u.counts())
+	}
+	if err := b.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "file:///r"}); err != nil {
+		t.Fatal(err)
+	}
+	if u.subscribe.Load() != 1 || u.unsub.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 0 {
+		t.Errorf("after the last IDE left: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
+	}
+}
+
+// A 2026-07-28 subscriptions/listen over stdio ends with its stream: the
+// client closing stdin ends the stream at once, and the upstream is
+// unsubscribed exactly once, even for a URI the client listed twice.
+func TestStdioListenEndsWithTheStream(t *testing.T) {
+	u := newSubscribable(t)
+	r := newRig(t, cfgServers("subs", legacy(u.url)), rigOptions{})
+	r.wait(t, map[string]status.State{"subs": status.Connected})
+	ide, hub := net.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- r.bridge.ServeStream(context.Background(), hub, "", "listener") }()
+	go func() {
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,`+
+			`"resourceSubscriptions":["file:///r","file:///r"]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",`+
+			`"io.modelcontextprotocol/clientCapabilities":{}}}}`)
+	}()
+	lines := bufio.NewScanner(ide)
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), "notifications/subscriptions/acknowledged") {
+			break
+		}
+	}
+	if u.subscribe.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 1 {
+		t.Errorf("listening: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
+	}
+	go func() {
+		for lines.Scan() { // the listen's result, once the stream ends
+		}
+	}()
+	ide.Close()
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end when its client closed it")
+	}
+	if u.unsub.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 0 {
+		t.Errorf("after the stream: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
+	}
+}
