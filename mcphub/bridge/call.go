@@ -44,7 +44,7 @@ type progressRoute struct {
 // request that started it (a suspension, LC-27); end releases them once.
 type call struct {
 	b      *Bridge
-	x      *exchange // the request currently waiting on it
+	x      atomic.Pointer[exchange] // the request currently waiting on it (a retry's, once resumed)
 	server string
 	tag    string
 	do     sdkCall // the request through the go-sdk session (see sdk)
@@ -155,7 +155,8 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	// (suspension), and an initialize-era client's dropped connection is no
 	// cancellation (TS-13). A 2026-07-28 client's is, unless suspended.
 	cctx, cancel := b.withTimeout(conn.Server().Timeout)
-	c := &call{b: b, x: x, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), do: do, ctx: cctx, cancel: cancel}
+	c := &call{b: b, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), do: do, ctx: cctx, cancel: cancel}
+	c.x.Store(x)
 	if x.modern {
 		c.input, c.done = make(chan *inputNeed), make(chan callOutcome, 1)
 	}
@@ -246,14 +247,14 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 // DetachOnRequest lets a 2026-07-28 client's request go when its
 // (initialize-era) server asks for input mid-call: it is answered
 // input_required and the call goes on (upstream.Detacher).
-func (c *call) DetachOnRequest() bool { return c.x.modern }
+func (c *call) DetachOnRequest() bool { return c.x.Load().modern }
 
 // missingCapability is -32021 for a 2026-07-28 IDE whose call needed a
 // capability it did not declare (TS-16): the answer a 2026-07-28 server
 // gives, where the initialize-era server could only fail mid-call.
 func (c *call) missingCapability() *rpcError {
 	capName, _ := c.missing.Load().(string)
-	if capName == "" || !c.x.modern {
+	if capName == "" || !c.x.Load().modern {
 		return nil
 	}
 	data, _ := json.Marshal(map[string]any{"requiredCapabilities": map[string]any{capName: map[string]any{}}})
@@ -499,7 +500,7 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	if p.Name == "" {
 		return nil, errorf(codeInvalidParams, "tools/call needs a tool name")
 	}
-	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+	if r, ok := b.resumption(ctx, x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
 	snap := b.snapshot(x.sess.view)
@@ -615,7 +616,7 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.Name == "" {
 		return nil, errorf(codeInvalidParams, "prompts/get needs a prompt name")
 	}
-	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+	if r, ok := b.resumption(ctx, x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
 	r, snap, ok := b.find(ctx, x.sess.view, b.snapshot(x.sess.view), promptRoutes, p.Name)
@@ -641,7 +642,7 @@ func (b *Bridge) readResource(ctx context.Context, x *exchange) (json.RawMessage
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
 		return nil, errorf(codeInvalidParams, "resources/read needs a uri")
 	}
-	if r, ok := b.resumption(x, p.RequestState, p.InputResponses); ok {
+	if r, ok := b.resumption(ctx, x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
 	server, ok := b.snapshot(x.sess.view).owner(p.URI)

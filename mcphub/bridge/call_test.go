@@ -250,3 +250,106 @@ func TestRootsAskedOutsideACall(t *testing.T) {
 	}
 	callTool(t, r.connectHTTP(t, "/mcp", "", "2025-11-25", nil), "rooty__noop", nil)
 }
+
+// A client that answers one server request several times, or as its
+// session closes, neither stalls the reader that delivers answers nor
+// panics: the first answer is the request's, the rest find nothing.
+func TestRepeatedAnswers(t *testing.T) {
+	s := newSession(nil, view{}, "ide")
+	got := make(chan json.RawMessage, 1)
+	out := make(sentFrames, 1)
+	go func() {
+		res, _ := s.request(context.Background(), out, "sampling/createMessage", nil)
+		got <- res
+	}()
+	var req struct{ ID json.RawMessage }
+	if err := json.Unmarshal(<-out, &req); err != nil {
+		t.Fatal(err)
+	}
+	delivered := 0
+	for i := range 3 {
+		if s.answer(&message{ID: req.ID, Result: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}) {
+			delivered++
+		}
+	}
+	if res := <-got; delivered != 1 || string(res) != `{"n":0}` {
+		t.Errorf("%d answers delivered, the request got %s", delivered, res)
+	}
+	s.close()
+	if s.answer(&message{ID: req.ID, Result: json.RawMessage(`{}`)}) {
+		t.Error("an answer was delivered after the session closed")
+	}
+}
+
+// sentFrames is a sender that hands over what is sent to it.
+type sentFrames chan []byte
+
+func (f sentFrames) send(frame []byte) error        { f <- frame; return nil }
+func (f sentFrames) offer(frame []byte, _ delivery) { f <- frame }
+
+// A 2026-07-28 client that retries with its input and then leaves cancels
+// the call upstream (TS-13), as leaving the first request does.
+func TestLeavingARetryCancelsTheCall(t *testing.T) {
+	answered, cancelled := make(chan struct{}), make(chan struct{})
+	s := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, nil)
+	s.AddTool(&mcp.Tool{Name: "ask_then_block", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if _, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)}); err != nil {
+				return nil, err
+			}
+			close(answered)
+			<-ctx.Done()
+			close(cancelled)
+			return nil, ctx.Err()
+		})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("asker", legacy(srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+
+	modern := func(ctx context.Context, params string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/servers/asker/mcp", strings.NewReader(
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{`+params+`"name":"ask_then_block","arguments":{},"_meta":{`+
+				`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "ask_then_block")
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := modern(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		Result struct {
+			ResultType    string                     `json:"resultType"`
+			InputRequests map[string]json.RawMessage `json:"inputRequests"`
+			RequestState  string                     `json:"requestState"`
+		} `json:"result"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&first)
+	resp.Body.Close()
+	if err != nil || first.Result.ResultType != "input_required" || len(first.Result.InputRequests) != 1 {
+		t.Fatalf("first answer: %v %+v", err, first)
+	}
+	var key string
+	for k := range first.Result.InputRequests {
+		key = k
+	}
+	ctx, leave := context.WithCancel(context.Background())
+	retried := make(chan error, 1)
+	go func() {
+		state, _ := json.Marshal(first.Result.RequestState)
+		resp, err := modern(ctx, `"requestState":`+string(state)+`,"inputResponses":{"`+key+`":{"action":"accept","content":{}}},`)
+		if err == nil {
+			resp.Body.Close()
+		}
+		retried <- err
+	}()
+	waitFor(t, answered, "the upstream to get its answer")
+	leave()
+	waitFor(t, cancelled, "the upstream call to be cancelled when the retry's client left")
+	<-retried
+}

@@ -55,7 +55,7 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 	if v, ok := b.calls.Load(tag); ok && tag != "" {
 		// An initialize-era client that set no level gets what the
 		// server chose to send (the server's default applies).
-		x := v.(*call).x
+		x := v.(*call).x.Load()
 		if want := x.logLevel(); logWanted(want, level) || (want == "" && !x.modern) {
 			x.out.offer(frame, dropWhenBehind)
 		}
@@ -135,10 +135,11 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.ctx, cancel)()
-	if !c.x.modern {
-		return c.b.askClient(ctx, c.x, c.server, method, params)
+	x := c.x.Load()
+	if !x.modern {
+		return c.b.askClient(ctx, x, c.server, method, params)
 	}
-	if err := capabilityFor(c.x.caps, c.server, method); err != nil {
+	if err := capabilityFor(x.caps, c.server, method); err != nil {
 		var d struct {
 			Capability string `json:"capability"`
 		}
@@ -365,7 +366,7 @@ type resumed struct {
 // resumption continues a suspended call when a client retries with the
 // state the bridge gave it. ok is false for any other state (a 2026-07-28
 // server's own, which is passed through).
-func (b *Bridge) resumption(x *exchange, state string, responses mcp.InputResponseMap) (resumed, bool) {
+func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, responses mcp.InputResponseMap) (resumed, bool) {
 	id, ok := b.openState(state)
 	if !ok {
 		return resumed{}, false
@@ -376,7 +377,7 @@ func (b *Bridge) resumption(x *exchange, state string, responses mcp.InputRespon
 	}
 	s := v.(*suspended)
 	s.expires.Stop()
-	s.c.x = x // further requests of the server go to the client's retry
+	s.c.x.Store(x) // further requests of the server go to the client's retry
 	for key, n := range s.needs {
 		resp, ok := responses[key]
 		if !ok {
@@ -406,6 +407,10 @@ func (b *Bridge) resumption(x *exchange, state string, responses mcp.InputRespon
 		return resumed{data, nil}, true
 	case need := <-s.c.input:
 		return resumed{b.suspend(x, need, s.c), nil}, true
+	case <-ctx.Done(): // the client left the retry: that cancels the call (TS-13)
+		s.c.end()
+		<-s.c.done
+		return resumed{nil, errorf(codeInternal, "the request was cancelled")}, true
 	}
 }
 

@@ -211,8 +211,12 @@ func (s *session) answer(m *message) bool {
 	if json.Unmarshal(m.ID, &id) != nil {
 		return false
 	}
+	// Taken out under the lock: one answer per request (a repeat finds
+	// nothing), and close can no longer close the channel under the send,
+	// which its buffer of one lets through without waiting.
 	s.mu.Lock()
 	ch, ok := s.pending[id]
+	delete(s.pending, id)
 	s.mu.Unlock()
 	if ok {
 		ch <- m
