@@ -473,12 +473,26 @@ func (b *Bridge) upstreamError(ctx context.Context, method, server string, err e
 	case errors.Is(ctx.Err(), context.Canceled):
 		return nil, errorf(codeInternal, "%s: the request was cancelled", server), outcomeCancelled
 	default:
-		msg = fmt.Sprintf("%s: the call failed: %v", server, err)
+		msg = fmt.Sprintf("%s: the call failed: %s", server, b.redact(server, err))
 	}
 	if method == "tools/call" {
 		return toolError(msg), nil, outcome
 	}
 	return nil, errorf(codeInternal, "%s", msg), outcome
+}
+
+// redact is err's text without the server's secrets: a transport error
+// can quote the server's URL, whose query may hold an API key.
+func (b *Bridge) redact(server string, err error) string {
+	if c, ok := b.hub.Conn(server); ok {
+		return upstream.Redact(err, c.Server())
+	}
+	for _, srv := range b.hub.Config().Servers {
+		if srv.ID == server {
+			return upstream.Redact(err, srv)
+		}
+	}
+	return err.Error()
 }
 
 // callParams are tools/call's params.

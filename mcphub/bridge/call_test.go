@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -352,4 +353,21 @@ func TestLeavingARetryCancelsTheCall(t *testing.T) {
 	leave()
 	waitFor(t, cancelled, "the upstream call to be cancelled when the retry's client left")
 	<-retried
+}
+
+// An upstream's transport error that quotes the server's URL reaches the
+// IDE without the URL's query values (API keys) or its header values.
+func TestUpstreamErrorsAreRedacted(t *testing.T) {
+	r := newRig(t, cfgServers("keyed", `{"url": "http://127.0.0.1:9/mcp?api_key=supersecret123", "headers": {"X-Key": "headersecret456"}}`), rigOptions{})
+	quoted := errors.New(`Post "http://127.0.0.1:9/mcp?api_key=supersecret123": connection refused (sent X-Key: headersecret456)`)
+	for _, method := range []string{"tools/call", "prompts/get"} {
+		res, rerr, _ := r.bridge.upstreamError(context.Background(), method, "keyed", quoted)
+		said := string(res)
+		if rerr != nil {
+			said = rerr.Message
+		}
+		if strings.Contains(said, "supersecret123") || strings.Contains(said, "headersecret456") || !strings.Contains(said, "[redacted]") {
+			t.Errorf("%s: %s", method, said)
+		}
+	}
 }

@@ -406,9 +406,14 @@ func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client st
 	writeFrame(w, http.StatusOK, append(append([]byte("["), bytes.Join(frames, []byte(","))...), ']'))
 }
 
+// discard is a batch item's stream. The batch is answered as one array,
+// so notifications are dropped, and a server request (sampling, say)
+// fails at once instead of waiting for an answer that cannot come.
 type discard struct{}
 
-func (discard) send([]byte) error      { return nil }
+var errNoStream = errors.New("a request inside a JSON-RPC batch has no stream for the server's requests; send it on its own")
+
+func (discard) send([]byte) error      { return errNoStream }
 func (discard) offer([]byte, delivery) {}
 
 func (b *Bridge) lookup(id string) *session {

@@ -484,3 +484,25 @@ func TestModernErrorStatusWithLongID(t *testing.T) {
 		t.Errorf("unknown method, long id: %s %s", resp.Status, body)
 	}
 }
+
+// A request in a 2025-03-26 batch whose upstream asks the client for
+// something (sampling) gets its answer at once: a batch has no stream for
+// the server's requests, so the upstream is told so rather than waiting.
+func TestBatchItemsCannotTakeServerRequests(t *testing.T) {
+	u := newBlockingUpstream(t)
+	r := newRig(t, cfgServers("blk", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"blk": status.Connected})
+	resp, body := post(t, r.url+"/mcp", nil, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26",`+
+		`"capabilities":{"sampling":{}},"clientInfo":{"name":"batcher","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %s %s", resp.Status, body)
+	}
+	h := map[string]string{"Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-03-26"}
+	post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	resp, body = post(t, r.url+"/mcp", h, `[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"blk__ask_then_withdraw","arguments":{}}},`+
+		`{"jsonrpc":"2.0","id":3,"method":"ping"}]`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "withdrawn: true") || !strings.Contains(body, `"id":3`) {
+		t.Errorf("batch: %s %s", resp.Status, body)
+	}
+}

@@ -25,6 +25,11 @@ func Describe(err error, srv config.Server) string {
 	return redact(describe(err, srv), srv)
 }
 
+// Redact is err's text with the server's secrets (header, environment and
+// URL query values) replaced by [redacted], for errors that reach a person
+// or an IDE as they are.
+func Redact(err error, srv config.Server) string { return redact(err.Error(), srv) }
+
 func redact(msg string, srv config.Server) string {
 	var secrets []string
 	for _, v := range srv.Headers {
