@@ -256,7 +256,7 @@ func TestRootsAskedOutsideACall(t *testing.T) {
 // session closes, neither stalls the reader that delivers answers nor
 // panics: the first answer is the request's, the rest find nothing.
 func TestRepeatedAnswers(t *testing.T) {
-	s := newSession(nil, view{}, "ide")
+	s := newSession(nil, view{}, caller{name: "ide"})
 	got := make(chan json.RawMessage, 1)
 	out := make(sentFrames, 1)
 	go func() {

@@ -96,21 +96,21 @@ func loopbackOrigin(origin string) bool {
 // authorize checks the client token (TS-04) and narrows the view to the
 // servers it may see: 401 for a missing or bad token, 403 for a server
 // outside its scope.
-func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (string, bool) {
+func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (caller, bool) {
 	raw, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !b.opts.RequireToken() && !hasBearer {
-		return "anonymous", true
+		return caller{name: "anonymous"}, true
 	}
 	if !hasBearer || raw == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_request", error_description="a client token is required: create one with 'mcptray token create NAME'"`)
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
-		return "", false
+		return caller{}, false
 	}
 	key := store.HashToken(raw) // once: the limiter and the store know a token by it
 	if !b.limiter.allow(key) {
 		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
-		return "", false
+		return caller{}, false
 	}
 	var tok *store.Token
 	err := store.ErrTokenInvalid
@@ -122,7 +122,7 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		b.log.Warn("bridge: client tokens cannot be checked", "err", err)
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, "client tokens cannot be checked right now (MCP Tray's database is unavailable; see its log); 'mcptray bridge' (stdio) needs none")
-		return "", false
+		return caller{}, false
 	}
 	if err != nil {
 		if n := b.limiter.fail(); n > 0 {
@@ -131,21 +131,21 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (str
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_token", error_description="the token is unknown, revoked or expired"`)
 		httpError(w, http.StatusUnauthorized, "the client token is unknown, revoked or expired")
-		return "", false
+		return caller{}, false
 	}
 	b.limiter.ok(key)
 	if tok.Servers != nil {
 		if v.server != "" && !slices.Contains(tok.Servers, v.server) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="insufficient_scope"`)
 			httpError(w, http.StatusForbidden, "the client token "+tok.Name+" does not cover the server "+v.server)
-			return "", false
+			return caller{}, false
 		}
 		v.scope = map[string]bool{}
 		for _, s := range tok.Servers {
 			v.scope[s] = true
 		}
 	}
-	return tok.Name, true
+	return caller{name: tok.Name, key: key}, true
 }
 
 // httpError answers with a JSON-RPC error body without an id (TS-01, TS-07).
@@ -171,7 +171,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, err
 }
 
-func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client string) {
+func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client caller) {
 	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -209,7 +209,7 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client str
 		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, params: params, meta: meta})
 	case sid != "":
 		s := b.lookup(sid)
-		if s == nil || s.client != client || s.view.server != v.server {
+		if s == nil || !s.ownedBy(client) || s.view.server != v.server {
 			writeFrame(w, http.StatusNotFound, encodeError(idOf(msg), errorf(codeInvalidRequest, "session not found: initialize a new one")))
 			return
 		}
@@ -372,9 +372,9 @@ func writeFrame(w http.ResponseWriter, status int, frame []byte) {
 
 // batch answers a JSON-RPC batch, which only 2025-03-26 sessions may send
 // (TS-06).
-func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client string, body []byte) {
+func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client caller, body []byte) {
 	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
-	if s == nil || s.client != client || (s.version != "2025-03-26" && s.version != "2024-11-05") {
+	if s == nil || !s.ownedBy(client) || (s.version != "2025-03-26" && s.version != "2024-11-05") {
 		httpError(w, http.StatusBadRequest, "JSON-RPC batches are only accepted in sessions of protocol version 2025-03-26 or older")
 		return
 	}
@@ -427,7 +427,7 @@ func (b *Bridge) lookup(id string) *session {
 
 // get opens a session's stream for messages that belong to no request
 // (TS-10); a 2026-07-28 client has no session and gets 405 (TS-18).
-func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client string) {
+func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client caller) {
 	sid := r.Header.Get("Mcp-Session-Id")
 	if sid == "" {
 		w.Header().Set("Allow", "POST")
@@ -435,7 +435,7 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 		return
 	}
 	s := b.lookup(sid)
-	if s == nil || s.client != client || s.view.server != v.server {
+	if s == nil || !s.ownedBy(client) || s.view.server != v.server {
 		httpError(w, http.StatusNotFound, "session not found")
 		return
 	}
@@ -453,12 +453,28 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 	out.start()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
+	// A stream outlives the request that checked its token: it is checked
+	// again every half second (the store caches a verdict for as long), so
+	// a revoked or expired token's stream and session end within a second.
+	var recheck <-chan time.Time
+	if client.key != (store.TokenHash{}) && b.opts.Tokens != nil {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		recheck = t.C
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-b.stop:
 			return
+		case <-s.gone: // deleted, or its token revoked
+			return
+		case <-recheck:
+			if _, err := b.opts.Tokens.VerifyTokenHash(client.key); errors.Is(err, store.ErrTokenInvalid) {
+				b.unregister(s)
+				return
+			}
 		case <-keepalive.C:
 			if out.keepAlive() != nil {
 				return
@@ -468,9 +484,9 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client stri
 	}
 }
 
-func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, client string) {
+func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, client caller) {
 	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
-	if s == nil || s.client != client {
+	if s == nil || !s.ownedBy(client) {
 		httpError(w, http.StatusNotFound, "session not found")
 		return
 	}

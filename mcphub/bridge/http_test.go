@@ -125,6 +125,27 @@ func TestClientTokens(t *testing.T) {
 		}
 		cs := r.connectHTTP(t, "/mcp", tok, "2025-11-25", nil)
 		toolNames(t, cs)
+		// A session with its event stream open, which outlives the
+		// request that checked the token.
+		auth := map[string]string{"Authorization": "Bearer " + tok}
+		resp, _ := post(t, mcpURL, auth, initializeBody)
+		sid := resp.Header.Get("Mcp-Session-Id")
+		req, _ := http.NewRequest(http.MethodGet, mcpURL, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Accept", "text/event-stream")
+		stream, err := http.DefaultClient.Do(req)
+		if err != nil || stream.StatusCode != 200 {
+			t.Fatalf("GET stream: %v %v", err, stream)
+		}
+		resp, _ = post(t, mcpURL, auth, initializeBody) // and one without a stream
+		quiet := resp.Header.Get("Mcp-Session-Id")
+		streamEnded := make(chan time.Time, 1)
+		go func() {
+			_, _ = io.Copy(io.Discard, stream.Body)
+			stream.Body.Close()
+			streamEnded <- time.Now()
+		}()
 		// Revoked by another process, as 'mcptray token revoke' does.
 		cli, err := store.Open(r.db.Path(), nil)
 		if err != nil {
@@ -147,6 +168,27 @@ func TestClientTokens(t *testing.T) {
 		}
 		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "alpha__whoami"}); err == nil {
 			t.Error("the revoked token's open session still works")
+		}
+		// Its stream ends too: a second by design (the store's cache and
+		// the stream's check, half a second each), two allowed here.
+		select {
+		case ended := <-streamEnded:
+			if d := ended.Sub(revoked); d > 2*time.Second {
+				t.Errorf("the revoked token's stream ended %v after the revocation", d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the revoked token's event stream is still open")
+		}
+		// A new token under the same name, for fewer servers, is not the
+		// old session's owner: the session does not widen its scope.
+		again, _, err := r.db.CreateToken(ctx, "soon-gone", []string{"alpha"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ = post(t, mcpURL, map[string]string{"Authorization": "Bearer " + again, "Mcp-Session-Id": quiet, "Mcp-Protocol-Version": "2025-11-25"},
+			`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+		if resp.StatusCode != 404 {
+			t.Errorf("the old session with a new token of the same name: %s", resp.Status)
 		}
 	})
 }

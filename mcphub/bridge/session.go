@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mcptray/mcptray/mcphub/store"
 )
 
 // Protocol versions spoken to IDEs. The initialize era is negotiated per
@@ -78,8 +80,9 @@ type session struct {
 	b       *Bridge
 	id      string // HTTP session ID; "" otherwise
 	view    view
-	client  string // who: a token name, or "stdio"
-	version string // negotiated (initialize era)
+	client  string          // who: a token name, "stdio" or "anonymous"
+	key     store.TokenHash // the client token's hash; zero without one
+	version string          // negotiated (initialize era)
 	caps    clientCaps
 	info    json.RawMessage // clientInfo
 
@@ -95,12 +98,23 @@ type session struct {
 	listener *listener                     // a 2026-07-28 subscriptions/listen stream
 	capsRaw  json.RawMessage               // the capabilities as declared
 	closed   bool
+	gone     chan struct{} // closed with the session: its GET stream ends
 	seq      atomic.Uint64
 }
 
-func newSession(b *Bridge, v view, client string) *session {
-	s := &session{b: b, view: v, client: client, pending: map[string]chan *message{},
-		inflight: map[string]context.CancelFunc{}, subs: map[string]bool{}}
+// caller is who sent an HTTP request: the name its calls are recorded
+// under and the token it showed. A session answers only the token it was
+// started with: a new token under a revoked one's name is not its owner.
+type caller struct {
+	name string
+	key  store.TokenHash
+}
+
+func (s *session) ownedBy(c caller) bool { return s.client == c.name && s.key == c.key }
+
+func newSession(b *Bridge, v view, c caller) *session {
+	s := &session{b: b, view: v, client: c.name, key: c.key, pending: map[string]chan *message{},
+		inflight: map[string]context.CancelFunc{}, subs: map[string]bool{}, gone: make(chan struct{})}
 	s.touch()
 	return s
 }
@@ -232,6 +246,7 @@ func (s *session) close() {
 		return
 	}
 	s.closed = true
+	close(s.gone)
 	for _, cancel := range s.inflight {
 		cancel()
 	}

@@ -19,7 +19,7 @@ const maxLine = 16 << 20
 func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, client string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := newSession(b, view{server: server}, client)
+	s := newSession(b, view{server: server}, caller{name: client})
 	w := &lineWriter{w: rw}
 	defer w.close()
 	s.setStream(w)
