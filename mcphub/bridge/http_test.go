@@ -548,3 +548,39 @@ func TestBatchItemsCannotTakeServerRequests(t *testing.T) {
 		t.Errorf("batch: %s %s", resp.Status, body)
 	}
 }
+
+// DELETE ends a session (TS-09): its event stream ends with it, and its
+// id is then unknown.
+func TestDeleteEndsTheSessionAndItsStream(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{})
+	resp, _ := post(t, r.url+"/mcp", nil, initializeBody)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	session := func(method string) *http.Request {
+		req, _ := http.NewRequest(method, r.url+"/mcp", nil)
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		req.Header.Set("Accept", "text/event-stream")
+		return req
+	}
+	stream, err := http.DefaultClient.Do(session(http.MethodGet))
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("GET stream: %v %v", err, stream)
+	}
+	ended := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stream.Body)
+		stream.Body.Close()
+		close(ended)
+	}()
+	del, err := http.DefaultClient.Do(session(http.MethodDelete))
+	if err != nil || del.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %v %v", err, del)
+	}
+	del.Body.Close()
+	waitFor(t, ended, "the deleted session's stream to end")
+	resp, _ = post(t, r.url+"/mcp", map[string]string{"Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-11-25"}, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the deleted session: %s", resp.Status)
+	}
+}
