@@ -324,6 +324,9 @@ func TestTokenCommandsAndStats(t *testing.T) {
 	if _, errOut, code := u.run(t, "token", "create", "forever", "--ttl", "213504d"); code == 0 || !strings.Contains(errOut, `"213504d" is not a number of days from 1 to 36500`) {
 		t.Errorf("--ttl 213504d: %d %s", code, errOut)
 	}
+	if _, errOut, code := u.run(t, "token", "create", "nobody", "--servers", " , "); code != exitUsage || !strings.Contains(errOut, "names no server") {
+		t.Errorf("--servers ' , ': %d %s", code, errOut)
+	}
 	if _, errOut, code := u.run(t, "stats", "30"); code != exitUsage || !strings.Contains(errOut, `unexpected argument "30"`) {
 		t.Errorf("stats 30: %d %s", code, errOut)
 	}

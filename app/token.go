@@ -53,6 +53,10 @@ func runToken(env *cliEnv, args []string) int {
 			return exitUsage
 		}
 		scope := scopeList(env, paths, *servers)
+		if scope != nil && len(scope) == 0 {
+			fmt.Fprintf(env.stderr, "mcptray token create: --servers %q names no server (leave it out for a token that covers every server)\n", *servers)
+			return exitUsage
+		}
 		secret, tok, err := db.CreateToken(ctx, pos[1], scope, life)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "mcptray token create: %v\n", err)
