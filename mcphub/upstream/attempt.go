@@ -234,7 +234,7 @@ func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 	}
 	cmd.Dir = c.srv.Cwd
 	setProcessGroup(cmd)
-	att.stderr = newStderrTail(c.log)
+	att.stderr = newStderrTail(c.log, c.srv)
 	cmd.Stderr = att.stderr
 	// A grandchild that inherited stderr would keep Wait (and so shutdown)
 	// blocked after the server itself exited; the group is killed after.

@@ -350,7 +350,7 @@ func (c *Conn) run(ctx context.Context) {
 			// (TC-03); the backoff still guards against a loop.
 			c.log.Info("upstream session expired; initializing again")
 		default:
-			c.log.Warn("upstream session ended", "err", endErr)
+			c.log.Warn("upstream session ended", "err", Redact(endErr, c.srv))
 		}
 		if time.Since(started) >= c.opts.StableAfter {
 			failures = 0
@@ -453,7 +453,7 @@ func (c *Conn) serve(ctx context.Context, att *attempt) error {
 			return err
 		case <-c.changed:
 			if err := c.refreshChanged(ctx, att); err != nil {
-				c.log.Warn("catalog refresh failed; reconnecting", "err", err)
+				c.log.Warn("catalog refresh failed; reconnecting", "err", Redact(err, c.srv))
 				return err
 			}
 		}

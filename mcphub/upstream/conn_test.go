@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -231,4 +233,24 @@ func alive(pid int) bool {
 	}
 	fields := strings.Fields(string(data))
 	return len(fields) > 2 && fields[2] != "Z"
+}
+
+// A session that ends is logged without the server's secrets: transport
+// errors quote the URL, whose query may hold an API key.
+func TestEndedSessionLogIsRedacted(t *testing.T) {
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return schemaServer() }, nil))
+	events, opts := collect(nil)
+	var logs testlog.Buffer
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	opts.KeepAlive = 100 * time.Millisecond // a ping notices the server is gone
+	c := Start(config.Server{ID: "k", Transport: config.TransportHTTP, URL: srv.URL + "/?apiKey=sk-SUPERSECRET-123",
+		Timeout: 10 * time.Second, ProtocolVersion: "2025-11-25"}, opts)
+	defer c.Stop()
+	waitFor(t, events, status.Connected)
+	srv.CloseClientConnections()
+	srv.Close()
+	waitFor(t, events, status.Error)
+	if !strings.Contains(logs.String(), "upstream session ended") || strings.Contains(logs.String(), "sk-SUPERSECRET-123") {
+		t.Errorf("log:\n%s", logs.String())
+	}
 }

@@ -126,6 +126,7 @@ func (e *processError) Unwrap() error { return e.err }
 // explain a failure.
 type stderrTail struct {
 	log     *slog.Logger
+	srv     config.Server // whose secrets a logged line must not show
 	mu      sync.Mutex
 	partial []byte
 	lines   []string
@@ -133,7 +134,9 @@ type stderrTail struct {
 
 const tailLines = 5
 
-func newStderrTail(log *slog.Logger) *stderrTail { return &stderrTail{log: log} }
+func newStderrTail(log *slog.Logger, srv config.Server) *stderrTail {
+	return &stderrTail{log: log, srv: srv}
+}
 
 func (t *stderrTail) Write(p []byte) (int, error) {
 	t.mu.Lock()
@@ -161,7 +164,7 @@ func (t *stderrTail) addLine(line string) {
 	if len(line) > 300 {
 		line = line[:300] + "…"
 	}
-	t.log.Debug("server stderr", "line", line)
+	t.log.Debug("server stderr", "line", redact(line, t.srv))
 	t.lines = append(t.lines, line)
 	if len(t.lines) > tailLines {
 		t.lines = t.lines[1:]
