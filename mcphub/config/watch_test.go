@@ -100,3 +100,70 @@ func rename(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A link re-pointed to another target (ln -sfn, as dotfile managers do) is
+// followed: edits of the new target are reported.
+func TestWatchSymlinkRepointed(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "dotA", "config.json"), filepath.Join(dir, "dotB", "config.json")
+	for _, f := range []string{a, b} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "a")
+	}
+	link := filepath.Join(dir, "config", "config.json")
+	_ = os.MkdirAll(filepath.Dir(link), 0o700)
+	if err := os.Symlink(a, link); err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := Watch(ctx, link, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(b, link+".new"); err != nil {
+		t.Fatal(err)
+	}
+	rename(t, link+".new", link)
+	expectChange(t, changed, "the link re-pointed")
+	write(t, b, "b")
+	expectChange(t, changed, "an edit of the link's new target")
+}
+
+// A configuration folder that is removed and made again (a dotfile
+// manager replacing it) is watched again once it is back.
+func TestWatchFolderRecreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mcptray")
+	path := filepath.Join(dir, "config.json")
+	_ = os.MkdirAll(dir, 0o700)
+	write(t, path, "a")
+	changed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := Watch(ctx, path, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, changed, "the folder removed")
+	_ = os.MkdirAll(dir, 0o700)
+	write(t, path, "b")
+	expectChange(t, changed, "the folder back with the file") // found by the look every second
+	write(t, path, "c")
+	expectChange(t, changed, "an edit in the recreated folder")
+}
+
+func expectChange(t *testing.T, changed <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s was not reported", what)
+	}
+	for len(changed) > 0 { // one report per step is all this asks
+		<-changed
+	}
+}
