@@ -27,7 +27,7 @@ import (
 
 // writeRequest writes req, a request with an origin-form target and a body
 // of known length (or none), as Request.Write does; other requests go to
-// Request.Write.
+// Request.Write. req's header has passed checkHeader.
 func writeRequest(w *bufio.Writer, req *http.Request) error {
 	n := req.ContentLength
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -38,16 +38,6 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 	if n < 0 || n == 0 && hasBody || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.URL.Opaque != "" ||
 		!httpguts.ValidHeaderFieldName(req.Method) || !plainHost(host) {
 		return req.Write(w)
-	}
-	for k, vs := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return fmt.Errorf("invalid header field name %q", k)
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("invalid header field value for %q", k)
-			}
-		}
 	}
 	_, _ = w.WriteString(req.Method)
 	_ = w.WriteByte(' ')
@@ -98,6 +88,23 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 	return err
 }
 
+// checkHeader refuses a header that would change a request's meaning (a
+// line break in a value) or is not a header, as net/http's Transport does
+// before it takes a connection: Request.Write would mend or drop it.
+func checkHeader(h http.Header) error {
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("invalid header field value for %q", k)
+			}
+		}
+	}
+	return nil
+}
+
 // readResponse reads the head of req's answer: a well-formed HTTP/1.1 head
 // already in br's buffer (the usual case: it comes in one read) is read
 // here, anything else by http.ReadResponse.
@@ -138,6 +145,18 @@ func readRequest(br *bufio.Reader, head []byte, n int) (*http.Request, error) {
 	return req, nil
 }
 
+// validHost: RFC 9112 §3.2, an HTTP/1.1 request has one valid Host field.
+// A second is refused by http.ReadRequest and parseRequestHead; the rest
+// is net/http's server's to check, not ReadRequest's, and so the Server's
+// here. ReadRequest drops the field, so a missing one shows as an empty
+// host: an empty field is refused too (an http URI's host is never empty),
+// and an absolute-form target's host stands in for a missing field.
+func validHost(req *http.Request) bool {
+	return (req.Host != "" || !req.ProtoAtLeast(1, 1)) && httpguts.ValidHostHeader(req.Host)
+}
+
+var errHost = errors.New("an HTTP/1.1 request needs one valid Host field")
+
 // bufferedHead returns the head in br's buffer (its lines, each with its
 // CRLF) and its length with the blank line that ends it; nil if it has not
 // come whole.
@@ -168,7 +187,7 @@ func bodyReader(br *bufio.Reader, chunked bool, n int64) io.ReadCloser {
 // http.ReadRequest would, or returns nil where it would not know that it
 // does: a version other than 1.1, a target other than a path, a folded
 // line, framing that parseFraming leaves to net/http, a Pragma or Trailer
-// header.
+// header, more than one Host.
 func parseRequestHead(head []byte) *http.Request {
 	// One string for the head: the method, target, keys and values are
 	// parts of it, not an allocation each.
@@ -186,7 +205,7 @@ func parseRequestHead(head []byte) *http.Request {
 		return nil
 	}
 	h := parseFields(rest)
-	if h == nil || h["Pragma"] != nil || h["Trailer"] != nil {
+	if h == nil || h["Pragma"] != nil || h["Trailer"] != nil || len(h["Host"]) > 1 {
 		return nil
 	}
 	length, chunked, ok := parseFraming(h)

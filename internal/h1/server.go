@@ -32,8 +32,8 @@ type Server struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration // for a request's head; 10 s if zero
 	IdleTimeout       time.Duration // a kept-alive connection's wait for the next request; 2 min if zero
-	MaxHeaderBytes    int           // 1 MiB if zero
-	Log               *slog.Logger  // handler panics; slog.Default() if nil
+	MaxHeaderBytes    int           // a request's head, its blank line included; 1 MiB if zero
+	Log               *slog.Logger  // handler panics, failed accepts; slog.Default() if nil
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -51,7 +51,7 @@ type Server struct {
 const hangUpWatchAfter = 100 * time.Millisecond
 
 // Serve accepts connections on ln until Close or Shutdown, then returns
-// http.ErrServerClosed.
+// http.ErrServerClosed, or until ln is closed, then returns its error.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -62,6 +62,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.init()
 	s.ln = ln
 	s.mu.Unlock()
+	var delay time.Duration // before the next Accept, after a failed one
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -71,12 +72,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			if closing {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Most failures pass (out of file descriptors, a connection
+			// reset before it was accepted): ending here would end the
+			// bridge until a restart. Wait, longer each time, as net/http
+			// does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log().Warn("accepting a connection failed; trying again", "err", err, "after", delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		c := &serverConn{s: s, nc: rawio.Conn(nc)}
 		s.mu.Lock()
 		if s.closing {
@@ -89,6 +97,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		go c.serve()
 	}
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
 }
 
 func (s *Server) init() {
@@ -171,7 +186,7 @@ func (s *Server) durations() (head, idle time.Duration, maxHead int) {
 	if idle == 0 {
 		idle = 2 * time.Minute
 	}
-	if maxHead == 0 {
+	if maxHead <= 0 {
 		maxHead = 1 << 20
 	}
 	return head, idle, maxHead
@@ -206,8 +221,9 @@ func (c *serverConn) setReadDeadline(t time.Time) {
 	_ = c.nc.SetReadDeadline(t)
 }
 
-// connReader reads the connection, bounded while a request's head is
-// read, and first gives back a byte the hang-up watcher read.
+// connReader reads a connection, bounded while a head is read (a request's
+// here, a response's in Transport), and first gives back a byte the
+// server's hang-up watcher read.
 type connReader struct {
 	nc      net.Conn
 	limit   int // bytes left for the head; -1: no limit
@@ -216,19 +232,19 @@ type connReader struct {
 
 var errHeadTooLarge = errors.New("request head too large")
 
-func (r *connReader) Read(p []byte) (int, error) {
-	if len(r.pending) > 0 {
-		n := copy(p, r.pending)
-		r.pending = r.pending[n:]
-		return n, nil
-	}
+func (r *connReader) Read(p []byte) (n int, err error) {
 	if r.limit == 0 {
 		return 0, errHeadTooLarge
 	}
 	if r.limit > 0 && len(p) > r.limit {
 		p = p[:r.limit]
 	}
-	n, err := r.nc.Read(p)
+	if len(r.pending) > 0 {
+		n = copy(p, r.pending)
+		r.pending = r.pending[n:]
+	} else {
+		n, err = r.nc.Read(p)
+	}
 	if r.limit > 0 {
 		r.limit -= n
 	}
@@ -253,13 +269,26 @@ func (c *serverConn) serve() {
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
+		buffered := c.br.Buffered()
 		head, headLen := bufferedHead(c.br)
 		if head == nil {
 			c.setReadDeadline(time.Now().Add(headTimeout))
 		}
-		c.cr.limit = maxHead + 4096 - c.br.Buffered()
+		// The head has maxHead bytes from where it starts: what is
+		// buffered (up to the buffer's size, read before any limit), and
+		// what the connection may add. What it took is counted after.
+		limit := max(maxHead-buffered, 0)
+		c.cr.limit = limit
 		req, err := readRequest(c.br, head, headLen)
+		size := buffered + limit - c.cr.limit - c.br.Buffered()
 		c.cr.limit = -1
+		switch {
+		case err != nil:
+		case size > maxHead:
+			err = errHeadTooLarge
+		case !validHost(req):
+			err = errHost
+		}
 		if err != nil {
 			c.refuse(err)
 			return
@@ -306,9 +335,12 @@ func (c *serverConn) handle(req *http.Request) (keep bool) {
 			return false
 		}
 	case !strings.EqualFold(e, "100-continue"):
+		// The body is not read, so the connection cannot carry another
+		// request: what follows the head is not one.
 		w.keep = false
 		http.Error(w, "unsupported Expect", http.StatusExpectationFailed)
-		return w.finish()
+		w.finish()
+		return false
 	}
 
 	// Once the body is read, the connection is quiet until the next
@@ -357,11 +389,7 @@ func (c *serverConn) run(w *response, req *http.Request) (ok bool) {
 		if p := recover(); p != nil {
 			ok = false
 			if p != http.ErrAbortHandler {
-				log := c.s.Log
-				if log == nil {
-					log = slog.Default()
-				}
-				log.Error("http handler panicked", "method", req.Method, "path", req.URL.Path, "panic", fmt.Sprint(p))
+				c.s.log().Error("http handler panicked", "method", req.Method, "path", req.URL.Path, "panic", fmt.Sprint(p))
 			}
 		}
 	}()
@@ -450,16 +478,18 @@ func (b *requestBody) Close() error { return nil }
 
 // response is the http.ResponseWriter. A body is held until the handler
 // returns and sent with its length; a Flush (an event stream) or a large
-// body switches to chunked encoding.
+// body switches to streaming it: in chunks, or to an HTTP/1.0 client, which
+// cannot read chunks, unframed (it ends with the connection).
 type response struct {
-	c       *serverConn
-	req     *http.Request
-	header  http.Header
-	status  int
-	chunked bool   // the head is sent; the body goes in chunks
-	body    []byte // held until the end or a flush
-	keep    bool   // the connection carries another request after this one
-	failed  error  // a write to the client failed
+	c         *serverConn
+	req       *http.Request
+	header    http.Header
+	status    int
+	streaming bool   // the head is sent; the body goes as it is written
+	unframed  bool   // streamed without chunks, to HTTP/1.0
+	body      []byte // held until the end or a flush
+	keep      bool   // the connection carries another request after this one
+	failed    error  // a write to the client failed
 }
 
 // maxHeldBody is how much of a body is held before it is streamed.
@@ -485,14 +515,14 @@ func (w *response) Write(p []byte) (int, error) {
 	if w.failed != nil {
 		return 0, w.failed
 	}
-	if !w.chunked {
+	if !w.streaming {
 		w.body = append(w.body, p...)
 		if len(w.body) > maxHeldBody {
-			w.startChunked()
+			w.startStreaming()
 		}
 		return len(p), w.failed
 	}
-	w.writeChunk(p)
+	w.writeBody(p)
 	return len(p), w.failed
 }
 
@@ -505,8 +535,8 @@ func (w *response) FlushError() error {
 	if w.failed != nil {
 		return w.failed
 	}
-	if !w.chunked {
-		w.startChunked()
+	if !w.streaming {
+		w.startStreaming()
 	}
 	if err := w.c.bw.Flush(); err != nil && w.failed == nil {
 		w.failed = err
@@ -514,20 +544,30 @@ func (w *response) FlushError() error {
 	return w.failed
 }
 
-func (w *response) startChunked() {
-	w.chunked = true
+func (w *response) startStreaming() {
+	w.streaming = true
+	if !w.req.ProtoAtLeast(1, 1) {
+		w.unframed, w.keep = true, false
+	}
 	w.writeHead(-1)
 	if len(w.body) > 0 {
-		w.writeChunk(w.body)
+		w.writeBody(w.body)
 	}
 	w.body = nil
 }
 
-func (w *response) writeChunk(p []byte) {
+// writeBody sends p, a part of a streamed body.
+func (w *response) writeBody(p []byte) {
 	if len(p) == 0 || w.req.Method == http.MethodHead {
 		return
 	}
 	bw := w.c.bw
+	if w.unframed {
+		if _, err := bw.Write(p); err != nil && w.failed == nil {
+			w.failed = err
+		}
+		return
+	}
 	_, _ = bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
 	_, _ = bw.WriteString("\r\n")
 	_, _ = bw.Write(p)
@@ -539,8 +579,8 @@ func (w *response) writeChunk(p []byte) {
 // finish completes the response; false if the connection is unusable.
 func (w *response) finish() bool {
 	w.WriteHeader(http.StatusOK)
-	if w.chunked {
-		if bodyAllowed(w.status) && w.req.Method != http.MethodHead {
+	if w.streaming {
+		if !w.unframed && bodyAllowed(w.status) && w.req.Method != http.MethodHead {
 			_, _ = w.c.bw.WriteString("0\r\n\r\n")
 		}
 	} else {
@@ -559,7 +599,9 @@ func (w *response) finish() bool {
 var headerValue = strings.NewReplacer("\r", " ", "\n", " ")
 
 // writeHead writes the status line and headers, with the body's length or
-// (length < 0) chunked encoding.
+// (length < 0) chunked encoding, or neither to HTTP/1.0. A HEAD answer has
+// the length the handler set, or that of what it wrote, if anything (as
+// net/http's has).
 func (w *response) writeHead(length int) {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
@@ -568,7 +610,11 @@ func (w *response) writeHead(length int) {
 	_, _ = bw.WriteString(http.StatusText(w.status))
 	_, _ = bw.WriteString("\r\n")
 	h := w.header
-	h.Del("Content-Length")
+	head := w.req.Method == http.MethodHead
+	declared := head && h.Get("Content-Length") != ""
+	if !declared {
+		h.Del("Content-Length")
+	}
 	h.Del("Transfer-Encoding")
 	if length > 0 && h.Get("Content-Type") == "" {
 		h.Set("Content-Type", http.DetectContentType(w.body))
@@ -582,7 +628,7 @@ func (w *response) writeHead(length int) {
 		}
 	}
 	switch {
-	case !bodyAllowed(w.status):
+	case !bodyAllowed(w.status), declared, length == 0 && head, w.unframed:
 	case length < 0:
 		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
 	default:

@@ -2,14 +2,19 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -450,4 +455,270 @@ func TestServerTimeouts(t *testing.T) {
 			t.Fatal("the hang-up was not noticed")
 		}
 	})
+}
+
+// dialRaw opens a connection to the server at url, closed with the test.
+func dialRaw(t *testing.T, url string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// expectServerClose fails unless the server closes nc next, with nothing
+// more sent.
+func expectServerClose(t *testing.T, nc net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second)) // only if the server never closes
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("read %q, %v; want the server's close (EOF) and nothing more", rest, err)
+	}
+}
+
+// An Expect the server cannot meet ends the connection after the 417: the
+// body it did not read is not taken for the next request.
+func TestServerClosesAfterAnExpectationFailed(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	_, url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+	})
+	nc := dialRaw(t, url)
+	inner := "GET /inner HTTP/1.1\r\nHost: x\r\n\r\n"
+	raw := "POST /outer HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nContent-Length: " + strconv.Itoa(len(inner)) + "\r\n\r\n" + inner
+	if _, err := io.WriteString(nc, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusExpectationFailed || !resp.Close {
+		t.Fatalf("status %d, close %v; want 417 and close", resp.StatusCode, resp.Close)
+	}
+	expectServerClose(t, nc, br)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 0 {
+		t.Fatalf("the handler ran for %v", seen)
+	}
+}
+
+// An HTTP/1.0 client cannot read chunks: a flushed or large answer goes to
+// it unframed, ended by the connection's end, keep-alive asked or not.
+func TestServerNeverChunksToHTTP10(t *testing.T) {
+	large := strings.Repeat("b", maxHeldBody+1)
+	_, url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/large" {
+			_, _ = io.WriteString(w, large)
+			return
+		}
+		_, _ = io.WriteString(w, "data: a\n\n")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "data: b\n\n")
+	})
+	for _, c := range []struct{ path, connection, body string }{
+		{"/flushed", "", "data: a\n\ndata: b\n\n"},
+		{"/flushed", "Connection: keep-alive\r\n", "data: a\n\ndata: b\n\n"},
+		{"/large", "Connection: keep-alive\r\n", large},
+	} {
+		nc := dialRaw(t, url)
+		if _, err := io.WriteString(nc, "GET "+c.path+" HTTP/1.0\r\nHost: x\r\n"+c.connection+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second)) // only if the server never closes
+		raw, err := io.ReadAll(nc)
+		if err != nil {
+			t.Fatalf("%s %q: %v (the server did not close)", c.path, c.connection, err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		if err != nil || resp.TransferEncoding != nil || resp.ContentLength != -1 || !resp.Close || string(data) != c.body {
+			t.Errorf("%s %q: transfer encoding %v, length %d, close %v, %d bytes (%v); want the body unframed and close",
+				c.path, c.connection, resp.TransferEncoding, resp.ContentLength, resp.Close, len(data), err)
+		}
+	}
+}
+
+// flakyListener's Accept fails with errs, then gives conn, then waits for
+// Close.
+type flakyListener struct {
+	errs   []error // Accept is called by Serve's goroutine only
+	conn   net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		return nil, err
+	}
+	if c := l.conn; c != nil {
+		l.conn = nil
+		return c, nil
+	}
+	<-l.closed
+	return nil, &net.OpError{Op: "accept", Net: "tcp", Err: net.ErrClosed}
+}
+
+func (l *flakyListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *flakyListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+// Running out of file descriptors for a moment does not end Serve: it
+// tries again, and returns when its listener is closed.
+func TestServeOutlivesTemporaryAcceptErrors(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	accErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errno)}
+	}
+	ln := &flakyListener{errs: []error{accErr(syscall.EMFILE), accErr(syscall.ENFILE), accErr(syscall.ECONNABORTED)},
+		conn: server, closed: make(chan struct{})}
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		Log: slog.New(slog.DiscardHandler)}
+	defer s.Close()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	got := make(chan string, 1)
+	go func() {
+		if _, err := io.WriteString(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			got <- err.Error()
+			return
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(client), nil)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		data, _ := io.ReadAll(resp.Body)
+		got <- string(data)
+	}()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v", err)
+	case g := <-got:
+		if g != "ok" {
+			t.Fatalf("got %q", g)
+		}
+	}
+	ln.Close()
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve returned %v once its listener closed", err)
+	}
+}
+
+// An HTTP/1.1 request names its host once (RFC 9112 §3.2), on the fast
+// path and the slow one (a Pragma header takes it there); HTTP/1.0 need not.
+func TestServerRequiresOneHost(t *testing.T) {
+	var handled atomic.Int32
+	_, url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	})
+	for _, c := range []struct {
+		raw    string
+		status int
+	}{
+		{"GET / HTTP/1.1\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nPragma: no-cache\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nPragma: no-cache\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200},
+		{"GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n", 200},
+		{"GET / HTTP/1.0\r\n\r\n", 200},
+	} {
+		before := handled.Load()
+		nc := dialRaw(t, url)
+		if _, err := io.WriteString(nc, c.raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.raw, err)
+		}
+		resp.Body.Close()
+		if ran := handled.Load() != before; resp.StatusCode != c.status || ran != (c.status == 200) {
+			t.Errorf("%q: %d (handler ran: %v), want %d", c.raw, resp.StatusCode, ran, c.status)
+		}
+	}
+}
+
+// A HEAD answer keeps the length the handler gave, and has none when the
+// handler gave none and wrote nothing.
+func TestServerHeadAnswerLength(t *testing.T) {
+	_, url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/declared":
+			w.Header().Set("Content-Length", "1234")
+		case "/written":
+			_, _ = io.WriteString(w, "twelve bytes")
+		}
+	})
+	nc := dialRaw(t, url)
+	br := bufio.NewReader(nc)
+	for _, c := range []struct{ path, length string }{{"/declared", "1234"}, {"/written", "12"}, {"/nothing", ""}} {
+		req, _ := http.NewRequest(http.MethodHead, url+c.path, nil)
+		if err := req.Write(nc); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Values("Content-Length"); len(got) > 1 || strings.Join(got, "") != c.length {
+			t.Errorf("HEAD %s: Content-Length %q, want %q", c.path, got, c.length)
+		}
+	}
+}
+
+// A MaxHeaderBytes smaller than the read buffer holds: a longer head gets
+// 431, whole in the first read or not, while one of just that size passes.
+func TestServerSmallMaxHeaderBytes(t *testing.T) {
+	const limit = 1000
+	_, url := serveOn(t, &Server{MaxHeaderBytes: limit, Log: slog.New(slog.DiscardHandler),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })})
+	head := func(size int, extra string) string {
+		start := "GET / HTTP/1.1\r\nHost: x\r\n" + extra + "X-Pad: "
+		return start + strings.Repeat("p", size-len(start)-4) + "\r\n\r\n"
+	}
+	for _, c := range []struct {
+		name, raw string
+		status    int
+	}{
+		{"at the limit", head(limit, ""), 200},
+		{"over it", head(limit+1, ""), 431},
+		{"far over it", head(4*limit, ""), 431},
+		{"over it, read slowly", head(2*limit, "Pragma: no-cache\r\n"), 431},
+		{"at it, read slowly", head(limit, "Pragma: no-cache\r\n"), 200},
+	} {
+		if len(c.raw) != limit && c.status == 200 {
+			t.Fatalf("%s: a head of %d bytes", c.name, len(c.raw))
+		}
+		nc := dialRaw(t, url)
+		if _, err := io.WriteString(nc, c.raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s (%d bytes): %d, want %d", c.name, len(c.raw), resp.StatusCode, c.status)
+		}
+	}
 }

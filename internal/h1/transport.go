@@ -33,6 +33,7 @@ type Transport struct {
 	dialer      net.Dialer
 	maxIdle     int           // idle connections kept per host
 	idleTimeout time.Duration // an idle connection older than this is closed
+	maxHead     int           // bytes of a response's head, its 1xx heads included
 
 	mu        sync.Mutex
 	idle      map[string][]*conn  // by host:port, most recently used last
@@ -50,6 +51,7 @@ func New(fallback http.RoundTripper) *Transport {
 		dialer:      net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
 		maxIdle:     16,
 		idleTimeout: 90 * time.Second,
+		maxHead:     maxResponseHead,
 		idle:        map[string][]*conn{},
 		draining:    map[*conn]time.Time{},
 	}
@@ -57,10 +59,14 @@ func New(fallback http.RoundTripper) *Transport {
 	return t
 }
 
+// maxResponseHead is net/http's default MaxResponseHeaderBytes.
+const maxResponseHead = 10 << 20
+
 // conn is one connection to a server, owned by one request at a time.
 type conn struct {
 	nc    net.Conn
-	addr  string // its key in the pool
+	addr  string     // its key in the pool
+	cr    connReader // nc, bounded while an answer's head is read
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // when it went idle
@@ -81,6 +87,14 @@ func handles(req *http.Request) bool {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !handles(req) {
 		return t.fallback.RoundTrip(req)
+	}
+	// Checked before a connection is taken: a failed write on a pooled one
+	// is taken for the server having closed it, and tried again.
+	if err := checkHeader(req.Header); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), err)
 	}
 	addr := hostPort(req.URL)
 	ctx := req.Context()
@@ -123,10 +137,19 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		stop()
 		return nil, false, err
 	}
+	// The answer's head, and those of any 1xx answers before it, may take
+	// t.maxHead bytes, as in net/http: http.ReadResponse, which reads what
+	// readResponse does not, has no bound of its own. (Nothing is buffered
+	// before: see put.)
+	c.cr.limit = t.maxHead
 	resp, err := readResponse(c.br, req)
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp, err = readResponse(c.br, req) // 1xx: the answer follows
 	}
+	if err != nil && c.cr.limit == 0 {
+		err = fmt.Errorf("the response head is over its limit of %d bytes", t.maxHead)
+	}
+	c.cr.limit = -1
 	if err != nil {
 		stop()
 		return nil, true, err
@@ -276,7 +299,9 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 		return nil, false, err
 	}
 	nc = rawio.Conn(nc)
-	return &conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10)}, false, nil
+	c := &conn{nc: nc, addr: addr, cr: connReader{nc: nc, limit: -1}, bw: bufio.NewWriterSize(nc, 8<<10)}
+	c.br = bufio.NewReaderSize(&c.cr, 16<<10)
+	return c, false, nil
 }
 
 func (t *Transport) put(c *conn) {

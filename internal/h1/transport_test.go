@@ -2,13 +2,16 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -366,5 +369,136 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rawServer answers each connection's first request with what answer
+// writes, then closes it; it returns the server's URL.
+func rawServer(t *testing.T, answer func(w io.Writer)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
+					return
+				}
+				answer(nc)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// A response head that does not end is read up to net/http's limit, not
+// without bound, and the error names the limit.
+func TestResponseHeadIsBounded(t *testing.T) {
+	url := rawServer(t, func(w io.Writer) {
+		if _, err := io.WriteString(w, "HTTP/1.1 200 OK\r\nX: "); err != nil {
+			return
+		}
+		line := bytes.Repeat([]byte("a"), 64<<10)
+		for sent := 0; sent <= maxResponseHead+len(line); sent += len(line) {
+			if _, err := w.Write(line); err != nil {
+				return // the client gave up, as it should
+			}
+		}
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("an endless head was taken for an answer")
+	}
+	if !strings.Contains(err.Error(), strconv.Itoa(maxResponseHead)) {
+		t.Fatalf("err = %v; want the limit named", err)
+	}
+}
+
+// Interim (1xx) answers count toward the head limit with the final one's
+// head, as in net/http: a server cannot send them without end.
+func TestInterimResponsesShareTheHeadLimit(t *testing.T) {
+	const interim = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+	for _, c := range []struct {
+		n  int
+		ok bool
+	}{{2, true}, {200, false}} {
+		url := rawServer(t, func(w io.Writer) {
+			_, _ = io.WriteString(w, strings.Repeat(interim, c.n)+"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		})
+		tr := New(http.DefaultTransport)
+		tr.maxHead = 4 << 10 // so that 200 interim answers pass it
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		resp, err := tr.RoundTrip(req)
+		if c.ok {
+			if err != nil {
+				t.Fatalf("%d interim answers: %v", c.n, err)
+			}
+			if got := readAll(t, resp); got != "ok" {
+				t.Fatalf("%d interim answers: got %q", c.n, got)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), strconv.Itoa(tr.maxHead)) {
+			if err == nil {
+				resp.Body.Close()
+			}
+			t.Fatalf("%d interim answers (%d bytes): err = %v; want the limit", c.n, c.n*len(interim), err)
+		}
+		tr.CloseIdleConnections()
+	}
+}
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	io.Reader
+	closes atomic.Int32
+}
+
+func (b *closeCounter) Close() error { b.closes.Add(1); return nil }
+
+// A header that cannot be sent fails the request before it takes a
+// connection: the pooled one stays, and the body is closed.
+func TestInvalidHeaderFailsBeforeAConnection(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	readAll(t, post(t, tr, s.URL, "{}"))
+	// A body of known length is written here, one of unknown length by
+	// Request.Write (which would send the first header mended, and drop
+	// the second).
+	for _, length := range []int64{2, 0} {
+		for _, h := range []http.Header{{"X-Bad": {"a\r\nInjected: 1"}}, {"Bad Name": {"a"}}} {
+			body := &closeCounter{Reader: strings.NewReader("{}")}
+			req, _ := http.NewRequest(http.MethodPost, s.URL, body)
+			req.ContentLength = length
+			req.GetBody = func() (io.ReadCloser, error) { return &closeCounter{Reader: strings.NewReader("{}")}, nil }
+			req.Header = h
+			if resp, err := tr.RoundTrip(req); err == nil {
+				resp.Body.Close()
+				t.Fatalf("length %d: header %v was sent", length, h)
+			}
+			if n := body.closes.Load(); n != 1 {
+				t.Errorf("length %d: header %v: the body was closed %d times, want 1", length, h, n)
+			}
+		}
+	}
+	readAll(t, post(t, tr, s.URL, "{}"))
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1 (the pooled one kept)", n)
 	}
 }
