@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
 	"github.com/mcptray/mcptray/internal/testlog"
+	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
@@ -264,5 +265,53 @@ func TestHubKeyringLocked(t *testing.T) {
 	waitState(t, h, sub, map[string]status.State{"locked": status.Connected})
 	if n := srv.Counts(); n.Authorizations != 1 {
 		t.Errorf("%d authorizations: unlocking needed a new sign-in", n.Authorizations)
+	}
+}
+
+// Reading a server's client secret from the keyring (which can wait for
+// the keyring to be unlocked) does not hold the hub's lock: the window and
+// the bridge still get the servers meanwhile.
+func TestSecretReadDoesNotHoldTheHub(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(`{"mcpServers": {"slack": {"url": "http://127.0.0.1:9/mcp",
+		"oauth": {"clientId": "app", "clientSecret": "${keyring:slack-secret}"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), CallbackPort: 46000 + int(time.Now().UnixNano()%500)*10})
+	t.Cleanup(m.Close)
+	reading, unlock := make(chan struct{}), make(chan struct{})
+	h := New(Options{ConfigPath: path, OAuth: m,
+		ConfigOptions: config.Options{LookupSecret: func(string) (string, bool, error) { return "", true, nil }},
+		ResolveSecret: func(string) (string, error) {
+			close(reading)
+			<-unlock
+			return "s3cret-value", nil
+		}})
+	t.Cleanup(h.Close)
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.Reload() }()
+	<-reading
+	answered := make(chan int, 1)
+	go func() { answered <- len(h.Servers()) }()
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Error("the hub did not answer while a secret was read from the keyring")
+	}
+	close(unlock)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A reload after Close starts nothing: the hub is shutting down.
+func TestReloadAfterCloseStartsNothing(t *testing.T) {
+	h, _, _ := testHub(t, `{"mcpServers": {}}`)
+	h.Close()
+	if err := h.Reload(); !errors.Is(err, errClosed) {
+		t.Errorf("reload after close: %v", err)
+	}
+	if n := len(h.Servers()); n != 0 {
+		t.Errorf("%d servers after close", n)
 	}
 }

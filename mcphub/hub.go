@@ -52,6 +52,9 @@ type Hub struct {
 	cfgErr error          // why the file on disk is not the one running; nil if it is
 	conns  map[string]*conn
 	paused bool // every server held disconnected (SetPaused)
+	closed bool // Close has begun: nothing starts any more
+
+	stopping sync.WaitGroup // replaced connections stopping in the background
 }
 
 // conn is a running upstream plus whether it is still the current one for
@@ -103,6 +106,9 @@ func (h *Hub) ConfigError() error {
 func (h *Hub) Reload() error {
 	h.reloadMu.Lock()
 	defer h.reloadMu.Unlock()
+	if h.isClosed() {
+		return errClosed
+	}
 	cfg, err := config.Load(h.opts.ConfigPath, h.opts.ConfigOptions)
 	if err != nil {
 		h.mu.Lock()
@@ -128,7 +134,11 @@ func (h *Hub) apply(cfg *config.Config) {
 		h.opts.OAuth.SetDefaults(cfg.Hub.OAuth.CallbackPort, cfg.Hub.OAuth.ClientMetadataURL)
 	}
 	h.mu.Lock()
-	diff := config.Compare(h.cfg, cfg)
+	diff := config.Compare(h.cfg, cfg) // h.cfg changes only under reloadMu, held
+	h.mu.Unlock()
+	starting := slices.Concat(diff.Changed, diff.Added)
+	auths := h.prepareAuth(cfg, starting)
+	h.mu.Lock()
 	hadErr := h.cfgErr != nil
 	h.cfg, h.cfgErr = cfg, nil
 	var stopping []*conn
@@ -139,8 +149,8 @@ func (h *Hub) apply(cfg *config.Config) {
 			delete(h.conns, id)
 		}
 	}
-	for _, id := range slices.Concat(diff.Changed, diff.Added) {
-		h.conns[id] = h.startLocked(*cfg.Server(id))
+	for _, id := range starting {
+		h.conns[id] = h.startLocked(*cfg.Server(id), auths[id])
 	}
 	h.mu.Unlock()
 
@@ -149,7 +159,7 @@ func (h *Hub) apply(cfg *config.Config) {
 	// Stopping a stdio server can take seconds (stdin close, SIGTERM,
 	// SIGKILL); it must not delay the servers that are starting.
 	for _, c := range stopping {
-		go c.Stop()
+		h.stopping.Go(c.Stop)
 	}
 	for _, id := range diff.Removed {
 		h.bus.Publish(status.Event{Kind: status.KindRemoved, Status: &status.Status{Server: id}})
@@ -163,16 +173,32 @@ func (h *Hub) apply(cfg *config.Config) {
 	}
 }
 
-func (h *Hub) startLocked(srv config.Server) *conn {
+// prepareAuth gets the OAuth clients of the servers about to start, their
+// tokens loaded. Loading can wait seconds on a locked keyring, so it is
+// done before the hub's lock is taken: Servers, Conn and Config (the
+// bridge's calls, the window) answer meanwhile.
+func (h *Hub) prepareAuth(cfg *config.Config, ids []string) map[string]*oauth.Client {
+	auths := map[string]*oauth.Client{}
+	for _, id := range ids {
+		if a := h.authFor(*cfg.Server(id)); a != nil {
+			a.Start()
+			auths[id] = a
+		}
+	}
+	return auths
+}
+
+// startLocked starts srv's connection, with auth (nil: none) from
+// prepareAuth.
+func (h *Hub) startLocked(srv config.Server, auth *oauth.Client) *conn {
 	if h.paused {
 		srv.Disabled = true
 	}
-	c := &conn{current: true}
+	c := &conn{current: true, auth: auth}
 	opts := h.opts.Upstream
 	opts.Logger = h.log
-	if c.auth = h.authFor(srv); c.auth != nil {
-		opts.Auth = c.auth
-		c.auth.Start()
+	if auth != nil {
+		opts.Auth = auth
 	}
 	opts.OnStatus = func(st status.Status) {
 		c.mu.Lock()
@@ -259,18 +285,30 @@ func (h *Hub) Reconnect(id string) error {
 	return nil
 }
 
-// Close stops every server and waits for them.
-func (h *Hub) Close() {
+// errClosed: the hub was closed; nothing is applied any more.
+var errClosed = errors.New("the hub is shutting down")
+
+func (h *Hub) isClosed() bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// Close stops every server and waits for them, and for those replaced
+// earlier. A reload under way finishes first; none starts after.
+func (h *Hub) Close() {
+	h.reloadMu.Lock()
+	h.mu.Lock()
+	h.closed = true
 	conns := h.conns
 	h.conns = map[string]*conn{}
 	h.mu.Unlock()
-	var wg sync.WaitGroup
+	h.reloadMu.Unlock()
 	for _, c := range conns {
 		c.retire()
-		wg.Go(c.Stop)
+		h.stopping.Go(c.Stop)
 	}
-	wg.Wait()
+	h.stopping.Wait()
 }
 
 // Watch reloads the configuration whenever its file changes, until ctx ends.
