@@ -279,6 +279,10 @@ func TestSelectScopes(t *testing.T) {
 		{"offline only when advertised", nil, Challenge{Scope: "x"}, nil, nil, []string{"x"}, "x"},
 		{"configured wins", []string{"c"}, Challenge{Scope: "x"}, nil, nil, nil, "c"},
 		{"step-up is a union", nil, Challenge{Error: "insufficient_scope", Scope: "write"}, nil, []string{"read", "offline_access"}, as, "read offline_access write"},
+		// AUTH-19, AUTH-31: configured scopes do not hide the challenged one.
+		{"step-up adds the challenged scope to configured ones", []string{"mcp:read"}, Challenge{Error: "insufficient_scope", Scope: "mcp:admin"},
+			nil, []string{"mcp:read", "offline_access"}, as, "mcp:read offline_access mcp:admin"},
+		{"step-up without anything granted", []string{"c"}, Challenge{Error: "insufficient_scope", Scope: "x"}, nil, nil, nil, "c x"},
 	} {
 		if got := selectScopes(tc.configured, tc.ch, tc.resource, tc.as, tc.granted); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -20,7 +20,7 @@ const (
 	DefaultCallbackPort = 48801
 	callbackPortRange   = 10
 	// flowLifetime bounds a sign-in: its state expires, and the listener
-	// closes when no flow is left.
+	// closes when no sign-in holds it.
 	flowLifetime = 10 * time.Minute
 )
 
@@ -48,6 +48,7 @@ type callbackServer struct {
 	port  int
 	ln    net.Listener
 	srv   *http.Server
+	users int // sign-ins holding the listener, from callback to release (under m.cbMu)
 	mu    sync.Mutex
 	flows map[string]*pending // by state
 	timer *time.Timer
@@ -59,7 +60,10 @@ func (cs *callbackServer) redirectURI() string {
 
 // callback returns a running listener: on the pinned port when one is set
 // (failing clearly when it is taken, since the provider only knows that
-// redirect URI), else on the default port or the next free one.
+// redirect URI), else on the default port or the next free one. The
+// caller holds it until release: a sign-in takes it before registering,
+// which can take a minute before its flow is added, and another flow that
+// ends meanwhile must not close it.
 func (m *Manager) callback(pinned int) (*callbackServer, error) {
 	m.cbMu.Lock()
 	defer m.cbMu.Unlock()
@@ -74,6 +78,7 @@ func (m *Manager) callback(pinned int) (*callbackServer, error) {
 	}
 	for _, p := range ports {
 		if cs, ok := m.callbacks[p]; ok && p != 0 {
+			cs.users++
 			return cs, nil
 		}
 	}
@@ -86,7 +91,7 @@ func (m *Manager) callback(pinned int) (*callbackServer, error) {
 			continue
 		}
 		p = ln.Addr().(*net.TCPAddr).Port
-		cs := &callbackServer{m: m, port: p, ln: ln, flows: map[string]*pending{}}
+		cs := &callbackServer{m: m, port: p, ln: ln, users: 1, flows: map[string]*pending{}}
 		cs.srv = &http.Server{Handler: cs, ReadHeaderTimeout: 10 * time.Second}
 		cs.srv.SetKeepAlivesEnabled(false)
 		go func() { _ = cs.srv.Serve(ln) }()
@@ -129,16 +134,20 @@ func (cs *callbackServer) take(state string) *pending {
 	return p
 }
 
-// remove forgets a flow (finished or abandoned) and closes the listener
-// when none is left.
+// remove forgets a flow (finished or abandoned).
 func (cs *callbackServer) remove(state string) {
 	cs.mu.Lock()
 	delete(cs.flows, state)
-	empty := len(cs.flows) == 0
 	cs.mu.Unlock()
-	if empty {
-		cs.closeIfIdle()
-	}
+}
+
+// release ends a sign-in's hold on the listener, taken by callback, and
+// closes it when nobody holds it and no flow is left.
+func (cs *callbackServer) release() {
+	cs.m.cbMu.Lock()
+	cs.users--
+	cs.m.cbMu.Unlock()
+	cs.closeIfIdle()
 }
 
 func (cs *callbackServer) expire() {
@@ -156,7 +165,7 @@ func (cs *callbackServer) closeIfIdle() {
 	cs.m.cbMu.Lock()
 	defer cs.m.cbMu.Unlock()
 	cs.mu.Lock()
-	idle := len(cs.flows) == 0
+	idle := len(cs.flows) == 0 && cs.users == 0
 	cs.mu.Unlock()
 	if !idle || cs.m.callbacks[cs.port] != cs {
 		return

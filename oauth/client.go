@@ -25,6 +25,11 @@ type Client struct {
 	m   *Manager
 	log *slog.Logger
 
+	// storeMu makes deciding to write the stored tokens and writing them
+	// one step, so a refresh that ends during a sign-in or a sign-out
+	// cannot store over what they wrote or deleted. Taken before mu.
+	storeMu sync.Mutex
+
 	mu       sync.Mutex
 	cfg      ServerConfig
 	http     *http.Client
@@ -391,9 +396,10 @@ func (c *Client) startRefresh(forced bool) (*refreshCall, error) {
 		if forced {
 			c.dead = "the server no longer accepts the access token and the provider gave no refresh token: sign in again"
 		}
+		id, dead := c.cfg.ID, c.dead
 		c.mu.Unlock()
-		c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventNeedsAuth, Reason: c.dead})
-		return nil, &NeedsAuthError{Reason: c.dead}
+		c.m.cfg.OnEvent(id, Event{Kind: EventNeedsAuth, Reason: dead})
+		return nil, &NeedsAuthError{Reason: dead}
 	case !forced && c.m.now().Before(c.retryAt):
 		at := c.retryAt
 		c.mu.Unlock()
@@ -410,22 +416,52 @@ func (c *Client) startRefresh(forced bool) (*refreshCall, error) {
 // runRefresh makes the refresh request and records its outcome. It runs
 // on its own: once the provider has rotated the refresh token, the new one
 // must be received and stored even when every caller stopped waiting.
+//
+// The outcome counts only while the client still holds the grant it
+// refreshed: a sign-out, a newer sign-in or a new URL (AUTH-28) that came
+// while the request was out is not undone. The dropped tokens are revoked
+// where the provider allows, unless a newer sign-in at the same provider
+// holds the client (some providers end every grant of the app on a
+// revocation).
 func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg ServerConfig) {
 	c.m.cfg.OnEvent(cfg.ID, Event{Kind: EventRefreshing})
 	ctx, cancel := context.WithTimeout(context.Background(), c.m.cfg.RefreshTimeout)
-	nt, err := c.refreshRequest(ctx, hc, old)
+	nt, err := c.refreshRequest(ctx, hc, cfg, old)
 	cancel()
-	if err == nil {
-		// AUTH-30: the rotated refresh token is stored before anything uses
-		// the new access token.
-		if serr := saveJSON(c.m.cfg.Store, tokenKey(cfg.ID), nt); serr != nil {
-			c.log.Error("the refreshed tokens could not be stored; they are kept in memory", "err", serr)
+	var stale string // why the outcome is dropped; "" keeps it
+	got := err == nil
+	if got {
+		c.storeMu.Lock()
+		c.mu.Lock()
+		stale = c.supersededLocked(old)
+		c.mu.Unlock()
+		if stale == "" {
+			// AUTH-30: the rotated refresh token is stored before anything
+			// uses the new access token.
+			if serr := saveJSON(c.m.cfg.Store, tokenKey(cfg.ID), nt); serr != nil {
+				c.log.Error("the refreshed tokens could not be stored; they are kept in memory", "err", serr)
+			}
 		}
 	}
 
 	c.mu.Lock()
+	if stale == "" {
+		// A sign-out may have come while the tokens were stored; it deletes
+		// them once storeMu is free.
+		stale = c.supersededLocked(old)
+	}
+	fresh, revokeFresh := nt, false
 	var ev Event
 	switch {
+	case stale != "":
+		revokeFresh = got && !(c.tokens != nil && c.tokens.Issuer == fresh.Issuer)
+		ev = Event{Kind: EventRefreshed, Reason: "the refresh's result was discarded: " + stale}
+		c.log.Info("the sign-in changed during a token refresh; its result is discarded", "why", stale, "err", err)
+		// The callers get what the client holds now.
+		nt, err = c.tokens, nil
+		if nt == nil || c.dead != "" {
+			nt, err = nil, &NeedsAuthError{Reason: orDefault(c.dead, "not signed in")}
+		}
 	case err == nil:
 		c.tokens, c.failures, c.retryAt = nt, 0, time.Time{}
 		ev = Event{Kind: EventRefreshed}
@@ -453,12 +489,43 @@ func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg
 	call.tokens, call.err = nt, err
 	c.scheduleLocked()
 	c.mu.Unlock()
+	if got {
+		c.storeMu.Unlock()
+	}
 	close(call.done)
+	if revokeFresh {
+		c.revokeBestEffort(hc, cfg, fresh)
+	}
 	c.m.cfg.OnEvent(cfg.ID, ev)
 }
 
-func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, old *Tokens) (*Tokens, error) {
-	creds, err := c.credentials(old)
+// supersededLocked says why a refresh of old may no longer change the
+// client; "" while old is still the grant in use.
+func (c *Client) supersededLocked(old *Tokens) string {
+	switch {
+	case !resourceMatches(old.Resource, c.cfg.URL):
+		return "the server's URL changed to " + c.cfg.URL // AUTH-28
+	case c.tokens == nil:
+		return orDefault(c.dead, "the tokens were dropped")
+	case c.tokens != old:
+		return "a newer sign-in replaced the tokens"
+	}
+	return c.dead
+}
+
+// revokeBestEffort revokes tokens nobody will use, logging a failure.
+func (c *Client) revokeBestEffort(hc *http.Client, cfg ServerConfig, t *Tokens) {
+	creds, err := c.credentials(cfg, t)
+	if err == nil {
+		err = revokeTokens(context.Background(), hc, creds, t)
+	}
+	if err != nil {
+		c.log.Warn("discarded tokens could not be revoked", "err", err)
+	}
+}
+
+func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, cfg ServerConfig, old *Tokens) (*Tokens, error) {
+	creds, err := c.credentials(cfg, old)
 	if err != nil {
 		return nil, err
 	}
@@ -487,28 +554,33 @@ func (c *Client) refreshRequest(ctx context.Context, hc *http.Client, old *Token
 	return nt, nil
 }
 
-// credentials finds the client identity tokens were issued to.
-func (c *Client) credentials(t *Tokens) (clientCreds, error) {
+// credentials finds the client identity tokens were issued to; cfg is the
+// server's settings, read under mu by the caller.
+func (c *Client) credentials(cfg ServerConfig, t *Tokens) (clientCreds, error) {
 	method, rest, _ := strings.Cut(t.Registration, " ")
 	switch method {
 	case MethodPreregistered:
-		if c.cfg.ClientID == "" {
+		if cfg.ClientID == "" {
 			return clientCreds{}, &NeedsAuthError{Reason: "the pre-registered client was removed from the configuration: sign in again"}
 		}
 		auth := "none"
-		if c.cfg.ClientSecret != "" {
+		if cfg.ClientSecret != "" {
 			auth = orDefault(rest, "client_secret_basic")
 		}
-		return clientCreds{ID: c.cfg.ClientID, Secret: c.cfg.ClientSecret, AuthMethod: auth}, nil
+		return clientCreds{ID: cfg.ClientID, Secret: cfg.ClientSecret, AuthMethod: auth}, nil
 	case MethodCIMD:
 		return clientCreds{ID: rest, AuthMethod: "none"}, nil
 	case MethodDCR:
 		var r registration
 		ok, err := loadJSON(c.m.cfg.Store, rest, &r)
-		if err != nil {
+		switch {
+		case errors.Is(err, errDamaged):
+			// Unreadable for good, unlike a locked keyring: the next sign-in
+			// registers again.
+			return clientCreds{}, &NeedsAuthError{Reason: "the stored client registration is damaged: sign in again"}
+		case err != nil:
 			return clientCreds{}, err
-		}
-		if !ok {
+		case !ok:
 			return clientCreds{}, &NeedsAuthError{Reason: "the client registration is gone: sign in again"}
 		}
 		return r.creds(), nil
@@ -540,29 +612,44 @@ func registrationKeyOf(ref string) string {
 func (c *Client) SignOut(ctx context.Context) error {
 	c.mu.Lock()
 	_ = c.loadLocked() // tokens that cannot be read are deleted all the same, unrevoked
-	t, hc := c.tokens, c.http
+	t, hc, cfg := c.tokens, c.http, c.cfg
 	c.tokens, c.dead = nil, "signed out"
 	c.loaded, c.loadErr = true, nil // nothing stored is wanted any more
 	if c.timer != nil {
 		c.timer.Stop()
 	}
 	c.mu.Unlock()
-	if t != nil && t.RevocationEndpoint != "" {
-		creds, err := c.credentials(t)
-		if err == nil {
-			for _, tok := range []struct{ value, hint string }{{t.RefreshToken, "refresh_token"}, {t.AccessToken, "access_token"}} {
-				if tok.value != "" {
-					if err := revoke(ctx, hc, t.RevocationEndpoint, creds, tok.value, tok.hint); err != nil {
-						c.log.Warn("revocation failed; deleting the tokens anyway", "err", err)
-						break
-					}
-				}
+	if t != nil {
+		if creds, err := c.credentials(cfg, t); err == nil {
+			if err := revokeTokens(ctx, hc, creds, t); err != nil {
+				c.log.Warn("revocation failed; deleting the tokens anyway", "err", err)
 			}
 		}
 	}
-	err := c.m.cfg.Store.Delete(tokenKey(c.cfg.ID))
-	c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventSignedOut, Reason: "signed out"})
+	// A refresh that saw the grant before the sign-out and is storing its
+	// result finishes first; its tokens are deleted here.
+	c.storeMu.Lock()
+	err := c.m.cfg.Store.Delete(tokenKey(cfg.ID))
+	c.storeMu.Unlock()
+	c.m.cfg.OnEvent(cfg.ID, Event{Kind: EventSignedOut, Reason: "signed out"})
 	return err
+}
+
+// revokeTokens revokes the refresh token, then the access token, where
+// the provider has a revocation endpoint (RFC 7009); the first failure
+// ends it.
+func revokeTokens(ctx context.Context, hc *http.Client, creds clientCreds, t *Tokens) error {
+	if t.RevocationEndpoint == "" {
+		return nil
+	}
+	for _, tok := range []struct{ value, hint string }{{t.RefreshToken, "refresh_token"}, {t.AccessToken, "access_token"}} {
+		if tok.value != "" {
+			if err := revoke(ctx, hc, t.RevocationEndpoint, creds, tok.value, tok.hint); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func revoke(ctx context.Context, hc *http.Client, endpoint string, creds clientCreds, token, hint string) error {

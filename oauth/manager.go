@@ -61,7 +61,7 @@ type EventKind int
 
 const (
 	EventRefreshing    EventKind = iota // a refresh started
-	EventRefreshed                      // a refresh succeeded
+	EventRefreshed                      // a refresh succeeded, or ended discarded because the grant changed meanwhile (Reason says so)
 	EventRefreshFailed                  // a refresh failed for a transient reason; tokens kept
 	EventNeedsAuth                      // the grant is gone: a person must sign in again
 	EventSignedIn                       // a sign-in finished
@@ -131,6 +131,13 @@ func (m *Manager) SetDefaults(callbackPort int, clientMetadataURL string) {
 		m.cfg.CallbackPort = callbackPort
 	}
 	m.cfg.ClientMetadataURL = clientMetadataURL
+}
+
+// defaults reads what SetDefaults writes.
+func (m *Manager) defaults() (callbackPort int, clientMetadataURL string) {
+	m.cbMu.Lock()
+	defer m.cbMu.Unlock()
+	return m.cfg.CallbackPort, m.cfg.ClientMetadataURL
 }
 
 // ServerConfig is one server's sign-in settings.

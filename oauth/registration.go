@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,29 +59,34 @@ func (e *ErrNoRegistration) Error() string {
 // register picks the client identity in the 2026-07-28 order (AUTH-11):
 // a pre-registered client from the config, then a Client ID Metadata
 // Document, then dynamic registration (reusing a stored one), else an
-// error asking for a pre-registered client.
-func (c *Client) register(ctx context.Context, as *authServer, redirect string, fresh bool) (*registration, string, error) {
-	if c.cfg.ClientID != "" {
-		r := &registration{Method: MethodPreregistered, ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret,
-			Issuer: as.Issuer, RedirectURI: redirect, AuthMethod: preferredAuthMethod(as, c.cfg.ClientSecret != "")}
+// error asking for a pre-registered client. cfg and hc are the sign-in's
+// snapshot of the server's settings.
+func (c *Client) register(ctx context.Context, cfg ServerConfig, hc *http.Client, as *authServer, redirect string, fresh bool) (*registration, string, error) {
+	if cfg.ClientID != "" {
+		r := &registration{Method: MethodPreregistered, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+			Issuer: as.Issuer, RedirectURI: redirect, AuthMethod: preferredAuthMethod(as, cfg.ClientSecret != "")}
 		return r, "", nil
 	}
-	if c.m.cfg.ClientMetadataURL != "" && as.CIMDSupported {
-		r := &registration{Method: MethodCIMD, ClientID: c.m.cfg.ClientMetadataURL, AuthMethod: "none",
+	if _, cimd := c.m.defaults(); cimd != "" && as.CIMDSupported {
+		r := &registration{Method: MethodCIMD, ClientID: cimd, AuthMethod: "none",
 			Issuer: as.Issuer, RedirectURI: redirect}
 		return r, "", nil
 	}
 	if as.RegistrationEndpoint == "" {
 		return nil, "", &ErrNoRegistration{Issuer: as.Issuer}
 	}
-	key := registrationKey(c.cfg.ID, as.Issuer, redirect)
+	key := registrationKey(cfg.ID, as.Issuer, redirect)
 	var stored registration
-	if ok, err := loadJSON(c.m.cfg.Store, key, &stored); err != nil {
+	ok, err := loadJSON(c.m.cfg.Store, key, &stored)
+	switch {
+	case errors.Is(err, errDamaged):
+		c.log.Warn("the stored client registration is damaged; registering again", "err", err)
+	case err != nil:
 		return nil, "", err
-	} else if ok && !fresh && stored.Issuer == as.Issuer && stored.RedirectURI == redirect {
+	case ok && !fresh && stored.Issuer == as.Issuer && stored.RedirectURI == redirect:
 		return &stored, key, nil
 	}
-	r, err := c.registerDynamically(ctx, as, redirect)
+	r, err := c.registerDynamically(ctx, hc, as, redirect)
 	if err != nil {
 		return nil, "", err
 	}
@@ -106,7 +112,7 @@ func preferredAuthMethod(as *authServer, hasSecret bool) string {
 
 // registerDynamically is RFC 7591 registration as a native application
 // (AUTH-14) asking for refresh tokens (AUTH-20).
-func (c *Client) registerDynamically(ctx context.Context, as *authServer, redirect string) (*registration, error) {
+func (c *Client) registerDynamically(ctx context.Context, hc *http.Client, as *authServer, redirect string) (*registration, error) {
 	if err := checkEndpointURL(as.RegistrationEndpoint); err != nil {
 		return nil, fmt.Errorf("registration endpoint: %w", err)
 	}
@@ -124,7 +130,7 @@ func (c *Client) registerDynamically(ctx context.Context, as *authServer, redire
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("register with %s: %w", hostOf(as.RegistrationEndpoint), err)
 	}

@@ -43,7 +43,7 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 		return err
 	}
 	c.mu.Lock()
-	ch := c.challenge
+	id, ch := c.cfg.ID, c.challenge
 	if o.Challenge != nil {
 		ch = *o.Challenge
 	}
@@ -77,7 +77,7 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 		c.log.Warn("sign-in failed", "err", err)
 		return err
 	}
-	c.m.cfg.OnEvent(c.cfg.ID, Event{Kind: EventSignedIn})
+	c.m.cfg.OnEvent(id, Event{Kind: EventSignedIn})
 	return nil
 }
 
@@ -121,15 +121,16 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 	// its port must not move (AUTH 6).
 	pinned := cfg.CallbackPort
 	if pinned == 0 && cfg.ClientID != "" {
-		pinned = c.m.cfg.CallbackPort
+		pinned, _ = c.m.defaults()
 	}
 	cs, err := c.m.callback(pinned) // bound before the browser opens
 	if err != nil {
 		return err
 	}
+	defer cs.release()
 	redirect := cs.redirectURI()
 	rctx, cancel := withTimeout(ctx, 60*time.Second)
-	reg, regKey, err := c.register(rctx, d.AS, redirect, freshRegistration)
+	reg, regKey, err := c.register(rctx, cfg, hc, d.AS, redirect, freshRegistration)
 	cancel()
 	if err != nil {
 		return err
@@ -192,18 +193,50 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 			return &staleClientError{key: regKey, err: err}
 		}
 	}
-	p.outcome <- err
-	if err != nil {
-		return err
+	if err == nil {
+		err = c.keep(ctx, hc, reg.creds(), t)
 	}
-	c.mu.Lock()
-	c.tokens, c.dead, c.failures, c.retryAt, c.loaded, c.loadErr = t, "", 0, time.Time{}, true, nil
-	c.scheduleLocked()
-	c.mu.Unlock()
-	return nil
+	p.outcome <- err
+	return err
 }
 
-// finish validates the redirect and exchanges the code.
+// keep stores a sign-in's tokens, then puts them in use, unless the
+// server's URL changed during the sign-in: tokens are used only with the
+// resource they were issued for (AUTH-28), so those are revoked where the
+// provider allows, and the sign-in fails. Under storeMu, a refresh of the
+// previous grant that ends meanwhile cannot store over them.
+func (c *Client) keep(ctx context.Context, hc *http.Client, creds clientCreds, t *Tokens) error {
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
+	c.mu.Lock()
+	id, current := c.cfg.ID, c.cfg.URL
+	c.mu.Unlock()
+	kept := resourceMatches(t.Resource, current)
+	if kept {
+		if err := saveJSON(c.m.cfg.Store, tokenKey(id), t); err != nil {
+			return fmt.Errorf("the provider signed you in, but the tokens could not be stored, so the sign-in did not take: %w", err)
+		}
+		c.mu.Lock()
+		// The URL may have changed while the tokens were stored; loadLocked
+		// never reads them for the new one.
+		current = c.cfg.URL
+		if kept = resourceMatches(t.Resource, current); kept {
+			c.tokens, c.dead, c.failures, c.retryAt, c.loaded, c.loadErr = t, "", 0, time.Time{}, true, nil
+			c.scheduleLocked()
+		}
+		c.mu.Unlock()
+	}
+	if kept {
+		return nil
+	}
+	if err := revokeTokens(ctx, hc, creds, t); err != nil {
+		c.log.Warn("the tokens for the server's old URL could not be revoked", "err", err)
+	}
+	return fmt.Errorf("the server's URL changed during the sign-in (to %s); the tokens were issued for %s and are not used: sign in again", current, t.Resource)
+}
+
+// finish validates the redirect and exchanges the code; keep stores the
+// tokens.
 func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg *registration, regKey, redirect, verifier, scope string, res callbackResult) (*Tokens, error) {
 	// AUTH-25 (RFC 9207): check iss before anything else, and on a mismatch
 	// do not act on, or show, the error parameters.
@@ -244,16 +277,14 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 	if t.Scope == "" {
 		t.Scope = scope // RFC 6749 §5.1: omitted means as requested
 	}
-	if err := saveJSON(c.m.cfg.Store, tokenKey(c.cfg.ID), t); err != nil {
-		return nil, fmt.Errorf("the provider signed you in, but the tokens could not be stored, so the sign-in did not take: %w", err)
-	}
 	return t, nil
 }
 
 // selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): scopes set
 // in the config; else the challenge's; else the resource's
 // scopes_supported; else none. A step-up (403 insufficient_scope) asks for
-// the union of what was granted and what is challenged (AUTH-31).
+// the union of what was granted, what was chosen, and what is challenged
+// (AUTH-31): configured scopes must not hide the challenged one (AUTH-19).
 // offline_access is added only when the authorization server lists it, and
 // only to a non-empty request.
 func selectScopes(configured []string, ch Challenge, resourceScopes, asScopes, granted []string) string {
@@ -267,7 +298,7 @@ func selectScopes(configured []string, ch Challenge, resourceScopes, asScopes, g
 		scopes = resourceScopes
 	}
 	if ch.Error == "insufficient_scope" {
-		scopes = union(granted, scopes)
+		scopes = union(union(granted, scopes), strings.Fields(ch.Scope))
 	}
 	if len(scopes) > 0 && slices.Contains(asScopes, "offline_access") {
 		scopes = union(scopes, []string{"offline_access"})

@@ -29,7 +29,7 @@ type browserFollower struct {
 
 func (b *browserFollower) open(ctx context.Context, authURL string) error {
 	b.calls.Add(1)
-	b.once.Do(func() { b.pages = make(chan string, 100) })
+	b.init()
 	go func() {
 		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, authURL, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -44,9 +44,13 @@ func (b *browserFollower) open(ctx context.Context, authURL string) error {
 	return nil
 }
 
+// init makes pages: page may be called before the sign-in opens the URL.
+func (b *browserFollower) init() { b.once.Do(func() { b.pages = make(chan string, 100) }) }
+
 // page waits for the page the browser ended on.
 func (b *browserFollower) page(t *testing.T) string {
 	t.Helper()
+	b.init()
 	select {
 	case p := <-b.pages:
 		return p
@@ -258,5 +262,66 @@ func TestDeniedConsentIsAReadableReason(t *testing.T) {
 	}
 	if c.HasTokens() {
 		t.Error("tokens after a declined sign-in")
+	}
+}
+
+// AUTH-28: when the server's URL changes while a sign-in waits for the
+// browser, the tokens it gets (issued for the old URL) are not kept, and
+// the sign-in says why.
+func TestSignInAcrossURLChangeFails(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	m := testManager(t, store)
+	c := m.Client(ServerConfig{ID: "moving", URL: srv.URL()})
+	b := &browserFollower{}
+	open := func(ctx context.Context, u string) error {
+		m.Client(ServerConfig{ID: "moving", URL: "http://127.0.0.1:9/elsewhere/mcp"}) // a config reload
+		return b.open(ctx, u)
+	}
+	err := c.SignIn(context.Background(), SignInOptions{Open: open})
+	if err == nil || !strings.Contains(err.Error(), "URL changed during the sign-in") {
+		t.Fatalf("sign-in across a URL change: %v", err)
+	}
+	if p := b.page(t); !strings.Contains(p, "URL changed during the sign-in") {
+		t.Errorf("browser page: %s", p)
+	}
+	if c.HasTokens() {
+		t.Error("tokens for the old URL are in use for the new one")
+	}
+	if _, err := store.Get(tokenKey("moving")); err == nil {
+		t.Error("tokens for the old URL were stored")
+	}
+}
+
+// A sign-in holds its callback listener from the moment it takes it: one
+// that waits in dynamic registration keeps it open while another sign-in
+// on the same listener starts and ends.
+func TestSignInKeepsItsCallbackListenerDuringRegistration(t *testing.T) {
+	slow := oauthtest.NewServer(oauthtest.Options{})
+	defer slow.Close()
+	fast := oauthtest.NewServer(oauthtest.Options{})
+	defer fast.Close()
+	m := testManager(t, NewMemoryStore())
+	cs := m.Client(ServerConfig{ID: "slow", URL: slow.URL()})
+	cf := m.Client(ServerConfig{ID: "fast", URL: fast.URL()})
+	hold := slow.HoldRegistrations()
+	defer hold.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := &browserFollower{}
+	done := make(chan error, 1)
+	go func() { done <- cs.SignIn(ctx, SignInOptions{Open: b.open}) }()
+	waitArrived(t, hold) // the slow sign-in has its listener and is registering
+	signIn(t, cf, &browserFollower{})
+	hold.Release()
+	if p := b.page(t); !strings.Contains(p, "Signed in") {
+		t.Fatalf("the slow sign-in's redirect: %s", p)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !cs.HasTokens() {
+		t.Error("no tokens after the slow sign-in")
 	}
 }

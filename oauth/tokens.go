@@ -167,11 +167,18 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 	}
 	obtained := now()
 	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: "Bearer", Scope: tr.Scope, Obtained: obtained}
+	// Zero, negative or unreadable: the lifetime is unknown, as when
+	// expires_in is missing.
 	if secs, err := tr.ExpiresIn.Float64(); err == nil && secs > 0 {
-		t.Expiry = obtained.Add(time.Duration(secs * float64(time.Second)))
+		t.Expiry = obtained.Add(time.Duration(min(secs, maxExpiresIn.Seconds()) * float64(time.Second)))
 	}
 	return t, nil
 }
+
+// maxExpiresIn caps expires_in: more than time.Duration holds (292 years)
+// would wrap to an expiry in the past and a refresh loop. Ten years is
+// beyond any real access token, so the cap changes nothing else.
+const maxExpiresIn = 10 * 365 * 24 * time.Hour
 
 // tokenRequestError names the token endpoint that failed, and says so
 // plainly when it did not answer in time.
@@ -208,13 +215,15 @@ func postForm(ctx context.Context, hc *http.Client, endpoint string, creds clien
 
 // isTransient reports an error that says nothing about the grant itself:
 // a network failure, a timeout, a 5xx, an answer that was not OAuth.
-// Tokens are kept and the refresh is retried later.
+// Tokens are kept and the refresh is retried later. A NeedsAuthError (the
+// client identity the grant was issued to is gone) is not: retrying cannot
+// bring it back.
 func isTransient(err error) bool {
 	var te *TokenError
 	if errors.As(err, &te) {
 		return te.Status >= 500 || te.Code == "temporarily_unavailable" || te.Code == "server_error" || strings.HasPrefix(te.Code, "http_5")
 	}
-	return true
+	return !errors.As(err, new(*NeedsAuthError))
 }
 
 func hostOf(raw string) string {

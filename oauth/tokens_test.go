@@ -295,3 +295,237 @@ func TestForgetDeletesEverything(t *testing.T) {
 		t.Errorf("left behind: %v", keys)
 	}
 }
+
+type refreshResult struct {
+	tokens *Tokens
+	err    error
+}
+
+// refreshAsync starts a forced refresh and hands back its result.
+func refreshAsync(c *Client) <-chan refreshResult {
+	res := make(chan refreshResult, 1)
+	go func() {
+		t, err := c.refresh(context.Background(), true)
+		res <- refreshResult{t, err}
+	}()
+	return res
+}
+
+func awaitRefresh(t *testing.T, res <-chan refreshResult) refreshResult {
+	t.Helper()
+	select {
+	case r := <-res:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("the refresh never returned")
+		return refreshResult{}
+	}
+}
+
+func (c *Client) heldTokens() *Tokens {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tokens
+}
+
+// A refresh that was waiting at the token endpoint when the person signed
+// out (or removed the server) must not bring the tokens back: not in
+// memory, not in the store a restart reads. The provider here has no
+// revocation endpoint, so the held refresh succeeds.
+func TestRefreshInFlightDoesNotUndoSignOut(t *testing.T) {
+	for _, how := range []string{"sign-out", "forget"} {
+		t.Run(how, func(t *testing.T) {
+			srv := oauthtest.NewServer(oauthtest.Options{NoRevocation: true})
+			defer srv.Close()
+			store := NewMemoryStore()
+			m := testManager(t, store)
+			c := m.Client(ServerConfig{ID: "out", URL: srv.URL()})
+			signIn(t, c, &browserFollower{})
+			hold := srv.HoldRefreshRequests()
+			defer hold.Release()
+			res := refreshAsync(c)
+			waitArrived(t, hold)
+			var err error
+			if how == "sign-out" {
+				err = c.SignOut(context.Background())
+			} else {
+				err = m.Forget(context.Background(), "out")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			hold.Release()
+			r := awaitRefresh(t, res)
+			if n := srv.Counts().Refreshes; n != 1 {
+				t.Fatalf("%d refreshes at the provider, want the held one", n)
+			}
+			if !errors.As(r.err, new(*NeedsAuthError)) {
+				t.Errorf("the refresh after %s returned %v, want a NeedsAuthError", how, r.err)
+			}
+			if c.HasTokens() || c.heldTokens() != nil {
+				t.Errorf("the refresh put the tokens back in memory after %s", how)
+			}
+			if _, err := store.Get(tokenKey("out")); err == nil {
+				t.Errorf("the refresh stored tokens after %s", how)
+			}
+			if testManager(t, store).Client(ServerConfig{ID: "out", URL: srv.URL()}).HasTokens() {
+				t.Errorf("after %s and a restart the server is signed in", how)
+			}
+		})
+	}
+}
+
+// A sign-in that finishes while a refresh of the previous grant waits at
+// the token endpoint is kept: the refreshed old grant does not overwrite
+// it, in memory or in the store.
+func TestRefreshInFlightDoesNotOverwriteNewerSignIn(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	m := testManager(t, store)
+	c := m.Client(ServerConfig{ID: "again", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	hold := srv.HoldRefreshRequests()
+	defer hold.Release()
+	res := refreshAsync(c)
+	waitArrived(t, hold)
+	signIn(t, c, &browserFollower{}) // its code exchange is not held
+	newer := c.heldTokens()
+	stored, _ := store.Get(tokenKey("again"))
+	hold.Release()
+	r := awaitRefresh(t, res)
+	if n := srv.Counts().Refreshes; n != 1 {
+		t.Fatalf("%d refreshes at the provider, want the held one", n)
+	}
+	if r.err != nil || r.tokens == nil || r.tokens.AccessToken != newer.AccessToken {
+		t.Errorf("the refresh's callers got %v, %v; want the newer sign-in's tokens", r.tokens, r.err)
+	}
+	if c.heldTokens() != newer {
+		t.Error("the refreshed old grant replaced the newer sign-in in memory")
+	}
+	if now, _ := store.Get(tokenKey("again")); string(now) != string(stored) {
+		t.Error("the refreshed old grant replaced the newer sign-in in the store")
+	}
+	// Not revoked: at some providers revoking one grant ends every grant of
+	// the app, the newer sign-in's included.
+	if n := srv.Counts().Revocations; n != 0 {
+		t.Errorf("%d revocations", n)
+	}
+}
+
+// AUTH-28: a refresh that was waiting when the server's URL changed does
+// not put back tokens issued for the old URL; its tokens are revoked.
+func TestRefreshInFlightAcrossURLChangeIsDropped(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	events := newEventLog()
+	m := testManager(t, store, func(c *Config) { c.OnEvent = events.record })
+	c := m.Client(ServerConfig{ID: "moved", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	stored, _ := store.Get(tokenKey("moved"))
+	hold := srv.HoldRefreshRequests()
+	defer hold.Release()
+	res := refreshAsync(c)
+	waitArrived(t, hold)
+	m.Client(ServerConfig{ID: "moved", URL: "http://127.0.0.1:9/elsewhere/mcp"})
+	hold.Release()
+	r := awaitRefresh(t, res)
+	if n := srv.Counts().Refreshes; n != 1 {
+		t.Fatalf("%d refreshes at the provider, want the held one", n)
+	}
+	if r.err == nil || c.HasTokens() || c.heldTokens() != nil {
+		t.Fatalf("after the URL changed: refresh %v, %v; HasTokens %v", r.tokens, r.err, c.HasTokens())
+	}
+	if _, err := c.Token(); !errors.As(err, new(*NeedsAuthError)) {
+		t.Errorf("Token for the new URL = %v, want a NeedsAuthError", err)
+	}
+	if now, _ := store.Get(tokenKey("moved")); string(now) != string(stored) {
+		t.Error("the tokens refreshed for the old URL were stored")
+	}
+	events.waitFor(t, EventRefreshed) // the refresh's end, after its tokens were revoked
+	if n := srv.Counts().Revocations; n == 0 {
+		t.Error("the dropped tokens were not revoked")
+	}
+}
+
+// A refresh that cannot even be made because the client identity is gone
+// (the pre-registered client was removed from the configuration, the
+// stored registration is damaged) needs a sign-in: it is not retried
+// forever while the status says signed in.
+func TestRefreshWithoutClientIdentityNeedsSignIn(t *testing.T) {
+	t.Run("pre-registered client removed", func(t *testing.T) {
+		srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "tray-app"}}})
+		defer srv.Close()
+		events := newEventLog()
+		m := testManager(t, NewMemoryStore(), func(c *Config) { c.OnEvent = events.record })
+		c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "tray-app"})
+		signIn(t, c, &browserFollower{})
+		m.Client(ServerConfig{ID: "pre", URL: srv.URL()})
+		checkNeedsSignIn(t, c, events, "pre-registered client was removed")
+	})
+	t.Run("registration damaged", func(t *testing.T) {
+		srv := oauthtest.NewServer(oauthtest.Options{})
+		defer srv.Close()
+		store := NewMemoryStore()
+		events := newEventLog()
+		m := testManager(t, store, func(c *Config) { c.OnEvent = events.record })
+		c := m.Client(ServerConfig{ID: "dmg", URL: srv.URL()})
+		signIn(t, c, &browserFollower{})
+		keys, _ := store.List("oauth/client/dmg/")
+		if len(keys) != 1 {
+			t.Fatalf("registrations stored: %v", keys)
+		}
+		_ = store.Set(keys[0], []byte("{"))
+		checkNeedsSignIn(t, c, events, "registration is damaged")
+		signIn(t, c, &browserFollower{}) // registers again
+		if n := srv.Counts().Registrations; n != 2 || !c.HasTokens() {
+			t.Errorf("%d registrations, HasTokens %v: want a new registration and a sign-in", n, c.HasTokens())
+		}
+	})
+}
+
+func checkNeedsSignIn(t *testing.T, c *Client, events *eventLog, reason string) {
+	t.Helper()
+	_, err := c.refresh(context.Background(), true)
+	if !errors.As(err, new(*NeedsAuthError)) || isTransient(err) || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("refresh = %v, want a NeedsAuthError that is not transient", err)
+	}
+	if e := events.waitFor(t, EventNeedsAuth); !strings.Contains(e.Reason, reason) {
+		t.Errorf("event = %+v", e)
+	}
+	if info := c.Info(); info.SignedIn || !strings.Contains(info.Problem, reason) {
+		t.Errorf("info = %+v", info)
+	}
+	if _, err := c.Token(); !errors.As(err, new(*NeedsAuthError)) {
+		t.Errorf("Token = %v", err)
+	}
+}
+
+// expires_in beyond what time.Duration holds (292 years) is capped
+// instead of wrapping to an expiry in the past; zero or negative means
+// the lifetime is unknown, as when expires_in is missing.
+func TestOddExpiresIn(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	for _, tc := range []struct {
+		expiresIn string
+		unknown   bool
+	}{{"1e12", false}, {"9223372037", false}, {"0", true}, {"-60", true}} {
+		t.Run(tc.expiresIn, func(t *testing.T) {
+			srv := oauthtest.NewServer(oauthtest.Options{ExpiresIn: tc.expiresIn})
+			defer srv.Close()
+			c := testManager(t, NewMemoryStore()).Client(ServerConfig{ID: "odd", URL: srv.URL()})
+			signIn(t, c, &browserFollower{})
+			info := c.Info()
+			switch left := time.Until(info.Expiry); {
+			case tc.unknown && !info.Expiry.IsZero():
+				t.Errorf("expiry %s, want none (unknown)", info.Expiry)
+			case !tc.unknown && (left < 9*year || left > 11*year):
+				t.Errorf("expiry %s (in %s), want it capped at about ten years", info.Expiry, left)
+			}
+			if _, err := c.Token(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

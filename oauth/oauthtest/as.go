@@ -49,7 +49,6 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"issuer":                                issuer,
 		"authorization_endpoint":                authz,
 		"token_endpoint":                        s.Issuer + "/token",
-		"revocation_endpoint":                   s.Issuer + "/revoke",
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},
@@ -58,6 +57,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.opts.DisableDCR {
 		m["registration_endpoint"] = s.Issuer + "/register"
+	}
+	if !s.opts.NoRevocation {
+		m["revocation_endpoint"] = s.Issuer + "/revoke"
 	}
 	if s.opts.CIMD {
 		m["client_id_metadata_document_supported"] = true
@@ -93,6 +95,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.ApplicationType != "" && req.ApplicationType != "native" && req.ApplicationType != "web" {
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "unknown application_type")
+		return
+	}
+	s.mu.Lock()
+	hold := s.regHold
+	s.mu.Unlock()
+	if hold != nil && !hold.wait(r) {
 		return
 	}
 	method := req.TokenEndpointAuthMethod
@@ -307,7 +315,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	hold := s.hold
 	s.mu.Unlock()
-	if hold != nil && !hold.wait(r) {
+	if hold != nil && (hold.grant == "" || hold.grant == r.PostForm.Get("grant_type")) && !hold.wait(r) {
 		return
 	}
 	s.mu.Lock()
@@ -450,8 +458,7 @@ func (s *Server) issue(w http.ResponseWriter, clientID, scope, resource, fam str
 		expires: s.now().Add(s.opts.TokenLifetime)}
 	s.access[at.value] = at
 	resp := map[string]any{
-		"access_token": at.value, "token_type": "Bearer",
-		"expires_in": int(s.opts.TokenLifetime.Round(time.Second) / time.Second), "scope": scope,
+		"access_token": at.value, "token_type": "Bearer", "expires_in": s.expiresIn(), "scope": scope,
 	}
 	if !s.opts.NoRefreshTokens {
 		rt := &token{value: s.newSecret("rt_"), clientID: clientID, scope: scope, resource: resource, family: fam}
@@ -469,9 +476,16 @@ func (s *Server) issueAccessOnly(w http.ResponseWriter, clientID, scope, resourc
 	s.access[at.value] = at
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": at.value, "token_type": "Bearer", "scope": scope,
-		"expires_in": int(s.opts.TokenLifetime.Round(time.Second) / time.Second),
+		"access_token": at.value, "token_type": "Bearer", "scope": scope, "expires_in": s.expiresIn(),
 	})
+}
+
+// expiresIn is the expires_in of a token response.
+func (s *Server) expiresIn() any {
+	if s.opts.ExpiresIn != "" {
+		return json.Number(s.opts.ExpiresIn)
+	}
+	return int(s.opts.TokenLifetime.Round(time.Second) / time.Second)
 }
 
 // revoke is RFC 7009: revoking either token ends the whole grant.

@@ -75,6 +75,12 @@ type Options struct {
 	// MetadataRedirectLoop makes the authorization server metadata redirect
 	// to itself forever.
 	MetadataRedirectLoop bool
+	// NoRevocation leaves the revocation endpoint out (RFC 7009 is optional).
+	NoRevocation bool
+	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
+	// seconds: a JSON number literal, for providers' odd values ("1e12",
+	// "-60"). Tokens still expire here after TokenLifetime.
+	ExpiresIn string
 }
 
 // Client is a pre-registered client.
@@ -101,6 +107,7 @@ type Server struct {
 	issued   []string        // every secret value ever issued
 	failures []failure       // injected token endpoint failures
 	hold     *Hold           // holds token requests while set
+	regHold  *Hold           // holds registration requests while set
 
 	down      atomic.Bool
 	counts    Counts
@@ -256,6 +263,8 @@ func (s *Server) RedirectTokenRequests(n, status int, location string) {
 // ends unanswered and changes nothing).
 type Hold struct {
 	s        *Server
+	slot     **Hold // where the server keeps it, cleared on Release
+	grant    string // the grant_type held; "" holds every request
 	arrived  chan struct{}
 	gaveUp   chan struct{}
 	released chan struct{}
@@ -264,10 +273,21 @@ type Hold struct {
 
 // HoldTokenRequests holds every token request from now until the Hold is
 // released.
-func (s *Server) HoldTokenRequests() *Hold {
-	h := &Hold{s: s, arrived: make(chan struct{}, 100), gaveUp: make(chan struct{}, 100), released: make(chan struct{})}
+func (s *Server) HoldTokenRequests() *Hold { return s.newHold(&s.hold, "") }
+
+// HoldRefreshRequests holds refresh_token grants only: code exchanges go
+// through, so a sign-in can finish while a refresh hangs.
+func (s *Server) HoldRefreshRequests() *Hold { return s.newHold(&s.hold, "refresh_token") }
+
+// HoldRegistrations holds dynamic client registration requests (RFC 7591)
+// until the Hold is released.
+func (s *Server) HoldRegistrations() *Hold { return s.newHold(&s.regHold, "") }
+
+func (s *Server) newHold(slot **Hold, grant string) *Hold {
+	h := &Hold{s: s, slot: slot, grant: grant,
+		arrived: make(chan struct{}, 100), gaveUp: make(chan struct{}, 100), released: make(chan struct{})}
 	s.mu.Lock()
-	s.hold = h
+	*slot = h
 	s.mu.Unlock()
 	return h
 }
@@ -284,8 +304,8 @@ func (h *Hold) GaveUp() <-chan struct{} { return h.gaveUp }
 func (h *Hold) Release() {
 	h.once.Do(func() {
 		h.s.mu.Lock()
-		if h.s.hold == h {
-			h.s.hold = nil
+		if *h.slot == h {
+			*h.slot = nil
 		}
 		h.s.mu.Unlock()
 		close(h.released)
