@@ -125,50 +125,102 @@ func (c captureConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 // place before the caller can see the result.
 type captureBody struct {
 	io.ReadCloser
-	cap *listCapture
-	sse bool
-	buf []byte // JSON: the whole body; SSE: the current unfinished event
+	cap    *listCapture
+	sse    bool
+	buf    []byte    // JSON: the whole body
+	events sseEvents // SSE
 }
 
 func (b *captureBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.buf = append(b.buf, p[:n]...)
 	if b.sse {
-		b.scanEvents()
-	} else if err == io.EOF {
+		b.events.add(p[:n])
+		if terr := b.events.take(b.recordEvent); terr != nil {
+			return n, terr
+		}
+		return n, err
+	}
+	b.buf = append(b.buf, p[:n]...)
+	if len(b.buf) > maxRawMessage {
+		return n, errTooLong
+	}
+	if err == io.EOF {
 		b.record(b.buf)
 	}
 	return n, err
 }
 
-// scanEvents records every complete SSE event in buf and keeps the rest.
-func (b *captureBody) scanEvents() {
-	for {
-		end, next := eventEnd(b.buf)
-		if end < 0 {
-			return
-		}
-		var data []byte
-		for line := range bytes.Lines(b.buf[:end]) {
-			line = bytes.TrimRight(line, "\r\n")
-			if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-				if len(data) > 0 {
-					data = append(data, '\n')
-				}
-				data = append(data, bytes.TrimPrefix(d, []byte(" "))...)
+// recordEvent records the message of one SSE event.
+func (b *captureBody) recordEvent(event []byte, end int) {
+	var data []byte
+	for line := range bytes.Lines(event[:end]) {
+		line = bytes.TrimRight(line, "\r\n")
+		if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			if len(data) > 0 {
+				data = append(data, '\n')
 			}
+			data = append(data, bytes.TrimPrefix(d, []byte(" "))...)
 		}
-		if len(data) > 0 {
-			b.record(data)
-		}
-		b.buf = b.buf[next:]
 	}
+	if len(data) > 0 {
+		b.record(data)
+	}
+}
+
+// sseEvents splits an SSE stream into whole events as its bytes arrive.
+// Each byte is searched for an event's end once (an event of megabytes
+// arrives in thousands of reads), and an event longer than maxRawMessage
+// is refused rather than held.
+type sseEvents struct {
+	buf     []byte // the unfinished event, then what add appended
+	scanned int    // buf[:scanned] holds no event end
+}
+
+func (s *sseEvents) add(p []byte) { s.buf = append(s.buf, p...) }
+
+// take calls f with each whole event in the buffer, in order: the event
+// with the blank line that ends it, and the length of its fields. The
+// event is valid only during the call. The unfinished rest is kept.
+func (s *sseEvents) take(f func(event []byte, end int)) error {
+	used := 0
+	for {
+		// An end is up to 4 bytes long: the last 3 scanned may start one.
+		end, next := eventEndFrom(s.buf[used:], max(s.scanned-3, 0))
+		if end < 0 {
+			s.scanned = len(s.buf) - used
+			break
+		}
+		if end > maxRawMessage {
+			return errTooLong
+		}
+		f(s.buf[used:used+next], end)
+		used += next
+		s.scanned = 0
+	}
+	if used > 0 {
+		// Keep the unfinished event at the start of the same array.
+		s.buf = s.buf[:copy(s.buf, s.buf[used:])]
+	}
+	if len(s.buf) > maxRawMessage {
+		return errTooLong
+	}
+	return nil
+}
+
+// rest returns the unfinished event and forgets it.
+func (s *sseEvents) rest() []byte {
+	r := s.buf
+	s.buf, s.scanned = nil, 0
+	return r
 }
 
 // eventEnd finds the blank line that ends an SSE event: the event's length
 // and where the next one starts, or -1.
-func eventEnd(buf []byte) (end, next int) {
-	for i := 0; i+1 < len(buf); i++ {
+func eventEnd(buf []byte) (end, next int) { return eventEndFrom(buf, 0) }
+
+// eventEndFrom is eventEnd for a buf whose first from bytes start no end.
+func eventEndFrom(buf []byte, from int) (end, next int) {
+	for i := from; i+1 < len(buf); i++ {
 		if buf[i] != '\n' && buf[i] != '\r' {
 			continue
 		}

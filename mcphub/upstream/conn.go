@@ -27,7 +27,9 @@ import (
 // Options configures a connection.
 type Options struct {
 	Logger *slog.Logger
-	// OnStatus receives every status change, in order, from one goroutine.
+	// OnStatus receives every status change, in order, one call at a
+	// time. It must not change the status itself (Set*): that would wait
+	// for itself.
 	OnStatus func(status.Status)
 	// OnCatalog is called after a catalog was fetched or refreshed.
 	OnCatalog func(server string, cat *Catalog)
@@ -103,6 +105,7 @@ type Conn struct {
 	// goroutine reads and writes it).
 	eraRetried bool
 
+	pub     sync.Mutex // held from storing a status to publishing it, so the two orders agree
 	mu      sync.Mutex
 	st      status.Status
 	session *mcp.ClientSession
@@ -217,11 +220,24 @@ func (c *Conn) Session() *mcp.ClientSession {
 func (c *Conn) Catalog() *Catalog { return c.catalog.Load() }
 
 func (c *Conn) setStatus(mut func(*status.Status)) {
+	c.updateStatus(func(s *status.Status, _ bool) bool { mut(s); return true })
+}
+
+// updateStatus applies mut, which sees whether a session is live and may
+// decline the change (false), and publishes the result. Changes are
+// published in the order they are stored: publishing holds c.pub, not
+// c.mu, so OnStatus may read the Conn (but must not change its status).
+func (c *Conn) updateStatus(mut func(s *status.Status, live bool) bool) {
+	c.pub.Lock()
+	defer c.pub.Unlock()
 	c.mu.Lock()
 	st := c.st
 	prevChallenge := st.Challenge
 	st.Reason, st.NextRetry, st.Challenge = "", time.Time{}, nil
-	mut(&st)
+	if !mut(&st, c.session != nil) {
+		c.mu.Unlock()
+		return
+	}
 	if st.State == status.Authenticating && st.Challenge == nil {
 		st.Challenge = prevChallenge // what the sign-in is answering
 	}
@@ -236,32 +252,50 @@ func (c *Conn) setStatus(mut func(*status.Status)) {
 	c.opts.OnStatus(st)
 }
 
-// SetAuthenticating shows that a person started a sign-in.
+// SetAuthenticating shows that a person started a sign-in. A server with a
+// live session stays connected: its tools keep working while the person
+// is in the browser, and the new tokens take effect on the reconnect that
+// follows a successful sign-in.
 func (c *Conn) SetAuthenticating() {
-	c.setStatus(func(s *status.Status) { s.State = status.Authenticating })
+	c.updateStatus(func(s *status.Status, live bool) bool {
+		s.State = status.Authenticating
+		return !live
+	})
 }
 
 // SetNeedsAuth shows that a sign-in is needed, with why (a sign-in that
-// failed, a grant that was revoked).
+// failed, a grant that was revoked). It is ignored while a session is
+// live: its tokens still work (a cancelled sign-in changed nothing), and
+// a grant that is really gone ends the session with a 401 soon enough.
 func (c *Conn) SetNeedsAuth(reason string) {
-	c.setStatus(func(s *status.Status) { s.State, s.Reason = status.NeedsAuth, reason })
+	c.updateStatus(func(s *status.Status, live bool) bool {
+		s.State, s.Reason = status.NeedsAuth, reason
+		return !live
+	})
 }
 
 // SetRefreshing shows a token refresh of a connected server, and its end.
 func (c *Conn) SetRefreshing(on bool) {
-	c.mu.Lock()
-	cur := c.st.State
-	c.mu.Unlock()
-	switch {
-	case on && cur == status.Connected:
-		c.setStatus(func(s *status.Status) { s.State = status.Refreshing })
-	case !on && cur == status.Refreshing:
-		c.setStatus(func(s *status.Status) { s.State = status.Connected })
-	}
+	c.updateStatus(func(s *status.Status, _ bool) bool {
+		switch {
+		case on && s.State == status.Connected:
+			s.State = status.Refreshing
+		case !on && s.State == status.Refreshing:
+			s.State = status.Connected
+		default:
+			return false
+		}
+		return true
+	})
 }
 
 func (c *Conn) listChanged(s *mcp.ClientSession, kinds ...catalogKind) {
-	if c.Session() != s {
+	// While no session is live, s is most likely the one being connected,
+	// whose catalog is being fetched: a change now may postdate a list
+	// already fetched, so it is kept and refreshed once the session is
+	// live (serve). A late one from a session already ended costs one
+	// extra refresh at worst.
+	if live := c.Session(); live != nil && live != s {
 		return // a notification from a session already replaced
 	}
 	for _, k := range kinds {
@@ -286,6 +320,10 @@ func (c *Conn) run(ctx context.Context) {
 	failures := 0
 	for {
 		c.setStatus(func(s *status.Status) { s.State = status.Connecting })
+		// The attempt fetches every list; only changes from now on count.
+		for k := range c.pending {
+			c.pending[k].Store(false)
+		}
 		att, err := c.connect(ctx)
 		if ctx.Err() != nil {
 			if att != nil {
@@ -433,12 +471,17 @@ func (c *Conn) publishConnected(att *attempt) {
 func (c *Conn) serve(ctx context.Context, att *attempt) error {
 	ended := make(chan error, 1)
 	go func() { ended <- att.session.Wait() }()
+	watch, stop := context.WithCancel(ctx)
+	defer stop()
+	gone := c.keepAlive(watch, att)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.kick:
 			return errKicked
+		case err := <-gone:
+			return err
 		case l := <-c.lost:
 			c.mu.Lock()
 			current := c.raw
@@ -465,13 +508,18 @@ func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
 	defer cancel()
 	next := *c.catalog.Load() // copy; the published one is never modified
 	next.Fetched = time.Now()
+	changed := false
 	for _, k := range allKinds {
 		if !c.pending[k].Swap(false) {
 			continue
 		}
+		changed = true
 		if err := next.refresh(ctx, att.session, att.capture, k); err != nil {
 			return err
 		}
+	}
+	if !changed {
+		return nil // a signal about changes the connect already fetched
 	}
 	att.catalog = &next
 	c.catalog.Store(&next)

@@ -317,6 +317,9 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(end, errTooLong) {
+			return nil, end // the server is alive; the call is refused
+		}
 		if !errors.Is(end, io.EOF) {
 			// Cut off mid-stream: the server (or the way to it) went away.
 			rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
@@ -568,6 +571,9 @@ func (e *eventReader) next() ([]byte, error) {
 		value = bytes.TrimPrefix(value, []byte(" "))
 		switch string(field) {
 		case "data":
+			if len(e.data)+1+len(value) > maxRawMessage {
+				return nil, errTooLong // many lines are bounded as one long one
+			}
 			if len(e.data) > 0 {
 				e.data = append(e.data, '\n')
 			}

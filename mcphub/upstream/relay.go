@@ -115,11 +115,11 @@ func callTagOf(meta map[string]any) string {
 // to its handlers without saying which call they belonged to.
 type tagBody struct {
 	io.ReadCloser
-	tag  string
-	buf  []byte // read buffer, reused
-	in   []byte // unprocessed input
-	out  []byte // processed output not yet read
-	done bool
+	tag    string
+	buf    []byte    // read buffer, reused
+	events sseEvents // unprocessed input
+	out    []byte    // processed output not yet read
+	done   bool
 }
 
 func (b *tagBody) Read(p []byte) (int, error) {
@@ -132,21 +132,13 @@ func (b *tagBody) Read(p []byte) (int, error) {
 		}
 		b.out = b.out[:0]
 		n, err := b.ReadCloser.Read(b.buf)
-		b.in = append(b.in, b.buf[:n]...)
-		used := 0
-		for {
-			end, next := eventEnd(b.in[used:])
-			if end < 0 {
-				break
-			}
-			b.out = append(b.out, b.rewrite(b.in[used:used+next])...)
-			used += next
+		b.events.add(b.buf[:n])
+		if terr := b.events.take(func(event []byte, _ int) { b.out = append(b.out, b.rewrite(event)...) }); terr != nil {
+			b.done = true
+			return 0, terr
 		}
-		// Keep the unfinished event at the start of the same array.
-		b.in = b.in[:copy(b.in, b.in[used:])]
 		if err != nil {
-			b.out = append(b.out, b.in...)
-			b.in = nil
+			b.out = append(b.out, b.events.rest()...)
 			b.done = true
 			if len(b.out) == 0 {
 				return 0, err
