@@ -73,12 +73,7 @@ func TestWatchSymlinkTarget(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	changed := make(chan struct{}, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := Watch(ctx, link, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
-		t.Fatal(err)
-	}
+	changed := startWatch(t, link)
 	write(t, target, "b")
 	select {
 	case <-changed:
@@ -117,12 +112,7 @@ func TestWatchSymlinkRepointed(t *testing.T) {
 	if err := os.Symlink(a, link); err != nil {
 		t.Fatal(err)
 	}
-	changed := make(chan struct{}, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := Watch(ctx, link, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
-		t.Fatal(err)
-	}
+	changed := startWatch(t, link)
 	if err := os.Symlink(b, link+".new"); err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +129,7 @@ func TestWatchFolderRecreated(t *testing.T) {
 	path := filepath.Join(dir, "config.json")
 	_ = os.MkdirAll(dir, 0o700)
 	write(t, path, "a")
-	changed := make(chan struct{}, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := Watch(ctx, path, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
-		t.Fatal(err)
-	}
+	changed := startWatch(t, path)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +139,18 @@ func TestWatchFolderRecreated(t *testing.T) {
 	expectChange(t, changed, "the folder back with the file") // found by the look every second
 	write(t, path, "c")
 	expectChange(t, changed, "an edit in the recreated folder")
+}
+
+// startWatch watches path until the test ends; each report is a value.
+func startWatch(t *testing.T, path string) <-chan struct{} {
+	t.Helper()
+	changed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := Watch(ctx, path, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	return changed
 }
 
 func expectChange(t *testing.T, changed <-chan struct{}, what string) {
