@@ -309,15 +309,8 @@ func TestLeavingARetryCancelsTheCall(t *testing.T) {
 	r.wait(t, map[string]status.State{"asker": status.Connected})
 
 	modern := func(ctx context.Context, params string) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/servers/asker/mcp", strings.NewReader(
-			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{`+params+`"name":"ask_then_block","arguments":{},"_meta":{`+
-				`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
-		req.Header.Set("Mcp-Method", "tools/call")
-		req.Header.Set("Mcp-Name", "ask_then_block")
-		return http.DefaultClient.Do(req)
+		return postModern(ctx, r.url+"/servers/asker/mcp", "tools/call", "ask_then_block", `{`+params+`"name":"ask_then_block","arguments":{},"_meta":{`+
+			`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}`)
 	}
 	resp, err := modern(context.Background(), "")
 	if err != nil {

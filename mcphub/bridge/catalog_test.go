@@ -157,13 +157,8 @@ func TestSchemasPassThroughByteForByte(t *testing.T) {
 // the response bytes as sent.
 func listModern(t *testing.T, url string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{`+
-		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
-	req.Header.Set("Mcp-Method", "tools/list")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := postModern(context.Background(), url, "tools/list", "", `{"_meta":{`+
+		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +168,21 @@ func listModern(t *testing.T, url string) []byte {
 		t.Fatalf("tools/list: %s %s", resp.Status, body)
 	}
 	return body
+}
+
+// postModern sends one stateless 2026-07-28 request (name: the Mcp-Name
+// header, if any) with its headers as a client sends them.
+func postModern(ctx context.Context, url, method, name, params string) (*http.Response, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":`+params+`}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name != "" {
+		req.Header.Set("Mcp-Name", name)
+	}
+	return http.DefaultClient.Do(req)
 }
 
 func TestSharedUpstreamSession(t *testing.T) {
