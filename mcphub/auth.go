@@ -19,7 +19,7 @@ func (h *Hub) authFor(srv config.Server) *oauth.Client {
 	}
 	sc := oauth.ServerConfig{ID: srv.ID, URL: srv.URL}
 	if o := srv.OAuth; o != nil {
-		sc.ClientID, sc.Scopes, sc.CallbackPort = o.ClientID, o.Scopes, o.CallbackPort
+		sc.ClientID, sc.Issuer, sc.Scopes, sc.CallbackPort = o.ClientID, o.Issuer, o.Scopes, o.CallbackPort
 		if o.ClientSecretRef != "" && h.opts.ResolveSecret != nil {
 			secret, err := h.opts.ResolveSecret(o.ClientSecretRef)
 			if err != nil {

@@ -144,10 +144,12 @@ func (m *Manager) defaults() (callbackPort int, clientMetadataURL string) {
 type ServerConfig struct {
 	ID  string // the server's ID: names its stored tokens
 	URL string // the MCP endpoint, which is the OAuth resource
-	// ClientID and ClientSecret are a client registered in advance.
-	ClientID, ClientSecret string
-	Scopes                 []string // requested instead of the spec's choice
-	CallbackPort           int      // pins the redirect port; 0: the default
+	// ClientID and ClientSecret are a client registered in advance, and
+	// Issuer the authorization server it is registered with ("": the one
+	// it first signs in with).
+	ClientID, ClientSecret, Issuer string
+	Scopes                         []string // requested instead of the spec's choice
+	CallbackPort                   int      // pins the redirect port; 0: the default
 }
 
 // Client returns the Client of a server, creating it or updating its

@@ -25,7 +25,9 @@ const (
 // and redirect URI. DCR registrations are stored (client secrets included,
 // in the encrypted store) and reused; they are bound to the issuer and the
 // redirect URI they were made for (AUTH-15), so a new issuer or a new
-// callback port makes a new one.
+// callback port makes a new one. A pre-registered client cannot register
+// again: it is bound to its configured issuer, or to the one it first
+// signed in with, and a different one is an error.
 type registration struct {
 	Method       string    `json:"method"`
 	ClientID     string    `json:"client_id"`
@@ -63,6 +65,9 @@ func (e *ErrNoRegistration) Error() string {
 // snapshot of the server's settings.
 func (c *Client) register(ctx context.Context, cfg ServerConfig, hc *http.Client, as *authServer, redirect string, fresh bool) (*registration, string, error) {
 	if cfg.ClientID != "" {
+		if err := c.checkPreregistered(cfg, as.Issuer); err != nil {
+			return nil, "", err
+		}
 		r := &registration{Method: MethodPreregistered, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 			Issuer: as.Issuer, RedirectURI: redirect, AuthMethod: preferredAuthMethod(as, cfg.ClientSecret != "")}
 		return r, "", nil
@@ -95,6 +100,79 @@ func (c *Client) register(ctx context.Context, cfg ServerConfig, hc *http.Client
 	}
 	c.log.Info("registered with the authorization server", "issuer", as.Issuer, "method", MethodDCR, "redirect_uri", redirect)
 	return r, key, nil
+}
+
+// IssuerMismatchError means a pre-registered client would be sent to an
+// authorization server it was not registered with (AUTH-15): the server's
+// resource metadata now names another one, or the configured "issuer"
+// says so. The sign-in stops before the browser opens.
+type IssuerMismatchError struct {
+	Server     string
+	Issuer     string // the authorization server the server points to now
+	BoundTo    string // the one the client ID belongs to
+	Configured bool   // BoundTo comes from the config, not from a sign-in
+}
+
+func (e *IssuerMismatchError) Error() string {
+	if e.Configured {
+		return fmt.Sprintf("the server's authorization server is %s, but its \"oauth.issuer\" says the configured client ID belongs to %s: "+
+			"register an app with %s and update \"oauth.clientId\" and \"oauth.issuer\", or correct \"oauth.issuer\"", e.Issuer, e.BoundTo, e.Issuer)
+	}
+	return fmt.Sprintf("the server's authorization server changed from %s to %s; the configured client ID was registered with %s and is not sent to another: "+
+		"register an app with %s and update \"oauth.clientId\", or, if this client ID is registered there too, set \"oauth.issuer\" to %q",
+		e.BoundTo, e.Issuer, e.BoundTo, e.Issuer, e.Issuer)
+}
+
+// preregisteredBinding remembers which authorization server a pre-registered
+// client ID first signed in with, when the config does not say.
+type preregisteredBinding struct {
+	Issuer string    `json:"issuer"`
+	Since  time.Time `json:"since"`
+}
+
+// preregisteredKey names the binding of (server, client ID). It sits with
+// the server's registrations, so Forget deletes it too.
+func preregisteredKey(server, clientID string) string {
+	sum := sha256.Sum256([]byte(clientID))
+	return "oauth/client/" + server + "/preregistered-" + hex.EncodeToString(sum[:8])
+}
+
+// checkPreregistered refuses a pre-registered client at an authorization
+// server other than its own: the configured issuer if there is one, else
+// the one it first signed in with.
+func (c *Client) checkPreregistered(cfg ServerConfig, issuer string) error {
+	if cfg.Issuer != "" {
+		if cfg.Issuer != issuer {
+			return &IssuerMismatchError{Server: cfg.ID, Issuer: issuer, BoundTo: cfg.Issuer, Configured: true}
+		}
+		return nil
+	}
+	var b preregisteredBinding
+	ok, err := loadJSON(c.m.cfg.Store, preregisteredKey(cfg.ID, cfg.ClientID), &b)
+	switch {
+	case errors.Is(err, errDamaged):
+		c.log.Warn("the stored authorization server of the pre-registered client is damaged; it is learnt again at this sign-in", "err", err)
+		return nil
+	case err != nil:
+		return err
+	case ok && b.Issuer != issuer:
+		return &IssuerMismatchError{Server: cfg.ID, Issuer: issuer, BoundTo: b.Issuer}
+	}
+	return nil
+}
+
+// bindPreregistered records the authorization server a pre-registered
+// client signed in with, so that a later change of server is noticed, also
+// once a configured issuer is removed from the file.
+func (c *Client) bindPreregistered(cfg ServerConfig, issuer string) {
+	key := preregisteredKey(cfg.ID, cfg.ClientID)
+	var b preregisteredBinding
+	if ok, err := loadJSON(c.m.cfg.Store, key, &b); err == nil && ok && b.Issuer == issuer {
+		return
+	}
+	if err := saveJSON(c.m.cfg.Store, key, preregisteredBinding{Issuer: issuer, Since: c.m.now()}); err != nil {
+		c.log.Warn("the authorization server of the pre-registered client could not be stored", "err", err)
+	}
 }
 
 // preferredAuthMethod picks how a pre-registered client authenticates:

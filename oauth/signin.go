@@ -196,6 +196,9 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 	if err == nil {
 		err = c.keep(ctx, hc, reg.creds(), t)
 	}
+	if err == nil && reg.Method == MethodPreregistered {
+		c.bindPreregistered(cfg, d.AS.Issuer)
+	}
 	p.outcome <- err
 	return err
 }

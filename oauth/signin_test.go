@@ -167,6 +167,56 @@ func TestSignInPreregisteredClient(t *testing.T) {
 	cs.Close()
 }
 
+// AUTH-15: a pre-registered client is bound to the authorization server it
+// signed in with (or the configured "issuer"): when the server points to
+// another one, the sign-in fails with an error naming both, before any
+// browser opens, until the config names the new issuer.
+func TestPreregisteredClientIsBoundToItsIssuer(t *testing.T) {
+	port := freeCallbackPort(t)
+	clients := []oauthtest.Client{{ID: "tray-app", RedirectURIs: []string{fmt.Sprintf("http://127.0.0.1:%d/callback", port)}}}
+	first := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: clients})
+	defer first.Close()
+	moved := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: clients})
+	defer moved.Close()
+	m := testManager(t, NewMemoryStore(), func(c *Config) { c.CallbackPort = port })
+	sc := ServerConfig{ID: "pre", URL: first.URL(), ClientID: "tray-app"}
+	c := m.Client(sc)
+	signIn(t, c, &browserFollower{})
+
+	mismatch := func(sc ServerConfig, boundTo string, configured bool) {
+		t.Helper()
+		b := &browserFollower{}
+		err := m.Client(sc).SignIn(context.Background(), SignInOptions{Open: b.open})
+		var ie *IssuerMismatchError
+		if !errors.As(err, &ie) || ie.Issuer != moved.Issuer || ie.BoundTo != boundTo || ie.Configured != configured {
+			t.Fatalf("err = %v, want an IssuerMismatchError from %s to %s", err, boundTo, moved.Issuer)
+		}
+		for _, want := range []string{moved.Issuer, boundTo, `"oauth.issuer"`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not name %s: %v", want, err)
+			}
+		}
+		if b.calls.Load() != 0 || moved.Counts().Authorizations != 0 {
+			t.Error("the client ID was sent to the other authorization server")
+		}
+	}
+	// The server moves to another authorization server: refused.
+	sc.URL = moved.URL()
+	mismatch(sc, first.Issuer, false)
+	// A configured issuer that is not the server's: refused too.
+	sc.Issuer = first.Issuer
+	mismatch(sc, first.Issuer, true)
+	// The user says the client ID is registered with the new one.
+	sc.Issuer = moved.Issuer
+	signIn(t, m.Client(sc), &browserFollower{})
+	// Once signed in there, the binding follows, also without the setting.
+	sc.Issuer = ""
+	signIn(t, m.Client(sc), &browserFollower{})
+	if n := moved.Counts().Authorizations; n != 2 {
+		t.Errorf("%d authorizations at the new server, want 2", n)
+	}
+}
+
 // A pre-registered client's port is pinned: when it is taken, sign-in fails
 // with a clear message instead of moving to a port the provider rejects.
 func TestPinnedCallbackPortTaken(t *testing.T) {

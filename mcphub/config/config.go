@@ -115,6 +115,9 @@ type OAuth struct {
 	ClientSecretRef string
 	Scopes          []string
 	CallbackPort    int // 0: the hub's default
+	// Issuer is the authorization server ClientID is registered with
+	// (AUTH-15); "": the one it first signs in with.
+	Issuer string
 }
 
 // Position is a place in the file, 1-based.
@@ -176,7 +179,7 @@ func oauthEqual(a, b *OAuth) bool {
 		return a == b
 	}
 	return a.ClientID == b.ClientID && a.ClientSecretRef == b.ClientSecretRef &&
-		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort
+		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort && a.Issuer == b.Issuer
 }
 
 // Target is what the server points at, for display: its URL or its command

@@ -465,6 +465,23 @@ func (b *builder) checkURL(s *Server, n *node, where string) {
 	}
 }
 
+// checkIssuer accepts an authorization server's issuer identifier as RFC
+// 8414 §2 defines it: https (http only on loopback), no query or fragment.
+func (b *builder) checkIssuer(n *node, field string) bool {
+	u, err := url.Parse(n.str)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil:
+		b.issue(n.off, "%s must be the authorization server's issuer URL, like \"https://login.example.com\", not %q", field, n.str)
+	case u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())):
+		b.issue(n.off, "%s must be an https URL (http only on loopback), not %q", field, n.str)
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(n.str, "?#"):
+		b.issue(n.off, "%s must not have a query or a fragment (RFC 8414): %q", field, n.str)
+	default:
+		return true
+	}
+	return false
+}
+
 func isLoopbackHost(h string) bool {
 	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
 }
@@ -561,12 +578,19 @@ func (b *builder) oauth(n *node, where string) *OAuth {
 			if p, ok := b.integer(v, f, 1024, 65535); ok {
 				o.CallbackPort = p
 			}
+		case "issuer":
+			if b.expect(v, kindString, f) && b.checkIssuer(v, f) {
+				o.Issuer = v.str
+			}
 		default:
 			b.warn(m.keyOff, "%s: unknown key %q is ignored", field, m.key)
 		}
 	}
 	if o.ClientSecretRef != "" && o.ClientID == "" {
 		b.issue(n.off, "%s has \"clientSecret\" but no \"clientId\"", field)
+	}
+	if o.Issuer != "" && o.ClientID == "" {
+		b.issue(n.off, "%s has \"issuer\" but no \"clientId\" (it names the authorization server a pre-registered client belongs to)", field)
 	}
 	return o
 }

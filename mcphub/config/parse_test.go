@@ -90,14 +90,16 @@ func TestVSCodeShape(t *testing.T) {
 func TestServerSettings(t *testing.T) {
 	cfg := mustParse(t, `{"mcpServers": {"a": {
   "url": "https://a.example/mcp", "disabled": true, "protocolVersion": "2025-06-18", "timeout": 2.5,
-  "oauth": {"clientId": "abc", "clientSecret": "${keyring:gh}", "scopes": "read write", "callbackPort": 48900}
+  "oauth": {"clientId": "abc", "clientSecret": "${keyring:gh}", "scopes": "read write", "callbackPort": 48900,
+    "issuer": "https://login.a.example/tenant"}
 }}}`)
 	s := cfg.Servers[0]
 	if !s.Disabled || s.ProtocolVersion != "2025-06-18" || s.Timeout != 2500*time.Millisecond {
 		t.Errorf("server = %+v", s)
 	}
 	o := s.OAuth
-	if o == nil || o.ClientID != "abc" || o.ClientSecretRef != "gh" || strings.Join(o.Scopes, ",") != "read,write" || o.CallbackPort != 48900 {
+	if o == nil || o.ClientID != "abc" || o.ClientSecretRef != "gh" || strings.Join(o.Scopes, ",") != "read,write" || o.CallbackPort != 48900 ||
+		o.Issuer != "https://login.a.example/tenant" {
 		t.Errorf("oauth = %+v", o)
 	}
 }
@@ -168,6 +170,14 @@ func TestBadInput(t *testing.T) {
 			`config.json:1:27: "hub.toolSeparator" must be 1 to 8 of the characters A-Z a-z 0-9 _ . - (tool names allow nothing else), not "::"`},
 		{"bad log level", `{"hub": {"logLevel": "loud"}}`,
 			`config.json:1:22: "hub.logLevel" must be "debug", "info", "warn" or "error", not "loud"`},
+		{"issuer without client", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"issuer": "https://login.example"}}}}`,
+			`config.json:1:52: server "a": "oauth" has "issuer" but no "clientId" (it names the authorization server a pre-registered client belongs to)`},
+		{"issuer over http", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "issuer": "http://login.example"}}}}`,
+			`config.json:1:80: server "a": "oauth".issuer must be an https URL (http only on loopback), not "http://login.example"`},
+		{"issuer with query", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "issuer": "https://login.example?x=1"}}}}`,
+			`config.json:1:80: server "a": "oauth".issuer must not have a query or a fragment (RFC 8414): "https://login.example?x=1"`},
+		{"issuer not a URL", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "issuer": "login.example"}}}}`,
+			`config.json:1:80: server "a": "oauth".issuer must be the authorization server's issuer URL, like "https://login.example.com", not "login.example"`},
 		{"secret in file", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "clientSecret": "s3cr3t"}}}}`,
 			`config.json:1:86: server "a": "oauth".clientSecret must be a keyring reference like "${keyring:NAME}" (secrets do not belong in the file); store it with 'mcptray secret set NAME'`},
 		{"unknown protocol version", `{"mcpServers": {"a": {"command": "x", "protocolVersion": "2099-01-01"}}}`,
