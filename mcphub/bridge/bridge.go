@@ -92,14 +92,17 @@ type Bridge struct {
 	calls          sync.Map // call tag -> *call
 	deadlines      deadlines
 	deadlineTicker ondemand.Ticker // expires deadlines
+	streamTicker   ondemand.Ticker // checks the tokens of open streams
+	checking       atomic.Bool     // a check of streams' tokens runs
 	progress       sync.Map        // upstream progress token -> progressRoute
 	suspended      sync.Map        // suspension ID -> *suspended
 
 	mu       sync.Mutex
 	sessions map[string]*session // initialize-era HTTP sessions by ID
 	live     map[*session]struct{}
-	active   map[string][]string // server -> tags of its calls in flight
-	subs     map[string]int      // server\x00uri -> subscribers
+	active   map[string][]string          // server -> tags of its calls in flight
+	subs     map[string]int               // server\x00uri -> subscribers
+	streams  map[*session]store.TokenHash // open GET streams authenticated by a client token
 
 	stop chan struct{}
 }
@@ -119,11 +122,13 @@ func New(opts Options) *Bridge {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	b := &Bridge{opts: opts, log: opts.Logger, stateKey: key, limiter: newFailLimiter(), sessions: map[string]*session{},
-		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, stop: make(chan struct{})}
+		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, streams: map[*session]store.TokenHash{},
+		stop: make(chan struct{})}
 	changed := make(chan struct{})
 	b.changed.Store(&changed)
 	b.serverMeta, _ = json.Marshal(map[string]any{metaServerInfo: b.serverInfo()})
 	b.deadlineTicker.Period, b.deadlineTicker.Tick = deadlineTick, b.deadlines.expire
+	b.streamTicker.Period, b.streamTicker.Tick = streamCheckPeriod, b.checkStreams
 	return b
 }
 
@@ -148,6 +153,7 @@ func (b *Bridge) Close() {
 		close(b.stop)
 	}
 	b.deadlineTicker.Stop()
+	b.streamTicker.Stop()
 	b.eachSession((*session).close)
 }
 

@@ -453,14 +453,8 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 	out.start()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
-	// A stream outlives the request that checked its token: it is checked
-	// again every half second (the store caches a verdict for as long), so
-	// a revoked or expired token's stream and session end within a second.
-	var recheck <-chan time.Time
 	if client.key != (store.TokenHash{}) && b.opts.Tokens != nil {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		recheck = t.C
+		defer b.watchStream(s, client.key)() // ends s.gone once the token is not valid
 	}
 	for {
 		select {
@@ -470,11 +464,6 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 			return
 		case <-s.gone: // deleted, or its token revoked
 			return
-		case <-recheck:
-			if _, err := b.opts.Tokens.VerifyTokenHash(client.key); errors.Is(err, store.ErrTokenInvalid) {
-				b.unregister(s)
-				return
-			}
 		case <-keepalive.C:
 			if out.keepAlive() != nil {
 				return

@@ -128,24 +128,30 @@ func TestClientTokens(t *testing.T) {
 		// A session with its event stream open, which outlives the
 		// request that checked the token.
 		auth := map[string]string{"Authorization": "Bearer " + tok}
-		resp, _ := post(t, mcpURL, auth, initializeBody)
-		sid := resp.Header.Get("Mcp-Session-Id")
-		req, _ := http.NewRequest(http.MethodGet, mcpURL, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Mcp-Session-Id", sid)
-		req.Header.Set("Accept", "text/event-stream")
-		stream, err := http.DefaultClient.Do(req)
-		if err != nil || stream.StatusCode != 200 {
-			t.Fatalf("GET stream: %v %v", err, stream)
+		openStream := func(tok string) <-chan time.Time {
+			resp, _ := post(t, mcpURL, map[string]string{"Authorization": "Bearer " + tok}, initializeBody)
+			req, _ := http.NewRequest(http.MethodGet, mcpURL, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Mcp-Session-Id", resp.Header.Get("Mcp-Session-Id"))
+			req.Header.Set("Accept", "text/event-stream")
+			stream, err := http.DefaultClient.Do(req)
+			if err != nil || stream.StatusCode != 200 {
+				t.Fatalf("GET stream: %v %v", err, stream)
+			}
+			ended := make(chan time.Time, 1)
+			go func() {
+				_, _ = io.Copy(io.Discard, stream.Body)
+				stream.Body.Close()
+				ended <- time.Now()
+			}()
+			t.Cleanup(func() { stream.Body.Close() })
+			return ended
 		}
-		resp, _ = post(t, mcpURL, auth, initializeBody) // and one without a stream
+		// Two sessions of the token with their streams open, and one of
+		// another token, which must stay open.
+		streamEnded, secondEnded, otherEnded := openStream(tok), openStream(tok), openStream(all)
+		resp, _ := post(t, mcpURL, auth, initializeBody) // and one without a stream
 		quiet := resp.Header.Get("Mcp-Session-Id")
-		streamEnded := make(chan time.Time, 1)
-		go func() {
-			_, _ = io.Copy(io.Discard, stream.Body)
-			stream.Body.Close()
-			streamEnded <- time.Now()
-		}()
 		// Revoked by another process, as 'mcptray token revoke' does.
 		cli, err := store.Open(r.db.Path(), nil)
 		if err != nil {
@@ -178,6 +184,16 @@ func TestClientTokens(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("the revoked token's event stream is still open")
+		}
+		select {
+		case <-secondEnded:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the revoked token's second event stream is still open")
+		}
+		select {
+		case <-otherEnded:
+			t.Error("another token's event stream ended with the revoked one's")
+		default:
 		}
 		// A new token under the same name, for fewer servers, is not the
 		// old session's owner: the session does not widen its scope.
