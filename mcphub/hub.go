@@ -76,7 +76,7 @@ func New(opts Options) *Hub {
 		log:   opts.Logger,
 		bus:   status.NewBus(),
 		conns: map[string]*conn{},
-		cfg:   &config.Config{Path: opts.ConfigPath},
+		cfg:   config.Default(opts.ConfigPath), // a bridge started before a good file is read keeps the safe defaults
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
 	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 )
@@ -164,6 +166,30 @@ func TestBrokenEditKeepsLastGood(t *testing.T) {
 	}
 	if after, _ := h.Conn("a"); after != before {
 		t.Error("repairing the file restarted an unchanged server")
+	}
+}
+
+// A file that is broken when the hub starts leaves the hub's settings at
+// their defaults, not zero: the bridge, which listens anyway, keeps its
+// port and requires client tokens (a zero config had it listen on a random
+// port with no token required).
+func TestBrokenFileAtStartKeepsTheDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(`{"hub": {"bridge": {"requireToken": false}}, "mcpServers": {"a": {"command": "x",}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{ConfigPath: path})
+	defer h.Close()
+	if err := h.Reload(); err == nil {
+		t.Fatal("a broken file loaded")
+	}
+	got := h.Config()
+	want := config.Default(path)
+	if got.Path != path || !reflect.DeepEqual(got.Hub, want.Hub) || len(got.Servers) != 0 {
+		t.Errorf("config after a broken start = %+v, want the defaults %+v", got, want)
+	}
+	if !got.Hub.Bridge.RequireToken || got.Hub.Bridge.Port != config.DefaultBridgePort {
+		t.Errorf("bridge settings = %+v: want a token required on port %d", got.Hub.Bridge, config.DefaultBridgePort)
 	}
 }
 

@@ -49,6 +49,20 @@ const (
 // ReservedID is the name the bridge uses for its own tools (mcptray__usage_stats).
 const ReservedID = "mcptray"
 
+// Default is the configuration of a file with no settings and no servers:
+// what runs until a file has been read and validated.
+func Default(path string) *Config {
+	return &Config{
+		Path: path,
+		Hub: Hub{
+			Bridge:        Bridge{Port: DefaultBridgePort, RequireToken: true, RecordDays: DefaultRecordDays},
+			OAuth:         HubOAuth{CallbackPort: DefaultCallbackPort},
+			ToolSeparator: DefaultToolSeparator,
+			LogLevel:      DefaultLogLevel,
+		},
+	}
+}
+
 // Config is one validated configuration file.
 type Config struct {
 	Path     string

@@ -126,15 +126,7 @@ func describe(n *node) string {
 }
 
 func (b *builder) build(root *node) *Config {
-	cfg := &Config{
-		Path: b.path,
-		Hub: Hub{
-			Bridge:        Bridge{Port: DefaultBridgePort, RequireToken: true, RecordDays: DefaultRecordDays},
-			OAuth:         HubOAuth{CallbackPort: DefaultCallbackPort},
-			ToolSeparator: DefaultToolSeparator,
-			LogLevel:      DefaultLogLevel,
-		},
-	}
+	cfg := Default(b.path)
 	if !b.expect(root, kindObject, "the top level of the file") {
 		return cfg
 	}
