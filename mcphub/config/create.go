@@ -9,13 +9,14 @@ import (
 )
 
 // DefaultFile is what a new configuration file contains: every hub setting
-// at its default, and no servers. JSON has no comments; docs/config.md
+// that has a default, at it, and no servers. JSON has no comments; docs/config.md
 // explains each field.
 const DefaultFile = `{
   "hub": {
     "bridge": {
       "port": 48800,
-      "requireToken": true
+      "requireToken": true,
+      "recordDays": 90
     },
     "oauth": {
       "callbackPort": 48801

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,15 @@ func TestEmptyConfigIsValid(t *testing.T) {
 	cfg := mustParse(t, DefaultFile)
 	if len(cfg.Servers) != 0 || len(cfg.Warnings) != 0 {
 		t.Errorf("default file: %+v", cfg)
+	}
+	// The new file spells out every hub setting at its default.
+	if empty := mustParse(t, `{}`); !reflect.DeepEqual(cfg.Hub, empty.Hub) || !reflect.DeepEqual(cfg.Hub, Default("").Hub) {
+		t.Errorf("default file's hub = %+v, an empty file's %+v", cfg.Hub, empty.Hub)
+	}
+	for _, key := range []string{"port", "requireToken", "recordDays", "callbackPort", "toolSeparator", "logLevel"} {
+		if !strings.Contains(DefaultFile, `"`+key+`"`) {
+			t.Errorf("the default file leaves out %q", key)
+		}
 	}
 }
 
