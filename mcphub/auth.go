@@ -89,16 +89,21 @@ func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions
 	}
 	sub := h.Subscribe(1024)
 	defer sub.Close()
-	before := c.Status().State
+	before := c.Status()
 	c.SetAuthenticating()
 	if err := ac.SignIn(ctx, oauth.SignInOptions{Open: o.Open, OnURL: o.OnURL, Challenge: ch}); err != nil {
-		if errors.Is(err, oauth.ErrKeyringUnavailable) && before != status.NeedsAuth {
-			// Stored tokens wait for the keyring, not for a sign-in: the
-			// attempt that follows shows the keyring's state again.
+		switch {
+		case ctx.Err() != nil && before.State == status.NeedsAuth:
+			// Cancelled by the person who started it: nothing failed, and
+			// the server still needs sign-in for the reason it did.
+			c.SetNeedsAuth(before.Reason)
+		case ctx.Err() != nil, errors.Is(err, oauth.ErrKeyringUnavailable) && before.State != status.NeedsAuth:
+			// Cancelled, or stored tokens wait for the keyring, not for a
+			// sign-in: the attempt that follows shows the state again.
 			c.Reconnect()
-			return err
+		default:
+			c.SetNeedsAuth("sign-in failed: " + err.Error())
 		}
-		c.SetNeedsAuth("sign-in failed: " + err.Error())
 		return err
 	}
 	start := time.Now()

@@ -211,6 +211,26 @@ func TestHubSignInFailureIsAReason(t *testing.T) {
 	}
 }
 
+// A sign-in cancelled by the person who started it (the window's Cancel,
+// Ctrl-C in 'mcptray auth') is not a failure: the server needs sign-in for
+// the reason it did before, with no "sign-in failed" shown.
+func TestHubSignInCancelledKeepsTheReason(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	h, _, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q}}}`, srv.URL()))
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	before := serverByID(h, "demo").Status
+	ctx, cancel := context.WithCancel(context.Background())
+	opened := func(context.Context, string) error { cancel(); return nil } // the browser opens, the person cancels
+	if err := h.Authenticate(ctx, "demo", AuthenticateOptions{Open: opened}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want a cancellation", err)
+	}
+	st := serverByID(h, "demo").Status
+	if st.State != status.NeedsAuth || st.Reason != before.Reason || strings.Contains(st.Reason, "failed") {
+		t.Errorf("after a cancelled sign-in: %s %q, want %s %q", st.State, st.Reason, status.NeedsAuth, before.Reason)
+	}
+}
+
 func TestHubRefusesSignInForStdio(t *testing.T) {
 	h, _, _, _, _ := oauthHub(t, `{"mcpServers": {"local": {"command": "true", "disabled": true}}}`)
 	if err := h.Authenticate(context.Background(), "local", AuthenticateOptions{Open: follow}); err == nil {
