@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -507,4 +508,63 @@ func TestStdioBridgeEnds(t *testing.T) {
 			t.Errorf("bridge %d after the hub stopped: %v, stderr %q", i, err, errs[i])
 		}
 	}
+}
+
+// A port change moves the bridge only once the new port is bound: when it
+// is taken the bridge stays where the IDEs know it, and status says why;
+// once it is free, 'mcptray reload' moves it.
+func TestBridgePortTakenKeepsTheOldPort(t *testing.T) {
+	u := newUserEnv(t)
+	first, taken := testpeers.FreePort(t), testpeers.FreePort(t)
+	withPort := func(port int) string {
+		return fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {}}`, port, testpeers.FreePort(t))
+	}
+	u.writeConfig(t, withPort(first))
+	h := u.serve(t)
+	w := u.watch(t)
+	firstURL := fmt.Sprintf("http://127.0.0.1:%d/mcp", first)
+	w.until(t, "the bridge on its port", func(st *control.StatusResponse) bool { return st.Hub.Bridge == firstURL })
+
+	holder, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	u.writeConfig(t, withPort(taken))
+	st := w.until(t, "the failed move reported", func(st *control.StatusResponse) bool {
+		return strings.Contains(st.Hub.Bridge, "cannot move to")
+	})
+	if !strings.HasPrefix(st.Hub.Bridge, firstURL+" (") || !strings.Contains(st.Hub.Bridge, fmt.Sprint(taken)) {
+		t.Errorf("status: Bridge = %q", st.Hub.Bridge)
+	}
+	// Still served where it was: a request without a token gets the
+	// bridge's 401, not a refused connection.
+	resp, err := http.Post(firstURL, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatalf("the bridge left its old port: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old port answers %s", resp.Status)
+	}
+
+	holder.Close()
+	if _, stderr, code := u.run(t, "reload"); code != 0 {
+		t.Fatalf("reload: %d %s", code, stderr)
+	}
+	takenURL := fmt.Sprintf("http://127.0.0.1:%d/mcp", taken)
+	if st, err := w.client.Status(context.Background()); err != nil || st.Hub.Bridge != takenURL {
+		t.Fatalf("after the port was freed and a reload: %q %v", st.Hub.Bridge, err)
+	}
+	if _, err := http.Post(firstURL, "application/json", strings.NewReader(`{}`)); err == nil {
+		t.Error("the old port still answers after the move")
+	}
+
+	// Turning the token off while it runs is logged as loudly as at start.
+	const loud = "hub.bridge.requireToken is false: ANY local program can use every server through "
+	if strings.Contains(h.output(), loud) {
+		t.Fatal("warned of an open bridge while it required tokens")
+	}
+	u.writeConfig(t, strings.Replace(withPort(taken), `"bridge": {`, `"bridge": {"requireToken": false, `, 1))
+	w.until(t, "the open bridge logged", func(*control.StatusResponse) bool { return strings.Contains(h.output(), loud+takenURL) })
 }

@@ -25,28 +25,35 @@ type bridgeListener struct {
 	addr string
 	url  string
 	err  error
+	open bool // warned that no client token is required
 }
 
 // apply listens on cfg's port (loopback only, TS-03) unless already there.
+// A move binds the new port before it lets go of the old one: when the
+// new port is taken, the bridge stays where the IDEs know it, and says so.
 func (l *bridgeListener) apply(cfg *config.Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Hub.Bridge.Port))
+	defer l.warnIfOpen(cfg.Hub.Bridge.RequireToken)
 	if l.srv != nil && l.addr == addr {
+		l.err = nil // back to where it runs
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if l.srv != nil {
+			l.err = fmt.Errorf("the bridge cannot move to %s: %w; it stays on %s (free the port and run 'mcptray reload', or set hub.bridge.port to a free port)", addr, err, l.addr)
+		} else {
+			l.err = fmt.Errorf("the bridge cannot listen on %s: %w (set hub.bridge.port to a free port)", addr, err)
+		}
+		l.r.log.Error("bridge port unavailable", "err", l.err)
 		return
 	}
 	if l.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = l.srv.Shutdown(ctx)
 		cancel()
-		l.srv = nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		l.err = fmt.Errorf("the bridge cannot listen on %s: %w (set hub.bridge.port to a free port)", addr, err)
-		l.url = ""
-		l.r.log.Error("bridge unavailable", "err", l.err)
-		return
 	}
 	l.err = nil
 	l.url = "http://" + addr + "/mcp"
@@ -59,12 +66,24 @@ func (l *bridgeListener) apply(cfg *config.Config) {
 		}
 	}(l.srv)
 	l.r.log.Info("bridge listening", "url", l.url)
-	if !cfg.Hub.Bridge.RequireToken {
+	l.open = false // a new address: warn again
+}
+
+// warnIfOpen logs loudly, once per address and each time it is turned
+// off, that the bridge requires no client token.
+func (l *bridgeListener) warnIfOpen(requireToken bool) {
+	if requireToken || l.srv == nil {
+		l.open = false
+		return
+	}
+	if !l.open {
 		l.r.log.Warn("hub.bridge.requireToken is false: ANY local program can use every server through " + l.url + " without a token; use this only for local testing")
+		l.open = true
 	}
 }
 
-// address is the bridge's URL, or why there is none.
+// address is the bridge's URL ("" when it listens nowhere), and why it is
+// not on the configured port, if it is not.
 func (l *bridgeListener) address() (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

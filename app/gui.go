@@ -213,7 +213,13 @@ func (g *guiHub) EditConfig(e config.Edit) error {
 		return err
 	}
 	// Apply at once rather than when the watcher sees the write.
-	return g.r.hub.Reload()
+	if err := g.r.hub.Reload(); err != nil {
+		return err
+	}
+	if _, err := g.r.http.address(); err != nil {
+		return fmt.Errorf("the configuration was saved, but %w", err)
+	}
+	return nil
 }
 
 func (g *guiHub) Usage(ctx context.Context, since time.Time) (*store.Usage, error) {
@@ -230,8 +236,8 @@ func (g *guiHub) CreateToken(name string) (string, error) {
 }
 
 func (g *guiHub) BridgeURL() string {
-	if u, err := g.r.http.address(); err == nil && u != "" {
-		return u
+	if u, _ := g.r.http.address(); u != "" {
+		return u // where it listens, which a port that was taken did not move
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(g.r.hub.Config().Hub.Bridge.Port) + "/mcp"
 }

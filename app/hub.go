@@ -193,9 +193,12 @@ func (r *runningHub) info() control.HubInfo {
 	} else {
 		info.Database = r.db.Path()
 	}
-	if url, err := r.http.address(); err != nil {
+	switch url, err := r.http.address(); {
+	case err != nil && url != "":
+		info.Bridge = url + " (" + err.Error() + ")"
+	case err != nil:
 		info.Bridge = "unavailable: " + err.Error()
-	} else {
+	default:
 		info.Bridge = url
 	}
 	return info

@@ -165,11 +165,13 @@ func (h *Hub) apply(cfg *config.Config) {
 		h.bus.Publish(status.Event{Kind: status.KindRemoved, Status: &status.Status{Server: id}})
 	}
 	h.forget(diff.Removed) // only now that the removal is applied
+	if h.opts.OnConfig != nil {
+		// Before the event: whoever it wakes sees the settings applied
+		// (the bridge on its new port, or why not).
+		h.opts.OnConfig(cfg, diff)
+	}
 	if hadErr || len(diff.Added)+len(diff.Changed)+len(diff.Removed) > 0 || diff.HubChanged {
 		h.bus.Publish(status.Event{Kind: status.KindConfig})
-	}
-	if h.opts.OnConfig != nil {
-		h.opts.OnConfig(cfg, diff)
 	}
 }
 
