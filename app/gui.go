@@ -131,31 +131,35 @@ func (g *guiHub) ConfigPath() string           { return g.r.paths.Config }
 func (g *guiHub) Changes() (<-chan struct{}, func()) {
 	out := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
+	redraw := func() {
+		select {
+		case out <- struct{}{}:
+		default: // a redraw is pending already
+		}
+	}
 	go func() {
 		defer close(out)
-		for ctx.Err() == nil {
+		for first := true; ctx.Err() == nil; first = false {
 			sub := g.r.hub.Subscribe(256)
+			if !first {
+				// Fell behind: redraw only now that the new subscription
+				// is in place, so that no change falls in between.
+				redraw()
+			}
 			func() {
 				defer sub.Close()
 				for {
 					select {
 					case <-ctx.Done():
 						return
-					case <-sub.Lagged: // fell behind: resubscribe, and redraw
+					case <-sub.Lagged:
+						return
 					case _, ok := <-sub.C:
-						if ok {
-							select {
-							case out <- struct{}{}:
-							default: // a redraw is pending already
-							}
-							continue
+						if !ok {
+							return
 						}
+						redraw()
 					}
-					select {
-					case out <- struct{}{}:
-					default:
-					}
-					return
 				}
 			}()
 		}
