@@ -68,13 +68,30 @@ func resolvePaths(configFlag string) (Paths, error) {
 		p.Logs = xdg("XDG_STATE_HOME", filepath.Join(home, ".local", "state"), "mcptray")
 	}
 	if p.Runtime == "" {
-		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && filepath.IsAbs(dir) {
-			p.Runtime = filepath.Join(dir, "mcptray")
-		} else {
-			p.Runtime = filepath.Join(os.TempDir(), "mcptray-"+strconv.Itoa(os.Getuid()))
-		}
+		p.Runtime = runtimeDir()
 	}
 	return p, nil
+}
+
+// loginRuntimeRoot holds the per-user runtime folders that systemd-logind
+// makes, and XDG_RUNTIME_DIR usually names.
+var loginRuntimeRoot = "/run/user"
+
+// runtimeDir is the user's runtime folder, where the hub's lock, socket
+// and secret live. Every process of the user must find the same one, also
+// from a shell whose environment lacks XDG_RUNTIME_DIR (tmux, su, some SSH
+// sessions) while the IDE's has it: so without the variable, the folder
+// the login manager makes (/run/user/UID) is used when it is there and
+// private, and only otherwise a folder in the temp folder.
+func runtimeDir() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && filepath.IsAbs(dir) {
+		return filepath.Join(dir, "mcptray")
+	}
+	uid := strconv.Itoa(os.Getuid())
+	if login := filepath.Join(loginRuntimeRoot, uid); control.PrivateFolder(login) {
+		return filepath.Join(login, "mcptray")
+	}
+	return filepath.Join(os.TempDir(), "mcptray-"+uid)
 }
 
 // xdg returns $env/app when env holds an absolute path (the XDG spec says to

@@ -25,6 +25,9 @@ type Client struct {
 
 // Dial finds the hub of p. It fails with ErrNoHub when none is running.
 func Dial(p Paths) (*Client, error) {
+	if err := checkPrivate(p); err != nil {
+		return nil, err
+	}
 	secret, err := readSecret(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoHub

@@ -37,17 +37,34 @@ func PathsFor(runtimeDir, configPath string) Paths {
 }
 
 // HubID identifies a configuration file: the hash of its absolute path with
-// symbolic links resolved (two spellings of one file are one hub).
+// symbolic links resolved (two spellings of one file are one hub). The
+// links are resolved in the part of the path that exists, so a file not
+// created yet has the ID it will have once it is (the first hub creates
+// it after taking the lock).
 func HubID(configPath string) string {
 	p, err := filepath.Abs(configPath)
 	if err != nil {
 		p = configPath
 	}
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		p = real
-	}
-	sum := sha256.Sum256([]byte(p))
+	sum := sha256.Sum256([]byte(resolveExisting(p)))
 	return hex.EncodeToString(sum[:6])
+}
+
+// resolveExisting resolves the symbolic links of the longest part of p
+// that exists, and keeps the rest as it is.
+func resolveExisting(p string) string {
+	var rest []string
+	for dir := p; ; {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(append([]string{real}, rest...)...)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return p
+		}
+		rest = append([]string{filepath.Base(dir)}, rest...)
+		dir = parent
+	}
 }
 
 // EnsurePrivateDir creates dir (0700) and checks that it is a real folder
@@ -74,6 +91,53 @@ func EnsurePrivateDir(dir string) error {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return fmt.Errorf("%s is open to other users and cannot be closed: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// checkPrivate is a client's check of the hub's folder and secret before
+// it trusts them: both must be this user's and closed to others. Otherwise
+// another local user who made the folder first (in a shared temp folder)
+// could pose as the hub, read what the CLI sends and, through the stdio
+// hand-over, the IDE's stream.
+func checkPrivate(p Paths) error {
+	fi, err := os.Lstat(p.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNoHub
+	}
+	if err != nil {
+		return err
+	}
+	if err := private(p.Dir, fi, true); err != nil {
+		return err
+	}
+	fi, err = os.Lstat(p.Secret)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNoHub
+	}
+	if err != nil {
+		return err
+	}
+	return private(p.Secret, fi, false)
+}
+
+// PrivateFolder reports whether path is a folder (not a link) of this
+// user's, closed to others.
+func PrivateFolder(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && private(path, fi, true) == nil
+}
+
+func private(path string, fi fs.FileInfo, dir bool) error {
+	switch {
+	case dir && !fi.IsDir(), !dir && !fi.Mode().IsRegular():
+		return fmt.Errorf("refusing the hub's %s: not a plain %s (a symbolic link or something else is in its place)", path, map[bool]string{true: "folder", false: "file"}[dir])
+	case runtime.GOOS == "windows":
+		return nil // per-user profile folders carry ACLs instead of modes
+	case !ownedByMe(fi):
+		return fmt.Errorf("refusing the hub's %s: it belongs to another user", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("refusing the hub's %s: it is open to other users (mode %v)", path, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package control
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,4 +76,49 @@ func serveControl(t *testing.T, h http.Handler) Paths {
 	t.Cleanup(func() { srv.Close() })
 	go func() { _ = srv.Serve(h) }()
 	return p
+}
+
+// A client trusts the hub's folder and secret only when they are this
+// user's and closed to others: in a shared temp folder another user could
+// have made them first and pose as the hub.
+func TestClientRefusesAnOpenFolder(t *testing.T) {
+	p := serveControl(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	if _, err := Dial(p); err != nil {
+		t.Fatalf("the hub's own private folder: %v", err)
+	}
+	refused := func(what string) {
+		t.Helper()
+		if _, err := Dial(p); err == nil || !strings.Contains(err.Error(), "refusing the hub's") {
+			t.Errorf("%s: Dial = %v, want a refusal", what, err)
+		}
+	}
+	if err := os.Chmod(p.Dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	refused("a folder open to others")
+	if err := os.Chmod(p.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p.Secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused("a secret others can read")
+	if err := os.Chmod(p.Secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The folder replaced by a symbolic link to one that looks right.
+	moved := p.Dir + ".real"
+	if err := os.Rename(p.Dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	refused("a symbolic link in the folder's place")
+	if err := os.Remove(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Dial(p); !errors.Is(err, ErrNoHub) {
+		t.Errorf("no folder at all: Dial = %v, want ErrNoHub", err)
+	}
 }
