@@ -34,7 +34,11 @@ func TestUnwritableDatabaseAtStart(t *testing.T) {
 	}
 
 	h := u.startAs(t, as, nil, "serve")
-	u.watch(t).until(t, "ev connected", allConnected("ev"))
+	// Waited for as the hub's user: a client trusts only a runtime folder
+	// of its own user's (and this test runs as another).
+	if out, errOut, code := u.runAs(t, as, "status", "--wait", "connected"); code != 0 {
+		t.Fatalf("ev did not connect: exit %d\n%s%s", code, out, errOut)
+	}
 	if out := h.output(); !strings.Contains(out, "database unavailable") ||
 		!strings.Contains(out, "open database "+db+": permission denied") {
 		t.Errorf("the hub did not say the database cannot be opened, and why:\n%s", out)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
@@ -19,7 +20,9 @@ import (
 // Server serves the control API on the hub's socket.
 type Server struct {
 	ln     net.Listener
+	mu     sync.Mutex // guards http and closed: Close may come before Serve
 	http   *http.Server
+	closed bool
 	secret string
 	paths  Paths
 	// base is every request's parent context; Close cancels it, which
@@ -60,9 +63,16 @@ func Listen(p Paths) (*Server, error) {
 
 // Serve answers requests with h, after checking the secret, until Close.
 func (s *Server) Serve(h http.Handler) error {
-	s.http = &http.Server{Handler: s.authorize(h), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: s.authorize(h), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return s.base }}
-	err := s.http.Serve(s.ln)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.http = srv
+	s.mu.Unlock()
+	err := srv.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -93,8 +103,12 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 // Close stops serving and removes the socket and secret.
 func (s *Server) Close() {
 	s.cancelBase()
-	if s.http != nil {
-		_ = s.http.Close()
+	s.mu.Lock()
+	s.closed = true
+	srv := s.http
+	s.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
 	} else {
 		_ = s.ln.Close()
 	}
