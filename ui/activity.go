@@ -27,6 +27,7 @@ type activityView struct {
 	calls   []store.Call
 	message *widget.Label
 	root    fyne.CanvasObject
+	loads   int // reloads started; only the last one's result is shown
 }
 
 func newActivityView(u *UI) *activityView {
@@ -95,6 +96,8 @@ func (a *activityView) reload() {
 	now := a.u.opts.Now()
 	y, m, d := now.Date()
 	since := time.Date(y, m, d, 0, 0, 0, 0, now.Location()).AddDate(0, 0, -(days - 1))
+	a.loads++
+	load := a.loads
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -103,7 +106,13 @@ func (a *activityView) reload() {
 		if err == nil {
 			calls, err = a.u.hub.RecentCalls(ctx, 200)
 		}
-		a.u.do(func() { a.show(usage, calls, since, days, err) })
+		a.u.do(func() {
+			// Reads finish in any order: an older one would show another
+			// range than the one selected.
+			if load == a.loads {
+				a.show(usage, calls, since, days, err)
+			}
+		})
 	}()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -52,75 +53,115 @@ func httpSnippet(list, url, token string, vscode bool) snippet {
 	return snippet{title: "HTTP", entry: data, list: list}
 }
 
-// newConnectView shows, per IDE, the exact snippets for the stdio and the
-// HTTP bridge, with Copy and "Add to this IDE's config".
-func newConnectView(u *UI) fyne.CanvasObject {
-	tabs := container.NewAppTabs()
-	token := "mcptray_pat_…" // until one is created here
-	var rebuild func()
-	tokenBtn := widget.NewButtonWithIcon("Create a client token for HTTP", theme.ContentAddIcon(), nil)
-	tokenNote := widget.NewLabel("The HTTP snippets need a client token. It is shown once; MCP Tray keeps only its hash.")
-	tokenNote.Wrapping = fyne.TextWrapWord
-	tokenBtn.OnTapped = func() {
-		name := fmt.Sprintf("ide-%s", u.opts.Now().Format("20060102-150405"))
-		go func() {
-			tok, err := u.hub.CreateToken(name)
-			u.do(func() {
-				if err != nil {
-					u.showError("Create a client token", err)
-					return
-				}
-				token = tok
-				tokenNote.SetText(fmt.Sprintf("Token %q created and put in the HTTP snippets below. Copy it now: it is not shown again.", name))
-				rebuild()
-			})
-		}()
-	}
-	ides := append(append([]IDEFile{}, u.opts.IDEFiles...), IDEFile{IDE: "Other", List: "mcpServers"})
-	rebuild = func() {
-		selected := tabs.SelectedIndex()
-		tabs.Items = nil
-		for _, f := range ides {
-			vscode := f.List == "servers"
-			box := container.NewVBox()
-			snips := []snippet{stdioSnippet(f.List, u.hub.BridgeCommand(), vscode)}
-			if f.LocalOnly {
-				l := widget.NewLabel(f.IDE + " reads only local servers from its file: use the stdio bridge.")
-				l.Wrapping = fyne.TextWrapWord
-				box.Add(l)
-			} else {
-				snips = append(snips, httpSnippet(f.List, u.hub.BridgeURL(), token, vscode))
-			}
-			if f.Path != "" {
-				where := widget.NewLabel("File: " + f.Path)
-				where.Importance = widget.LowImportance
-				where.Truncation = fyne.TextTruncateEllipsis
-				box.Add(where)
-			}
-			for _, s := range snips {
-				box.Add(u.snippetCard(f, s))
-			}
-			tabs.Append(container.NewTabItem(f.IDE, container.NewVScroll(box)))
-		}
-		if selected >= 0 && selected < len(tabs.Items) {
-			tabs.SelectIndex(selected)
-		}
-		tabs.Refresh()
-	}
-	rebuild()
-	return container.NewBorder(container.NewVBox(tokenNote, container.NewHBox(tokenBtn)), nil, nil, nil, tabs)
+// connectView shows, per IDE, the exact snippets for the stdio and the
+// HTTP bridge, with Copy and "Add to this IDE's config". It follows the
+// bridge: after a port change the old snippets point nowhere.
+type connectView struct {
+	u         *UI
+	ides      []IDEFile
+	tabs      *container.AppTabs
+	tokenBtn  *widget.Button
+	tokenNote *widget.Label
+	token     string   // the client token in the HTTP snippets
+	url       string   // the bridge URL the snippets show
+	command   []string // the stdio bridge's argv the snippets show
+	root      fyne.CanvasObject
 }
 
-func (u *UI) snippetCard(f IDEFile, s snippet) fyne.CanvasObject {
-	text := s.text()
-	code := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+func newConnectView(u *UI) *connectView {
+	c := &connectView{u: u, token: "mcptray_pat_…"} // until one is created here
+	c.ides = append(append([]IDEFile{}, u.opts.IDEFiles...), IDEFile{IDE: "Other", List: "mcpServers"})
+	c.tabs = container.NewAppTabs()
+	c.tokenBtn = widget.NewButtonWithIcon("Create a client token for HTTP", theme.ContentAddIcon(), c.createToken)
+	c.tokenNote = widget.NewLabel("The HTTP snippets need a client token. It is shown once; MCP Tray keeps only its hash.")
+	c.tokenNote.Wrapping = fyne.TextWrapWord
+	c.rebuild()
+	c.root = container.NewBorder(container.NewVBox(c.tokenNote, container.NewHBox(c.tokenBtn)), nil, nil, nil, c.tabs)
+	return c
+}
+
+func (c *connectView) object() fyne.CanvasObject { return c.root }
+
+// update redraws the snippets if the bridge moved.
+func (c *connectView) update() {
+	if c.u.hub.BridgeURL() != c.url || !slices.Equal(c.u.hub.BridgeCommand(), c.command) {
+		c.rebuild()
+	}
+}
+
+// createToken makes one token per press: the button waits for the hub, so
+// a double click does not make two.
+func (c *connectView) createToken() {
+	c.tokenBtn.Disable()
+	name := fmt.Sprintf("ide-%s", c.u.opts.Now().Format("20060102-150405"))
+	go func() {
+		tok, err := c.u.hub.CreateToken(name)
+		c.u.do(func() {
+			c.tokenBtn.Enable()
+			if err != nil {
+				c.u.showError("Create a client token", err)
+				return
+			}
+			c.token = tok
+			c.tokenNote.SetText(fmt.Sprintf("Token %q created and put in the HTTP snippets below. Copy it now: it is not shown again.", name))
+			c.rebuild()
+		})
+	}()
+}
+
+// snippets are the ways f's IDE reaches the bridge, as last read.
+func (c *connectView) snippets(f IDEFile) []snippet {
+	vscode := f.List == "servers"
+	snips := []snippet{stdioSnippet(f.List, c.command, vscode)}
+	if !f.LocalOnly {
+		snips = append(snips, httpSnippet(f.List, c.url, c.token, vscode))
+	}
+	return snips
+}
+
+func (c *connectView) rebuild() {
+	c.url, c.command = c.u.hub.BridgeURL(), c.u.hub.BridgeCommand()
+	selected := c.tabs.SelectedIndex()
+	c.tabs.Items = nil
+	for _, f := range c.ides {
+		box := container.NewVBox()
+		if f.LocalOnly {
+			l := widget.NewLabel(f.IDE + " reads only local servers from its file: use the stdio bridge.")
+			l.Wrapping = fyne.TextWrapWord
+			box.Add(l)
+		}
+		if f.Path != "" {
+			where := widget.NewLabel("File: " + f.Path)
+			where.Importance = widget.LowImportance
+			where.Truncation = fyne.TextTruncateEllipsis
+			box.Add(where)
+		}
+		for i, s := range c.snippets(f) {
+			box.Add(c.snippetCard(f, s, i))
+		}
+		c.tabs.Append(container.NewTabItem(f.IDE, container.NewVScroll(box)))
+	}
+	if selected >= 0 && selected < len(c.tabs.Items) {
+		c.tabs.SelectIndex(selected)
+	}
+	c.tabs.Refresh()
+}
+
+// snippetCard shows s, the i-th of f's snippets. Its buttons take the
+// snippet at the bridge's current address, even before a redraw.
+func (c *connectView) snippetCard(f IDEFile, s snippet, i int) fyne.CanvasObject {
+	current := func() snippet {
+		c.update()
+		return c.snippets(f)[i]
+	}
+	code := widget.NewLabelWithStyle(s.text(), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		u.app.Clipboard().SetContent(text)
+		c.u.app.Clipboard().SetContent(current().text())
 	})
 	buttons := container.NewHBox(copyBtn)
 	if f.Path != "" {
 		buttons.Add(widget.NewButtonWithIcon("Add to "+f.IDE+"'s config…", theme.DocumentSaveIcon(), func() {
-			u.addToIDE(f, s)
+			c.u.addToIDE(f, current())
 		}))
 	}
 	return widget.NewCard(s.title, "", container.NewVBox(code, buttons))

@@ -17,11 +17,11 @@ import (
 	"github.com/mcptray/mcptray/oauth"
 )
 
-// detailsPanel shows the selected server: what it offers, its sign-in (never
-// the token), its last error, and a redacted diagnostics report to copy.
+// detailsPanel shows the server selected in the list: what it offers, its
+// sign-in (never the token), its last error, and a redacted diagnostics
+// report to copy.
 type detailsPanel struct {
 	u       *UI
-	id      string
 	view    mcphub.ServerView
 	title   *widget.Label
 	facts   *widget.Form
@@ -52,16 +52,10 @@ func newDetailsPanel(u *UI) *detailsPanel {
 
 func (d *detailsPanel) object() fyne.CanvasObject { return d.root }
 
-func (d *detailsPanel) show(id string) {
-	d.id = id
-	d.update(d.u.hub.Servers())
-}
-
+// update shows the list's selection, which moves on when the selected
+// server is removed or renamed.
 func (d *detailsPanel) update(views []mcphub.ServerView) {
-	if d.id == "" {
-		d.id = d.u.servers.selected
-	}
-	v, ok := find(views, d.id)
+	v, ok := find(views, d.u.servers.selected)
 	if !ok {
 		d.noneMsg.Show()
 		d.body.Hide()
@@ -84,7 +78,7 @@ func (d *detailsPanel) update(views []mcphub.ServerView) {
 		items = append(items, widget.NewFormItem(label, l))
 	}
 	st := v.Status
-	add("State", lookOf(st.State).label+since(st.Since, d.u.opts.Now()))
+	add("State", stateLabel(v)+since(st.Since, d.u.opts.Now()))
 	add("Transport", v.Transport)
 	add("Where", redactTarget(v.Transport, v.Target))
 	add("Server", st.ServerInfo)
@@ -238,6 +232,10 @@ func redactTarget(transport, target string) string {
 
 func signInText(a oauth.Info, now time.Time) string {
 	switch {
+	case keyringProblem(a.Problem):
+		// It says itself that no sign-in is needed: the tokens wait for
+		// the keyring.
+		return strings.ToUpper(a.Problem[:1]) + a.Problem[1:]
 	case a.Problem != "":
 		return "Needs sign-in: " + a.Problem
 	case !a.SignedIn:
@@ -248,6 +246,13 @@ func signInText(a oauth.Info, now time.Time) string {
 		return "Signed in; the access token expired " + a.Expiry.Local().Format("Jan 2 15:04") + refreshText(a)
 	}
 	return "Signed in; the access token expires " + untilText(a.Expiry, now) + refreshText(a)
+}
+
+// keyringProblem reports a sign-in problem that is the keyring's (locked or
+// unavailable), not the grant's. Info carries the problem as text only; the
+// keyring's starts with ErrKeyringUnavailable's.
+func keyringProblem(problem string) bool {
+	return strings.HasPrefix(problem, oauth.ErrKeyringUnavailable.Error())
 }
 
 func refreshText(a oauth.Info) string {

@@ -38,7 +38,8 @@ type serverForm struct {
 	urlItem, commandItems []*widget.FormItem
 	form                  *widget.Form
 	dlg                   *dialog.CustomDialog
-	open                  bool // the dialog is up
+	confirm               *dialog.ConfirmDialog // the last question asked before saving
+	open                  bool                  // the dialog is up
 }
 
 func (u *UI) showServerForm(name string) *serverForm {
@@ -162,9 +163,7 @@ func (f *serverForm) fill() {
 	f.args.SetText(strings.Join(args, "\n"))
 	f.headers.SetText(pairsText(f.entry["headers"], ": "))
 	f.env.SetText(pairsText(f.entry["env"], "="))
-	var disabled bool
-	_ = json.Unmarshal(f.entry["disabled"], &disabled)
-	f.disabled.SetChecked(disabled)
+	f.disabled.SetChecked(entryDisabled(f.entry))
 	var oauth map[string]json.RawMessage
 	_ = json.Unmarshal(f.entry["oauth"], &oauth)
 	var clientID string
@@ -177,6 +176,21 @@ func (f *serverForm) fill() {
 		scopes = strings.Fields(s)
 	}
 	f.scopes.SetText(strings.Join(scopes, " "))
+}
+
+// entryDisabled reads "disabled", or "enabled", the positive form some
+// tools write (edit writes "disabled" in its place).
+func entryDisabled(entry map[string]json.RawMessage) bool {
+	var disabled bool
+	if raw, ok := entry["disabled"]; ok {
+		_ = json.Unmarshal(raw, &disabled)
+		return disabled
+	}
+	var enabled bool
+	if json.Unmarshal(entry["enabled"], &enabled) == nil {
+		return !enabled
+	}
+	return false
 }
 
 // edit builds the configuration edit from the fields.
@@ -264,13 +278,39 @@ func (f *serverForm) save() {
 	if err == nil && f.original == "" && f.u.nameTaken(e.Name) {
 		err = problem(fmt.Sprintf("A server named %q is already configured.", e.Name))
 	}
-	if err == nil && e.Rename != "" && f.u.nameTaken(e.Rename) {
+	// The server's own ID is no clash: "github" may become "GitHub".
+	if err == nil && e.Rename != "" && f.u.nameTakenByOther(e.Rename, config.NormalizeName(e.Name)) {
 		err = problem(fmt.Sprintf("A server named %q is already configured.", e.Rename))
 	}
 	if err != nil {
 		f.fail(err)
 		return
 	}
+	if e.Rename != "" && config.NormalizeName(e.Rename) != config.NormalizeName(e.Name) {
+		f.confirmRename(e)
+		return
+	}
+	f.write(e)
+}
+
+// confirmRename asks before a rename that changes the server's ID: the hub
+// takes the old ID as removed and signs it out, as Remove does.
+func (f *serverForm) confirmRename(e config.Edit) {
+	msg := "MCP Tray takes it as a new server: the sign-in of " + e.Name + ", if any, is revoked and its tokens are deleted."
+	if v, ok := find(f.u.hub.Servers(), config.NormalizeName(e.Name)); ok && v.Auth != nil && v.Auth.SignedIn {
+		msg = e.Name + " is signed in. Renaming it signs it out: the sign-in is revoked at the provider and its tokens are deleted; sign in again under the new name."
+	}
+	f.confirm = dialog.NewConfirm(fmt.Sprintf("Rename %s to %s?", e.Name, e.Rename), msg, func(ok bool) {
+		if ok {
+			f.write(e)
+		}
+	}, f.u.win)
+	f.confirm.SetConfirmText("Rename")
+	f.confirm.Show()
+}
+
+// write applies the edit; the dialog closes once the hub took it.
+func (f *serverForm) write(e config.Edit) {
 	go func() {
 		err := f.u.hub.EditConfig(e)
 		f.u.do(func() {
@@ -294,10 +334,14 @@ func (f *serverForm) fail(err error) {
 	f.message.Show()
 }
 
-func (u *UI) nameTaken(name string) bool {
+func (u *UI) nameTaken(name string) bool { return u.nameTakenByOther(name, "") }
+
+// nameTakenByOther reports whether a server other than the one of ID self
+// has the name, or a name of the same ID.
+func (u *UI) nameTakenByOther(name, self string) bool {
 	n := config.NormalizeName(name)
 	for _, v := range u.hub.Servers() {
-		if v.ID == n || v.Name == name {
+		if v.ID != self && (v.ID == n || v.Name == name) {
 			return true
 		}
 	}

@@ -83,7 +83,7 @@ func (l *serverList) selectRow(id string) {
 	for rid, r := range l.rows {
 		r.set(r.view, rid == id)
 	}
-	l.u.details.show(id)
+	l.u.details.update(l.u.hub.Servers())
 }
 
 func (l *serverList) tapAuthenticate(id string) bool {
@@ -128,7 +128,7 @@ func newServerRow(l *serverList, id string) *serverRow {
 	r.target.Importance = widget.LowImportance
 	r.detail = widget.NewLabel("")
 	r.detail.Wrapping = fyne.TextWrapWord
-	r.auth = widget.NewButtonWithIcon("Authenticate", theme.NewThemedResource(assets.Key), func() { l.u.authenticate(id) })
+	r.auth = widget.NewButtonWithIcon("Authenticate", theme.NewThemedResource(assets.Key), func() { l.u.authenticate(id, false) })
 	r.auth.Importance = widget.HighImportance
 	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { l.u.cancelSignIn(id) })
 	r.reconnect = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), func() {
@@ -154,9 +154,9 @@ func (r *serverRow) set(v mcphub.ServerView, selected bool) {
 	signingIn := u.signingIn(r.id)
 	r.icon.SetResource(stateIcon(st))
 	r.name.SetText(v.Name)
-	look := lookOf(st)
-	r.state.SetText(look.label)
-	r.target.SetText(v.Transport + " · " + v.Target)
+	r.state.SetText(stateLabel(v))
+	// The hub has put the values of ${env:...} in the target already.
+	r.target.SetText(v.Transport + " · " + redactTarget(v.Transport, v.Target))
 	detail := detailLine(v, u.opts.Now())
 	switch {
 	case signingIn:
@@ -172,7 +172,8 @@ func (r *serverRow) set(v mcphub.ServerView, selected bool) {
 	}
 	show(r.auth, st == status.NeedsAuth && !signingIn)
 	show(r.cancel, signingIn)
-	show(r.reconnect, !v.Disabled && st != status.NeedsAuth && !signingIn)
+	// Reconnecting a disabled or paused server does nothing.
+	show(r.reconnect, !v.Disabled && st != status.Disabled && st != status.NeedsAuth && !signingIn)
 	if selected {
 		r.bg.FillColor = theme.Color(theme.ColorNameSelection)
 	} else {

@@ -14,8 +14,16 @@ import (
 	"github.com/mcptray/mcptray/mcphub/config"
 )
 
-// newSettingsView: the bridge port, start at login, and where things are.
-func newSettingsView(u *UI) fyne.CanvasObject {
+// settingsView: the bridge port, start at login, and where things are.
+type settingsView struct {
+	autostart *widget.Check
+	autoMsg   *widget.Label // why start at login cannot be read or changed
+	root      fyne.CanvasObject
+}
+
+func (s *settingsView) object() fyne.CanvasObject { return s.root }
+
+func newSettingsView(u *UI) *settingsView {
 	env := u.hub.Environment()
 	port := widget.NewEntry()
 	if bu, err := url.Parse(u.hub.BridgeURL()); err == nil {
@@ -55,18 +63,27 @@ func newSettingsView(u *UI) fyne.CanvasObject {
 	} else {
 		autostart.SetChecked(on)
 	}
-	autostart.OnChanged = func(on bool) {
+	var changed func(on bool)
+	changed = func(on bool) {
+		autostart.Disable() // until the hub answers
 		go func() {
 			err := u.hub.SetAutostart(on)
 			u.do(func() {
-				if err != nil {
-					autoMsg.SetText("Could not change it: " + err.Error())
-				} else {
+				autostart.Enable()
+				if err == nil {
 					autoMsg.SetText("")
+					return
 				}
+				autoMsg.SetText("Could not change it: " + err.Error())
+				// The box shows what is set, not what was asked, and
+				// putting it back is no new request.
+				autostart.OnChanged = nil
+				autostart.SetChecked(!on)
+				autostart.OnChanged = changed
 			})
 		}()
 	}
+	autostart.OnChanged = changed
 
 	open := func(path string) func() {
 		return func() {
@@ -92,5 +109,5 @@ func newSettingsView(u *UI) fyne.CanvasObject {
 		widget.NewFormItem("Log file", pathRow(env.LogPath, true)),
 		widget.NewFormItem("Version", widget.NewLabel(env.Version)),
 	)
-	return container.NewVScroll(container.NewPadded(form))
+	return &settingsView{autostart: autostart, autoMsg: autoMsg, root: container.NewVScroll(container.NewPadded(form))}
 }

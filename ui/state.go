@@ -74,6 +74,9 @@ func detailLine(v mcphub.ServerView, now time.Time) string {
 		}
 		return "Sign in to use this server."
 	case status.Disabled:
+		if pausedByAll(v) {
+			return "Paused with every server; Resume all starts it again."
+		}
 		return "Disabled in the configuration."
 	case status.Connecting:
 		return "Starting a session…"
@@ -83,6 +86,19 @@ func detailLine(v mcphub.ServerView, now time.Time) string {
 		return "A sign-in is under way in the browser."
 	}
 	return lookOf(st.State).label
+}
+
+// pausedByAll reports a server stopped by Pause all rather than by its entry.
+func pausedByAll(v mcphub.ServerView) bool {
+	return v.Status.State == status.Disabled && !v.Disabled
+}
+
+// stateLabel is the word for a server's state.
+func stateLabel(v mcphub.ServerView) string {
+	if pausedByAll(v) {
+		return "Paused"
+	}
+	return lookOf(v.Status.State).label
 }
 
 func plural(n int, word string) string {

@@ -24,12 +24,12 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 	var items []*fyne.MenuItem
 	for _, v := range views {
 		id := v.ID
-		label := v.Name + ": " + lookOf(v.Status.State).label
+		label := v.Name + ": " + stateLabel(v)
 		item := fyne.NewMenuItem(label, func() { u.Show(); u.servers.selectRow(id) })
 		item.Icon = stateIcon(v.Status.State)
 		if v.Status.State == status.NeedsAuth {
 			item.Label = v.Name + ": Authenticate…"
-			item.Action = func() { u.authenticate(id) }
+			item.Action = func() { u.authenticate(id, true) }
 		}
 		items = append(items, item)
 	}
@@ -44,9 +44,7 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 		fyne.NewMenuItem("Open MCP Tray", u.Show),
 		fyne.NewMenuItem("Connect an IDE…", func() { u.Show(); u.tabs.SelectIndex(1) }),
 		fyne.NewMenuItem("Open config file", u.openConfig),
-		fyne.NewMenuItem(pause, func() {
-			go func() { u.hub.SetPaused(!paused); u.do(u.refresh) }()
-		}),
+		fyne.NewMenuItem(pause, u.togglePause),
 	)
 	// Fyne adds Quit itself at the end of a tray menu.
 	return fyne.NewMenu("MCP Tray", items...)
@@ -55,6 +53,12 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 // notify sends a desktop notification when a server newly needs sign-in
 // or starts failing: once per state change, not once per retry.
 func (u *UI) notify(views []mcphub.ServerView) {
+	// A server removed and added again is new: it is notified again.
+	for id := range u.notified {
+		if _, ok := find(views, id); !ok {
+			delete(u.notified, id)
+		}
+	}
 	for _, v := range views {
 		st := v.Status.State
 		last, seen := u.notified[v.ID]

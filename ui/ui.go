@@ -46,8 +46,11 @@ type UI struct {
 	details  *detailsPanel
 	banner   *widget.Label // the configuration error, if any
 	pauseBtn *widget.Button
+	pausing  bool // a Pause all or Resume all is under way (UI goroutine)
 	tabs     *container.AppTabs
 	activity *activityView
+	connect  *connectView
+	settings *settingsView
 
 	mu       sync.Mutex
 	signIns  map[string]context.CancelFunc // sign-ins this window started
@@ -131,12 +134,22 @@ func (u *UI) redrawTimes() {
 
 // Start follows the hub's changes until Stop.
 func (u *UI) Start() {
-	changes, stop := u.hub.Changes()
-	u.stop = stop
+	changes, stopChanges := u.hub.Changes()
+	// done ends both loops: Ticker.Stop does not close its channel, and a
+	// hub's stop need not close changes.
+	done := make(chan struct{})
 	u.refresh()
 	go func() {
-		for range changes {
-			u.do(u.refresh)
+		for {
+			select {
+			case _, ok := <-changes:
+				if !ok {
+					return
+				}
+				u.do(u.refresh)
+			case <-done:
+				return
+			}
 		}
 	}()
 	// Retry times count down even when nothing happens.
@@ -144,18 +157,27 @@ func (u *UI) Start() {
 	u.clock = clock
 	u.tick(u.ticking)
 	go func() {
-		for range clock.C {
-			u.do(u.redrawTimes)
+		for {
+			select {
+			case <-clock.C:
+				u.do(u.redrawTimes)
+			case <-done:
+				return
+			}
 		}
 	}()
-	prev := u.stop
-	u.stop = func() { clock.Stop(); prev() }
+	u.stop = func() {
+		clock.Stop()
+		close(done)
+		stopChanges()
+	}
 }
 
 // Stop ends the subscription and cancels sign-ins this window started.
 func (u *UI) Stop() {
 	if u.stop != nil {
 		u.stop()
+		u.stop = nil
 	}
 	u.mu.Lock()
 	for _, cancel := range u.signIns {
@@ -176,24 +198,20 @@ func (u *UI) build() {
 	add.Importance = widget.HighImportance
 	imp := widget.NewButtonWithIcon("Import…", theme.DownloadIcon(), u.showImport)
 	openCfg := widget.NewButtonWithIcon("Open config file", theme.DocumentIcon(), u.openConfig)
-	u.pauseBtn = widget.NewButtonWithIcon("Pause all", theme.MediaPauseIcon(), func() {
-		paused := !u.hub.Paused()
-		go func() {
-			u.hub.SetPaused(paused)
-			u.do(u.refresh)
-		}()
-	})
+	u.pauseBtn = widget.NewButtonWithIcon("Pause all", theme.MediaPauseIcon(), u.togglePause)
 	toolbar := container.NewHBox(add, imp, openCfg, u.pauseBtn)
 	split := container.NewHSplit(u.servers.object(), u.details.object())
 	split.Offset = 0.6
 	serversTab := container.NewBorder(container.NewVBox(toolbar, u.banner), nil, nil, nil, split)
 
 	u.activity = newActivityView(u)
+	u.connect = newConnectView(u)
+	u.settings = newSettingsView(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Servers", theme.ListIcon(), serversTab),
-		container.NewTabItemWithIcon("Connect an IDE", theme.ComputerIcon(), newConnectView(u)),
+		container.NewTabItemWithIcon("Connect an IDE", theme.ComputerIcon(), u.connect.object()),
 		container.NewTabItemWithIcon("Activity", theme.HistoryIcon(), u.activity.object()),
-		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), newSettingsView(u)),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.object()),
 	)
 	u.tabs.OnSelected = func(t *container.TabItem) {
 		if t.Text == "Activity" {
@@ -201,6 +219,25 @@ func (u *UI) build() {
 		}
 	}
 	u.win.SetContent(u.tabs)
+}
+
+// togglePause pauses or resumes every server, one press at a time: a
+// second press while the first runs would read the old state and undo it.
+func (u *UI) togglePause() {
+	if u.pausing {
+		return
+	}
+	u.pausing = true
+	u.pauseBtn.Disable()
+	paused := !u.hub.Paused()
+	go func() {
+		u.hub.SetPaused(paused)
+		u.do(func() {
+			u.pausing = false
+			u.pauseBtn.Enable()
+			u.refresh()
+		})
+	}()
 }
 
 // refresh redraws everything from the hub's current state.
@@ -229,6 +266,7 @@ func (u *UI) refresh() {
 	u.mu.Unlock()
 	u.servers.update(views)
 	u.details.update(views)
+	u.connect.update()
 	u.notify(views)
 	u.updateTray(views, paused)
 }
@@ -257,8 +295,9 @@ func (u *UI) authError(id string) string {
 }
 
 // authenticate starts a sign-in: the browser opens, the row waits for it
-// with a Cancel button, and turns connected when the hub says so.
-func (u *UI) authenticate(id string) {
+// with a Cancel button, and turns connected when the hub says so. A sign-in
+// started from the tray notifies its failure: the window may be hidden.
+func (u *UI) authenticate(id string, notifyFailure bool) {
 	u.mu.Lock()
 	if _, busy := u.signIns[id]; busy {
 		u.mu.Unlock()
@@ -271,14 +310,26 @@ func (u *UI) authenticate(id string) {
 	u.refresh()
 	go func() {
 		err := u.hub.Authenticate(ctx, id)
+		failed := err != nil && !errors.Is(err, context.Canceled)
 		u.mu.Lock()
 		delete(u.signIns, id)
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if failed {
 			u.authErrs[id] = "Sign-in failed: " + err.Error()
 		}
 		u.mu.Unlock()
 		cancel()
-		u.do(u.refresh)
+		u.do(func() {
+			if failed && notifyFailure {
+				// The state went back to the needs sign-in it was notified
+				// for, so notify does not speak up.
+				name := id
+				if v, ok := find(u.hub.Servers(), id); ok {
+					name = v.Name
+				}
+				u.app.SendNotification(fyne.NewNotification("Sign-in to "+name+" failed", err.Error()))
+			}
+			u.refresh()
+		})
 	}()
 }
 

@@ -3,8 +3,11 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/mcptray/mcptray/internal/testleak"
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -28,11 +32,42 @@ var testNow = time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
 // fakeHub is a hub whose states the test sets. Sign-ins wait for the test
 // to finish them; configuration edits go to a real file.
 type fakeHub struct {
-	mu     sync.Mutex
-	views  []mcphub.ServerView
-	path   string
-	paused bool
-	auths  chan *authCall
+	mu             sync.Mutex
+	views          []mcphub.ServerView
+	path           string
+	paused         bool
+	auths          chan *authCall
+	bridgeURL      string
+	autostartCalls int
+
+	// Set before the UI may call them: SetAutostart's answer, and gates
+	// that make SetPaused, CreateToken and Usage hand the test a channel
+	// and return once it is closed.
+	autostartErr                    error
+	holdPause, holdToken, holdUsage chan chan struct{}
+}
+
+// hold waits, if the test holds the calls of gate, until it lets this
+// one go.
+func hold(gate chan chan struct{}) {
+	if gate == nil {
+		return
+	}
+	release := make(chan struct{})
+	gate <- release
+	<-release
+}
+
+// held is the next call waiting at gate.
+func held(t *testing.T, gate chan chan struct{}, what string) chan struct{} {
+	t.Helper()
+	select {
+	case release := <-gate:
+		return release
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the hub was never asked to %s", what)
+		return nil
+	}
 }
 
 type authCall struct {
@@ -46,7 +81,13 @@ func newFakeHub(t *testing.T, views ...mcphub.ServerView) *fakeHub {
 	if err := os.WriteFile(path, []byte(config.DefaultFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &fakeHub{views: views, path: path, auths: make(chan *authCall, 4)}
+	return &fakeHub{views: views, path: path, auths: make(chan *authCall, 4), bridgeURL: "http://127.0.0.1:48800/mcp"}
+}
+
+func (h *fakeHub) remove(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.views = slices.DeleteFunc(h.views, func(v mcphub.ServerView) bool { return v.ID == id })
 }
 
 func (h *fakeHub) set(id string, f func(*mcphub.ServerView)) {
@@ -64,18 +105,42 @@ func (h *fakeHub) Servers() []mcphub.ServerView {
 	defer h.mu.Unlock()
 	return append([]mcphub.ServerView(nil), h.views...)
 }
-func (h *fakeHub) Changes() (<-chan struct{}, func()) { return make(chan struct{}), func() {} }
-func (h *fakeHub) ConfigError() error                 { return nil }
-func (h *fakeHub) Paused() bool                       { h.mu.Lock(); defer h.mu.Unlock(); return h.paused }
-func (h *fakeHub) SetPaused(p bool)                   { h.mu.Lock(); h.paused = p; h.mu.Unlock() }
+
+// Changes never signals; like the hub's, its stop closes the channel.
+func (h *fakeHub) Changes() (<-chan struct{}, func()) {
+	changes := make(chan struct{})
+	return changes, sync.OnceFunc(func() { close(changes) })
+}
+func (h *fakeHub) ConfigError() error { return nil }
+func (h *fakeHub) Paused() bool       { h.mu.Lock(); defer h.mu.Unlock(); return h.paused }
+func (h *fakeHub) SetPaused(p bool) {
+	hold(h.holdPause)
+	h.mu.Lock()
+	h.paused = p
+	h.mu.Unlock()
+}
+
+// Authenticate changes the state as the hub does: signing in, then back to
+// needs sign-in with the old reason on a cancel, or with why on a failure.
+// On success the test sets the state.
 func (h *fakeHub) Authenticate(ctx context.Context, id string) error {
+	before, _ := find(h.Servers(), id)
+	h.set(id, func(v *mcphub.ServerView) { v.Status.State, v.Status.Reason = status.Authenticating, "" })
 	c := &authCall{id: id, ctx: ctx, done: make(chan error, 1)}
 	h.auths <- c
 	select {
 	case err := <-c.done:
+		if err != nil {
+			h.set(id, func(v *mcphub.ServerView) {
+				v.Status.State, v.Status.Reason = status.NeedsAuth, "sign-in failed: "+err.Error()
+			})
+		}
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if before.Status.State == status.NeedsAuth {
+			h.set(id, func(v *mcphub.ServerView) { v.Status.State, v.Status.Reason = status.NeedsAuth, before.Status.Reason })
+		}
+		return fmt.Errorf("sign-in cancelled: %w", ctx.Err())
 	}
 }
 func (h *fakeHub) Reconnect(string) error                { return nil }
@@ -86,18 +151,30 @@ func (h *fakeHub) RecentErrors(context.Context, string, int) ([]ErrorRecord, err
 func (h *fakeHub) Catalog(string) Catalog {
 	return Catalog{Tools: []Item{{Name: "search", Description: "Search issues"}}}
 }
-func (h *fakeHub) ConfigPath() string                                     { return h.path }
-func (h *fakeHub) EditConfig(e config.Edit) error                         { return config.Apply(h.path, e, config.Options{}) }
-func (h *fakeHub) Usage(context.Context, time.Time) (*store.Usage, error) { return &store.Usage{}, nil }
+func (h *fakeHub) ConfigPath() string             { return h.path }
+func (h *fakeHub) EditConfig(e config.Edit) error { return config.Apply(h.path, e, config.Options{}) }
+func (h *fakeHub) Usage(context.Context, time.Time) (*store.Usage, error) {
+	hold(h.holdUsage)
+	return &store.Usage{}, nil
+}
 func (h *fakeHub) RecentCalls(context.Context, int) ([]store.Call, error) { return nil, nil }
-func (h *fakeHub) CreateToken(string) (string, error)                     { return "mcptray_pat_test", nil }
-func (h *fakeHub) BridgeURL() string                                      { return "http://127.0.0.1:48800/mcp" }
-func (h *fakeHub) BridgeCommand() []string                                { return []string{"/usr/bin/mcptray", "bridge"} }
+func (h *fakeHub) CreateToken(string) (string, error) {
+	hold(h.holdToken)
+	return "mcptray_pat_test", nil
+}
+func (h *fakeHub) BridgeURL() string       { h.mu.Lock(); defer h.mu.Unlock(); return h.bridgeURL }
+func (h *fakeHub) setBridgeURL(u string)   { h.mu.Lock(); h.bridgeURL = u; h.mu.Unlock() }
+func (h *fakeHub) BridgeCommand() []string { return []string{"/usr/bin/mcptray", "bridge"} }
 func (h *fakeHub) Environment() Environment {
 	return Environment{Version: "test", KeyringBackend: "test"}
 }
 func (h *fakeHub) Autostart() (bool, error) { return false, nil }
-func (h *fakeHub) SetAutostart(bool) error  { return nil }
+func (h *fakeHub) SetAutostart(bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.autostartCalls++
+	return h.autostartErr
+}
 
 // testUI builds the window on a test app. UI updates from other
 // goroutines queue up; settle runs them on the test's goroutine.
@@ -132,6 +209,35 @@ func TestClockRunsWhileShown(t *testing.T) {
 	if u.ticking {
 		t.Fatal("the clock runs while the window is hidden")
 	}
+}
+
+// runNext waits for the next queued UI update and runs it.
+func (u *testUI) runNext(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case f := <-u.queue:
+		f()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// labels lists the text of every label under o, in order.
+func labels(o fyne.CanvasObject) []string {
+	var out []string
+	switch o := o.(type) {
+	case *widget.Label:
+		out = append(out, o.Text)
+	case *fyne.Container:
+		for _, c := range o.Objects {
+			out = append(out, labels(c)...)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(o).Objects() {
+			out = append(out, labels(c)...)
+		}
+	}
+	return out
 }
 
 // settle runs queued UI updates until ok holds.
@@ -209,8 +315,9 @@ func TestAuthenticateCancel(t *testing.T) {
 		t.Fatal("Cancel did not cancel the sign-in")
 	}
 	u.settle(t, "Authenticate to come back", func() bool { return row.auth.Visible() })
-	if strings.Contains(row.detail.Text, "failed") {
-		t.Errorf("a cancelled sign-in is not a failure: %q", row.detail.Text)
+	text := row.state.Text + "\n" + row.detail.Text
+	if strings.Contains(text, "failed") || !strings.Contains(text, "linear needs you to sign in") {
+		t.Errorf("a cancelled sign-in is not a failure; the row keeps the reason: %q", text)
 	}
 }
 
@@ -293,6 +400,10 @@ func TestServerFormValidatesAndEdits(t *testing.T) {
 	}
 	g.name.SetText("first")
 	g.save()
+	if g.confirm == nil {
+		t.Fatal("a rename was saved without asking")
+	}
+	g.confirm.Confirm()
 	u.settle(t, "the edit dialog to close", func() bool { return !g.open || g.message.Visible() })
 	if g.message.Visible() {
 		t.Fatalf("the edit was refused: %s", g.message.Text)
@@ -400,4 +511,159 @@ func TestDetailsShowRecentErrors(t *testing.T) {
 	if !shows("the command exited at start") {
 		t.Error("the current reason is not shown with the recent errors")
 	}
+}
+
+// The row shows where a server is without the secrets the hub put into
+// its URL or command line from ${env:...}.
+func TestServerRowRedactsTarget(t *testing.T) {
+	connected := status.Status{State: status.Connected}
+	hub := newFakeHub(t,
+		mcphub.ServerView{ID: "web", Name: "web", Transport: "http", Target: "https://u:pw@h.example/mcp?api_key=SECRETKEY", Status: connected},
+		mcphub.ServerView{ID: "pg", Name: "pg", Transport: "stdio", Target: "pg-mcp --dsn postgres://u:hunter2@db/x", Status: connected})
+	u := newTestUI(t, hub)
+	for id, secrets := range map[string][]string{"web": {"SECRETKEY", "u:pw"}, "pg": {"hunter2", "postgres://"}} {
+		text := strings.Join(labels(u.servers.rows[id]), "\n")
+		for _, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("the row of %s shows %q:\n%s", id, secret, text)
+			}
+		}
+	}
+}
+
+// When the selected server goes, the details show the one the list
+// selects instead.
+func TestDetailsFollowSelection(t *testing.T) {
+	server := func(id string) mcphub.ServerView {
+		return mcphub.ServerView{ID: id, Name: id, Transport: "http", Target: "https://" + id + ".example/mcp",
+			Status: status.Status{Server: id, State: status.Connected}}
+	}
+	hub := newFakeHub(t, server("a"), server("b"), server("c"))
+	u := newTestUI(t, hub)
+	u.servers.selectRow("b")
+	if u.details.title.Text != "b" {
+		t.Fatalf("details of %q, want b", u.details.title.Text)
+	}
+	hub.remove("b")
+	u.refresh()
+	if u.details.noneMsg.Visible() || !u.details.body.Visible() || u.details.title.Text != u.servers.selected {
+		t.Errorf("list selects %q; details show %q (placeholder shown: %v)", u.servers.selected, u.details.title.Text, u.details.noneMsg.Visible())
+	}
+}
+
+// A server stopped by Pause all says so, not that its entry disables it,
+// and offers no Reconnect that would do nothing.
+func TestPausedServerRow(t *testing.T) {
+	hub := newFakeHub(t,
+		mcphub.ServerView{ID: "p", Name: "p", Transport: "http", Target: "https://p.example/mcp", Status: status.Status{State: status.Disabled}},
+		mcphub.ServerView{ID: "off", Name: "off", Transport: "http", Target: "https://off.example/mcp", Disabled: true, Status: status.Status{State: status.Disabled}})
+	hub.paused = true
+	u := newTestUI(t, hub)
+	p := u.servers.rows["p"]
+	if p.state.Text != "Paused" || !strings.Contains(p.detail.Text, "Resume all") || strings.Contains(p.detail.Text, "configuration") {
+		t.Errorf("paused row: %q / %q", p.state.Text, p.detail.Text)
+	}
+	if p.reconnect.Visible() {
+		t.Error("a paused server offers Reconnect")
+	}
+	if off := u.servers.rows["off"]; off.detail.Text != "Disabled in the configuration." || off.reconnect.Visible() {
+		t.Errorf("disabled row: %q, reconnect %v", off.detail.Text, off.reconnect.Visible())
+	}
+}
+
+// lockedKeyring is a token store whose keyring does not answer.
+type lockedKeyring struct{}
+
+var errLocked = errors.New("the secret service is locked")
+
+func (lockedKeyring) Get(string) ([]byte, error)    { return nil, errLocked }
+func (lockedKeyring) Set(string, []byte) error      { return errLocked }
+func (lockedKeyring) Delete(string) error           { return errLocked }
+func (lockedKeyring) List(string) ([]string, error) { return nil, errLocked }
+
+// A locked keyring is not a reason to sign in: its problem is shown as it
+// is, without "Needs sign-in".
+func TestSignInTextKeyringLocked(t *testing.T) {
+	m := oauth.NewManager(oauth.Config{Store: lockedKeyring{}, Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	info := m.Client(oauth.ServerConfig{ID: "linear", URL: "https://mcp.linear.app/mcp"}).Info()
+	if info.Problem == "" {
+		t.Fatal("a locked keyring gives no problem")
+	}
+	got := signInText(info, testNow)
+	if strings.Contains(got, "Needs sign-in") || !strings.Contains(got, "no new sign-in is needed") {
+		t.Errorf("locked keyring: %q", got)
+	}
+	if got := signInText(oauth.Info{Problem: "signed out"}, testNow); got != "Needs sign-in: signed out" {
+		t.Errorf("signed out: %q", got)
+	}
+}
+
+// Start and Stop leave no goroutine behind.
+func TestStartStopLeavesNoGoroutine(t *testing.T) {
+	u := newTestUI(t, newFakeHub(t))
+	before := testleak.Take(t)
+	for range 3 {
+		u.Start()
+		u.Stop()
+	}
+	before.Check(t, 0, 0)
+}
+
+// A double click on Pause all pauses once: the second press would read
+// the old state and resume.
+func TestPauseAllOncePerPress(t *testing.T) {
+	hub := newFakeHub(t)
+	hub.holdPause = make(chan chan struct{}, 2)
+	u := newTestUI(t, hub)
+	test.Tap(u.pauseBtn)
+	test.Tap(u.pauseBtn)
+	release := held(t, hub.holdPause, "pause")
+	if !u.pauseBtn.Disabled() {
+		t.Error("Pause all can be pressed while it runs")
+	}
+	close(release)
+	u.settle(t, "Pause all to finish", func() bool { return !u.pauseBtn.Disabled() })
+	if !hub.Paused() || u.pauseBtn.Text != "Resume all" {
+		t.Errorf("paused %v, button %q", hub.Paused(), u.pauseBtn.Text)
+	}
+	select {
+	case <-hub.holdPause:
+		t.Error("the second press paused or resumed again")
+	default:
+	}
+}
+
+// A sign-in started from the tray tells its failure: the window may be
+// hidden, and the state is back to the needs sign-in already notified.
+func TestTraySignInFailureNotifies(t *testing.T) {
+	hub := newFakeHub(t, needsAuth("linear"))
+	u := newTestUI(t, hub)
+	var signIn *fyne.MenuItem
+	for _, it := range u.trayMenu(hub.Servers(), false).Items {
+		if it.Label == "linear: Authenticate…" {
+			signIn = it
+		}
+	}
+	if signIn == nil {
+		t.Fatal("no Authenticate item in the tray menu")
+	}
+	signIn.Action()
+	call := hub.nextAuth(t)
+	test.AssertNotificationSent(t, fyne.NewNotification("Sign-in to linear failed", "the provider refused: access_denied"), func() {
+		call.done <- errors.New("the provider refused: access_denied")
+		row := u.servers.rows["linear"]
+		u.settle(t, "the failure on the row", func() bool { return row.auth.Visible() })
+	})
+}
+
+// A server removed while it needed sign-in, then added again, is
+// notified again.
+func TestNotifyAgainAfterRemoval(t *testing.T) {
+	u := newTestUI(t, newFakeHub(t))
+	views := []mcphub.ServerView{needsAuth("linear")}
+	want := fyne.NewNotification("linear needs you to sign in", "Open MCP Tray and press Authenticate.")
+	test.AssertNotificationSent(t, want, func() { u.notify(views) })
+	u.notify(nil)
+	test.AssertNotificationSent(t, want, func() { u.notify(views) })
 }
