@@ -29,7 +29,10 @@ func runAuth(env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "mcptray auth: give one server name")
 		return exitUsage
 	}
-	id := pos[0]
+	id, ok := env.serverID("auth", pos[0])
+	if !ok {
+		return exitUsage
+	}
 	client, paths, code := env.dialHub("auth")
 	if client == nil {
 		return code
@@ -111,15 +114,19 @@ func runLogout(env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "mcptray logout: give one server name")
 		return exitUsage
 	}
+	id, ok := env.serverID("logout", pos[0])
+	if !ok {
+		return exitUsage
+	}
 	client, paths, code := env.dialHub("logout")
 	if client == nil {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := client.SignOut(ctx, pos[0]); err != nil {
+	if err := client.SignOut(ctx, id); err != nil {
 		return env.hubError("logout", paths, err)
 	}
-	fmt.Fprintf(env.stdout, "Signed out of %s; its tokens are revoked and deleted.\n", pos[0])
+	fmt.Fprintf(env.stdout, "Signed out of %s; its tokens are revoked and deleted.\n", id)
 	return exitOK
 }

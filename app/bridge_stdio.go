@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/control"
 )
 
@@ -29,14 +28,17 @@ func runBridge(env *cliEnv, args []string) int {
 	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
+	id := ""
+	if flagGiven(fs, "server") { // --server "" would otherwise mean every server
+		var ok bool
+		if id, ok = env.serverID("bridge", *server); !ok {
+			return exitUsage
+		}
+	}
 	paths, err := resolvePaths(env.configFlag)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray bridge: %v\n", err)
 		return exitFail
-	}
-	id := ""
-	if *server != "" {
-		id = config.NormalizeName(*server)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	conn, handedOver, err := openBridge(ctx, env, paths, id)

@@ -279,9 +279,12 @@ func (r *runningHub) Close() {
 
 // openSecrets opens the encrypted secret store. The file keyring's password
 // comes from $MCPTRAY_KEYRING_PASSWORD, or is asked once on a terminal.
+// The variable is removed once read: nothing this process starts (stdio
+// servers, a browser) inherits it.
 func openSecrets(paths Paths, interactive bool) (*secretstore.Store, error) {
 	var password func() (string, error)
 	if pw, ok := os.LookupEnv("MCPTRAY_KEYRING_PASSWORD"); ok {
+		os.Unsetenv("MCPTRAY_KEYRING_PASSWORD")
 		password = func() (string, error) { return pw, nil }
 	} else if interactive {
 		password = func() (string, error) {

@@ -34,11 +34,24 @@ func openLogging(stderr io.Writer, path string) *logging {
 			l.path = ""
 		} else {
 			l.file = f
-			w = io.MultiWriter(stderr, f)
+			w = logWriter{stderr: stderr, file: f}
 		}
 	}
 	l.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l.level}))
 	return l
+}
+
+// logWriter writes each record to stderr and to the log file
+// independently: once stderr breaks (its terminal was closed), the file
+// must still get everything.
+type logWriter struct {
+	stderr io.Writer
+	file   io.Writer
+}
+
+func (w logWriter) Write(p []byte) (int, error) {
+	_, _ = w.stderr.Write(p)
+	return w.file.Write(p)
 }
 
 func openLogFile(path string) (*os.File, error) {

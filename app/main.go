@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/mcptray/mcptray/mcphub/config"
 )
 
 // command is one subcommand.
@@ -266,4 +268,24 @@ func (env *cliEnv) parse(fs *flag.FlagSet, args []string) (pos []string, ok bool
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagGiven reports whether the flag name was on the command line (a
+// string flag given "" looks the same as one not given).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// serverID is the ID of a server named on the command line, normalized as
+// the configuration's names are ("My GitHub" is my-github). A name that
+// leaves nothing is refused: to some commands no server means every one.
+func (env *cliEnv) serverID(cmd, name string) (string, bool) {
+	id := config.NormalizeName(name)
+	if id == "" {
+		fmt.Fprintf(env.stderr, "mcptray %s: %q is not a server name (a name needs a letter or a digit)\n", cmd, name)
+		return "", false
+	}
+	return id, true
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +75,9 @@ func runSecret(env *cliEnv, args []string) int {
 	return exitUsage
 }
 
+// maxSecretSize bounds a value read from a pipe.
+const maxSecretSize = 1 << 20
+
 // readSecretValue reads the value from the terminal without echo, or from
 // stdin when it is a pipe (never from the command line, where it would land
 // in the shell history and the process list).
@@ -92,11 +94,19 @@ func readSecretValue(env *cliEnv, name string) (string, error) {
 		}
 		return string(v), nil
 	}
-	v, err := bufio.NewReader(io.LimitReader(os.Stdin, 1<<20)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	// A pipe carries the whole value, which may span lines (a PEM key);
+	// only the newline that ends the last line is not part of it.
+	data, err := io.ReadAll(io.LimitReader(os.Stdin, maxSecretSize+1))
+	if err != nil {
 		return "", err
 	}
-	v = strings.TrimRight(v, "\r\n")
+	if len(data) > maxSecretSize {
+		return "", fmt.Errorf("the value is larger than %d bytes", maxSecretSize)
+	}
+	v := string(data)
+	if s, ok := strings.CutSuffix(v, "\n"); ok {
+		v = strings.TrimSuffix(s, "\r")
+	}
 	if v == "" {
 		return "", errors.New("the value is empty (pipe it on stdin, or run in a terminal)")
 	}

@@ -3,10 +3,12 @@ package app
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +40,11 @@ func runServe(env *cliEnv, args []string) int {
 	r, err := startHub(env, paths, "serve")
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
-		ready("error: " + err.Error())
+		if held := (*control.HeldError)(nil); errors.As(err, &held) {
+			ready("held: " + err.Error())
+		} else {
+			ready("error: " + err.Error())
+		}
 		return exitFail
 	}
 	r.printStarted(env)
@@ -98,46 +104,111 @@ func serveDetached(env *cliEnv) int {
 	if env.configFlag != "" {
 		args = append(args, "--config", env.configFlag)
 	}
+	deadline := time.Now().Add(2 * time.Minute) // a keyring unlock prompt can take a person this long
+	for tries := 1; ; tries++ {
+		pid, l, err := startDetached(exe, args, deadline)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcptray serve: start the hub: %v\n", err)
+			return exitFail
+		}
+		if url, ok := strings.CutPrefix(l, "ready "); ok {
+			fmt.Fprintf(env.stderr, "MCP Tray hub started in the background (process %d); bridge %s. 'mcptray stop' stops it.\n", pid, url)
+			return exitOK
+		}
+		if why, ok := strings.CutPrefix(l, "held: "); ok {
+			// A hub that is shutting down still holds the configuration
+			// (its servers can take seconds to stop): start once it has
+			// let go. One that serves, or starts to, is left to it.
+			if tries < 5 && holderLetGo(env, deadline) {
+				continue
+			}
+			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
+			return exitFail
+		}
+		if why, ok := strings.CutPrefix(l, "error: "); ok {
+			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
+			return exitFail
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) is not ready after 2 minutes; see its log\n", pid)
+			return exitFail
+		}
+		fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) exited while starting; run 'mcptray serve' to see why\n", pid)
+		return exitFail
+	}
+}
+
+// startDetached starts the hub process and returns the line it reports
+// start-up with: "" when it exited without one or deadline passed.
+func startDetached(exe string, args []string, deadline time.Time) (pid int, line string, err error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
-		return exitFail
+		return 0, "", err
 	}
 	defer rd.Close()
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{wr} // fd 3
 	cmd.SysProcAttr = detachedProcess()
-	if err := cmd.Start(); err != nil {
-		wr.Close()
-		fmt.Fprintf(env.stderr, "mcptray serve: start the hub: %v\n", err)
-		return exitFail
-	}
+	cmd.Dir = hubDir()
+	err = cmd.Start()
 	wr.Close()
-	pid := cmd.Process.Pid
+	if err != nil {
+		return 0, "", err
+	}
+	pid = cmd.Process.Pid
 	_ = cmd.Process.Release()
 
-	line := make(chan string, 1)
+	lines := make(chan string, 1)
 	go func() {
 		s, _ := bufio.NewReader(rd).ReadString('\n')
-		line <- strings.TrimSpace(s)
+		lines <- strings.TrimSpace(s)
 	}()
 	select {
-	case l := <-line:
-		if url, ok := strings.CutPrefix(l, "ready "); ok {
-			fmt.Fprintf(env.stderr, "MCP Tray hub started in the background (process %d); bridge %s. 'mcptray stop' stops it.\n", pid, url)
-			return exitOK
-		}
-		if why, ok := strings.CutPrefix(l, "error: "); ok {
-			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
-			return exitFail
-		}
-		fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) exited while starting; run 'mcptray serve' to see why\n", pid)
-		return exitFail
-	case <-time.After(2 * time.Minute): // a keyring unlock prompt can take a person this long
-		fmt.Fprintf(env.stderr, "mcptray serve: the background hub (process %d) is not ready after 2 minutes; see its log\n", pid)
-		return exitFail
+	case line = <-lines:
+	case <-time.After(time.Until(deadline)):
 	}
+	return pid, line, nil
+}
+
+// holderLetGo waits for the process that holds the configuration's lock,
+// while no hub answers, to either serve (a hub that another IDE window
+// started a moment before) or let go (one that was shutting down). It
+// reports whether the lock was let go.
+func holderLetGo(env *cliEnv, deadline time.Time) bool {
+	paths, err := resolvePaths(env.configFlag)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	released := make(chan error, 1)
+	// Blocked until the holder lets go; this process exits soon after, the
+	// wait with it.
+	go func() { released <- control.WaitReleased(ctx, paths.Control()) }()
+	look := time.NewTicker(50 * time.Millisecond) // a hub getting ready announces nothing; look again shortly
+	defer look.Stop()
+	for !hubAnswers(paths) {
+		select {
+		case err := <-released:
+			return err == nil
+		case <-look.C:
+		}
+	}
+	return false
+}
+
+// hubDir is where a background hub runs: the user's home folder, not the
+// folder of whatever started it (an IDE's project), which every stdio
+// server without a "cwd" would otherwise run in, whichever window it
+// serves.
+func hubDir() string {
+	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
+		if fi, err := os.Stat(home); err == nil && fi.IsDir() {
+			return home
+		}
+	}
+	return string(filepath.Separator)
 }
 
 func runStop(env *cliEnv, args []string) int {

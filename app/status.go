@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,16 +22,23 @@ func runStatus(env *cliEnv, args []string) int {
 	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
+	if *wait != "" && !slices.Contains(serverStates, status.State(*wait)) {
+		fmt.Fprintf(env.stderr, "mcptray status: --wait %q is not a state; use one of %s\n", *wait, joinStates(serverStates))
+		return exitUsage
+	}
 	if *wait != "" {
 		if err := waitForHub(env, *timeout); err != nil {
 			fmt.Fprintf(env.stderr, "mcptray status: %v\n", err)
 			return exitFail
 		}
 	}
+	notRunning := func(paths Paths) {
+		_ = json.NewEncoder(env.stdout).Encode(map[string]any{"running": false, "config_path": paths.Config})
+	}
 	client, paths, code := env.dialHub("status")
 	if client == nil {
 		if *asJSON && code == exitFail {
-			_ = json.NewEncoder(env.stdout).Encode(map[string]any{"running": false, "config_path": paths.Config})
+			notRunning(paths)
 		}
 		return code
 	}
@@ -44,6 +52,9 @@ func runStatus(env *cliEnv, args []string) int {
 	defer cancel()
 	st, err := client.Status(ctx)
 	if err != nil {
+		if *asJSON && errors.Is(err, control.ErrNoHub) { // it died, leaving its files behind
+			notRunning(paths)
+		}
 		return env.hubError("status", paths, err)
 	}
 	if *asJSON {
@@ -59,6 +70,18 @@ func runStatus(env *cliEnv, args []string) int {
 	return exitOK
 }
 
+// serverStates are the states 'status --wait' can wait for.
+var serverStates = []status.State{status.Connected, status.Connecting, status.NeedsAuth,
+	status.Authenticating, status.Refreshing, status.Error, status.Disabled}
+
+func joinStates(states []status.State) string {
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
 // waitForHub waits for a hub that is still starting (scripts start
 // 'mcptray serve' in the background, then wait for it).
 func waitForHub(env *cliEnv, timeout time.Duration) error {
@@ -67,21 +90,25 @@ func waitForHub(env *cliEnv, timeout time.Duration) error {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
-	for {
-		client, err := control.Dial(paths.Control())
-		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err = client.Status(ctx)
-			cancel()
-			if err == nil {
-				return nil
-			}
-		}
+	for !hubAnswers(paths) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no hub started for %s within %s", paths.Config, timeout)
 		}
 		time.Sleep(50 * time.Millisecond) // a starting process announces nothing; look again shortly
 	}
+	return nil
+}
+
+// hubAnswers reports whether the hub of paths runs and answers.
+func hubAnswers(paths Paths) bool {
+	client, err := control.Dial(paths.Control())
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = client.Status(ctx)
+	return err == nil
 }
 
 // waitForState follows the hub's events until every server is in want.
@@ -240,15 +267,19 @@ func runReconnect(env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "mcptray reconnect: give one server name")
 		return exitUsage
 	}
+	id, ok := env.serverID("reconnect", pos[0])
+	if !ok {
+		return exitUsage
+	}
 	client, paths, code := env.dialHub("reconnect")
 	if client == nil {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := client.Reconnect(ctx, pos[0]); err != nil {
+	if err := client.Reconnect(ctx, id); err != nil {
 		return env.hubError("reconnect", paths, err)
 	}
-	fmt.Fprintf(env.stdout, "Reconnecting %s.\n", pos[0])
+	fmt.Fprintf(env.stdout, "Reconnecting %s.\n", id)
 	return exitOK
 }

@@ -54,11 +54,55 @@ func receiveStdio(conn net.Conn) (in, out *os.File, err error) {
 	}
 	_ = uc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	defer uc.SetReadDeadline(time.Time{})
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var fds []int
+	var recvErr error
+	err = rc.Read(func(s uintptr) bool {
+		fds, recvErr = recvRights(int(s))
+		return !errors.Is(recvErr, syscall.EAGAIN)
+	})
+	if err == nil {
+		err = recvErr
+	}
+	if err != nil || len(fds) != 2 {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("receive the bridge's stdin and stdout: %w", err)
+		}
+		return nil, nil, errors.New("the bridge did not send its stdin and stdout")
+	}
+	for _, fd := range fds {
+		_ = syscall.SetNonblock(fd, true) // then os.NewFile puts it in the poller
+	}
+	return os.NewFile(uintptr(fds[0]), "bridge stdin"), os.NewFile(uintptr(fds[1]), "bridge stdout"), nil
+}
+
+// recvRights reads the one byte SendStdio sends and the descriptors with
+// it, close-on-exec before any process can be started: a stdio server
+// started at that moment must not inherit the IDE's pipes (which would
+// then stay open after the bridge ends). MSG_CMSG_CLOEXEC does it in the
+// kernel where there is one; the fork lock covers the other systems, and
+// processes started by Go.
+func recvRights(s int) ([]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	var b [1]byte
 	oob := make([]byte, syscall.CmsgSpace(2*4))
-	_, oobn, _, _, err := uc.ReadMsgUnix(b[:], oob)
+	var oobn int
+	var err error
+	for {
+		_, oobn, _, _, err = syscall.Recvmsg(s, b[:], oob, cmsgCloexec)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("receive the bridge's stdin and stdout: %w", err)
+		return nil, err
 	}
 	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
 	var fds []int
@@ -67,15 +111,11 @@ func receiveStdio(conn net.Conn) (in, out *os.File, err error) {
 			fds = append(fds, got...)
 		}
 	}
-	if err != nil || len(fds) != 2 {
-		for _, fd := range fds {
-			syscall.Close(fd)
-		}
-		return nil, nil, errors.New("the bridge did not send its stdin and stdout")
-	}
 	for _, fd := range fds {
 		syscall.CloseOnExec(fd)
-		_ = syscall.SetNonblock(fd, true) // then os.NewFile puts it in the poller
 	}
-	return os.NewFile(uintptr(fds[0]), "bridge stdin"), os.NewFile(uintptr(fds[1]), "bridge stdout"), nil
+	if err != nil {
+		return fds, fmt.Errorf("parse the control message: %w", err)
+	}
+	return fds, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,6 +220,20 @@ func (c *Conn) hasStaticAuth() bool {
 	return false
 }
 
+// privateEnv are the hub's own secrets among its environment variables:
+// a stdio server never inherits them (it may still be given one by name
+// in its "env").
+var privateEnv = []string{"MCPTRAY_KEYRING_PASSWORD"}
+
+// serverEnviron is the hub's environment without privateEnv.
+func serverEnviron() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.ContainsFunc(privateEnv, func(p string) bool { return strings.EqualFold(k, p) })
+	})
+}
+
 // stdioTransport starts nothing yet: go-sdk starts the command on Connect.
 func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 	cmd := exec.Command(c.srv.Command, c.srv.Args...)
@@ -228,7 +243,7 @@ func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 		}
 		return nil, cmd.Err
 	}
-	cmd.Env = os.Environ()
+	cmd.Env = serverEnviron()
 	for k, v := range c.srv.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

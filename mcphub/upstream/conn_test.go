@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -191,6 +192,29 @@ func TestStdioFailureShowsStderr(t *testing.T) {
 	st := waitFor(t, events, status.Error)
 	if !strings.Contains(st.Reason, "its last output: Error: cannot find module @acme/mcp") {
 		t.Errorf("reason = %q", st.Reason)
+	}
+}
+
+// The keyring password the hub was started with is not passed on to the
+// servers it starts; the rest of its environment is.
+func TestStdioServerDoesNotInheritKeyringPassword(t *testing.T) {
+	t.Setenv("MCPTRAY_KEYRING_PASSWORD", "hub-secret")
+	t.Setenv("MCPTRAY_TEST_INHERITED", "yes")
+	envFile := filepath.Join(t.TempDir(), "env")
+	events, opts := collect(nil)
+	c := Start(stdioServer(t, fmt.Sprintf("env > %s; exit 1", envFile)), opts)
+	defer c.Stop()
+	waitFor(t, events, status.Error) // it wrote the file before exiting
+	data, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(string(data), "\n")
+	if slices.Contains(env, "MCPTRAY_KEYRING_PASSWORD=hub-secret") {
+		t.Error("the server was given the hub's keyring password")
+	}
+	if !slices.Contains(env, "MCPTRAY_TEST_INHERITED=yes") {
+		t.Error("the server did not inherit the rest of the hub's environment")
 	}
 }
 

@@ -1,0 +1,185 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// runIn is run in the folder dir.
+func (u *userEnv) runIn(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env, cmd.Dir = u.env, dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+// hubStatus is 'mcptray status --json' of the user's running hub.
+func (u *userEnv) hubStatus(t *testing.T) (pid int) {
+	t.Helper()
+	out, errOut, code := u.run(t, "status", "--json")
+	var st struct {
+		Hub struct {
+			PID int `json:"pid"`
+		} `json:"hub"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Hub.PID == 0 {
+		t.Fatalf("status --json: exit %d\n%s%s", code, out, errOut)
+	}
+	return st.Hub.PID
+}
+
+// A hub started in the background (by an IDE's bridge, from its project
+// folder) runs in the home folder: stdio servers without a "cwd" must not
+// run in whichever project happened to start it.
+func TestDetachedHubRunsInTheHomeFolder(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	project := filepath.Join(u.dir, "project")
+	if err := os.Mkdir(project, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := u.runIn(t, project, "serve", "--detach"); code != 0 {
+		t.Fatalf("serve --detach: exit %d\n%s", code, errOut)
+	}
+	t.Cleanup(func() { u.run(t, "stop") })
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", u.hubStatus(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cwd != u.dir {
+		t.Errorf("the hub runs in %s, want the home folder %s", cwd, u.dir)
+	}
+}
+
+// A --server that names no server (nothing is left once normalized) is a
+// mistake, never "every server".
+func TestBridgeRefusesAnEmptyServerName(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	t.Cleanup(func() { u.run(t, "stop") }) // in case one was started
+	for _, name := range []string{"", "é", "--", " - "} {
+		_, errOut, code := u.run(t, "bridge", "--server", name)
+		if code != exitUsage || !strings.Contains(errOut, fmt.Sprintf("%q is not a server name", name)) {
+			t.Errorf("bridge --server %q: exit %d, stderr:\n%s", name, code, errOut)
+		}
+	}
+}
+
+// Commands that name a server take the name as written in the
+// configuration, as bridge, token and stats do.
+func TestServerCommandsNormalizeNames(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {"My Tool": {"command": "sh", "args": ["-c", "exit 1"]}}}`)
+	u.serve(t)
+	out, errOut, code := u.run(t, "reconnect", "My Tool")
+	if code != 0 || !strings.Contains(out, "Reconnecting my-tool.") {
+		t.Errorf("reconnect \"My Tool\": exit %d\n%s%s", code, out, errOut)
+	}
+	// A local command has no sign-in: the hub found it, and says so.
+	_, errOut, code = u.run(t, "auth", "My Tool")
+	if code != exitFail || !strings.Contains(errOut, "my-tool is a local command") {
+		t.Errorf("auth \"My Tool\": exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = u.run(t, "logout", "My Tool")
+	if code != exitFail || !strings.Contains(errOut, "my-tool has no sign-in") {
+		t.Errorf("logout \"My Tool\": exit %d\n%s", code, errOut)
+	}
+	for _, cmd := range []string{"auth", "logout", "reconnect"} {
+		if _, errOut, code := u.run(t, cmd, "é"); code != exitUsage || !strings.Contains(errOut, `"é" is not a server name`) {
+			t.Errorf("%s é: exit %d\n%s", cmd, code, errOut)
+		}
+	}
+}
+
+// A hub that was killed leaves its socket and secret behind; status
+// --json still says, in JSON, that none runs.
+func TestStatusJSONAfterAHubWasKilled(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	h := u.serve(t)
+	if err := h.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	out, errOut, code := u.run(t, "status", "--json")
+	if code != exitFail || !strings.Contains(out, `"running":false`) {
+		t.Errorf("status --json after kill -9: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+func TestStatusWaitRefusesAnUnknownState(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	_, errOut, code := u.run(t, "status", "--wait", "conected", "--timeout", "1s")
+	if code != exitUsage || !strings.Contains(errOut, `--wait "conected" is not a state; use one of connected, `) {
+		t.Errorf("status --wait conected: exit %d\n%s", code, errOut)
+	}
+}
+
+// An IDE starts a bridge while the hub is shutting down (its servers
+// take seconds to stop): the bridge starts a new hub once the old one has
+// let go, instead of waiting for a hub that never comes.
+func TestBridgeStartsAHubWhileOneShutsDown(t *testing.T) {
+	bin := testpeers.EverythingServerBin(t)
+	u := newUserEnv(t)
+	// A server that ignores SIGTERM: the hub's shutdown waits for it.
+	u.writeConfig(t, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}},
+ "mcpServers": {"slow": {"command": "sh", "args": ["-c", "trap '' TERM; %s; sleep 60"]}}}`,
+		testpeers.FreePort(t), testpeers.FreePort(t), bin))
+	old := u.serve(t)
+	w := u.watch(t)
+	w.until(t, "slow connected", allConnected("slow"))
+	t.Cleanup(func() { u.run(t, "stop") })
+
+	// Stop it, and wait until its control socket is closed.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	subscribed, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = w.client.EventsFrom(ctx, func() { close(subscribed) }, func(status.Event) {})
+		close(ended)
+	}()
+	waitChan(t, subscribed, "the event stream")
+	if err := old.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitChan(t, ended, "the old hub's control socket to close")
+	select {
+	case <-old.done:
+		t.Fatal("the old hub stopped at once: the test needs one that is still shutting down")
+	default:
+	}
+
+	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
+	cs, stderr, _ := u.bridgeClient(t, nil, c, "2025-11-25", "--server", "slow")
+	if !strings.Contains(stderr.String(), "started in the background") {
+		t.Errorf("the bridge did not say it started a hub: %q", stderr)
+	}
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if pid := u.hubStatus(t); pid == old.cmd.Process.Pid {
+		t.Errorf("the bridge reached the old hub (process %d)", pid)
+	}
+}

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// The keyring password a hub was started with never reaches the stdio
+// servers it starts.
+func TestStdioServersDoNotSeeTheKeyringPassword(t *testing.T) {
+	u := newUserEnv(t)
+	envFile := filepath.Join(u.dir, "server-env")
+	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {"envdump": {"command": "sh", "args": ["-c", "env > %s; exit 1"]}}}`, envFile))
+	u.serve(t)
+	u.watch(t).until(t, "envdump exited", func(st *control.StatusResponse) bool {
+		return len(st.Servers) == 1 && st.Servers[0].Status.State == status.Error
+	})
+	data, err := os.ReadFile(envFile) // written before it exited
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(string(data), "\n")
+	if i := slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "MCPTRAY_KEYRING_PASSWORD=") }); i >= 0 {
+		t.Errorf("the stdio server was given %s", env[i])
+	}
+}
+
+// Whatever opens the keyring removes the password from its environment,
+// so nothing it starts later (servers, a browser) inherits it.
+func TestOpenSecretsRemovesThePassword(t *testing.T) {
+	t.Setenv("MCPTRAY_KEYRING", "file")
+	t.Setenv("MCPTRAY_KEYRING_PASSWORD", "unit-test-password")
+	if _, err := openSecrets(Paths{Data: t.TempDir()}, false); err != nil {
+		t.Fatal(err)
+	}
+	if pw, ok := os.LookupEnv("MCPTRAY_KEYRING_PASSWORD"); ok {
+		t.Errorf("MCPTRAY_KEYRING_PASSWORD=%s is still in the environment", pw)
+	}
+}
+
+// A value piped to 'mcptray secret set' is stored whole, every line of
+// it: a PEM key is the usual multi-line secret.
+func TestSecretSetFromPipeKeepsEveryLine(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\nq7BFUAkGA1UEBhMCVVMxCzAJBgNVBAgMAkNB\n-----END PRIVATE KEY-----"
+	cmd := exec.Command(binPath, "secret", "set", "pem")
+	cmd.Env = u.env
+	cmd.Stdin = strings.NewReader(pem + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("secret set: %v\n%s", err, stderr.String())
+	}
+
+	// Read it back as the hub does.
+	t.Setenv("HOME", u.dir)
+	t.Setenv("XDG_DATA_HOME", filepath.Join(u.dir, "data"))
+	t.Setenv("MCPTRAY_KEYRING_PASSWORD", "e2e-test-password")
+	paths, err := resolvePaths(u.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := openSecrets(paths, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := secrets.Get(secretName("pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != pem {
+		t.Errorf("stored %q, want %q", got, pem)
+	}
+}
