@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,15 +22,7 @@ func (u *userEnv) runIn(t *testing.T, dir string, args ...string) (stdout, stder
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env, cmd.Dir = u.env, dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
+	return runCommand(t, cmd)
 }
 
 // hubStatus is 'mcptray status --json' of the user's running hub.

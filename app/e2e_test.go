@@ -105,6 +105,12 @@ func (u *userEnv) runAs(t testing.TB, as *syscall.Credential, args ...string) (s
 	if as != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
 	}
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd to its end: its output, and its exit code.
+func runCommand(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
