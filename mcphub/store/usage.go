@@ -207,8 +207,12 @@ type dayRange struct {
 
 func newDays(since, until time.Time) *dayRange {
 	r := &dayRange{list: []DayUsage{}}
-	for d := midnight(since); d.Before(until); d = d.AddDate(0, 0, 1) {
-		r.list = append(r.list, DayUsage{Date: d.Format(time.DateOnly)})
+	// Stepped by calendar date: where daylight saving starts at midnight,
+	// that midnight does not exist and time.Date gives 23:00 of the day
+	// before, so a day's date is read at noon.
+	y, m, d := since.Local().Date()
+	for i := 0; time.Date(y, m, d+i, 0, 0, 0, 0, time.Local).Before(until); i++ {
+		r.list = append(r.list, DayUsage{Date: time.Date(y, m, d+i, 12, 0, 0, 0, time.Local).Format(time.DateOnly)})
 	}
 	return r
 }
