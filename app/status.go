@@ -22,8 +22,8 @@ func runStatus(env *cliEnv, args []string) int {
 	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
-	if *wait != "" && !slices.Contains(serverStates, status.State(*wait)) {
-		fmt.Fprintf(env.stderr, "mcptray status: --wait %q is not a state; use one of %s\n", *wait, joinStates(serverStates))
+	if *wait != "" && !slices.Contains(status.States, status.State(*wait)) {
+		fmt.Fprintf(env.stderr, "mcptray status: --wait %q is not a state; use one of %s\n", *wait, joinStates(status.States))
 		return exitUsage
 	}
 	if *wait != "" {
@@ -69,10 +69,6 @@ func runStatus(env *cliEnv, args []string) int {
 	printStatus(env, st)
 	return exitOK
 }
-
-// serverStates are the states 'status --wait' can wait for.
-var serverStates = []status.State{status.Connected, status.Connecting, status.NeedsAuth,
-	status.Authenticating, status.Refreshing, status.Error, status.Disabled}
 
 func joinStates(states []status.State) string {
 	names := make([]string, len(states))

@@ -18,6 +18,9 @@ const (
 	Error          State = "error"          // failed; see Reason and NextRetry
 )
 
+// States is every State, for input that must name one ('status --wait').
+var States = []State{Connected, Connecting, NeedsAuth, Authenticating, Refreshing, Error, Disabled}
+
 // Severity orders states from good to bad, for the tray icon's "worst state".
 func (s State) Severity() int {
 	switch s {
