@@ -116,7 +116,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) (*Usage, error) {
 	servers := map[string]*bucket{}
 	tools := map[toolKey]*bucket{}
 	clients := map[string]*ClientUsage{}
-	days := newDays(q.Since, q.Until)
+	days := newDays(q.Since, q.Until, time.Local)
 	serverDays := map[string]*dayRange{}
 	err := s.withDB(func(db *sql.DB) error {
 		rows, err := db.QueryContext(ctx, `SELECT ts, client, server, method, item, duration_us, outcome
@@ -138,7 +138,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) (*Usage, error) {
 			total.add(us, failed)
 			if servers[server] == nil {
 				servers[server] = &bucket{}
-				serverDays[server] = newDays(q.Since, q.Until)
+				serverDays[server] = newDays(q.Since, q.Until, time.Local)
 			}
 			servers[server].add(us, failed)
 			k := toolKey{server, method, item}
@@ -199,26 +199,27 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) (*Usage, error) {
 	return u, nil
 }
 
-// dayRange is a daily time series with every local day from since to
-// until, so gaps show as zeros.
+// dayRange is a daily time series with every day (in loc, the local time
+// zone but in tests) from since to until, so gaps show as zeros.
 type dayRange struct {
 	list []DayUsage
+	loc  *time.Location
 }
 
-func newDays(since, until time.Time) *dayRange {
-	r := &dayRange{list: []DayUsage{}}
+func newDays(since, until time.Time, loc *time.Location) *dayRange {
+	r := &dayRange{list: []DayUsage{}, loc: loc}
 	// Stepped by calendar date: where daylight saving starts at midnight,
 	// that midnight does not exist and time.Date gives 23:00 of the day
 	// before, so a day's date is read at noon.
-	y, m, d := since.Local().Date()
-	for i := 0; time.Date(y, m, d+i, 0, 0, 0, 0, time.Local).Before(until); i++ {
-		r.list = append(r.list, DayUsage{Date: time.Date(y, m, d+i, 12, 0, 0, 0, time.Local).Format(time.DateOnly)})
+	y, m, d := since.In(loc).Date()
+	for i := 0; time.Date(y, m, d+i, 0, 0, 0, 0, loc).Before(until); i++ {
+		r.list = append(r.list, DayUsage{Date: time.Date(y, m, d+i, 12, 0, 0, 0, loc).Format(time.DateOnly)})
 	}
 	return r
 }
 
 func (r *dayRange) add(t time.Time, failed bool) {
-	date := t.Local().Format(time.DateOnly)
+	date := t.In(r.loc).Format(time.DateOnly)
 	// Days are counted by date, not by hours, so a daylight-saving day of
 	// 23 or 25 hours lands in the right slot.
 	i := sort.Search(len(r.list), func(i int) bool { return r.list[i].Date >= date })

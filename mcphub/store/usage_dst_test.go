@@ -13,12 +13,9 @@ func TestDailySeriesAcrossMidnightDST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := time.Local
-	time.Local = loc
-	t.Cleanup(func() { time.Local = old })
 	since := time.Date(2025, 9, 5, 0, 0, 0, 0, loc)
 	until := time.Date(2025, 9, 10, 12, 0, 0, 0, loc)
-	r := newDays(since, until)
+	r := newDays(since, until, loc)
 	var got []string
 	for _, d := range r.list {
 		got = append(got, d.Date)
