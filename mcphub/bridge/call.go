@@ -585,7 +585,40 @@ func (b *Bridge) find(ctx context.Context, v view, snap *snapshot, in func(*snap
 	b.awaitFirstConnect(ctx, v, "")
 	snap = b.snapshot(v)
 	r, ok := in(snap)[name]
+	if !ok && b.behindHub(snap) {
+		// A server that has just connected is in the hub's state before
+		// follow has rebuilt the snapshots: a client calling a tool it
+		// knew from before the server went down gets the tool, not
+		// "unavailable". The fresh snapshot is not cached, so follow still
+		// finds the change and sends list_changed.
+		snap = b.build(v, snap.gen)
+		r, ok = in(snap)[name]
+	}
 	return r, snap, ok
+}
+
+// resourceOwner finds the server of a resource URI for a client of v,
+// in a fresh snapshot when the cached one is behind the hub (see find).
+func (b *Bridge) resourceOwner(v view, uri string) (string, bool) {
+	snap := b.snapshot(v)
+	if id, ok := snap.owner(uri); ok {
+		return id, true
+	}
+	if b.behindHub(snap) {
+		return b.build(v, snap.gen).owner(uri)
+	}
+	return "", false
+}
+
+// behindHub reports whether a server snap lists as unavailable can take
+// calls now.
+func (b *Bridge) behindHub(snap *snapshot) bool {
+	for id := range snap.unavailable {
+		if c, ok := b.hub.Conn(id); ok && usable(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // The catalogs find looks in.
@@ -659,7 +692,7 @@ func (b *Bridge) readResource(ctx context.Context, x *exchange) (json.RawMessage
 	if r, ok := b.resumption(ctx, x, p.RequestState, p.InputResponses); ok {
 		return r.result, r.err
 	}
-	server, ok := b.snapshot(x.sess.view).owner(p.URI)
+	server, ok := b.resourceOwner(x.sess.view, p.URI)
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 	}
@@ -712,7 +745,7 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
 		return nil, errorf(codeInvalidParams, "%s needs a uri", x.msg.Method)
 	}
-	server, ok := b.snapshot(x.sess.view).owner(p.URI)
+	server, ok := b.resourceOwner(x.sess.view, p.URI)
 	if !ok {
 		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -323,6 +324,43 @@ func TestDownServerFailsAtOnceWithAdvice(t *testing.T) {
 	}
 	// The other server is untouched.
 	callTool(t, cs, "beta__whoami", nil)
+}
+
+// A server that has just connected takes calls at once, before the
+// bridge has rebuilt its lists from the hub's events (here it never hears
+// them): an IDE that knew the server's tools from before it went down may
+// call one, or read one of its resources, the moment it is back.
+func TestCallRightAfterConnectIsTaken(t *testing.T) {
+	alpha := newUpstream(t, "alpha")
+	addWhoami(alpha, "alpha")
+	alpha.AddResource(&mcp.Resource{URI: "test://alpha/note", Name: "note"},
+		func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "alpha's note"}}}, nil
+		})
+	cfg := func(disabled bool) string {
+		return cfgServers("alpha", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "disabled": %t}`, alpha.URL, disabled))
+	}
+	r := newRig(t, cfg(true), rigOptions{deaf: true})
+	r.wait(t, map[string]status.State{"alpha": status.Disabled})
+	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	if res := callTool(t, cs, "alpha__whoami", nil); !res.IsError || !strings.Contains(text(t, res), "alpha is disabled") {
+		t.Fatalf("a call to the disabled server: %+v", res)
+	}
+
+	if err := os.WriteFile(r.path, []byte(cfg(false)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.hub.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, map[string]status.State{"alpha": status.Connected})
+	if got := text(t, callTool(t, cs, "alpha__whoami", nil)); !strings.Contains(got, `"server":"alpha"`) {
+		t.Errorf("a call just after alpha connected: %q", got)
+	}
+	res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "test://alpha/note"})
+	if err != nil || len(res.Contents) != 1 || res.Contents[0].Text != "alpha's note" {
+		t.Errorf("a read just after alpha connected: %+v, %v", res, err)
+	}
 }
 
 // Tools and prompts are looked up alike: a name of a server that is down

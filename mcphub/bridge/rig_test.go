@@ -38,7 +38,13 @@ type rig struct {
 type rigOptions struct {
 	oauth *oauth.Manager
 	open  oauth.Opener
+	deaf  bool // the bridge hears none of the hub's events, as if it were behind
 }
+
+// deafHub is a hub whose events never reach the bridge.
+type deafHub struct{ *mcphub.Hub }
+
+func (deafHub) Subscribe(buffer int) *status.Subscription { return status.NewBus().Subscribe(buffer) }
 
 func newRig(t testing.TB, cfg string, ro rigOptions) *rig {
 	t.Helper()
@@ -59,7 +65,11 @@ func newRig(t testing.TB, cfg string, ro rigOptions) *rig {
 		Upstream: upstream.Options{Relay: r.bridge, Backoff: upstream.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 			ClientInfo: &mcp.Implementation{Name: "mcptray", Version: "test"}}})
 	r.sub = r.hub.Subscribe(4096)
-	r.bridge.Start(r.hub)
+	if ro.deaf {
+		r.bridge.Start(deafHub{r.hub})
+	} else {
+		r.bridge.Start(r.hub)
+	}
 	srv := httptest.NewServer(r.bridge.Handler()) // 127.0.0.1
 	r.url = srv.URL
 	t.Cleanup(func() {
