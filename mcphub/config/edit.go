@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
@@ -79,7 +80,13 @@ func SetDisabled(path, name string, disabled bool) (Edit, error) {
 	if err := json.Unmarshal(raw, &entry); err != nil {
 		return Edit{}, fmt.Errorf("%s: %q: %w", path, name, err)
 	}
-	if disabled {
+	// An entry written with the positive form ("enabled", as some tools
+	// write it) keeps that form; either way the other key goes, so the
+	// two cannot disagree.
+	if _, positive := entry["enabled"]; positive {
+		entry["enabled"] = json.RawMessage(strconv.FormatBool(!disabled))
+		delete(entry, "disabled")
+	} else if disabled {
 		entry["disabled"] = json.RawMessage("true")
 	} else {
 		delete(entry, "disabled")

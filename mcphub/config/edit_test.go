@@ -169,6 +169,45 @@ func TestSetDisabledKeepsKeyOrder(t *testing.T) {
 	}
 }
 
+// An entry that says "enabled": false (the form some tools write) is
+// enabled and disabled in that form; a "disabled" beside it goes.
+func TestSetDisabledOfAnEnabledEntry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	cfg := `{"mcpServers": {"a": {"url": "https://a.example/mcp", "enabled": false}, "b": {"url": "https://b.example/mcp", "disabled": true, "enabled": false}}}`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		disabled bool
+		entry    string
+	}{
+		{"a", false, `{"url":"https://a.example/mcp","enabled":true}`},
+		{"a", true, `{"url":"https://a.example/mcp","enabled":false}`},
+		{"b", false, `{"url":"https://b.example/mcp","enabled":true}`},
+	} {
+		e, err := SetDisabled(path, c.name, c.disabled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.Entry) != c.entry {
+			t.Errorf("%s disabled=%v: entry %s, want %s", c.name, c.disabled, e.Entry, c.entry)
+		}
+		if err := Apply(path, e, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		loaded, err := Load(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range loaded.Servers {
+			if s.ID == c.name && s.Disabled != c.disabled {
+				t.Errorf("%s: Disabled = %v after SetDisabled(%v)", c.name, s.Disabled, c.disabled)
+			}
+		}
+	}
+}
+
 // An edit whose result is not a valid configuration is refused with the
 // parser's message, and the file is left as it was.
 func TestApplyRefusesInvalidResult(t *testing.T) {
