@@ -64,16 +64,25 @@ func TestDetachedHubRunsInTheHomeFolder(t *testing.T) {
 }
 
 // A --server that names no server (nothing is left once normalized) is a
-// mistake, never "every server".
-func TestBridgeRefusesAnEmptyServerName(t *testing.T) {
+// mistake, never "every server"; so is such a name in a token's --servers.
+func TestCommandsRefuseAnEmptyServerName(t *testing.T) {
 	u := newUserEnv(t)
 	u.writeConfig(t, `{"mcpServers": {}}`)
 	t.Cleanup(func() { u.run(t, "stop") }) // in case one was started
 	for _, name := range []string{"", "é", "--", " - "} {
-		_, errOut, code := u.run(t, "bridge", "--server", name)
-		if code != exitUsage || !strings.Contains(errOut, fmt.Sprintf("%q is not a server name", name)) {
-			t.Errorf("bridge --server %q: exit %d, stderr:\n%s", name, code, errOut)
+		for _, args := range [][]string{{"bridge", "--server", name}, {"stats", "--server", name}} {
+			_, errOut, code := u.run(t, args...)
+			if code != exitUsage || !strings.Contains(errOut, fmt.Sprintf("%q is not a server name", name)) {
+				t.Errorf("%q: exit %d, stderr:\n%s", args, code, errOut)
+			}
 		}
+	}
+	_, errOut, code := u.run(t, "token", "create", "ide", "--servers", "github,é")
+	if code != exitUsage || !strings.Contains(errOut, `"é" is not a server name`) {
+		t.Errorf("token create --servers github,é: exit %d, stderr:\n%s", code, errOut)
+	}
+	if out, _, _ := u.run(t, "token", "list"); strings.Contains(out, "ide") {
+		t.Errorf("a token was created all the same:\n%s", out)
 	}
 }
 

@@ -25,6 +25,14 @@ func runStats(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "mcptray stats: --days must be 1 to %d (no record is kept longer)\n", config.MaxRecordDays)
 		return exitUsage
 	}
+	only := ""
+	if flagGiven(fs, "server") {
+		id, ok := env.serverID("stats", *server)
+		if !ok {
+			return exitUsage
+		}
+		only = id
+	}
 	paths, err := resolvePaths(env.configFlag)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray stats: %v\n", err)
@@ -43,10 +51,7 @@ func runStats(env *cliEnv, args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	y, m, d := time.Now().Date()
-	q := store.UsageQuery{Since: time.Date(y, m, d-(*days-1), 0, 0, 0, 0, time.Local)}
-	if *server != "" {
-		q.Server = config.NormalizeName(*server)
-	}
+	q := store.UsageQuery{Since: time.Date(y, m, d-(*days-1), 0, 0, 0, 0, time.Local), Server: only}
 	u, err := db.Usage(ctx, q)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray stats: %v\n", err)

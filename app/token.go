@@ -52,7 +52,10 @@ func runToken(env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "mcptray token create: --ttl: %v\n", err)
 			return exitUsage
 		}
-		scope := scopeList(env, paths, *servers)
+		scope, ok := scopeList(env, paths, *servers)
+		if !ok {
+			return exitUsage
+		}
 		if scope != nil && len(scope) == 0 {
 			fmt.Fprintf(env.stderr, "mcptray token create: --servers %q names no server (leave it out for a token that covers every server)\n", *servers)
 			return exitUsage
@@ -125,10 +128,11 @@ func parseLifetime(s string) (time.Duration, error) {
 }
 
 // scopeList turns --servers into server IDs, warning about names the
-// configuration does not have (yet).
-func scopeList(env *cliEnv, paths Paths, list string) []string {
+// configuration does not have (yet); false (said on stderr) for a name
+// that is no server name at all.
+func scopeList(env *cliEnv, paths Paths, list string) ([]string, bool) {
 	if list == "" {
-		return nil
+		return nil, true
 	}
 	known := map[string]bool{}
 	cfg, err := config.Load(paths.Config, config.Options{})
@@ -143,13 +147,16 @@ func scopeList(env *cliEnv, paths Paths, list string) []string {
 		if name == "" {
 			continue
 		}
-		id := config.NormalizeName(name)
+		id, ok := env.serverID("token create", name)
+		if !ok {
+			return nil, false
+		}
 		if err == nil && !known[id] {
 			fmt.Fprintf(env.stderr, "warning: %s has no server %q (yet); the token covers it once it is added\n", paths.Config, id)
 		}
 		out = append(out, id)
 	}
-	return out
+	return out, true
 }
 
 func describeScope(servers []string) string {
