@@ -112,6 +112,34 @@ func TestServerCommandsNormalizeNames(t *testing.T) {
 	}
 }
 
+// MCP Tray updated while its hub runs on: status says the hub is another
+// build than this mcptray, and how to switch; the same build says nothing.
+func TestStatusNamesAHubOfAnotherBuild(t *testing.T) {
+	older := filepath.Join(t.TempDir(), "mcptray-older")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/mcptray/mcptray/app.version=0.9.0 -X github.com/mcptray/mcptray/app.commit=0123456789ab", "-o", older, "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building an older mcptray: %v\n%s", err, out)
+	}
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	hub := u.startProgram(t, older, nil, nil, "serve")
+	out, errOut, code := u.run(t, "status", "--json")
+	if code != exitOK || !strings.Contains(errOut, "the running hub is MCP Tray 0.9.0 (commit 0123456789ab), this mcptray is ") ||
+		!strings.Contains(errOut, "'mcptray stop'") {
+		t.Errorf("status of an older hub: exit %d, stderr:\n%s", code, errOut)
+	}
+	var st struct{ Running bool }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || !st.Running {
+		t.Errorf("status --json with the note: %v\n%s", err, out)
+	}
+	hub.quit(t)
+
+	u.serve(t)
+	if _, errOut, _ := u.run(t, "status"); strings.Contains(errOut, "Note:") {
+		t.Errorf("status of a hub of this very build:\n%s", errOut)
+	}
+}
+
 // A hub that was killed leaves its socket and secret behind; status
 // --json still says, in JSON, that none runs.
 func TestStatusJSONAfterAHubWasKilled(t *testing.T) {

@@ -153,7 +153,13 @@ func (u *userEnv) start(t testing.TB, env []string, args ...string) *hubProcess 
 // startAs is start as another user (nil: this process's).
 func (u *userEnv) startAs(t testing.TB, as *syscall.Credential, env []string, args ...string) *hubProcess {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	return u.startProgram(t, binPath, as, env, args...)
+}
+
+// startProgram is startAs of another mcptray binary, bin.
+func (u *userEnv) startProgram(t testing.TB, bin string, as *syscall.Credential, env []string, args ...string) *hubProcess {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append([]string{}, u.env...), env...)
 	if as != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}

@@ -115,6 +115,11 @@ func showRunning(env *cliEnv, paths Paths) int {
 		return exitFail
 	}
 	fmt.Fprintln(env.stderr, "MCP Tray is already running; its window is in front now.")
+	if st, err := client.Status(ctx); err == nil {
+		if note := otherBuild(st.Hub); note != "" {
+			fmt.Fprintln(env.stderr, note)
+		}
+	}
 	return exitOK
 }
 

@@ -180,8 +180,8 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 }
 
 func (r *runningHub) info() control.HubInfo {
-	ver, _, _ := Version()
-	info := control.HubInfo{Version: ver, PID: os.Getpid(), Started: r.started, Mode: r.mode,
+	ver, rev, _ := Version()
+	info := control.HubInfo{Version: ver, Commit: rev, PID: os.Getpid(), Started: r.started, Mode: r.mode,
 		LogFile: r.log.path, Socket: r.paths.Control().Socket, Goroutines: runtime.NumGoroutine()}
 	if r.secrets != nil {
 		info.Keyring = r.secrets.Backend()

@@ -57,6 +57,9 @@ func runStatus(env *cliEnv, args []string) int {
 		}
 		return env.hubError("status", paths, err)
 	}
+	if note := otherBuild(st.Hub); note != "" {
+		fmt.Fprintln(env.stderr, note) // stderr: --json stays one JSON document
+	}
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")

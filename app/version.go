@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/mcptray/mcptray/mcphub/control"
 )
 
 // Set at build time with -ldflags "-X github.com/mcptray/mcptray/app.version=..."
@@ -37,6 +39,26 @@ func Version() (ver, rev, built string) {
 		rev = rev[:12]
 	}
 	return ver, rev, built
+}
+
+// otherBuild says how the running hub differs from this binary (MCP Tray
+// was updated, or rebuilt, while the hub ran on), or "" when they are the
+// same build.
+func otherBuild(hub control.HubInfo) string {
+	ver, rev, _ := Version()
+	if hub.Version == ver && hub.Commit == rev {
+		return ""
+	}
+	return fmt.Sprintf("Note: the running hub is MCP Tray %s, this mcptray is %s. To run this one: "+
+		"'mcptray stop', then 'mcptray' (or 'mcptray serve'); IDEs then restart their MCP Tray server.",
+		buildName(hub.Version, hub.Commit), buildName(ver, rev))
+}
+
+func buildName(ver, rev string) string {
+	if rev == "" {
+		return ver
+	}
+	return ver + " (commit " + rev + ")"
 }
 
 func runVersion(env *cliEnv, args []string) int {

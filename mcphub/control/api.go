@@ -14,6 +14,7 @@ import (
 // HubInfo describes the running hub process.
 type HubInfo struct {
 	Version  string    `json:"version"`
+	Commit   string    `json:"commit,omitempty"` // of the binary, so a rebuilt one of the same version is told apart
 	PID      int       `json:"pid"`
 	Started  time.Time `json:"started"`
 	Mode     string    `json:"mode"` // serve or gui
