@@ -50,7 +50,7 @@ func resolvePaths(configFlag string) (Paths, error) {
 	}
 	p.Config = abs
 
-	home, _ := os.UserHomeDir()
+	home, homeErr := os.UserHomeDir()
 	switch runtime.GOOS {
 	case "darwin":
 		p.Data = filepath.Join(home, "Library", "Application Support", "mcptray")
@@ -66,6 +66,11 @@ func resolvePaths(configFlag string) (Paths, error) {
 	default:
 		p.Data = xdg("XDG_DATA_HOME", filepath.Join(home, ".local", "share"), "mcptray")
 		p.Logs = xdg("XDG_STATE_HOME", filepath.Join(home, ".local", "state"), "mcptray")
+	}
+	// Without a home folder the paths above would be relative, to
+	// wherever the process happens to run.
+	if !filepath.IsAbs(p.Data) || !filepath.IsAbs(p.Logs) {
+		return p, fmt.Errorf("find the data folder: %v (set HOME)", homeErr)
 	}
 	if p.Runtime == "" {
 		p.Runtime = runtimeDir()

@@ -3,7 +3,9 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +34,31 @@ func TestRuntimeFolderWithAndWithoutXDGRuntimeDir(t *testing.T) {
 	}
 	if got, want := runtimeDir(), filepath.Join(os.TempDir(), "mcptray-"+strconv.Itoa(os.Getuid())); got != want {
 		t.Errorf("with an open login folder: %s, want %s", got, want)
+	}
+}
+
+// Without a home folder the data and log folders are not made relative to
+// wherever the command runs: it says to set HOME, unless the XDG folders
+// are given.
+func TestPathsWithoutAHomeFolder(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the XDG folders are Linux's")
+	}
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "relative/state") // ignored, as the XDG spec says
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if _, err := resolvePaths(cfg); err == nil || !strings.Contains(err.Error(), "set HOME") {
+		t.Errorf("no HOME: %v", err)
+	}
+	data, state := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_DATA_HOME", data)
+	t.Setenv("XDG_STATE_HOME", state)
+	p, err := resolvePaths(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Data != filepath.Join(data, "mcptray") || p.Logs != filepath.Join(state, "mcptray") {
+		t.Errorf("data %s, logs %s", p.Data, p.Logs)
 	}
 }
