@@ -50,8 +50,7 @@ func runStats(env *cliEnv, args []string) int {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	y, m, d := time.Now().Date()
-	q := store.UsageQuery{Since: time.Date(y, m, d-(*days-1), 0, 0, 0, 0, time.Local), Server: only}
+	q := store.UsageQuery{Since: store.DayStart(time.Now(), *days-1), Server: only}
 	u, err := db.Usage(ctx, q)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray stats: %v\n", err)

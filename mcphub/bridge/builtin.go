@@ -52,7 +52,7 @@ func (b *Bridge) usageTool(ctx context.Context, x *exchange, args json.RawMessag
 		return toolError("no such server in this view: " + p.Server), nil
 	}
 	stats, err := b.opts.Usage.Usage(ctx, store.UsageQuery{
-		Since:   midnightDaysAgo(days - 1),
+		Since:   store.DayStart(time.Now(), days-1),
 		Server:  p.Server,
 		Allowed: x.sess.view.includes, // a client token sees its servers only
 	})
@@ -65,10 +65,4 @@ func (b *Bridge) usageTool(ctx context.Context, x *exchange, args json.RawMessag
 		"structuredContent": stats,
 	})
 	return data, nil
-}
-
-// midnightDaysAgo is the local start of the day n days before today.
-func midnightDaysAgo(n int) time.Time {
-	y, m, d := time.Now().Date()
-	return time.Date(y, m, d-n, 0, 0, 0, 0, time.Local)
 }

@@ -232,7 +232,16 @@ func (r *dayRange) add(t time.Time, failed bool) {
 	}
 }
 
-func midnight(t time.Time) time.Time {
-	y, m, d := t.Local().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.Local)
+// DayStart is the first instant of the date n days before now's date, in
+// now's time zone: its midnight, or where daylight saving starts at
+// midnight (Santiago, Havana), which leaves no midnight that day, the end
+// of the gap; time.Date would give 23:00 of the day before.
+func DayStart(now time.Time, n int) time.Time {
+	y, m, d := now.Date()
+	want := time.Date(y, m, d-n, 12, 0, 0, 0, now.Location()).Day()
+	t := time.Date(y, m, d-n, 0, 0, 0, 0, now.Location())
+	for t.Day() != want {
+		t = t.Add(15 * time.Minute) // across the gap (30 or 60 minutes where there is one)
+	}
+	return t
 }

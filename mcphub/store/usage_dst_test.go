@@ -34,3 +34,26 @@ func TestDailySeriesAcrossMidnightDST(t *testing.T) {
 		t.Errorf("a call of 09-10 is not counted on 09-10: %+v", r.list)
 	}
 }
+
+// The start of a day with no midnight is the end of its gap; other days
+// start at midnight.
+func TestDayStartWhereMidnightIsSkipped(t *testing.T) {
+	loc, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		now  time.Time
+		n    int
+		want time.Time
+	}{
+		{time.Date(2025, 9, 7, 15, 0, 0, 0, loc), 0, time.Date(2025, 9, 7, 1, 0, 0, 0, loc)},
+		{time.Date(2025, 9, 8, 10, 0, 0, 0, loc), 1, time.Date(2025, 9, 7, 1, 0, 0, 0, loc)},
+		{time.Date(2025, 9, 10, 0, 30, 0, 0, loc), 0, time.Date(2025, 9, 10, 0, 0, 0, 0, loc)},
+		{time.Date(2025, 9, 10, 9, 0, 0, 0, loc), 6, time.Date(2025, 9, 4, 0, 0, 0, 0, loc)},
+	} {
+		if got := DayStart(c.now, c.n); !got.Equal(c.want) {
+			t.Errorf("DayStart(%v, %d) = %v, want %v", c.now, c.n, got, c.want)
+		}
+	}
+}

@@ -13,7 +13,7 @@ func TestUsageAggregates(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	now := time.Now()
-	today := midnight(now)
+	today := DayStart(now, 0)
 	// github/search: 100 calls of 1..100 ms today, every tenth one failed;
 	// github/create: 2 calls two days ago, one cancelled (not an error);
 	// linear/list: one timeout today, from another client.
