@@ -15,11 +15,14 @@ package h1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +73,12 @@ type conn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // when it went idle
+	// keepFor is how long the server keeps it open idle, less a margin,
+	// from its Keep-Alive header (0: not said). Past it the server may
+	// close the connection just as a request goes out on it, which the
+	// liveness peek cannot see coming (and where there is no peek, on
+	// Windows, nothing else would).
+	keepFor time.Duration
 }
 
 // handles reports whether req is for this transport rather than the
@@ -94,7 +103,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), err)
+		return nil, fmt.Errorf("%s to %s: %w", req.Method, req.URL.Host, err)
 	}
 	addr := hostPort(req.URL)
 	ctx := req.Context()
@@ -119,7 +128,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if reused && !written && attempt == 0 && rewind(req) {
 			continue
 		}
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), err)
+		// The host, not the URL: a URL's path or query can hold a token.
+		return nil, fmt.Errorf("%s to %s: %w", req.Method, req.URL.Host, err)
 	}
 }
 
@@ -155,6 +165,9 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		return nil, true, err
 	}
 	keep := !resp.Close && !req.Close
+	if ka := resp.Header["Keep-Alive"]; ka != nil {
+		c.keepFor = keepAliveFor(ka)
+	}
 	if resp.Body == http.NoBody || resp.ContentLength == 0 {
 		resp.Body = http.NoBody
 		t.release(c, stop, keep)
@@ -206,10 +219,26 @@ type body struct {
 	stop func() bool
 	keep bool
 	once sync.Once
+
+	mu      sync.Mutex
+	reading bool // a Read is under way (Close from another goroutine must not drain beside it)
+	closed  bool
 }
 
+var errBodyClosed = errors.New("read on a closed response body")
+
 func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, errBodyClosed
+	}
+	b.reading = true
+	b.mu.Unlock()
 	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	b.reading = false
+	b.mu.Unlock()
 	if err == io.EOF {
 		b.once.Do(func() { b.t.release(b.c, b.stop, b.keep) })
 	}
@@ -224,8 +253,21 @@ func (b *body) Read(p []byte) (int, error) {
 // handler returns, a packet after the event that answered: dropping the
 // connection for those five bytes cost a new connection for most calls to
 // such a server.
+//
+// A Close while a Read is blocked in another goroutine (a stream given up
+// on) closes the connection instead: the Read returns at once, and the
+// connection is never read by two at a time nor pooled while read.
 func (b *body) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	reading := b.reading
+	b.mu.Unlock()
 	b.once.Do(func() {
+		if reading {
+			b.stop()
+			b.c.nc.Close()
+			return
+		}
 		if reusable(b.c, b.stop, b.keep) {
 			b.t.mu.Lock()
 			b.t.draining[b.c] = time.Now()
@@ -289,7 +331,8 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 		c := list[len(list)-1]
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(c.since) < t.idleTimeout && rawio.StillOpen(c.nc) {
+		idle := now.Sub(c.since)
+		if idle < t.idleTimeout && (c.keepFor == 0 || idle < c.keepFor) && rawio.StillOpen(c.nc) {
 			return c, true, nil
 		}
 		c.nc.Close()
@@ -337,6 +380,31 @@ func (t *Transport) CloseIdleConnections() {
 	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
+}
+
+// keepAliveFor reads a Keep-Alive header's timeout (seconds; Node.js
+// servers send "timeout=5") and returns how long an idle connection may be
+// reused: a second less, or half of a timeout under two seconds; 0 when
+// there is no usable timeout.
+func keepAliveFor(values []string) time.Duration {
+	for _, v := range values {
+		for _, param := range strings.Split(v, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(param), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "timeout") {
+				continue
+			}
+			secs, err := strconv.Atoi(strings.TrimSpace(val))
+			if err != nil || secs <= 0 {
+				return 0
+			}
+			d := time.Duration(secs) * time.Second
+			if d < 2*time.Second {
+				return d / 2
+			}
+			return d - time.Second
+		}
+	}
+	return 0
 }
 
 // hostPort is the URL's host with its port (80 by default).

@@ -502,3 +502,106 @@ func TestInvalidHeaderFailsBeforeAConnection(t *testing.T) {
 		t.Fatalf("%d connections, want 1 (the pooled one kept)", n)
 	}
 }
+
+// A server that says how long it keeps an idle connection (Keep-Alive:
+// timeout=N, as Node.js servers do) has a connection idle longer than
+// that, less a margin, left unused: it may close it just as the request
+// goes out. One that says nothing has its idle connection reused.
+func TestKeepAliveTimeoutIsHeeded(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		conns  int32
+	}{{"timeout=1", 2}, {"", 1}} {
+		s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if c.header != "" {
+				w.Header().Set("Keep-Alive", c.header)
+			}
+			_, _ = io.WriteString(w, "ok")
+		})
+		tr := New(http.DefaultTransport)
+		readAll(t, post(t, tr, s.URL, "{}"))
+		// Idle for 600 ms, as far as the pool knows: past the 500 ms a
+		// 1 s timeout leaves.
+		tr.mu.Lock()
+		for _, list := range tr.idle {
+			for _, pc := range list {
+				pc.since = pc.since.Add(-600 * time.Millisecond)
+			}
+		}
+		tr.mu.Unlock()
+		readAll(t, post(t, tr, s.URL, "{}"))
+		if n := s.conns.Load(); n != c.conns {
+			t.Errorf("Keep-Alive %q: %d connections, want %d", c.header, n, c.conns)
+		}
+		tr.CloseIdleConnections()
+	}
+}
+
+func TestKeepAliveFor(t *testing.T) {
+	for _, c := range []struct {
+		values []string
+		want   time.Duration
+	}{
+		{[]string{"timeout=5"}, 4 * time.Second},
+		{[]string{"timeout=5, max=1000"}, 4 * time.Second},
+		{[]string{"max=1000", "Timeout = 10"}, 9 * time.Second},
+		{[]string{"timeout=1"}, 500 * time.Millisecond},
+		{[]string{"max=5"}, 0},
+		{[]string{"timeout=soon"}, 0},
+		{[]string{"timeout=0"}, 0},
+	} {
+		if got := keepAliveFor(c.values); got != c.want {
+			t.Errorf("keepAliveFor(%q) = %v, want %v", c.values, got, c.want)
+		}
+	}
+}
+
+// Closing a stream's body while another goroutine is blocked reading it
+// (a stream given up on) ends that Read and drops the connection at once,
+// rather than draining beside the Read.
+func TestCloseDuringReadDropsTheConnection(t *testing.T) {
+	release := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	defer close(release)
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	resp := post(t, tr, s.URL, "{}")
+	first := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	b := resp.Body.(*body)
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := resp.Body.Read(make([]byte, 64))
+		readErr <- err
+	}()
+	waitFor(t, "the Read to be under way", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.reading
+	})
+	resp.Body.Close()
+	tr.mu.Lock()
+	draining := len(tr.draining)
+	tr.mu.Unlock()
+	if draining != 0 {
+		t.Errorf("%d connections draining beside the Read", draining)
+	}
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Error("the Read went on after Close")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Read did not end after Close")
+	}
+	if _, err := resp.Body.Read(make([]byte, 1)); !errors.Is(err, errBodyClosed) {
+		t.Errorf("a Read after Close: %v", err)
+	}
+}
