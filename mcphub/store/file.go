@@ -18,9 +18,20 @@ import (
 // openFile opens and migrates the file at path (creating it, 0600) and
 // makes it the current handle.
 func (s *Store) openFile() error {
+	db, f, err := s.openHandle()
+	if err != nil {
+		return err
+	}
+	s.use(db, f)
+	return nil
+}
+
+// openHandle opens and migrates the file at path (creating it, 0600),
+// returning the handle and the file it has open.
+func (s *Store) openHandle() (*sql.DB, *os.File, error) {
 	path := s.path
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	if !Exists(path) {
 		// A -wal or -shm without its database is a deleted one's: SQLite
@@ -37,39 +48,65 @@ func (s *Store) openFile() error {
 		err = pe.Err // named once: "open database PATH: permission denied"
 	}
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	if err := checkHeader(f); err != nil {
 		f.Close()
-		return err
+		return nil, nil, err
 	}
 	// mode=rw: a connection the pool opens after the file was deleted must
-	// fail, not create an empty file without tables.
+	// fail, not create an empty file without tables. Every transaction here
+	// writes, so it takes the write lock at BEGIN (_txlock=immediate),
+	// waiting up to 5 s for another process's (the driver sets busy_timeout
+	// before the other pragmas): a migration step reads the version it
+	// starts from under the lock (see migrate).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?mode=rw&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		"?mode=rw&_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err == nil {
-		err = migrate(db)
+		if err = connect(db); err == nil {
+			err = migrate(db)
+		}
 		if err != nil {
 			db.Close()
 		}
 	}
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("database %s: %w", path, err)
 	}
+	return db, f, nil
+}
+
+// connect opens db's first connection, which makes a new file WAL. Two
+// connections doing that at once each hold a read lock they must upgrade:
+// SQLite fails one with SQLITE_BUSY at once rather than deadlock (the busy
+// timeout does not apply), so that one tries again, for up to 5 s. Once
+// the file is WAL, the pragma only reads.
+func connect(db *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := db.Ping()
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// use makes db, which has f open, the current handle.
+func (s *Store) use(db *sql.DB, f *os.File) {
 	s.mu.Lock()
-	s.db, s.err, s.writeErr = db, nil, nil
+	s.db, s.err, s.writeErr, s.damage = db, nil, nil, nil
 	s.mu.Unlock()
 	// Kept open while db is, to check the file per batch (fileState):
 	// opening and closing another descriptor of the file would drop the
 	// POSIX locks SQLite holds on it.
 	s.file = f
-	return nil
 }
 
 // closeDB closes the current handle; reads return ErrUnavailable with
@@ -77,7 +114,7 @@ func (s *Store) openFile() error {
 func (s *Store) closeDB(reason error) error {
 	s.mu.Lock()
 	db := s.db
-	s.db, s.err, s.writeErr = nil, reason, nil
+	s.db, s.err, s.writeErr, s.damage = nil, reason, nil, nil
 	s.mu.Unlock()
 	closeAll(s.inserts)
 	s.inserts = nil
@@ -85,7 +122,7 @@ func (s *Store) closeDB(reason error) error {
 	if db != nil {
 		err = db.Close()
 	}
-	if s.file != nil { // only after db: see openFile
+	if s.file != nil { // only after db: see use
 		s.file.Close()
 		s.file = nil
 	}
@@ -157,6 +194,12 @@ func isCorrupt(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isBusy reports SQLite's "database is locked".
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // moveAside renames a damaged database file, with its -wal and -shm, to

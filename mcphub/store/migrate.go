@@ -46,30 +46,56 @@ var migrations = []string{
 	CREATE UNIQUE INDEX client_tokens_live_name ON client_tokens (name) WHERE revoked IS NULL;`,
 }
 
+// migrate applies the migrations db lacks. Each step holds the write lock
+// (the handle's transactions begin IMMEDIATE, see openFile) and reads the
+// version again under it: two first Opens at once (the hub and the CLI)
+// would otherwise both see version 0 and both run step 1.
 func migrate(db *sql.DB) error {
-	var version int
-	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	version, err := schemaVersion(db)
+	if err != nil {
+		return err
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("the database has schema version %d, newer than this MCP Tray knows (%d); update MCP Tray", version, len(migrations))
-	}
-	for v := version; v < len(migrations); v++ {
-		tx, err := db.Begin()
-		if err != nil {
+	for version < len(migrations) {
+		if version, err = migrateStep(db); err != nil {
 			return err
-		}
-		if _, err := tx.Exec(migrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", v+1, err)
-		}
-		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %d: %w", v+1, err)
 		}
 	}
 	return nil
+}
+
+// migrateStep applies the next migration, unless another connection has
+// meanwhile, and returns the version the database is at.
+func migrateStep(db *sql.DB) (int, error) {
+	tx, err := db.Begin()
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	v, err := schemaVersion(tx)
+	if err != nil || v >= len(migrations) {
+		return v, err
+	}
+	if _, err := tx.Exec(migrations[v]); err != nil {
+		return 0, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+		return 0, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	return v + 1, nil
+}
+
+// schemaVersion reads how many migrations the database has, refusing one
+// from a newer MCP Tray.
+func schemaVersion(q interface{ QueryRow(string, ...any) *sql.Row }) (int, error) {
+	var v int
+	if err := q.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return 0, fmt.Errorf("the database has schema version %d, newer than this MCP Tray knows (%d); update MCP Tray", v, len(migrations))
+	}
+	return v, nil
 }

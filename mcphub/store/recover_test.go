@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,16 @@ func checkPrivate(t *testing.T, path string) {
 	}
 }
 
+// checkPrivateWhileOpen checks that an open database's file and the -wal
+// and -shm SQLite keeps beside it (in WAL mode, from the first connection
+// on) are all there and 0600.
+func checkPrivateWhileOpen(t *testing.T, path string) {
+	t.Helper()
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		checkPrivate(t, f)
+	}
+}
+
 // The file unlinked while the hub runs, alone (rm mcptray.db) or with its
 // -wal and -shm: a new file is started, and the records go to it rather
 // than to the unlinked one, where they would be lost at the next start.
@@ -86,7 +97,7 @@ func TestDeletedAtRuntime(t *testing.T) {
 		if n := countCalls(t, s); n != 3 {
 			t.Errorf("%d calls in the new file, want 3", n)
 		}
-		checkPrivate(t, path)
+		checkPrivateWhileOpen(t, path)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +128,7 @@ func TestOverwrittenAtRuntime(t *testing.T) {
 		t.Errorf("log:\n%s", logs)
 	}
 	checkPrivate(t, moved)
-	checkPrivate(t, path)
+	checkPrivateWhileOpen(t, path)
 	if n := countCalls(t, s); n != 3 {
 		t.Errorf("%d calls in the new file, want 3", n)
 	}
@@ -170,7 +181,10 @@ func TestCorruptAtStart(t *testing.T) {
 		}
 		checkPrivate(t, moved)
 		checkPrivate(t, moved+"-wal")
-		if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, errNotSQLite.Error()) {
+		// Not SQLite at all: no client token to carry over, and no reason
+		// to keep the new file from starting.
+		if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, errNotSQLite.Error()) ||
+			!strings.Contains(out, "carried 0 client tokens over from the damaged file") {
 			t.Errorf("log:\n%s", out)
 		}
 		recordCalls(s, 2)
@@ -392,4 +406,317 @@ func TestNoLeakAcrossReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	before.Check(t, 2, 0)
+}
+
+// notifyingLog is testLog that also signals the returned channel when a
+// record's message contains msg: an event a test can wait on.
+func notifyingLog(msg string) (*slog.Logger, *testlog.Buffer, <-chan struct{}) {
+	buf := &testlog.Buffer{}
+	seen := make(chan struct{}, 1)
+	h := notifyHandler{Handler: slog.NewTextHandler(buf, nil), msg: msg, seen: seen}
+	return slog.New(h), buf, seen
+}
+
+type notifyHandler struct {
+	slog.Handler
+	msg  string
+	seen chan struct{}
+}
+
+func (h notifyHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if strings.Contains(r.Message, h.msg) {
+		select {
+		case h.seen <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// waitFor waits for an event, failing the test after 10 s.
+func waitFor(t *testing.T, event <-chan struct{}, what string, logs *testlog.Buffer) {
+	t.Helper()
+	select {
+	case <-event:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: not within 10 s; log:\n%s", what, logs)
+	}
+}
+
+// tokenFixture is a closed database (everything checkpointed into its
+// file) holding client tokens and call records, and where its tables are.
+type tokenFixture struct {
+	path     string
+	active   []string // secrets that verify
+	revoked  string
+	tokens   []*Token // as listed
+	roots    map[string]int64
+	pageSize int64
+}
+
+func makeTokenFixture(t *testing.T) tokenFixture {
+	t.Helper()
+	ctx := context.Background()
+	fx := tokenFixture{path: filepath.Join(t.TempDir(), "mcptray.db"), roots: map[string]int64{}}
+	s, err := Open(fx.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	scoped, _, err := s.CreateToken(ctx, "cursor", []string{"github", "linear"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.revoked, _, err = s.CreateToken(ctx, "old", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, "old"); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := s.CreateToken(ctx, "vscode", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.VerifyToken(all); err != nil { // a last use to carry over
+		t.Fatal(err)
+	}
+	fx.active = []string{scoped, all}
+	recordCalls(s, 300) // the calls table spans pages, its root an inner one
+	if fx.tokens, err = s.Tokens(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(fx.tokens) != 3 || fx.tokens[2].LastUsed.IsZero() {
+		t.Fatalf("fixture tokens: %+v", fx.tokens)
+	}
+	err = s.withDB(func(db *sql.DB) error {
+		if err := db.QueryRow(`PRAGMA page_size`).Scan(&fx.pageSize); err != nil {
+			return err
+		}
+		rows, err := db.Query(`SELECT name, rootpage FROM sqlite_schema WHERE rootpage > 0`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var root int64
+			if err := rows.Scan(&name, &root); err != nil {
+				return err
+			}
+			fx.roots[name] = root
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // checkpoints everything into the file
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// damage overwrites the root page of table or index name, leaving the
+// rest of the file, its header included, as it was.
+func (fx tokenFixture) damage(t *testing.T, name string) {
+	t.Helper()
+	root, ok := fx.roots[name]
+	if !ok || root < 2 {
+		t.Fatalf("no root page for %s in %v", name, fx.roots)
+	}
+	f, err := os.OpenFile(fx.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xa5}, int(fx.pageSize)), (root-1)*fx.pageSize); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkCarried checks that s holds the fixture's tokens as they were: the
+// active ones verify, the revoked one stays revoked, and the name of a
+// live token is still taken.
+func (fx tokenFixture) checkCarried(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := s.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(fx.tokens) {
+		t.Fatalf("%d client tokens after the file was replaced, want %d: %+v", len(got), len(fx.tokens), got)
+	}
+	for i, want := range fx.tokens {
+		g := got[i]
+		if g.Name != want.Name || !slices.Equal(g.Servers, want.Servers) || (g.Servers == nil) != (want.Servers == nil) ||
+			!g.Created.Equal(want.Created) || !g.LastUsed.Equal(want.LastUsed) || !g.Expires.Equal(want.Expires) || !g.Revoked.Equal(want.Revoked) {
+			t.Errorf("token %d carried over as %+v, want %+v", i, g, want)
+		}
+	}
+	for _, secret := range fx.active {
+		if _, err := s.VerifyToken(secret); err != nil {
+			t.Errorf("a carried-over token does not verify: %v", err)
+		}
+	}
+	if _, err := s.VerifyToken(fx.revoked); !errors.Is(err, ErrTokenInvalid) {
+		t.Errorf("the revoked token after the file was replaced: %v, want ErrTokenInvalid", err)
+	}
+	if _, _, err := s.CreateToken(ctx, "cursor", nil, 0); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second live token named cursor: %v", err)
+	}
+}
+
+// checkNoHashLogged checks that no token, nor its hash, is in the log.
+func (fx tokenFixture) checkNoHashLogged(t *testing.T, logs string) {
+	t.Helper()
+	for _, secret := range append([]string{fx.revoked}, fx.active...) {
+		h := HashToken(secret).hex()
+		if strings.Contains(logs, secret) || strings.Contains(strings.ToLower(logs), h) || strings.Contains(logs, h[:16]) {
+			t.Errorf("the log holds a token or its hash:\n%s", logs)
+		}
+	}
+}
+
+// A damaged file is moved aside and a new one started: the client tokens
+// that can still be read from it, revoked ones included, are carried over
+// to the new one, so IDEs keep working and a revoked token stays revoked.
+// The damaged file itself is only read.
+func TestDamagedFileKeepsClientTokens(t *testing.T) {
+	fx := makeTokenFixture(t)
+	fx.damage(t, "calls")
+	damaged, err := os.ReadFile(fx.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, logs := testLog()
+	s, err := Open(fx.path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recordCalls(s, 1) // the insert meets the damaged page
+	moved := movedAside(t, fx.path)
+	if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, "carried 3 client tokens over from the damaged file") {
+		t.Errorf("log:\n%s", out)
+	}
+	fx.checkCarried(t, s)
+	fx.checkNoHashLogged(t, logs.String())
+	if n := countCalls(t, s); n != 1 || s.Dropped() != 0 {
+		t.Errorf("%d calls in the new file, %d dropped; want the batch in the new file", n, s.Dropped())
+	}
+	if now, _ := os.ReadFile(moved); !bytes.Equal(now, damaged) {
+		t.Error("the damaged file was changed when its tokens were read")
+	}
+	// Closed cleanly before it was moved, it had no -wal or -shm; reading
+	// it left none behind.
+	if beside, _ := filepath.Glob(moved + "*"); len(beside) != 1 {
+		t.Errorf("files moved aside: %v, want the damaged file alone", beside)
+	}
+}
+
+// A page damaged under a running store that only reads notice (a SELECT
+// fails "malformed"): the store reports it, and the writer replaces the
+// file at once, carrying the readable client tokens over, without a
+// restart or a write to set it off.
+func TestDamageSeenByAReadIsRepaired(t *testing.T) {
+	t.Run("calls", func(t *testing.T) {
+		fx := makeTokenFixture(t)
+		log, logs, carried := notifyingLog("client tokens over from the damaged file")
+		s, err := Open(fx.path, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		// Hold the writer in a batch, so the damage is seen before it is
+		// repaired.
+		held, release := make(chan struct{}), make(chan struct{})
+		s.enqueue(func(*batchTx) error {
+			close(held)
+			<-release
+			return nil
+		})
+		<-held
+		fx.damage(t, "calls")
+		_, err = s.RecentCalls(context.Background(), 10)
+		if !isCorrupt(err) {
+			close(release)
+			t.Fatalf("read of the damaged page: %v, want malformed", err)
+		}
+		if p := s.Problem(); p == nil || !strings.Contains(p.Error(), "damaged") || !strings.Contains(p.Error(), "malformed") {
+			t.Errorf("Problem() while damaged = %v", p)
+		}
+		close(release)
+		waitFor(t, carried, "the damaged file replaced", logs)
+		moved := movedAside(t, fx.path)
+		if out := logs.String(); !strings.Contains(out, "damaged; moved it to "+moved) || !strings.Contains(out, "carried 3 client tokens") {
+			t.Errorf("log:\n%s", out)
+		}
+		if p := s.Problem(); p != nil {
+			t.Errorf("Problem() after the repair = %v", p)
+		}
+		if calls, err := s.RecentCalls(context.Background(), 10); err != nil || len(calls) != 0 {
+			t.Errorf("read after the repair: %d calls, %v", len(calls), err)
+		}
+		fx.checkCarried(t, s)
+		fx.checkNoHashLogged(t, logs.String())
+	})
+	// The bridge's token check meets a damaged index page: the check fails
+	// (a 503, not a 401) until the file is replaced; the table itself
+	// reads, so every token is carried over. A Flush after the failed read
+	// returns once the file is replaced.
+	t.Run("token index", func(t *testing.T) {
+		fx := makeTokenFixture(t)
+		log, logs := testLog()
+		s, err := Open(fx.path, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fx.damage(t, "sqlite_autoindex_client_tokens_1")
+		_, err = s.VerifyToken(fx.active[0])
+		if !isCorrupt(err) || errors.Is(err, ErrTokenInvalid) {
+			t.Fatalf("token check on the damaged index: %v, want malformed", err)
+		}
+		s.Flush()
+		movedAside(t, fx.path)
+		if p := s.Problem(); p != nil {
+			t.Errorf("Problem() after the repair = %v", p)
+		}
+		fx.checkCarried(t, s)
+		if !strings.Contains(logs.String(), "carried 3 client tokens") {
+			t.Errorf("log:\n%s", logs)
+		}
+	})
+	// The tokens' own page damaged: none can be carried over, which does
+	// not keep the new file from starting, and every token is then refused
+	// as unknown (a 401), not left uncheckable.
+	t.Run("token table", func(t *testing.T) {
+		fx := makeTokenFixture(t)
+		log, logs := testLog()
+		s, err := Open(fx.path, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fx.damage(t, "client_tokens")
+		if _, err := s.VerifyToken(fx.active[0]); !isCorrupt(err) {
+			t.Fatalf("token check on the damaged table: %v, want malformed", err)
+		}
+		s.Flush()
+		movedAside(t, fx.path)
+		if p := s.Problem(); p != nil {
+			t.Errorf("Problem() after the repair = %v", p)
+		}
+		if out := logs.String(); !strings.Contains(out, "carried 0 client tokens over from the damaged file; any others could not be read") || !strings.Contains(out, "malformed") {
+			t.Errorf("log:\n%s", out)
+		}
+		for _, secret := range append([]string{fx.revoked}, fx.active...) {
+			if _, err := s.VerifyToken(secret); !errors.Is(err, ErrTokenInvalid) {
+				t.Errorf("a token lost with the damaged file: %v, want ErrTokenInvalid", err)
+			}
+		}
+		fx.checkNoHashLogged(t, logs.String())
+	})
 }

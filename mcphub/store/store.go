@@ -4,9 +4,10 @@
 // goroutine, so nothing on a request path waits for the disk.
 //
 // The database is a convenience, never a reason for the hub to stop: a file
-// deleted under it is started anew, a damaged one is moved aside, one that
-// cannot be opened is retried, and failing writes are dropped and counted
-// (see writer.go and recover.go).
+// deleted under it is started anew, a damaged one (found by a write or a
+// read) is moved aside and its readable client tokens carried over to a
+// new one, one that cannot be opened is retried, and failing writes are
+// dropped and counted (see writer.go and recover.go).
 package store
 
 import (
@@ -43,6 +44,7 @@ type Store struct {
 	db       *sql.DB // nil while unavailable
 	err      error   // why db is nil
 	writeErr error   // why commits fail, while they do
+	damage   error   // a read found db's file damaged; the writer replaces it
 
 	// Only the writer goroutine touches these (and Open, before it starts).
 	file      *os.File      // the file db has open; see openFile
@@ -55,6 +57,7 @@ type Store struct {
 	window    ondemand.Ticker // ends batch windows (collect)
 	windowDue atomic.Int64    // unix ns when the open window ends; 0: none
 	windowEnd chan struct{}
+	damaged   chan struct{} // tells the writer of damage (reportDamage)
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer has stopped
 	closed    sync.Once
@@ -75,7 +78,7 @@ func newStore(path string, log *slog.Logger) *Store {
 		log = slog.Default()
 	}
 	s := &Store{path: path, log: log, queue: make(chan write, queueSize), windowEnd: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		damaged: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	s.window.Period, s.window.Tick = batchWindow, s.endWindow
 	return s
 }
@@ -116,6 +119,8 @@ func (s *Store) Problem() error {
 	switch {
 	case s.db == nil:
 		return fmt.Errorf("%w: %w", ErrUnavailable, s.err)
+	case s.damage != nil:
+		return fmt.Errorf("the database %s is damaged; it is being moved aside and a new one started: %w", s.path, s.damage)
 	case s.writeErr != nil:
 		return fmt.Errorf("writes to the database %s fail (%d records dropped so far): %w", s.path, s.dropped.Load(), s.writeErr)
 	}
@@ -127,13 +132,36 @@ func (s *Store) Problem() error {
 func (s *Store) Dropped() int64 { return s.dropped.Load() }
 
 // withDB runs f with the current handle, which stays open until f returns.
+// An error of f that says the file is damaged has it replaced.
 func (s *Store) withDB(f func(db *sql.DB) error) error {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
+	db := s.db
+	if db == nil {
+		defer s.mu.RUnlock()
 		return fmt.Errorf("%w: %w", ErrUnavailable, s.err)
 	}
-	return f(s.db)
+	err := f(db)
+	s.mu.RUnlock()
+	if isCorrupt(err) {
+		s.reportDamage(db, err)
+	}
+	return err
+}
+
+// reportDamage hands damage that a read of db met to the writer, which
+// alone swaps handles: it replaces the file at once (repairDamage), unless
+// db is no longer the handle. Until then Problem reports it.
+func (s *Store) reportDamage(db *sql.DB, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != db || s.damage != nil {
+		return
+	}
+	s.damage = err
+	select {
+	case s.damaged <- struct{}{}:
+	default: // already told
+	}
 }
 
 // Close commits what is queued and closes the database.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,16 +36,15 @@ func TestEventsRoundTrip(t *testing.T) {
 	if len(cfg) != 1 || cfg[0].Reason != "config.json:1:1: bad" {
 		t.Errorf("config events = %+v", cfg)
 	}
+	// Every file of the database is private while it is in use, the -wal
+	// and -shm SQLite makes included, and after.
+	checkPrivateWhileOpen(t, path)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Every file SQLite made is private.
 	matches, _ := filepath.Glob(path + "*")
 	for _, m := range matches {
-		fi, _ := os.Stat(m)
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v", m, fi.Mode())
-		}
+		checkPrivate(t, m)
 	}
 	// Reopening does not re-run migrations.
 	s2, err := Open(path, nil)
@@ -140,5 +140,59 @@ func TestRecordsDuringCloseAreWrittenOrCounted(t *testing.T) {
 	}
 	if dropped > 0 && !strings.Contains(buf.String(), "after the database was closed") {
 		t.Errorf("%d records dropped at Close without a word in the log:\n%s", dropped, buf.String())
+	}
+}
+
+// Several first Opens of a new database at once (the hub and a 'mcptray
+// token create' at first start): each migration step takes the write
+// lock and reads the schema version again under it, so no step runs
+// twice, and an Open waits for the lock rather than failing.
+func TestConcurrentFirstOpens(t *testing.T) {
+	const opens = 6
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), "mcptray.db")
+		start := make(chan struct{})
+		type result struct {
+			s   *Store
+			err error
+		}
+		results := make(chan result, opens)
+		for range opens {
+			go func() {
+				<-start
+				s, err := Open(path, nil)
+				results <- result{s, err}
+			}()
+		}
+		close(start)
+		var stores []*Store
+		for range opens {
+			r := <-results
+			if r.err != nil {
+				t.Errorf("round %d: a concurrent first Open failed: %v", round, r.err)
+				continue
+			}
+			stores = append(stores, r.s)
+		}
+		for i, s := range stores {
+			var version int
+			if err := s.withDB(func(db *sql.DB) error { return db.QueryRow(`PRAGMA user_version`).Scan(&version) }); err != nil {
+				t.Fatal(err)
+			}
+			if version != len(migrations) {
+				t.Errorf("round %d: schema version %d, want %d", round, version, len(migrations))
+			}
+			if _, _, err := s.CreateToken(context.Background(), fmt.Sprint("ide", i), nil, 0); err != nil {
+				t.Errorf("round %d: the schema is not whole: %v", round, err)
+			}
+		}
+		for _, s := range stores {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+		if t.Failed() {
+			return
+		}
 	}
 }

@@ -104,6 +104,8 @@ func (s *Store) writer() {
 			s.commitBatch(s.collect(w))
 		case <-retry:
 			s.retryOpen()
+		case <-s.damaged:
+			s.repairDamage()
 		case <-s.quit:
 			// Commit what is still queued, then stop. Later writes are
 			// dropped by put (Close set stopped first).
@@ -152,6 +154,9 @@ func (s *Store) commitBatch(batch []write) {
 			}
 		}
 	}()
+	// Damage a read reported is repaired first, even for a batch of flush
+	// markers alone: a Flush after the read returns once it is.
+	s.repairDamage()
 	n := 0
 	for _, w := range batch {
 		if w.record() {
