@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -237,8 +239,18 @@ func serverEnviron() []string {
 // stdioTransport starts nothing yet: go-sdk starts the command on Connect.
 func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 	cmd := exec.Command(c.srv.Command, c.srv.Args...)
+	envPath, hasPath := c.envPath()
+	if hasPath && filepath.Base(c.srv.Command) == c.srv.Command { // a bare name, which exec.Command looked up in the hub's PATH
+		if found, ok := lookPathIn(c.srv.Command, envPath); ok {
+			cmd.Path, cmd.Err = found, nil // as exec.Command would set them
+		}
+	}
 	if cmd.Err != nil {
 		if errors.Is(cmd.Err, exec.ErrNotFound) {
+			if hasPath {
+				// PATH only: the other env values may be secrets.
+				return nil, fmt.Errorf("command %q was not found on the server's PATH (%s) nor on the hub's", c.srv.Command, envPath)
+			}
 			return nil, fmt.Errorf("command %q was not found on PATH", c.srv.Command)
 		}
 		return nil, cmd.Err
@@ -256,4 +268,33 @@ func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 	cmd.WaitDelay = 300 * time.Millisecond
 	att.cmd = cmd
 	return captureTransport{&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, att.capture}, nil
+}
+
+// envPath is the PATH the server's "env" sets, if it sets one. The command
+// is looked up there first: a hub started from a desktop session lacks
+// what a shell profile adds (nvm's npx, ~/.local/bin).
+func (c *Conn) envPath() (string, bool) {
+	for k, v := range c.srv.Env {
+		if k == "PATH" || runtime.GOOS == "windows" && strings.EqualFold(k, "PATH") {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// lookPathIn finds name in the directories of path as exec.LookPath does
+// in the hub's PATH. Relative directories are skipped: exec.LookPath
+// refuses what they find too (exec.ErrDot).
+func lookPathIn(name, path string) (string, bool) {
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		// With a directory in it, LookPath checks just that file: an
+		// executable regular file; on Windows, also with PATHEXT's endings.
+		if found, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
+			return found, true
+		}
+	}
+	return "", false
 }

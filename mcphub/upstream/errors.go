@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,38 +19,104 @@ import (
 )
 
 // Describe turns an error from a connect attempt into a sentence a person
-// can act on. It never includes header values, environment values or URL
-// query values (which may be API keys): any that a library put into an
-// error message is replaced by [redacted].
+// can act on. It never includes header values, environment values (but
+// PATH) or the URL's path and query (which may hold API keys): see redact.
 func Describe(err error, srv config.Server) string {
 	return redact(describe(err, srv), srv)
 }
 
-// Redact is err's text with the server's secrets (header, environment and
-// URL query values) replaced by [redacted], for errors that reach a person
-// or an IDE as they are.
+// Redact is err's text without the server's secrets, for errors that reach
+// a person or an IDE as they are.
 func Redact(err error, srv config.Server) string { return redact(err.Error(), srv) }
 
+// redact removes the server's secrets from msg, in whatever form a library
+// may have quoted them: the URL loses its query ("?…") and, where a segment
+// looks like a key (hosted servers put keys in the path too), its path
+// ("/…"); header values, environment
+// values and the URL's query values, password and long path segments
+// become [redacted]. PATH stays: it is not secret and explains a command
+// not found.
 func redact(msg string, srv config.Server) string {
-	var secrets []string
-	for _, v := range srv.Headers {
-		secrets = append(secrets, v)
-		if _, tok, ok := strings.Cut(v, " "); ok { // "Bearer xyz": xyz alone too
-			secrets = append(secrets, tok)
-		}
-	}
-	for _, v := range srv.Env {
-		secrets = append(secrets, v)
-	}
-	if u, err := url.Parse(srv.URL); err == nil {
-		for _, vs := range u.Query() {
-			secrets = append(secrets, vs...)
-		}
-	}
-	for _, s := range secrets {
+	type swap struct{ old, new string }
+	var swaps []swap
+	secret := func(s string) {
 		if len(s) >= 6 { // short values (flags, "1", "true") are not secrets and would mangle the text
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
+			swaps = append(swaps, swap{s, "[redacted]"})
 		}
+	}
+	for _, v := range srv.Headers {
+		secret(v)
+		if _, tok, ok := strings.Cut(v, " "); ok { // "Bearer xyz": xyz alone too
+			secret(tok)
+		}
+	}
+	for k, v := range srv.Env {
+		if !strings.EqualFold(k, "PATH") {
+			secret(v)
+		}
+	}
+	u, err := url.Parse(srv.URL)
+	// A key in the path is a long segment; words ("mcp", "servers") are
+	// short, and a path of words stays shown: it helps tell a wrong one.
+	pathKey := err == nil && slices.ContainsFunc(strings.Split(u.Path+"/"+u.EscapedPath(), "/"), func(seg string) bool { return len(seg) >= 16 })
+	if err == nil && (u.RawQuery != "" || pathKey || u.User != nil) {
+		path, rest := u.EscapedPath(), "?…"
+		if pathKey {
+			path, rest = "/…", "/…"
+		}
+		short := u.Scheme + "://" + u.Host + path
+		if u.RawQuery != "" && !pathKey {
+			short += "?…"
+		}
+		// The URL as written, as net/url writes it (Redacted is what
+		// net/http's errors quote) and decoded, and from the path on.
+		for _, s := range []string{srv.URL, u.String(), u.Redacted()} {
+			swaps = append(swaps, swap{s, short})
+			if d, err := url.PathUnescape(s); err == nil {
+				swaps = append(swaps, swap{d, short})
+			}
+			if d, err := url.QueryUnescape(s); err == nil { // '+' as a space too
+				swaps = append(swaps, swap{d, short})
+			}
+		}
+		if pathKey {
+			for _, s := range []string{u.RequestURI(), u.EscapedPath(), u.Path} {
+				swaps = append(swaps, swap{s, rest})
+			}
+		} else if u.RawQuery != "" {
+			swaps = append(swaps, swap{u.RequestURI(), u.EscapedPath() + rest})
+		}
+		secret(u.RawQuery)
+		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+			secret(q)
+		}
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			_, v, _ := strings.Cut(kv, "=")
+			secret(v) // as written ("%2b" and "%2B" decode alike)
+			if d, err := url.QueryUnescape(v); err == nil {
+				secret(d)
+				secret(url.QueryEscape(d))
+				secret(url.PathEscape(d))
+			}
+		}
+		if u.User != nil {
+			secret(u.User.Username()) // a key, for some (https://KEY@host)
+			if pw, ok := u.User.Password(); ok {
+				secret(pw)
+			}
+		}
+		// A key in the path may be quoted on its own (a 404's body).
+		for _, seg := range strings.Split(u.Path+"/"+u.EscapedPath(), "/") {
+			if len(seg) >= 16 {
+				secret(seg)
+			}
+		}
+	}
+	// Longest first, so a value inside a longer form does not leave the
+	// rest of that form behind.
+	slices.SortStableFunc(swaps, func(a, b swap) int { return len(b.old) - len(a.old) })
+	for _, s := range swaps {
+		msg = strings.ReplaceAll(msg, s.old, s.new)
 	}
 	return msg
 }
@@ -82,8 +149,10 @@ func describe(err error, srv config.Server) string {
 			reason = "timed out"
 		}
 		return fmt.Sprintf("cannot connect to %s (%s)", hostOf(srv.URL), reason)
-	case errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF") && srv.Transport == "stdio":
+	case srv.Transport == config.TransportStdio && (errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF")):
 		return "the command exited or closed its output before answering"
+	case errors.Is(err, io.EOF):
+		return fmt.Sprintf("%s closed the connection before answering", hostOf(srv.URL))
 	case errors.As(err, &urlE):
 		return fmt.Sprintf("request to %s failed: %v", hostOf(srv.URL), urlE.Err)
 	}

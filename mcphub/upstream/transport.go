@@ -67,7 +67,11 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 	if p.auth != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		// As go-sdk's Streamable client does: let the handler refresh, then
 		// retry once. It never opens a browser.
-		if err := p.auth.Authorize(req.Context(), req, resp); err != nil {
+		err := p.auth.Authorize(req.Context(), req, resp)
+		// The handler should close the refused answer; a second Close is
+		// harmless, and one never made would hold a connection per attempt.
+		resp.Body.Close()
+		if err != nil {
 			return nil, err
 		}
 		retry := p.prepare(req)
