@@ -3,7 +3,9 @@ package ui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,16 +220,23 @@ func redactTarget(transport, target string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	u.User = nil
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q.Set(k, "…")
+	// No user, no query values, no fragment, and no path segment long
+	// enough to be a key (hosted servers put one there); "…" for each.
+	segs := strings.Split(u.EscapedPath(), "/")
+	for i, seg := range segs {
+		if len(seg) >= 16 {
+			segs[i] = "…"
 		}
-		u.RawQuery = q.Encode()
 	}
-	u.Fragment = ""
-	return u.String()
+	out := u.Scheme + "://" + u.Host + strings.Join(segs, "/")
+	if u.RawQuery != "" {
+		keys := slices.Sorted(maps.Keys(u.Query()))
+		for i, k := range keys {
+			keys[i] = url.QueryEscape(k) + "=…"
+		}
+		out += "?" + strings.Join(keys, "&")
+	}
+	return out
 }
 
 func signInText(a oauth.Info, now time.Time) string {

@@ -476,7 +476,9 @@ func TestNotifyOncePerStateChange(t *testing.T) {
 
 func TestRedactTarget(t *testing.T) {
 	for in, want := range map[[2]string]string{
-		{"http", "https://user:pw@api.example.com/mcp?key=SECRET&x=1#frag"}: "https://api.example.com/mcp?key=%E2%80%A6&x=%E2%80%A6",
+		{"http", "https://user:pw@api.example.com/mcp?key=SECRET&x=1#frag"}: "https://api.example.com/mcp?key=…&x=…",
+		{"http", "https://mcp.example.com/s/SECRETSECRETSECRET1/mcp"}:       "https://mcp.example.com/s/…/mcp",
+		{"http", "http://127.0.0.1:8080/mcp"}:                               "http://127.0.0.1:8080/mcp",
 		{"stdio", "npx -y server --token SECRET"}:                           "npx (4 arguments)",
 		{"stdio", "server"}: "server",
 	} {
