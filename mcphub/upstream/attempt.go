@@ -60,7 +60,7 @@ func (c *Conn) connect(ctx context.Context) (*attempt, error) {
 	watchdog := time.AfterFunc(limit, cancel)
 	err := c.handshake(attCtx, att)
 	if err == nil {
-		att.catalog, err = fetchCatalog(attCtx, att.session, att.capture)
+		att.catalog, err = fetchCatalog(attCtx, att.session, att.capture, c.log)
 		if err != nil && att.probe != nil {
 			// Some servers let initialize through and ask for sign-in on
 			// tools/list: that is needs_auth too.

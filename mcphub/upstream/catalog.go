@@ -3,9 +3,12 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -191,8 +194,9 @@ func mergeRaw(k catalogKind, page []Item, raw json.RawMessage, captured bool) []
 	return page
 }
 
-// fetchCatalog lists every kind the server offers.
-func fetchCatalog(ctx context.Context, cs *mcp.ClientSession, capture *listCapture) (*Catalog, error) {
+// fetchCatalog lists every kind the server offers. A list it declared
+// but does not serve is empty (see notServed); any other failure fails.
+func fetchCatalog(ctx context.Context, cs *mcp.ClientSession, capture *listCapture, log *slog.Logger) (*Catalog, error) {
 	init := cs.InitializeResult()
 	cat := &Catalog{Fetched: time.Now()}
 	if init != nil {
@@ -202,11 +206,24 @@ func fetchCatalog(ctx context.Context, cs *mcp.ClientSession, capture *listCaptu
 		cat.ProtocolVersion = init.ProtocolVersion
 	}
 	for _, k := range allKinds {
-		if err := cat.refresh(ctx, cs, capture, k); err != nil {
+		err := cat.refresh(ctx, cs, capture, k)
+		if notServed(err) {
+			log.Info("upstream does not serve a list it declared; taking it as empty", "list", k.method())
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	return cat, nil
+}
+
+// notServed reports whether err is a list answered "method not found":
+// Python's low-level servers declare resources and answer
+// resources/templates/list so when they have no templates.
+func notServed(err error) bool {
+	var werr *jsonrpc.Error
+	return errors.As(err, &werr) && werr.Code == jsonrpc.CodeMethodNotFound
 }
 
 // refresh fetches one kind into cat (which must not be published yet).

@@ -318,8 +318,12 @@ func (c *Conn) run(ctx context.Context) {
 		return
 	}
 	failures := 0
+	connecting := false // the status says connecting already (see the session's end)
 	for {
-		c.setStatus(func(s *status.Status) { s.State = status.Connecting })
+		if !connecting {
+			c.setStatus(func(s *status.Status) { s.State = status.Connecting })
+		}
+		connecting = false
 		// The attempt fetches every list; only changes from now on count.
 		for k := range c.pending {
 			c.pending[k].Store(false)
@@ -375,39 +379,47 @@ func (c *Conn) run(ctx context.Context) {
 		c.mu.Lock()
 		c.session, c.raw = nil, nil
 		c.mu.Unlock()
-		att.close()
 		if ctx.Err() != nil {
+			att.close()
 			return
 		}
+		kicked := errors.Is(endErr, errKicked)
+		missing := errors.Is(endErr, mcp.ErrSessionMissing)
 		switch {
-		case errors.Is(endErr, errKicked):
-			failures = 0
-			continue
-		case errors.Is(endErr, mcp.ErrSessionMissing):
-			// The server forgot the session (404): initialize again at once
-			// (TC-03); the backoff still guards against a loop.
+		case kicked:
+		case missing:
 			c.log.Info("upstream session expired; initializing again")
 		default:
 			c.log.Warn("upstream session ended", "err", Redact(endErr, c.srv))
 		}
-		if time.Since(started) >= c.opts.StableAfter {
+		if kicked || time.Since(started) >= c.opts.StableAfter {
 			failures = 0
 		}
-		if failures > 0 || !errors.Is(endErr, mcp.ErrSessionMissing) {
-			delay := c.opts.Backoff.Delay(failures)
-			failures++
-			reason := "the session ended: " + Describe(endErr, c.srv)
-			next := time.Now().Add(delay)
-			c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
-			timer := time.NewTimer(delay)
-			if !c.wait(ctx, timer.C) {
-				timer.Stop()
-				return
+		// The status changes before the session is closed, which can take
+		// seconds (an HTTP DELETE): meanwhile it must not say connected.
+		if kicked || missing && failures == 0 {
+			// At once: a reconnect was asked for, or the server forgot the
+			// session (404, TC-03); the backoff still guards against a loop.
+			if !kicked {
+				failures++
 			}
-			timer.Stop()
-		} else {
-			failures++
+			c.setStatus(func(s *status.Status) { s.State = status.Connecting })
+			connecting = true
+			att.close()
+			continue
 		}
+		delay := c.opts.Backoff.Delay(failures)
+		failures++
+		reason := "the session ended: " + Describe(endErr, c.srv)
+		next := time.Now().Add(delay)
+		timer := time.NewTimer(delay) // the close counts towards the wait
+		c.setStatus(func(s *status.Status) { s.State, s.Reason, s.NextRetry = status.Error, reason, next })
+		att.close()
+		if !c.wait(ctx, timer.C) {
+			timer.Stop()
+			return
+		}
+		timer.Stop()
 	}
 }
 
@@ -495,16 +507,17 @@ func (c *Conn) serve(ctx context.Context, att *attempt) error {
 			}
 			return err
 		case <-c.changed:
-			if err := c.refreshChanged(ctx, att); err != nil {
-				c.log.Warn("catalog refresh failed; reconnecting", "err", Redact(err, c.srv))
-				return err
-			}
+			c.refreshChanged(ctx, att)
 		}
 	}
 }
 
-func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
-	ctx, cancel := context.WithTimeout(ctx, c.srv.Timeout)
+// refreshChanged fetches the lists that changed. A list that fails keeps
+// its previous version: the session itself is watched by serve's other
+// channels (ended, lost, keepalive), and a list that cannot be had now is
+// no reason to drop the tools that work.
+func (c *Conn) refreshChanged(ctx context.Context, att *attempt) {
+	rctx, cancel := context.WithTimeout(ctx, c.srv.Timeout)
 	defer cancel()
 	next := *c.catalog.Load() // copy; the published one is never modified
 	next.Fetched = time.Now()
@@ -513,19 +526,27 @@ func (c *Conn) refreshChanged(ctx context.Context, att *attempt) error {
 		if !c.pending[k].Swap(false) {
 			continue
 		}
-		changed = true
-		if err := next.refresh(ctx, att.session, att.capture, k); err != nil {
-			return err
+		err := next.refresh(rctx, att.session, att.capture, k)
+		switch {
+		case notServed(err):
+			*next.list(k) = nil
+		case err != nil:
+			// Still changed: fetched again at the next change of any list.
+			c.pending[k].Store(true)
+			if ctx.Err() == nil {
+				c.log.Warn("catalog refresh failed; keeping the previous list", "list", k.method(), "err", Redact(err, c.srv))
+			}
+			continue
 		}
+		changed = true
 	}
-	if !changed {
-		return nil // a signal about changes the connect already fetched
+	if !changed || ctx.Err() != nil {
+		return // a signal about changes the connect already fetched, or all failed
 	}
 	att.catalog = &next
 	c.catalog.Store(&next)
 	c.publishConnected(att)
 	c.opts.OnCatalog(c.srv.ID, &next)
-	return nil
 }
 
 // NeedsAuthError means the server asked for a sign-in (401, or 403 with

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
 )
@@ -165,10 +167,18 @@ func (d *Detached) start() {
 func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h RawHandler) (json.RawMessage, error) {
 	resp, err := c.rawPost(ctx, rp, body)
 	if err != nil {
-		if ctx.Err() == nil {
-			c.sessionLost(rp, fmt.Errorf("the server went away: %w", err))
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		return nil, err
+		if unreachable(err) {
+			err = fmt.Errorf("%s went away: %w", c.srv.ID, err)
+			c.sessionLost(rp, err)
+			return nil, err
+		}
+		// One request failed (a pooled connection the server had closed, a
+		// token that could not be had): the session may well be fine, as
+		// go-sdk also assumes. A server really gone refuses the next dial.
+		return nil, fmt.Errorf("the request to %s failed: %w", c.srv.ID, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -178,7 +188,8 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusNotFound || bytes.Contains(bytes.ToLower(msg), []byte("session")) {
-			c.sessionLost(rp, fmt.Errorf("the server no longer knows the session (%s)", resp.Status))
+			// ErrSessionMissing: the connection loop initializes again at once.
+			c.sessionLost(rp, fmt.Errorf("%s no longer knows the session (%s): %w", c.srv.ID, resp.Status, mcp.ErrSessionMissing))
 		}
 		return nil, ErrNoRawPath
 	case http.StatusUnauthorized, http.StatusForbidden:
@@ -225,10 +236,18 @@ func (c *Conn) rawSend(ctx context.Context, rp *rawPath, method string, body io.
 	}
 	if sign {
 		if err := signWith(c.opts.Auth, req); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("signing the request: %w", err)
 		}
 	}
 	return rp.probe.send(req) // its headers have the configured ones (newRawPath)
+}
+
+// unreachable reports whether err is a dial that failed (refused, timed
+// out): the server is not there, unlike a request that failed on a
+// connection already open.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // rawCall is one call on the raw path while its answer is read.
@@ -284,7 +303,8 @@ type rawStream struct {
 	resp    *http.Response
 	br      *bufio.Reader
 	ev      *eventReader
-	attempt int // streams resumed
+	attempt int    // resumptions in a row that brought no event
+	from    string // the event ID the stream was resumed from
 }
 
 func (s *rawStream) close() {
@@ -298,7 +318,7 @@ var errDetach = errors.New("detach")
 
 // read reads the call's events until its answer.
 func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, error) {
-	for ; ; s.attempt++ {
+	for {
 		var end error
 		for {
 			data, err := s.ev.next()
@@ -327,6 +347,11 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		}
 		// A resumable server may end the stream cleanly and send the answer
 		// on a new one (SSE polling): ask for it from the last event seen.
+		// A long call may be resumed many times; only resumptions that
+		// bring nothing count towards giving up.
+		if s.ev.lastID != s.from {
+			s.attempt = 0
+		}
 		if s.ev.lastID == "" || s.attempt >= 3 {
 			return nil, errors.New("the server ended the response stream before answering")
 		}
@@ -342,6 +367,8 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		s.resp.Body.Close()
 		s.resp = next
 		s.br.Reset(next.Body)
+		s.attempt++
+		s.from = s.ev.lastID
 	}
 }
 

@@ -71,7 +71,9 @@ type rawServer struct {
 	holdEnds  chan struct{} // if set, a call's stream ends once this gives
 }
 
-func newRawServer(t *testing.T) *rawServer {
+// newRawServer: intercept, if given, sees each request first and may
+// answer it itself (true).
+func newRawServer(t *testing.T, intercept ...func(http.ResponseWriter, *http.Request) bool) *rawServer {
 	rs := &rawServer{started: make(chan struct{}), cancelled: make(chan struct{}), withdraw: make(chan struct{})}
 	s := mcp.NewServer(&mcp.Implementation{Name: "raw-test", Version: "1"}, nil)
 	obj := json.RawMessage(`{"type":"object"}`)
@@ -104,6 +106,9 @@ func newRawServer(t *testing.T) *rawServer {
 	})
 	handler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 	rs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(intercept) > 0 && intercept[0](w, r) {
+			return
+		}
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
 			var m struct {
