@@ -60,6 +60,9 @@ func (c *Client) configure(sc ServerConfig) {
 	defer c.mu.Unlock()
 	if c.cfg.URL != sc.URL {
 		c.http = newHTTPClient(policyFor(sc.URL), c.m.cfg.Transport)
+		// Read the store again for the new URL: a URL changed by mistake
+		// and changed back finds its sign-in, still stored, again.
+		c.loaded = false
 	}
 	c.cfg = sc
 	if c.tokens != nil && !resourceMatches(c.tokens.Resource, sc.URL) {

@@ -449,6 +449,30 @@ func TestRefreshInFlightAcrossURLChangeIsDropped(t *testing.T) {
 	}
 }
 
+// A server's URL changed (a typo) and changed back: the sign-in still
+// stored for it is used again, with no new sign-in.
+func TestURLChangedAndBackKeepsTheSignIn(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "typo", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	m.Client(ServerConfig{ID: "typo", URL: "http://127.0.0.1:9/mpc"})
+	if c.HasTokens() {
+		t.Fatal("tokens for another URL are in use")
+	}
+	m.Client(ServerConfig{ID: "typo", URL: srv.URL()})
+	if _, err := c.Token(); err != nil {
+		t.Errorf("Token after the URL came back: %v", err)
+	}
+	if !c.HasTokens() {
+		t.Error("the stored sign-in was not used again")
+	}
+	if n := srv.Counts().Authorizations; n != 1 {
+		t.Errorf("%d sign-ins at the provider, want 1", n)
+	}
+}
+
 // A refresh that cannot even be made because the client identity is gone
 // (the pre-registered client was removed from the configuration, the
 // stored registration is damaged) needs a sign-in: it is not retried
