@@ -335,7 +335,7 @@ func TestResourceMatching(t *testing.T) {
 // AUTH-33: private and link-local addresses are refused unless the MCP
 // server itself is local.
 func TestAddressPolicy(t *testing.T) {
-	public := policyFor("https://mcp.example.com/mcp")
+	public := policyFor("https://mcp.example.com/mcp", false)
 	for _, ip := range []string{"127.0.0.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "fe80::1", "::1", "100.64.0.1", "0.0.0.0"} {
 		if public.check(netip.MustParseAddr(ip)) == nil {
 			t.Errorf("public server: %s allowed", ip)
@@ -344,11 +344,11 @@ func TestAddressPolicy(t *testing.T) {
 	if public.check(netip.MustParseAddr("93.184.215.14")) != nil {
 		t.Error("a public address was refused")
 	}
-	local := policyFor("http://127.0.0.1:8080/mcp")
+	local := policyFor("http://127.0.0.1:8080/mcp", false)
 	if local.check(netip.MustParseAddr("127.0.0.1")) != nil || local.check(netip.MustParseAddr("169.254.169.254")) == nil {
 		t.Error("loopback server policy wrong")
 	}
-	lan := policyFor("http://192.168.1.20/mcp")
+	lan := policyFor("http://192.168.1.20/mcp", false)
 	if lan.check(netip.MustParseAddr("192.168.1.1")) != nil || lan.check(netip.MustParseAddr("127.0.0.1")) == nil {
 		t.Error("LAN server policy wrong")
 	}
@@ -357,7 +357,7 @@ func TestAddressPolicy(t *testing.T) {
 // A public server whose metadata points at a private address is refused
 // at connect time, whatever the URL's spelling.
 func TestSSRFGuardBlocksDial(t *testing.T) {
-	hc := newHTTPClient(policyFor("https://mcp.example.com/mcp"), defaultTransport())
+	hc := newHTTPClient(policyFor("https://mcp.example.com/mcp", false), defaultTransport())
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer target.Close()
 	_, err := hc.Get(target.URL)

@@ -47,6 +47,11 @@ type Client struct {
 
 	challenge Challenge // the last one a server sent
 	stepUps   int       // step-up sign-ins since the last plain one (AUTH-32)
+
+	// refreshed is the last tokens a refresh produced, and retried the
+	// tokens a 401's forced refresh produced: a 401 to those is not
+	// answered with yet another refresh (see Authorize).
+	refreshed, retried *Tokens
 }
 
 type refreshCall struct {
@@ -58,8 +63,10 @@ type refreshCall struct {
 func (c *Client) configure(sc ServerConfig) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cfg.URL != sc.URL || c.cfg.AllowPrivateNetwork != sc.AllowPrivateNetwork {
+		c.http = newHTTPClient(policyFor(sc.URL, sc.AllowPrivateNetwork), c.m.cfg.Transport)
+	}
 	if c.cfg.URL != sc.URL {
-		c.http = newHTTPClient(policyFor(sc.URL), c.m.cfg.Transport)
 		// Read the store again for the new URL: a URL changed by mistake
 		// and changed back finds its sign-in, still stored, again.
 		c.loaded = false
@@ -328,13 +335,37 @@ func (c *Client) Authorize(ctx context.Context, req *http.Request, resp *http.Re
 	if sent != "" && sent != t.AccessToken {
 		return nil // another request already refreshed: retry with the new token
 	}
-	if _, err := c.refresh(ctx, true); err != nil {
+	if c.rejectedFresh(t) {
+		// A server that refuses a token this fresh (another audience or
+		// issuer) refuses the next one too; refreshing on every request
+		// would only rotate the refresh token.
+		return &NeedsAuthError{Reason: "the server rejected a just-refreshed access token (HTTP 401): sign in again"}
+	}
+	nt, err := c.refresh(ctx, true)
+	if err != nil {
 		if isTransient(err) {
 			return fmt.Errorf("the server rejected the token and refreshing it failed: %w", err)
 		}
 		return &NeedsAuthError{Reason: describeTokenError(err)}
 	}
+	c.mu.Lock()
+	if nt == c.refreshed { // not a newer sign-in's tokens, handed over instead
+		c.retried = nt
+	}
+	c.mu.Unlock()
 	return nil
+}
+
+// freshWindow is how long after a refresh a 401 to its token is taken as
+// the server refusing tokens like it, not as the token having gone bad.
+const freshWindow = 30 * time.Second
+
+// rejectedFresh reports whether t, just rejected with a 401, came from a
+// refresh within freshWindow or from the forced refresh of an earlier 401.
+func (c *Client) rejectedFresh(t *Tokens) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return t == c.retried || (t == c.refreshed && c.m.now().Sub(t.Obtained) < freshWindow)
 }
 
 // ParseChallenge reads a 401/403's WWW-Authenticate header (AUTH-01).
@@ -466,12 +497,15 @@ func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg
 			nt, err = nil, &NeedsAuthError{Reason: orDefault(c.dead, "not signed in")}
 		}
 	case err == nil:
-		c.tokens, c.failures, c.retryAt = nt, 0, time.Time{}
+		c.tokens, c.failures, c.retryAt, c.refreshed = nt, 0, time.Time{}, nt
 		ev = Event{Kind: EventRefreshed}
 		c.log.Info("token refreshed", "expires", nt.Expiry.Format(time.RFC3339))
 	case isTransient(err):
 		c.failures++
 		delay := min(5*time.Second<<min(c.failures-1, 6), 5*time.Minute)
+		if wait := retryAfter(err); wait > 0 {
+			delay = max(wait, time.Second) // what the provider asked for, bounded by parseRetryAfter
+		}
 		now := c.m.now()
 		c.retryAt = now.Add(delay)
 		ev = Event{Kind: EventRefreshFailed, Reason: "token refresh failed, will retry: " + err.Error(),
@@ -479,9 +513,9 @@ func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg
 		c.log.Warn("token refresh failed; tokens kept", "err", err, "retry_in", delay)
 	default:
 		var te *TokenError
-		if errors.As(err, &te) && te.Code == "invalid_client" && old.Registration != "" {
-			// A stale dynamic registration: forget it, the next sign-in
-			// registers again.
+		if errors.As(err, &te) && (te.Code == "invalid_client" || te.Code == "unauthorized_client") && old.Registration != "" {
+			// A stale dynamic registration, or one the provider no longer
+			// lets refresh: forget it, the next sign-in registers again.
 			_ = c.m.cfg.Store.Delete(registrationKeyOf(old.Registration))
 		}
 		c.dead = describeTokenError(err)

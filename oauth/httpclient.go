@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,14 +18,27 @@ import (
 // URLs, authorization servers and their endpoints come from the network, so
 // a hostile server could point them at the user's router or a cloud
 // metadata endpoint (SSRF, AUTH-33). Private, link-local and loopback
-// addresses are refused unless the MCP server itself lives there.
+// addresses are refused unless the MCP server itself lives there (by
+// address), or its entry allows the private network (an intranet server
+// given by name: AUTH-33's explicit override for LAN use). Where a name
+// resolves is not asked: a hostile server controls its own DNS (rebinding).
 type addressPolicy struct {
 	allowLoopback bool
-	allowPrivate  bool
+	allowPrivate  bool // RFC 1918, IPv6 ULA and carrier-grade NAT (100.64/10)
 }
 
-// policyFor derives the policy from the MCP server's URL.
-func policyFor(serverURL string) addressPolicy {
+// cgnat is the shared address space (RFC 6598): carrier-grade NAT, and the
+// addresses of overlay networks such as Tailscale.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+func isPrivate(ip netip.Addr) bool { return ip.IsPrivate() || cgnat.Contains(ip) }
+
+// policyFor derives the policy from the MCP server's URL, or from its
+// entry's allowPrivateNetwork.
+func policyFor(serverURL string, allowPrivateNetwork bool) addressPolicy {
+	if allowPrivateNetwork {
+		return addressPolicy{allowLoopback: true, allowPrivate: true}
+	}
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return addressPolicy{}
@@ -35,12 +49,13 @@ func policyFor(serverURL string) addressPolicy {
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return addressPolicy{} // a name: public unless it resolves otherwise, which the dialer checks
+		return addressPolicy{} // a name: public
 	}
+	ip = ip.Unmap()
 	switch {
 	case ip.IsLoopback():
 		return addressPolicy{allowLoopback: true}
-	case ip.IsPrivate():
+	case isPrivate(ip):
 		return addressPolicy{allowPrivate: true}
 	}
 	return addressPolicy{}
@@ -63,8 +78,21 @@ func (p addressPolicy) check(ip netip.Addr) error {
 		ip.IsInterfaceLocalMulticast():
 		return fmt.Errorf("%s is not a routable address", ip)
 	}
-	if cgnat := netip.MustParsePrefix("100.64.0.0/10"); cgnat.Contains(ip) && !p.allowPrivate {
+	if cgnat.Contains(ip) && !p.allowPrivate {
 		return fmt.Errorf("%s is a shared (carrier) address", ip)
+	}
+	return nil
+}
+
+// checkTarget applies check to the host of a request a proxy will make:
+// the proxy resolves a name, so only an address is checked here.
+func (p addressPolicy) checkTarget(host string) error {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil
+	}
+	if err := p.check(ip); err != nil {
+		return fmt.Errorf("%w: %v", errBlocked, err)
 	}
 	return nil
 }
@@ -78,28 +106,46 @@ const maxRedirects = 3
 // newHTTPClient returns the client used for discovery, registration and
 // token requests of one MCP server. The address check runs on every
 // connection, after DNS resolution, so a redirect or a DNS answer cannot
-// slip past it. Redirects are followed for GETs only (at most
+// slip past it. A connection to the proxy (the user's own setting, often
+// on loopback) is not checked; a request's address is, before the proxy
+// is asked for it (a name is the proxy's to resolve). Redirects are followed for GETs only (at most
 // maxRedirects); a token request is never redirected.
 func newHTTPClient(p addressPolicy, base *http.Transport) *http.Client {
 	t := base.Clone()
-	dialer := &net.Dialer{
-		Timeout: 10 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
+	var proxies sync.Map // "host:port" of the proxies requests were sent through
+	if proxy := base.Proxy; proxy != nil {
+		t.Proxy = func(req *http.Request) (*url.URL, error) {
+			u, err := proxy(req)
+			if u == nil || err != nil {
+				return u, err
 			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil {
-				return err
+			if err := p.checkTarget(req.URL.Hostname()); err != nil {
+				return nil, err
 			}
-			if err := p.check(ip); err != nil {
-				return fmt.Errorf("%w: %v", errBlocked, err)
-			}
-			return nil
-		},
+			proxies.Store(proxyAddr(u), true)
+			return u, nil
+		}
 	}
-	t.DialContext = dialer.DialContext
+	t.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		if _, toProxy := proxies.Load(address); !toProxy {
+			d.Control = func(_, address string, _ syscall.RawConn) error {
+				host, _, err := net.SplitHostPort(address)
+				if err != nil {
+					return err
+				}
+				ip, err := netip.ParseAddr(host)
+				if err != nil {
+					return err
+				}
+				if err := p.check(ip); err != nil {
+					return fmt.Errorf("%w: %v", errBlocked, err)
+				}
+				return nil
+			}
+		}
+		return d.DialContext(ctx, network, address)
+	}
 	return &http.Client{
 		Transport: t,
 		Timeout:   30 * time.Second,
@@ -112,6 +158,15 @@ func newHTTPClient(p addressPolicy, base *http.Transport) *http.Client {
 			return checkEndpointURL(req.URL.String())
 		},
 	}
+}
+
+// proxyAddr is the host:port net/http dials for a proxy URL.
+func proxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func defaultTransport() *http.Transport {

@@ -150,6 +150,10 @@ type ServerConfig struct {
 	ClientID, ClientSecret, Issuer string
 	Scopes                         []string // requested instead of the spec's choice
 	CallbackPort                   int      // pins the redirect port; 0: the default
+	// AllowPrivateNetwork lets discovery and token requests reach private
+	// and loopback addresses (an intranet server given by name); see
+	// addressPolicy.
+	AllowPrivateNetwork bool
 }
 
 // Client returns the Client of a server, creating it or updating its
@@ -284,6 +288,8 @@ func describeTokenError(err error) string {
 			return "the sign-in expired or was revoked at the provider (invalid_grant): sign in again"
 		case "invalid_client":
 			return "the provider no longer knows MCP Tray's registration (invalid_client): sign in again"
+		case "unauthorized_client":
+			return "the provider no longer lets MCP Tray refresh this sign-in (unauthorized_client): sign in again"
 		}
 		return fmt.Sprintf("the provider refused the token request (%s)", te.Error())
 	}

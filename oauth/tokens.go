@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,8 +92,8 @@ func saveJSON(s Store, key string, v any) error {
 }
 
 // TokenError is an OAuth error response from the token endpoint (RFC 6749
-// §5.2). Its Code decides between "sign in again" (invalid_grant) and "try
-// again later" (anything transient).
+// §5.2). Its Code decides between "sign in again" (grantGone) and "try
+// again later" (anything else).
 type TokenError struct {
 	Status      int
 	Code        string
@@ -139,6 +140,13 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 	if err != nil {
 		return nil, tokenRequestError(ctx, endpoint, err)
 	}
+	// A refused request may say when to try again (a 429 or 503 usually).
+	fail := func(err error) error {
+		if wait := parseRetryAfter(resp.Header.Get("Retry-After"), now()); wait > 0 {
+			return &waitError{err: err, wait: wait}
+		}
+		return err
+	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var tr struct {
 		AccessToken      string      `json:"access_token"`
@@ -150,14 +158,14 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint string, creds c
 		ErrorDescription string      `json:"error_description"`
 	}
 	if jerr := json.Unmarshal(body, &tr); jerr != nil || ct == "text/html" {
-		return nil, fmt.Errorf("the token endpoint %s answered HTTP %d with something that is not an OAuth response", hostOf(endpoint), resp.StatusCode)
+		return nil, fail(fmt.Errorf("the token endpoint %s answered HTTP %d with something that is not an OAuth response", hostOf(endpoint), resp.StatusCode))
 	}
 	if tr.Error != "" || resp.StatusCode != http.StatusOK {
 		code := tr.Error
 		if code == "" {
 			code = fmt.Sprintf("http_%d", resp.StatusCode)
 		}
-		return nil, &TokenError{Status: resp.StatusCode, Code: code, Description: tr.ErrorDescription}
+		return nil, fail(&TokenError{Status: resp.StatusCode, Code: code, Description: tr.ErrorDescription})
 	}
 	if tr.AccessToken == "" {
 		return nil, fmt.Errorf("the token endpoint %s returned no access_token", hostOf(endpoint))
@@ -214,16 +222,72 @@ func postForm(ctx context.Context, hc *http.Client, endpoint string, creds clien
 }
 
 // isTransient reports an error that says nothing about the grant itself:
-// a network failure, a timeout, a 5xx, an answer that was not OAuth.
-// Tokens are kept and the refresh is retried later. A NeedsAuthError (the
-// client identity the grant was issued to is gone) is not: retrying cannot
-// bring it back.
+// a network failure, a timeout, a 5xx, a rate limit (429), any other OAuth
+// error but grantGone's, an answer that was not OAuth. Tokens are kept and
+// the refresh is retried later. A NeedsAuthError (the client identity the
+// grant was issued to is gone) is not: retrying cannot bring it back.
 func isTransient(err error) bool {
 	var te *TokenError
 	if errors.As(err, &te) {
-		return te.Status >= 500 || te.Code == "temporarily_unavailable" || te.Code == "server_error" || strings.HasPrefix(te.Code, "http_5")
+		return !grantGone(te.Code)
 	}
 	return !errors.As(err, new(*NeedsAuthError))
+}
+
+// grantGone reports the RFC 6749 §5.2 errors after which no retry can
+// succeed: the grant was revoked or expired (invalid_grant), or the
+// provider no longer knows the client or lets it refresh (invalid_client,
+// unauthorized_client). Only a new sign-in helps.
+func grantGone(code string) bool {
+	switch code {
+	case "invalid_grant", "invalid_client", "unauthorized_client":
+		return true
+	}
+	return false
+}
+
+// waitError is a refused token request whose answer said when to try
+// again (Retry-After).
+type waitError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *waitError) Error() string { return e.err.Error() }
+func (e *waitError) Unwrap() error { return e.err }
+
+// retryAfter is how long the token endpoint asked to wait before the next
+// try; 0 when it did not say.
+func retryAfter(err error) time.Duration {
+	var we *waitError
+	if errors.As(err, &we) {
+		return we.wait
+	}
+	return 0
+}
+
+// maxRetryAfter bounds a Retry-After: a provider's "come back tomorrow"
+// must not leave an expired token unrefreshed that long.
+const maxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds,
+// or an HTTP date, which now (the wall clock) turns into a wait. It
+// returns 0 for a missing, unreadable or past value, and at most
+// maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var wait time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		wait = time.Duration(min(secs, uint64(maxRetryAfter/time.Second))) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) {
+		wait = maxRetryAfter
+	} else if at, err := http.ParseTime(v); err == nil {
+		wait = at.Sub(now)
+	}
+	return min(max(wait, 0), maxRetryAfter)
 }
 
 func hostOf(raw string) string {

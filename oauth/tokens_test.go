@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -551,5 +552,182 @@ func TestOddExpiresIn(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// nextOutcome waits for a refresh's outcome: the next event that is not
+// EventRefreshing (or the sign-in's EventSignedIn).
+func (l *eventLog) nextOutcome(t *testing.T) Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-l.ch:
+			if e.Kind != EventRefreshing && e.Kind != EventSignedIn {
+				return e
+			}
+		case <-timeout:
+			t.Fatal("no refresh outcome")
+		}
+	}
+}
+
+// A 429 to the proactive refresh says nothing about the grant: the tokens
+// are kept, the still-valid access token goes on being used, the refresh
+// waits the Retry-After the provider asked for, then succeeds.
+func TestRateLimitedRefreshKeepsTheGrant(t *testing.T) {
+	r := newRig(t, oauthtest.Options{}, NewMemoryStore())
+	before, _ := r.c.Token()
+	r.jumpTo(4 * time.Minute) // inside the refresh lead, still valid
+	r.srv.FailTokenRequestsRetryAfter(1, http.StatusTooManyRequests, "", "120")
+	r.c.Start()
+
+	e := r.events.nextOutcome(t)
+	if e.Kind != EventRefreshFailed || e.Expired {
+		t.Fatalf("after a 429: event %+v, want a transient failure of a valid token", e)
+	}
+	if wait := e.NextRetry.Sub(r.clock.Now()); wait < 110*time.Second || wait > 120*time.Second {
+		t.Errorf("retry in %s, want the 120 s the provider asked for", wait)
+	}
+	if !r.c.HasTokens() {
+		t.Fatal("a 429 dropped the grant")
+	}
+	if now, err := r.c.Token(); err != nil || now.AccessToken != before.AccessToken {
+		t.Errorf("Token after a 429 = %v; want the old, still valid token", err)
+	}
+	if _, err := r.call("rate limited"); err != nil {
+		t.Errorf("a call with the still-valid token: %v", err)
+	}
+
+	r.clock.Jump(121 * time.Second)
+	r.c.Start()
+	if e := r.events.nextOutcome(t); e.Kind != EventRefreshed {
+		t.Errorf("the retry after Retry-After: %+v", e)
+	}
+}
+
+// Token endpoint answers that are errors but do not say the grant is gone
+// (rate limits, timeouts, a 4xx without a grant error code) keep the
+// tokens; a refresh is tried again later.
+func TestNonFinalRefreshErrorsKeepTheGrant(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "nf", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	for _, f := range []struct {
+		status int
+		code   string
+	}{{429, ""}, {429, "slow_down"}, {408, ""}, {400, "invalid_request"}, {401, ""}, {403, ""}} {
+		srv.FailTokenRequests(1, f.status, f.code)
+		_, err := c.refresh(context.Background(), true)
+		if err == nil || !isTransient(err) {
+			t.Errorf("HTTP %d %q: err = %v, want a transient error", f.status, f.code, err)
+		}
+		if !c.HasTokens() {
+			t.Fatalf("HTTP %d %q dropped the tokens", f.status, f.code)
+		}
+	}
+	if _, err := c.refresh(context.Background(), true); err != nil {
+		t.Errorf("recovery: %v", err)
+	}
+}
+
+// unauthorized_client (the client may no longer refresh) ends the grant
+// like invalid_client: the reason asks for a sign-in and the dynamic
+// registration is registered again.
+func TestUnauthorizedClientNeedsSignIn(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	events := newEventLog()
+	m := testManager(t, store, func(c *Config) { c.OnEvent = events.record })
+	c := m.Client(ServerConfig{ID: "uc", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	srv.FailTokenRequests(1, http.StatusBadRequest, "unauthorized_client")
+	_, err := c.refresh(context.Background(), true)
+	if err == nil || isTransient(err) {
+		t.Fatalf("refresh = %v, want a final error", err)
+	}
+	e := events.nextOutcome(t)
+	if e.Kind != EventNeedsAuth || !strings.Contains(e.Reason, "sign in again") || c.HasTokens() {
+		t.Errorf("event %+v, HasTokens %v", e, c.HasTokens())
+	}
+	if keys, _ := store.List("oauth/client/uc/"); len(keys) != 0 {
+		t.Errorf("the registration is still stored: %v", keys)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"120", 120 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{"Sun, 01 Mar 2026 12:01:30 GMT", 90 * time.Second},
+		{"Sun, 01 Mar 2026 11:00:00 GMT", 0},             // in the past
+		{"99999999999999999999", maxRetryAfter},          // beyond int64
+		{"Sun, 01 Mar 2099 12:00:00 GMT", maxRetryAfter}, // far away
+	} {
+		if got := parseRetryAfter(tc.v, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.v, got, tc.want)
+		}
+	}
+}
+
+// A server that rejects even a fresh token (another audience) gets one
+// forced refresh; after that its 401s are "sign in again", not a refresh
+// per request that rotates the refresh token each time.
+func TestTokenRejectedAfterRefreshNeedsSignIn(t *testing.T) {
+	r := newRig(t, oauthtest.Options{}, NewMemoryStore())
+	r.srv.RejectAccessTokens(true)
+	before := r.srv.Counts().Refreshes
+	if _, err := r.call("first"); err == nil {
+		t.Fatal("a call with a rejected token succeeded")
+	}
+	if n := r.srv.Counts().Refreshes - before; n != 1 {
+		t.Fatalf("%d refreshes after the first 401, want 1", n)
+	}
+	// go-sdk closes a session whose retried request got 401: each attempt
+	// is a new connection, as the hub's reconnects are.
+	attempt := func() error {
+		cs, err := connect(context.Background(), r.srv, r.c)
+		if err == nil {
+			cs.Close()
+		}
+		return err
+	}
+	for i := range 3 {
+		if err := attempt(); err == nil || !strings.Contains(err.Error(), "rejected a just-refreshed access token") {
+			t.Errorf("attempt %d: %v, want the sign-in reason", i, err)
+		}
+	}
+	r.clock.Jump(time.Minute) // past the fresh window: the forced refresh's token is still known
+	if err := attempt(); err == nil || !strings.Contains(err.Error(), "sign in again") {
+		t.Errorf("an attempt a minute later: %v", err)
+	}
+	if n := r.srv.Counts().Refreshes - before; n != 1 {
+		t.Errorf("%d refreshes in all, want 1", n)
+	}
+
+	// What go-sdk gets from Authorize, the hub turns into needs_auth.
+	tok, _ := r.c.Token()
+	req, _ := http.NewRequest(http.MethodPost, r.srv.URL(), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp := &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{}, Body: http.NoBody}
+	if err := r.c.Authorize(context.Background(), req, resp); !errors.As(err, new(*NeedsAuthError)) {
+		t.Errorf("Authorize = %v, want a NeedsAuthError", err)
+	}
+
+	// The server accepts tokens again: the token it rejected works, nothing
+	// was dropped.
+	r.srv.RejectAccessTokens(false)
+	if err := attempt(); err != nil {
+		t.Errorf("a connection once the server accepts the token: %v", err)
 	}
 }

@@ -132,6 +132,9 @@ type OAuth struct {
 	// Issuer is the authorization server ClientID is registered with
 	// (AUTH-15); "": the one it first signs in with.
 	Issuer string
+	// AllowPrivateNetwork lets sign-in requests reach private and loopback
+	// addresses: for an intranet server given by name (AUTH-33's override).
+	AllowPrivateNetwork bool
 }
 
 // Position is a place in the file, 1-based.

@@ -574,6 +574,10 @@ func (b *builder) oauth(n *node, where string) *OAuth {
 			if b.expect(v, kindString, f) && b.checkIssuer(v, f) {
 				o.Issuer = v.str
 			}
+		case "allowPrivateNetwork":
+			if b.expect(v, kindBool, f) {
+				o.AllowPrivateNetwork = v.boolean
+			}
 		default:
 			b.warn(m.keyOff, "%s: unknown key %q is ignored", field, m.key)
 		}

@@ -92,7 +92,7 @@ func TestServerSettings(t *testing.T) {
 	cfg := mustParse(t, `{"mcpServers": {"a": {
   "url": "https://a.example/mcp", "disabled": true, "protocolVersion": "2025-06-18", "timeout": 2.5,
   "oauth": {"clientId": "abc", "clientSecret": "${keyring:gh}", "scopes": "read write", "callbackPort": 48900,
-    "issuer": "https://login.a.example/tenant"}
+    "issuer": "https://login.a.example/tenant", "allowPrivateNetwork": true}
 }}}`)
 	s := cfg.Servers[0]
 	if !s.Disabled || s.ProtocolVersion != "2025-06-18" || s.Timeout != 2500*time.Millisecond {
@@ -100,7 +100,7 @@ func TestServerSettings(t *testing.T) {
 	}
 	o := s.OAuth
 	if o == nil || o.ClientID != "abc" || o.ClientSecretRef != "gh" || strings.Join(o.Scopes, ",") != "read,write" || o.CallbackPort != 48900 ||
-		o.Issuer != "https://login.a.example/tenant" {
+		o.Issuer != "https://login.a.example/tenant" || !o.AllowPrivateNetwork {
 		t.Errorf("oauth = %+v", o)
 	}
 }
@@ -182,6 +182,8 @@ func TestBadInput(t *testing.T) {
 			`config.json:1:22: "hub.logLevel" must be "debug", "info", "warn" or "error", not "loud"`},
 		{"issuer without client", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"issuer": "https://login.example"}}}}`,
 			`config.json:1:52: server "a": "oauth" has "issuer" but no "clientId" (it names the authorization server a pre-registered client belongs to)`},
+		{"allowPrivateNetwork not a bool", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"allowPrivateNetwork": "yes"}}}}`,
+			`config.json:1:76: server "a": "oauth".allowPrivateNetwork must be a boolean, not "yes"`},
 		{"issuer over http", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "issuer": "http://login.example"}}}}`,
 			`config.json:1:80: server "a": "oauth".issuer must be an https URL (http only on loopback), not "http://login.example"`},
 		{"issuer with query", `{"mcpServers": {"a": {"url": "https://x", "oauth": {"clientId": "c", "issuer": "https://login.example?x=1"}}}}`,

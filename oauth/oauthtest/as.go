@@ -357,6 +357,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f *failure) {
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
+	}
 	switch {
 	case f.location != "":
 		http.Redirect(w, r, f.location, f.status)

@@ -85,7 +85,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 		}
 		s.mu.Lock()
 		t := s.access[value]
-		valid := t != nil && s.now().Before(t.expires) && !s.families[t.family] && t.resource == s.URL()
+		valid := t != nil && s.now().Before(t.expires) && !s.families[t.family] && t.resource == s.URL() && !s.rejectAll.Load()
 		var tok token
 		if t != nil {
 			tok = *t

@@ -110,6 +110,7 @@ type Server struct {
 	regHold  *Hold           // holds registration requests while set
 
 	down      atomic.Bool
+	rejectAll atomic.Bool // the MCP server refuses every access token
 	counts    Counts
 	countsMu  sync.Mutex
 	lastScope atomic.Value // string: scope of the last authorization request
@@ -148,12 +149,14 @@ type token struct {
 }
 
 // failure is one injected token endpoint fault: an OAuth error, a closed
-// connection (status 0), an HTML page (html), or a redirect (location).
+// connection (status 0), an HTML page (html), or a redirect (location),
+// with a Retry-After header when retryAfter is set.
 type failure struct {
-	status   int
-	code     string
-	html     bool
-	location string
+	status     int
+	code       string
+	html       bool
+	location   string
+	retryAfter string
 }
 
 // NewServer starts a server on loopback.
@@ -224,6 +227,11 @@ func (s *Server) Close() {
 // outage) until SetDown(false).
 func (s *Server) SetDown(down bool) { s.down.Store(down) }
 
+// RejectAccessTokens makes the MCP server answer 401 invalid_token to every
+// access token, fresh ones included, until RejectAccessTokens(false): a
+// server that expects another audience or issuer.
+func (s *Server) RejectAccessTokens(reject bool) { s.rejectAll.Store(reject) }
+
 // FailTokenRequests makes the next n token requests fail with the HTTP
 // status and OAuth error code given (status 0 closes the connection).
 func (s *Server) FailTokenRequests(n, status int, code string) {
@@ -231,6 +239,17 @@ func (s *Server) FailTokenRequests(n, status int, code string) {
 	defer s.mu.Unlock()
 	for range n {
 		s.failures = append(s.failures, failure{status: status, code: code})
+	}
+}
+
+// FailTokenRequestsRetryAfter is FailTokenRequests with a Retry-After
+// header (seconds or an HTTP date), as a rate-limiting provider sends with
+// a 429.
+func (s *Server) FailTokenRequestsRetryAfter(n, status int, code, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{status: status, code: code, retryAfter: retryAfter})
 	}
 }
 
