@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/status"
+	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
 )
 
@@ -20,12 +21,18 @@ func (h *Hub) authFor(srv config.Server) *oauth.Client {
 	sc := oauth.ServerConfig{ID: srv.ID, URL: srv.URL}
 	if o := srv.OAuth; o != nil {
 		sc.ClientID, sc.Issuer, sc.Scopes, sc.CallbackPort = o.ClientID, o.Issuer, o.Scopes, o.CallbackPort
-		if o.ClientSecretRef != "" && h.opts.ResolveSecret != nil {
-			secret, err := h.opts.ResolveSecret(o.ClientSecretRef)
-			if err != nil {
-				h.log.Warn("the client secret cannot be read from the keyring", "server", srv.ID, "err", err)
+		sc.AllowPrivateNetwork = o.AllowPrivateNetwork
+		if ref, resolve := o.ClientSecretRef, h.opts.ResolveSecret; ref != "" && resolve != nil {
+			// Read when a token request needs it: a keyring locked at start
+			// may be open by then, and a secret that cannot be read stops
+			// the request rather than sending it as a public client's.
+			sc.ClientSecretFunc = func() (string, error) {
+				secret, err := resolve(ref)
+				if err != nil {
+					return "", fmt.Errorf("${keyring:%s}: %w", ref, err)
+				}
+				return secret, nil
 			}
-			sc.ClientSecret = secret
 		}
 	}
 	return h.opts.OAuth.Client(sc)
@@ -102,7 +109,7 @@ func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions
 			// sign-in: the attempt that follows shows the state again.
 			c.Reconnect()
 		default:
-			c.SetNeedsAuth("sign-in failed: " + err.Error())
+			c.SetNeedsAuth("sign-in failed: " + upstream.Redact(err, srv)) // a key in the URL stays out of the status
 		}
 		return err
 	}

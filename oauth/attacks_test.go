@@ -247,13 +247,14 @@ func TestStepUp(t *testing.T) {
 	if res, err := cs2.CallTool(ctx, &mcp.CallToolParams{Name: "admin_action", Arguments: map[string]any{}}); err != nil || res.IsError {
 		t.Errorf("after step-up: %v %+v", err, res)
 	}
-	// Endless challenges stop at three attempts: after the successful one
-	// above, two more (abandoned here) are allowed, the next is refused
-	// before any browser opens.
+	// Endless challenges stop at three attempts: the successful one above
+	// was granted its scope and does not count; three more that do not end
+	// the asking (abandoned here) are allowed, the next is refused before
+	// any browser opens.
 	again := &Challenge{Status: 403, Error: "insufficient_scope", Scope: "mcp:read"}
 	abandoned, cancel := context.WithCancel(ctx)
 	cancel()
-	for range maxStepUps - 1 {
+	for range maxStepUps {
 		_ = c.SignIn(abandoned, SignInOptions{Open: (&browserFollower{}).open, Challenge: again})
 	}
 	b := &browserFollower{}

@@ -40,6 +40,27 @@ type pending struct {
 	expires time.Time
 	arrived chan callbackResult // the redirect (buffered)
 	outcome chan error          // the flow's result, for the page (buffered)
+	done    chan struct{}       // closed when the flow ends, after any outcome
+	// needsIss: the issuer promises an iss parameter (RFC 9207), so a
+	// pasted bare code, which has none, would be refused.
+	needsIss bool
+	issuer   string
+}
+
+// wait returns the flow's outcome, or says the flow ended without one (it
+// was cancelled, or timed out, before the answer was used).
+func (p *pending) wait() error {
+	select {
+	case err := <-p.outcome:
+		return err
+	case <-p.done:
+		select {
+		case err := <-p.outcome: // sent just before the end
+			return err
+		default:
+			return errors.New("the sign-in ended (cancelled or timed out) before the pasted answer was used; start it again")
+		}
+	}
 }
 
 // callbackServer listens on one loopback port for every flow using it.
@@ -251,17 +272,25 @@ func (m *Manager) deliverManual(server, input string) error {
 		for _, cs := range servers {
 			if p := cs.take(state); p != nil {
 				p.arrived <- res
-				return <-p.outcome
+				return p.wait()
 			}
 		}
 		return errors.New("the pasted URL does not belong to a sign-in in progress (unknown, expired or used state)")
 	}
 	for _, cs := range servers {
-		if p := cs.pendingFor(server); p != nil {
-			cs.take(p.state)
-			p.arrived <- callbackResult{Code: input}
-			return <-p.outcome
+		p := cs.pendingFor(server)
+		if p == nil {
+			continue
 		}
+		if p.needsIss {
+			// Refused before the flow is used up: the person can paste again.
+			return fmt.Errorf("paste the whole address the browser ended on, not just the code: %s adds an iss parameter to it that proves the answer came from it", hostOf(p.issuer))
+		}
+		if cs.take(p.state) == nil {
+			return fmt.Errorf("the sign-in to %s was already completed, cancelled or expired", server)
+		}
+		p.arrived <- callbackResult{Code: input}
+		return p.wait()
 	}
 	return fmt.Errorf("no sign-in to %s is in progress", server)
 }

@@ -46,7 +46,7 @@ type Client struct {
 	closed   bool
 
 	challenge Challenge // the last one a server sent
-	stepUps   int       // step-up sign-ins since the last plain one (AUTH-32)
+	stepUps   int       // step-up sign-ins in a row that did not end the server's asking (AUTH-32)
 
 	// refreshed is the last tokens a refresh produced, and retried the
 	// tokens a 401's forced refresh produced: a 401 to those is not
@@ -541,7 +541,7 @@ func (c *Client) runRefresh(call *refreshCall, old *Tokens, hc *http.Client, cfg
 func (c *Client) supersededLocked(old *Tokens) string {
 	switch {
 	case !resourceMatches(old.Resource, c.cfg.URL):
-		return "the server's URL changed to " + c.cfg.URL // AUTH-28
+		return "the server's URL changed to " + hideServerSecrets(c.cfg.URL, c.cfg.URL) // AUTH-28
 	case c.tokens == nil:
 		return orDefault(c.dead, "the tokens were dropped")
 	case c.tokens != old:
@@ -600,11 +600,15 @@ func (c *Client) credentials(cfg ServerConfig, t *Tokens) (clientCreds, error) {
 		if cfg.ClientID == "" {
 			return clientCreds{}, &NeedsAuthError{Reason: "the pre-registered client was removed from the configuration: sign in again"}
 		}
+		secret, err := cfg.clientSecret()
+		if err != nil {
+			return clientCreds{}, err
+		}
 		auth := "none"
-		if cfg.ClientSecret != "" {
+		if secret != "" {
 			auth = orDefault(rest, "client_secret_basic")
 		}
-		return clientCreds{ID: cfg.ClientID, Secret: cfg.ClientSecret, AuthMethod: auth}, nil
+		return clientCreds{ID: cfg.ClientID, Secret: secret, AuthMethod: auth}, nil
 	case MethodCIMD:
 		return clientCreds{ID: rest, AuthMethod: "none"}, nil
 	case MethodDCR:

@@ -155,10 +155,72 @@ func asMetadataURLs(issuer string) []string {
 	}
 }
 
+// hideServerSecrets removes from msg what may be a key in the server's
+// URL, for errors and logs: the query becomes "…", and so does a path
+// segment of 16 or more characters (hosted servers put API keys there;
+// words like "mcp" are shorter and stay, to tell a wrong path).
+func hideServerSecrets(msg, serverURL string) string {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return strings.ReplaceAll(msg, serverURL, "(the server's URL)")
+	}
+	var secrets []string
+	add := func(s string) {
+		secrets = append(secrets, s)
+		if d, err := url.QueryUnescape(s); err == nil && d != s {
+			secrets = append(secrets, d)
+		}
+	}
+	if u.RawQuery != "" {
+		add(u.RawQuery)
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		if len(seg) >= 16 {
+			add(seg)
+		}
+	}
+	if u.User != nil {
+		add(u.User.String())
+	}
+	// Longest first: a segment inside the query must not leave the rest.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "…")
+	}
+	return msg
+}
+
+// hiddenError is err with the server's secrets removed from its text; the
+// chain (ErrKeyringUnavailable, *NeedsAuthError) is kept.
+type hiddenError struct {
+	err error
+	msg string
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+func (e *hiddenError) Unwrap() error { return e.err }
+
+func hideErr(err error, serverURL string) error {
+	if err == nil {
+		return nil
+	}
+	if msg := hideServerSecrets(err.Error(), serverURL); msg != err.Error() {
+		return &hiddenError{err: err, msg: msg}
+	}
+	return err
+}
+
 // discover finds the protected resource metadata and the authorization
 // server for a server that asked for sign-in.
 func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challenge) (*discovery, error) {
+	// Without resource metadata the resource is the server's URI without
+	// its query: RFC 8707 §2 says it SHOULD NOT have one, and a key there
+	// would reach the authorization server and the browser's history.
 	d := &discovery{Resource: CanonicalResource(serverURL)}
+	if u, err := url.Parse(d.Resource); err == nil {
+		u.RawQuery, u.ForceQuery = "", false
+		d.Resource = u.String()
+	}
 	var prm *oauthex.ProtectedResourceMetadata
 	for _, u := range prmURLs(serverURL, ch.ResourceMetadata) {
 		var m oauthex.ProtectedResourceMetadata

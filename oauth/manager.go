@@ -148,12 +148,28 @@ type ServerConfig struct {
 	// Issuer the authorization server it is registered with ("": the one
 	// it first signs in with).
 	ClientID, ClientSecret, Issuer string
-	Scopes                         []string // requested instead of the spec's choice
-	CallbackPort                   int      // pins the redirect port; 0: the default
+	// ClientSecretFunc, if set, reads the secret when it is needed (a
+	// keyring locked now may be open at the next refresh), in place of
+	// ClientSecret.
+	ClientSecretFunc func() (string, error)
+	Scopes           []string // requested instead of the spec's choice
+	CallbackPort     int      // pins the redirect port; 0: the default
 	// AllowPrivateNetwork lets discovery and token requests reach private
 	// and loopback addresses (an intranet server given by name); see
 	// addressPolicy.
 	AllowPrivateNetwork bool
+}
+
+// clientSecret is the pre-registered client's secret.
+func (sc ServerConfig) clientSecret() (string, error) {
+	if sc.ClientSecretFunc == nil {
+		return sc.ClientSecret, nil
+	}
+	secret, err := sc.ClientSecretFunc()
+	if err != nil {
+		return "", fmt.Errorf("%w: the client secret cannot be read: %w", ErrKeyringUnavailable, err)
+	}
+	return secret, nil
 }
 
 // Client returns the Client of a server, creating it or updating its

@@ -68,8 +68,12 @@ func (c *Client) register(ctx context.Context, cfg ServerConfig, hc *http.Client
 		if err := c.checkPreregistered(cfg, as.Issuer); err != nil {
 			return nil, "", err
 		}
-		r := &registration{Method: MethodPreregistered, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-			Issuer: as.Issuer, RedirectURI: redirect, AuthMethod: preferredAuthMethod(as, cfg.ClientSecret != "")}
+		secret, err := cfg.clientSecret()
+		if err != nil {
+			return nil, "", err // before the browser opens: the provider would refuse the code later
+		}
+		r := &registration{Method: MethodPreregistered, ClientID: cfg.ClientID, ClientSecret: secret,
+			Issuer: as.Issuer, RedirectURI: redirect, AuthMethod: preferredAuthMethod(as, secret != "")}
 		return r, "", nil
 	}
 	if _, cimd := c.m.defaults(); cimd != "" && as.CIMDSupported {

@@ -28,7 +28,9 @@ type SignInOptions struct {
 	Challenge *Challenge
 }
 
-// maxStepUps bounds step-up sign-ins for more scopes (AUTH-32).
+// maxStepUps bounds step-up sign-ins in a row that did not end the
+// server's asking: ones the provider did not grant the scope to, and asks
+// for a scope already granted (AUTH-32).
 const maxStepUps = 3
 
 // SignIn runs the authorization code flow for the server: discovery,
@@ -43,7 +45,7 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 		return err
 	}
 	c.mu.Lock()
-	id, ch := c.cfg.ID, c.challenge
+	id, serverURL, ch := c.cfg.ID, c.cfg.URL, c.challenge
 	if o.Challenge != nil {
 		ch = *o.Challenge
 	}
@@ -74,11 +76,30 @@ func (c *Client) SignIn(ctx context.Context, o SignInOptions) error {
 		err = c.signIn(ctx, o, ch, granted, true)
 	}
 	if err != nil {
+		// Errors quote URLs made from the server's, which may hold a key.
+		err = hideErr(err, serverURL)
 		c.log.Warn("sign-in failed", "err", err)
 		return err
 	}
+	if stepUp && !grantsAll(ch.Scope, granted) {
+		// A step-up granted the scope it asked for ends the run: tools that
+		// each need their own scope are no loop. Asks for a scope already
+		// granted, and ones the provider does not grant, still count.
+		c.mu.Lock()
+		if c.tokens != nil && grantsAll(ch.Scope, strings.Fields(c.tokens.Scope)) {
+			c.stepUps = 0
+		}
+		c.mu.Unlock()
+	}
 	c.m.cfg.OnEvent(id, Event{Kind: EventSignedIn})
 	return nil
+}
+
+// grantsAll reports whether granted holds every scope in want; an empty
+// want (a challenge that names none) is never known to be granted.
+func grantsAll(want string, granted []string) bool {
+	w := strings.Fields(want)
+	return len(w) > 0 && !slices.ContainsFunc(w, func(s string) bool { return !slices.Contains(granted, s) })
 }
 
 // storeReady checks that a sign-in's tokens can be stored before a person
@@ -141,7 +162,9 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 	verifier := oauth2.GenerateVerifier()
 	state := randomState()
 	p := &pending{state: state, server: cfg.ID, expires: time.Now().Add(flowLifetime),
-		arrived: make(chan callbackResult, 1), outcome: make(chan error, 1)}
+		arrived: make(chan callbackResult, 1), outcome: make(chan error, 1), done: make(chan struct{}),
+		needsIss: d.AS.IssParameterSupported, issuer: d.AS.Issuer}
+	defer close(p.done) // after the outcome: a pasted answer's wait ends
 	// AUTH-22: issuer, verifier and state are recorded together before the
 	// redirect; the issuer is d.AS.Issuer, captured by this function.
 	cs.add(p)
@@ -171,7 +194,7 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 	c.log.Info("opening the authorization page", "issuer", d.AS.Issuer, "registration", reg.Method, "scope", scope)
 	openErr := o.Open(ctx, authURL)
 	if openErr != nil {
-		c.log.Warn("the authorization URL could not be opened; waiting for a pasted redirect", "err", openErr)
+		c.log.Warn("the authorization URL could not be opened; waiting for a pasted redirect", "err", hideServerSecrets(openErr.Error(), cfg.URL))
 	}
 	if o.OnURL != nil {
 		o.OnURL(authURL, openErr)
@@ -235,7 +258,8 @@ func (c *Client) keep(ctx context.Context, hc *http.Client, creds clientCreds, t
 	if err := revokeTokens(ctx, hc, creds, t); err != nil {
 		c.log.Warn("the tokens for the server's old URL could not be revoked", "err", err)
 	}
-	return fmt.Errorf("the server's URL changed during the sign-in (to %s); the tokens were issued for %s and are not used: sign in again", current, t.Resource)
+	return fmt.Errorf("the server's URL changed during the sign-in (to %s); the tokens were issued for %s and are not used: sign in again",
+		hideServerSecrets(current, current), hideServerSecrets(t.Resource, t.Resource))
 }
 
 // finish validates the redirect and exchanges the code; keep stores the
