@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -729,5 +730,41 @@ func TestTokenRejectedAfterRefreshNeedsSignIn(t *testing.T) {
 	r.srv.RejectAccessTokens(false)
 	if err := attempt(); err != nil {
 		t.Errorf("a connection once the server accepts the token: %v", err)
+	}
+}
+
+// A pre-registered client's secret read on use (ClientSecretFunc): while
+// it cannot be read (a locked keyring) a refresh fails without reaching
+// the provider and the grant is kept; once it can, the refresh goes out
+// with it.
+func TestClientSecretReadOnUse(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "app", Secret: "s3cret-value"}}})
+	defer srv.Close()
+	var locked atomic.Bool
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "app", ClientSecretFunc: func() (string, error) {
+		if locked.Load() {
+			return "", errors.New("the keyring is locked")
+		}
+		return "s3cret-value", nil
+	}})
+	signIn(t, c, &browserFollower{})
+	before := srv.Counts().TokenRequests
+
+	locked.Store(true)
+	r := refreshAsync(c)
+	if res := awaitRefresh(t, r); !errors.Is(res.err, ErrKeyringUnavailable) || !isTransient(res.err) {
+		t.Fatalf("refresh with the keyring locked: %v, want a transient keyring error", res.err)
+	}
+	if n := srv.Counts().TokenRequests; n != before {
+		t.Errorf("%d token requests went out without the secret", n-before)
+	}
+	if !c.HasTokens() {
+		t.Fatal("the grant was dropped")
+	}
+
+	locked.Store(false)
+	if res := awaitRefresh(t, refreshAsync(c)); res.err != nil {
+		t.Fatalf("refresh once the keyring answers: %v", res.err)
 	}
 }
