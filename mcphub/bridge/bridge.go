@@ -101,8 +101,8 @@ type Bridge struct {
 	sessions map[string]*session // initialize-era HTTP sessions by ID
 	live     map[*session]struct{}
 	active   map[string][]string          // server -> tags of its calls in flight
-	subs     map[string]int               // server\x00uri -> subscribers
-	streams  map[*session]store.TokenHash // open GET streams authenticated by a client token
+	subs     map[string]*upstreamSub      // server\x00uri -> the upstream subscription
+	streams  map[*session]store.TokenHash // open GET and listen streams authenticated by a client token
 
 	stop chan struct{}
 }
@@ -122,7 +122,7 @@ func New(opts Options) *Bridge {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	b := &Bridge{opts: opts, log: opts.Logger, stateKey: key, limiter: newFailLimiter(), sessions: map[string]*session{},
-		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]int{}, streams: map[*session]store.TokenHash{},
+		live: map[*session]struct{}{}, active: map[string][]string{}, subs: map[string]*upstreamSub{}, streams: map[*session]store.TokenHash{},
 		stop: make(chan struct{})}
 	changed := make(chan struct{})
 	b.changed.Store(&changed)
@@ -166,12 +166,18 @@ func (b *Bridge) follow(sub *status.Subscription) {
 		case <-sub.Lagged:
 			sub = b.hub.Subscribe(4096)
 			b.invalidate()
+			for _, v := range b.hub.Servers() {
+				b.renewSubscriptions(v.ID) // a reconnect may be among the events missed
+			}
 		case e, ok := <-sub.C:
 			if !ok {
 				continue // Lagged is closed too; handled above
 			}
 			if e.Kind == status.KindStatus && e.Status != nil && !catalogRelevant(e.Status.State) {
 				continue
+			}
+			if e.Kind == status.KindStatus && e.Status != nil && e.Status.State == status.Connected {
+				b.renewSubscriptions(e.Status.Server) // a new upstream session has none
 			}
 			b.invalidate()
 		}
@@ -304,22 +310,7 @@ func (b *Bridge) unregister(s *session) {
 		delete(b.sessions, s.id)
 	}
 	b.mu.Unlock()
-	s.mu.Lock()
-	subs := make([]string, 0, len(s.subs))
-	for uri := range s.subs {
-		subs = append(subs, uri)
-	}
-	clear(s.subs) // each counted down once, however often this runs
-	s.mu.Unlock()
-	for _, uri := range subs {
-		if server, ok := b.snapshot(s.view).owner(uri); ok {
-			if _, last := b.countSubscription(server, uri, false); last {
-				if c, ok := b.hub.Conn(server); ok && usable(c) {
-					_ = c.Session().Unsubscribe(context.Background(), &unsubscribeParams{URI: uri})
-				}
-			}
-		}
-	}
+	b.dropSubscriptions(s)
 	s.close()
 }
 

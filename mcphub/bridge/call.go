@@ -737,7 +737,7 @@ func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *r
 }
 
 // subscribe routes resources/subscribe and unsubscribe to the owner, once
-// per URI however many clients subscribe.
+// per URI however many clients subscribe (setSubscription).
 func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	var p struct {
 		URI string `json:"uri"`
@@ -745,32 +745,38 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	if err := json.Unmarshal(x.msg.Params, &p); err != nil || p.URI == "" {
 		return nil, errorf(codeInvalidParams, "%s needs a uri", x.msg.Method)
 	}
-	server, ok := b.resourceOwner(x.sess.view, p.URI)
-	if !ok {
-		return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
-	}
 	on := x.msg.Method == "resources/subscribe"
-	if !x.sess.subscribe(p.URI, on) {
-		return emptyResult, nil // already so for this session
-	}
-	first, last := b.countSubscription(server, p.URI, on)
-	if !first && !last {
-		return emptyResult, nil
-	}
-	res, rerr := b.forward(ctx, x, server, x.msg.Method, p.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
-		var err error
-		if on {
-			err = cs.Subscribe(ctx, &mcp.SubscribeParams{URI: p.URI})
-		} else {
-			err = cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: p.URI})
+	// An unsubscribe goes to the server subscribed, listed or not.
+	server, ok := x.sess.subscription(p.URI)
+	if on || !ok {
+		if server, ok = b.resourceOwner(x.sess.view, p.URI); !ok {
+			return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 		}
-		return struct{}{}, err
+	}
+	var rerr *rpcError
+	_ = b.setSubscription(x.sess, server, p.URI, on, func(on bool) (upstreamSession, error) {
+		if c, ok := b.hub.Conn(server); !on && (!ok || !usable(c)) {
+			return nil, nil // the server is down: its session is gone, and what it was subscribed to
+		}
+		var asked upstreamSession
+		var res json.RawMessage
+		res, rerr = b.forward(ctx, x, server, x.msg.Method, p.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
+			asked = cs
+			if on {
+				return struct{}{}, cs.Subscribe(ctx, &mcp.SubscribeParams{URI: p.URI})
+			}
+			return struct{}{}, cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: p.URI})
+		})
+		if rerr == nil && string(res) != "{}" { // a tool-style answer: the server is unavailable
+			rerr = errorf(codeInternal, "%s", res)
+		}
+		if rerr != nil {
+			return nil, rerr
+		}
+		return asked, nil
 	})
 	if rerr != nil {
 		return nil, rerr
-	}
-	if string(res) != "{}" { // a tool-style answer: the server is unavailable
-		return nil, errorf(codeInternal, "%s", res)
 	}
 	return emptyResult, nil
 }

@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/mcptray/mcptray/mcphub/store"
 )
 
 // listener is a 2026-07-28 client's subscriptions/listen stream (LC-08):
@@ -57,8 +59,9 @@ func subscriptionMeta(id json.RawMessage) map[string]any {
 }
 
 // listen serves subscriptions/listen: acknowledge what will be sent, then
-// keep the stream open for notifications until the client closes it; on
-// shutdown the stream ends with a result (TC-15, LC-08).
+// keep the stream open for notifications until the client closes or
+// cancels it, or its token no longer verifies; on shutdown the stream
+// ends with a result (TC-15, LC-08).
 func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	var p struct {
 		Notifications *struct {
@@ -73,28 +76,66 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	}
 	n := p.Notifications
 	s := x.sess
+	// Over stdio the connection outlives the listen: notifications/cancelled
+	// with its ID ends it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer s.track(x.msg.ID, cancel)()
 	snap := b.snapshot(s.view)
-	var uris []string
+	var uris, mine []string // acknowledged; subscribed by this listen
 	for _, uri := range n.ResourceSubscriptions {
-		if server, ok := snap.owner(uri); ok {
-			uris = append(uris, uri)
-			if !s.subscribe(uri, true) {
-				continue // listed twice
-			}
-			if first, _ := b.countSubscription(server, uri, true); first {
-				b.forEachUpstream(view{server: server}, func(_ string, cs upstreamSession) {
-					_ = cs.Subscribe(ctx, &subscribeParams{URI: uri})
-				})
-			}
+		server, ok := snap.owner(uri)
+		if !ok {
+			continue
+		}
+		already := s.subscribed(uri)
+		err := b.setSubscription(s, server, uri, true, func(on bool) (upstreamSession, error) {
+			return b.upstreamSubscribe(server, uri, on)
+		})
+		if err != nil {
+			b.log.Warn("bridge: subscribing upstream failed", "server", server, "uri", uri, "err", err)
+			continue // not acknowledged: no updates will come
+		}
+		uris = append(uris, uri)
+		if !already {
+			mine = append(mine, uri)
 		}
 	}
+	l := &listener{id: x.msg.ID, tools: n.ToolsListChanged, prompts: n.PromptsListChanged, resources: n.ResourcesListChanged}
 	s.mu.Lock()
-	s.listener = &listener{id: x.msg.ID, tools: n.ToolsListChanged, prompts: n.PromptsListChanged, resources: n.ResourcesListChanged}
+	s.listener = l
 	s.stream = x.out
 	s.mu.Unlock()
-	s.initialized.Store(true)
-	if b.register(s) { // over stdio the stream's session already is
+	wasInitialized := s.initialized.Swap(true)
+	if b.register(s) {
+		// An HTTP request's session of its own ends with it; one opened
+		// with a client token ends when the token no longer verifies, as
+		// a GET stream does.
 		defer b.unregister(s)
+		if s.key != (store.TokenHash{}) && b.opts.Tokens != nil {
+			defer b.watchStream(s, s.key)()
+		}
+	} else {
+		// Over stdio the stream's session was registered already and goes
+		// on: what this listen set up ends with it.
+		defer func() {
+			s.mu.Lock()
+			current := s.listener == l
+			if current {
+				s.listener = nil
+			}
+			s.mu.Unlock()
+			if current {
+				s.initialized.Store(wasInitialized)
+			}
+			for _, uri := range mine {
+				if server, ok := s.subscription(uri); ok {
+					_ = b.setSubscription(s, server, uri, false, func(on bool) (upstreamSession, error) {
+						return b.upstreamSubscribe(server, uri, on)
+					})
+				}
+			}
+		}()
 	}
 
 	ack := map[string]any{
@@ -110,6 +151,12 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	select {
 	case <-ctx.Done():
 	case <-b.stop:
+	case <-s.gone:
+		select {
+		case <-b.stop: // shutting down
+		default:
+			return nil, errorf(codeInvalidRequest, "the client token is no longer valid (revoked or expired)")
+		}
 	}
 	data, _ := json.Marshal(subscriptionMeta(x.msg.ID))
 	return data, nil

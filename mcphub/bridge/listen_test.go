@@ -20,22 +20,44 @@ import (
 // subscribable is an upstream with one resource that counts the
 // subscribe and unsubscribe requests it gets.
 type subscribable struct {
+	*mcp.Server
 	url       string
 	subscribe atomic.Int32
 	unsub     atomic.Int32
 }
 
-func newSubscribable(t *testing.T) *subscribable {
+// subHooks run in the upstream's handlers, given the request's number
+// (from 1) and context; nil: none.
+type subHooks struct {
+	subscribe   func(n int32) error
+	unsubscribe func(ctx context.Context, n int32) error
+}
+
+func newSubscribable(t *testing.T) *subscribable { return newSubscribableWith(t, subHooks{}) }
+
+func newSubscribableWith(t *testing.T, h subHooks) *subscribable {
 	t.Helper()
 	u := &subscribable{}
-	s := mcp.NewServer(&mcp.Implementation{Name: "subs", Version: "1"}, &mcp.ServerOptions{
-		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { u.subscribe.Add(1); return nil },
-		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { u.unsub.Add(1); return nil },
+	u.Server = mcp.NewServer(&mcp.Implementation{Name: "subs", Version: "1"}, &mcp.ServerOptions{
+		SubscribeHandler: func(context.Context, *mcp.SubscribeRequest) error {
+			if n := u.subscribe.Add(1); h.subscribe != nil {
+				return h.subscribe(n)
+			}
+			return nil
+		},
+		UnsubscribeHandler: func(ctx context.Context, _ *mcp.UnsubscribeRequest) error {
+			if n := u.unsub.Add(1); h.unsubscribe != nil {
+				return h.unsubscribe(ctx, n)
+			}
+			return nil
+		},
 	})
-	s.AddResource(&mcp.Resource{URI: "file:///r", Name: "r"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "r"}}}, nil
-	})
-	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	for _, uri := range []string{"file:///r", "file:///s"} {
+		u.AddResource(&mcp.Resource{URI: uri, Name: uri[len(uri)-1:]}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "r"}}}, nil
+		})
+	}
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, nil))
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	u.url = srv.URL + "/mcp"
 	return u
@@ -49,7 +71,10 @@ func (u *subscribable) counts() string {
 func (r *rig) sharedSubscriptions(server, uri string) int {
 	r.bridge.mu.Lock()
 	defer r.bridge.mu.Unlock()
-	return r.bridge.subs[server+"\x00"+uri]
+	if e := r.bridge.subs[subKey(server, uri)]; e != nil {
+		return int(e.n.Load())
+	}
+	return 0
 }
 
 // The upstream is subscribed once however many IDEs subscribe, and

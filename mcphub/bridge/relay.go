@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,9 +100,13 @@ func (b *Bridge) ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificati
 
 // Request answers an upstream's sampling, elicitation or roots request by
 // asking the IDE whose call it belongs to (found by the call tag, or, where
-// the transport cannot tell, the server's only or latest call in flight).
+// the transport cannot tell, among the server's calls in flight).
 func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.Params, tag string) (mcp.Result, error) {
-	c := b.callFor(server, tag)
+	c, several := b.callFor(server, tag)
+	if several {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf(
+			"MCP Tray cannot route %s from %s to an IDE: several clients have calls in flight to it, and its transport does not say which call the request belongs to", method, server)}
+	}
 	if c == nil && method == "roots/list" {
 		// Asked outside any IDE's call (servers ask right after connecting):
 		// no IDE's folders apply, so there are none.
@@ -271,24 +276,34 @@ func withoutTag(m mcp.Meta) mcp.Meta {
 	return out
 }
 
-// callFor finds the call a server's request belongs to.
-func (b *Bridge) callFor(server, tag string) *call {
+// callFor finds the call a server's request belongs to: the tagged call
+// (none once it is over), or with no tag (stdio, legacy SSE) the server's
+// calls in flight, when they are all one session's: any of them then
+// reaches the right IDE, the latest is taken. Calls of several sessions
+// leave no way to tell (several): guessing would show one IDE's question
+// to another, and send its answer back as the first's.
+func (b *Bridge) callFor(server, tag string) (c *call, several bool) {
 	if tag != "" {
 		if v, ok := b.calls.Load(tag); ok {
-			return v.(*call)
+			return v.(*call), false
 		}
+		return nil, false
 	}
 	b.mu.Lock()
-	tags := b.active[server]
-	var latest string
-	if n := len(tags); n > 0 {
-		latest = tags[n-1]
-	}
+	tags := slices.Clone(b.active[server])
 	b.mu.Unlock()
-	if v, ok := b.calls.Load(latest); ok {
-		return v.(*call)
+	for _, t := range tags {
+		v, ok := b.calls.Load(t)
+		if !ok {
+			continue
+		}
+		next := v.(*call)
+		if c != nil && c.x.Load().sess != next.x.Load().sess {
+			return nil, true
+		}
+		c = next
 	}
-	return nil
+	return c, false
 }
 
 // inflight keeps, per server, the tags of its calls in flight, oldest first.
@@ -444,23 +459,4 @@ func randomID() string {
 	buf := make([]byte, 12)
 	_, _ = rand.Read(buf)
 	return hex.EncodeToString(buf)
-}
-
-// countSubscription tracks how many sessions subscribe to a server's
-// resource, and reports the first subscribe and the last unsubscribe.
-func (b *Bridge) countSubscription(server, uri string, on bool) (first, last bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	key := server + "\x00" + uri
-	n := b.subs[key]
-	if on {
-		b.subs[key] = n + 1
-		return n == 0, false
-	}
-	if n <= 1 {
-		delete(b.subs, key)
-		return false, n == 1
-	}
-	b.subs[key] = n - 1
-	return false, false
 }

@@ -93,7 +93,7 @@ type session struct {
 	logLevel string
 	pending  map[string]chan *message      // requests the bridge sent, by ID
 	inflight map[string]context.CancelFunc // the client's requests, by raw ID
-	subs     map[string]bool               // resource subscriptions
+	subs     map[string]string             // resource subscriptions: URI -> server; nil once unregistered
 	stream   sender                        // for unrelated messages (GET stream / the connection)
 	listener *listener                     // a 2026-07-28 subscriptions/listen stream
 	capsRaw  json.RawMessage               // the capabilities as declared
@@ -114,7 +114,7 @@ func (s *session) ownedBy(c caller) bool { return s.client == c.name && s.key ==
 
 func newSession(b *Bridge, v view, c caller) *session {
 	s := &session{b: b, view: v, client: c.name, key: c.key, pending: map[string]chan *message{},
-		inflight: map[string]context.CancelFunc{}, subs: map[string]bool{}, gone: make(chan struct{})}
+		inflight: map[string]context.CancelFunc{}, subs: map[string]string{}, gone: make(chan struct{})}
 	s.touch()
 	return s
 }
@@ -258,25 +258,46 @@ func (s *session) close() {
 	s.mu.Unlock()
 }
 
-// subscribe records that the session is (on) or is no longer subscribed
-// to uri, reporting whether that changed anything: only a change counts
-// in the bridge's subscriptions shared by every session.
-func (s *session) subscribe(uri string, on bool) bool {
+// subscribe records that the session is (on) subscribed to server's uri
+// or no longer is, reporting whether that changed anything: only a change
+// counts in the bridge's subscriptions shared by every session. An
+// unregistered session's subscriptions change no more.
+func (s *session) subscribe(uri, server string, on bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.subs[uri] == on {
+	if s.subs == nil {
+		return false
+	}
+	if _, was := s.subs[uri]; was == on {
 		return false
 	}
 	if on {
-		s.subs[uri] = true
+		s.subs[uri] = server
 	} else {
 		delete(s.subs, uri)
 	}
 	return true
 }
 
-func (s *session) subscribed(uri string) bool {
+// subscription is the server of the session's subscription to uri.
+func (s *session) subscription(uri string) (server string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.subs[uri]
+	server, ok = s.subs[uri]
+	return server, ok
+}
+
+func (s *session) subscribed(uri string) bool {
+	_, ok := s.subscription(uri)
+	return ok
+}
+
+// takeSubs ends the session's subscriptions (it is being unregistered) and
+// returns them, each once however often this runs.
+func (s *session) takeSubs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := s.subs
+	s.subs = nil
+	return subs
 }

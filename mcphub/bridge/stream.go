@@ -37,6 +37,11 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	}()
 	for {
 		line, err := readLine(r)
+		if errors.Is(err, errLineTooLong) {
+			// Its rest was skipped: the next line is the next message.
+			_ = w.send(encodeError(nil, errorf(codeInvalidRequest, "%v; it was skipped", err)))
+			continue
+		}
 		if len(bytes.TrimSpace(line)) > 0 {
 			msg, perr := parseMessage(line)
 			switch {
@@ -75,19 +80,28 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	}
 }
 
-var errLineTooLong = errors.New("a message is longer than 16 MiB")
+var errLineTooLong = errors.New("a message is longer than 16 MiB, the limit of one line")
 
+// readLine reads one line. A line over maxLine is read to its end but not
+// kept (errLineTooLong), so the connection can go on with the next one.
 func readLine(r *bufio.Reader) ([]byte, error) {
 	var buf []byte
+	tooLong := false
 	for {
 		chunk, err := r.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if len(buf) > maxLine {
+		if !tooLong {
+			buf = append(buf, chunk...)
+			if len(buf) > maxLine {
+				tooLong, buf = true, nil
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if tooLong {
 			return nil, errLineTooLong
 		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return buf, err
-		}
+		return buf, err
 	}
 }
 

@@ -7,10 +7,11 @@ import (
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
-// streamCheckPeriod is how often the tokens of open GET streams are checked
-// again. A stream outlives the request that checked its token; with the
-// store caching a verdict for as long, a revoked or expired token's streams
-// and sessions end within a second.
+// streamCheckPeriod is how often the tokens of open streams (GET, and
+// 2026-07-28 subscriptions/listen) are checked again. A stream outlives
+// the request that checked its token; with the store caching a verdict for
+// as long, a revoked or expired token's streams and sessions end within a
+// second.
 const streamCheckPeriod = 500 * time.Millisecond
 
 // watchStream puts a token-authenticated stream under the bridge's one
@@ -29,9 +30,9 @@ func (b *Bridge) watchStream(s *session, key store.TokenHash) (done func()) {
 }
 
 // checkStreams is the sweep's Tick. It must not wait (the clock is
-// shared), and a check may read the database and ending a session may
-// unsubscribe upstream, so the work runs on a goroutine of its own, one
-// at a time.
+// shared), and a check may read the database, so the work runs on a
+// goroutine of its own, one at a time (ending a session unsubscribes
+// upstream on goroutines of their own: a hung server cannot stop it).
 func (b *Bridge) checkStreams(time.Time) (pending bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
