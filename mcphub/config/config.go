@@ -195,8 +195,11 @@ func oauthEqual(a, b *OAuth) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
+	// Every field: one left out is a setting whose change is never applied
+	// (TestCompareSignInSettings).
 	return a.ClientID == b.ClientID && a.ClientSecretRef == b.ClientSecretRef &&
-		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort && a.Issuer == b.Issuer
+		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort && a.Issuer == b.Issuer &&
+		a.AllowPrivateNetwork == b.AllowPrivateNetwork
 }
 
 // Target is what the server points at, for display: its URL or its command

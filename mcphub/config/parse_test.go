@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -262,6 +263,22 @@ func TestCompare(t *testing.T) {
 	if strings.Join(d.Added, ",") != "add" || strings.Join(d.Removed, ",") != "drop" ||
 		strings.Join(d.Changed, ",") != "change" || strings.Join(d.Unchanged, ",") != "keep" || d.HubChanged {
 		t.Errorf("diff = %+v", d)
+	}
+}
+
+// Every sign-in setting counts: a server whose oauth block changed in any
+// key is restarted with it.
+func TestCompareSignInSettings(t *testing.T) {
+	base := `{"mcpServers": {"s": {"url": "https://a/mcp", "oauth": {"clientId": "c"%s}}}}`
+	old := mustParse(t, fmt.Sprintf(base, ""))
+	for _, extra := range []string{`, "allowPrivateNetwork": true`, `, "issuer": "https://login.example"`,
+		`, "scopes": "read"`, `, "callbackPort": 48900`} {
+		if d := Compare(old, mustParse(t, fmt.Sprintf(base, extra))); strings.Join(d.Changed, ",") != "s" {
+			t.Errorf("adding %s: %+v", extra, d)
+		}
+	}
+	if d := Compare(old, mustParse(t, fmt.Sprintf(base, ""))); strings.Join(d.Unchanged, ",") != "s" {
+		t.Errorf("the same settings: %+v", d)
 	}
 }
 
