@@ -98,7 +98,14 @@ func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions
 	defer sub.Close()
 	before := c.Status()
 	c.SetAuthenticating()
-	if err := ac.SignIn(ctx, oauth.SignInOptions{Open: o.Open, OnURL: o.OnURL, Challenge: ch}); err != nil {
+	err := ac.SignIn(ctx, oauth.SignInOptions{Open: o.Open, OnURL: o.OnURL, Challenge: ch})
+	// The connection now: a reload or a pause while the browser was open
+	// replaced the one the sign-in began with, and only the new one would
+	// ever connect (needs_auth waits for exactly this reconnect).
+	if cur, ok := h.conn(id); ok {
+		c = cur
+	}
+	if err != nil {
 		switch {
 		case ctx.Err() != nil && before.State == status.NeedsAuth:
 			// Cancelled by the person who started it: nothing failed, and

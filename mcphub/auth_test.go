@@ -231,6 +231,39 @@ func TestHubSignInCancelledKeepsTheReason(t *testing.T) {
 	}
 }
 
+// The server's entry is edited while the browser is open (the connection
+// the sign-in began with is replaced): the sign-in still ends connected.
+func TestHubSignInAcrossAReload(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(srv.Close) // after the hub's cleanup, which ends its open stream
+	h, path, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q}}}`, srv.URL()))
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	editWhileOpen := func(ctx context.Context, authURL string) error {
+		edited := fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q, "timeout": 30}}}`, srv.URL())
+		if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+			return err
+		}
+		reloaded := time.Now()
+		if err := h.Reload(); err != nil {
+			return err
+		}
+		// The new connection meets the 401 before the person is done.
+		for e := range sub.C {
+			if st := e.Status; e.Kind == status.KindStatus && st != nil && st.Server == "demo" &&
+				st.State == status.NeedsAuth && !st.Since.Before(reloaded) {
+				break
+			}
+		}
+		return follow(ctx, authURL)
+	}
+	if err := h.Authenticate(context.Background(), "demo", AuthenticateOptions{Open: editWhileOpen}); err != nil {
+		t.Fatalf("sign-in across a reload: %v", err)
+	}
+	if st := serverByID(h, "demo").Status; st.State != status.Connected {
+		t.Errorf("after the sign-in: %s %q", st.State, st.Reason)
+	}
+}
+
 func TestHubRefusesSignInForStdio(t *testing.T) {
 	h, _, _, _, _ := oauthHub(t, `{"mcpServers": {"local": {"command": "true", "disabled": true}}}`)
 	if err := h.Authenticate(context.Background(), "local", AuthenticateOptions{Open: follow}); err == nil {
