@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -15,69 +16,90 @@ import (
 // write); one report per save is the goal, well inside the 250 ms budget.
 const DefaultDebounce = 40 * time.Millisecond
 
+// pollEvery is how often the file is compared with what was last seen, for
+// edits that send no file events: a network file system (NFS, SMB, sshfs,
+// WSL's /mnt/c) edited from elsewhere, or no fsnotify at all.
+const pollEvery = 2 * time.Second
+
 // Watch calls onChange (from one goroutine, never concurrently) after the
 // file at path was written, replaced, renamed or removed, until ctx ends.
 //
 // It watches the folder, not the file: editors save by writing a new file
 // and renaming it over the old one, and a watch on the old file would be
 // lost with it (DEPENDENCIES.md §5). When path is a symbolic link (dotfile
-// managers), the folder of the link's target is watched too, and the
-// link is followed again whenever it changes. A watched folder that is
-// removed is looked for every second until it is back, then watched again.
+// managers), the folder of the link's target is watched too, even before
+// the target exists, and the link is followed again whenever it changes;
+// a folder the link no longer points into is no longer watched. A watched
+// folder that is removed is looked for every 2 s until it is back, then
+// watched again. Every 2 s the file's size, time and identity are also
+// compared with the last seen, so edits that send no events are noticed
+// too; without fsnotify (it cannot be created) that is all there is.
 func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.Logger, onChange func()) error {
+	return watch(ctx, path, debounce, log, onChange, watchOptions{newWatcher: fsnotify.NewWatcher})
+}
+
+// watchOptions lets tests take either way of noticing an edit away.
+type watchOptions struct {
+	newWatcher func() (*fsnotify.Watcher, error)
+	noPoll     bool // only file events count
+}
+
+func watch(ctx context.Context, path string, debounce time.Duration, log *slog.Logger, onChange func(), opts watchOptions) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", path, err)
 	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
+	fw := &fileWatch{abs: abs, seen: statFile(abs)}
+	if fw.w, err = opts.newWatcher(); err != nil {
+		fw.w = nil
+		// Often the per-user limit of inotify instances (128 by default).
+		log.Warn("cannot watch the configuration file for changes; polling it instead, so edits are noticed within 2 s", "err", err)
 	}
-	fw := &fileWatch{w: w, abs: abs, names: map[string]bool{abs: true}, dirs: map[string]bool{}}
-	fw.follow()
-	for dir := range fw.dirs {
-		if err := w.Add(dir); err != nil {
-			w.Close()
-			return fmt.Errorf("watch the folder %s: %w", dir, err)
-		}
+	if !fw.follow() {
+		log.Warn("cannot watch the configuration's folder; trying again every 2 s, and edits are noticed within 2 s meanwhile", "config", abs)
+		fw.missing = true
 	}
-	go fw.run(ctx, debounce, log, onChange)
+	go fw.run(ctx, debounce, log, onChange, !opts.noPoll)
 	return nil
 }
 
 // fileWatch is Watch's state, owned by its goroutine after Watch returns.
 type fileWatch struct {
-	w      *fsnotify.Watcher
-	abs    string          // the configuration's path
-	target string          // where the link at abs points; "" when it is not one
-	names  map[string]bool // abs and target: the files whose events count
-	dirs   map[string]bool // their folders, watched
+	w       *fsnotify.Watcher // nil without file events
+	abs     string            // the configuration's path
+	target  string            // where the link at abs points; "" when it is not one
+	names   map[string]bool   // abs and target: the files whose events count
+	dirs    map[string]bool   // their folders, watched
+	missing bool              // a folder is not watched (gone): try again on each tick
+	seen    fileStamp         // the file when last reported, for polling
 }
 
-// follow resolves the link at abs again, adding the new target's folder
-// to dirs (the caller watches it). A target that left keeps its folder
-// watched: an unneeded folder costs only events that are ignored.
-func (fw *fileWatch) follow() {
-	target, err := filepath.EvalSymlinks(fw.abs)
-	if err != nil || target == fw.abs {
-		target = ""
+// follow resolves the link at abs again and watches the folders of abs
+// and of its target, and no others: a folder the link left may be deleted
+// (home-manager's old generations), and its removal is no concern of ours.
+// It reports whether every folder is watched.
+func (fw *fileWatch) follow() bool {
+	fw.target = linkTarget(fw.abs)
+	fw.names = map[string]bool{fw.abs: true}
+	if fw.target != "" {
+		fw.names[fw.target] = true
 	}
-	if target != fw.target {
-		delete(fw.names, fw.target)
-		fw.target = target
-	}
-	if target != "" {
-		fw.names[target] = true
-	}
+	dirs := map[string]bool{}
 	for name := range fw.names {
-		fw.dirs[filepath.Dir(name)] = true
+		dirs[filepath.Dir(name)] = true
 	}
-}
-
-// watchAll (re)adds every folder's watch, reporting whether all are on.
-func (fw *fileWatch) watchAll() bool {
+	old := fw.dirs
+	fw.dirs = dirs
+	if fw.w == nil {
+		return true
+	}
+	for dir := range old {
+		if !dirs[dir] {
+			_ = fw.w.Remove(dir) // fails only when the watch went with its folder
+		}
+	}
 	ok := true
-	for dir := range fw.dirs {
+	for dir := range dirs {
 		if fw.w.Add(dir) != nil {
 			ok = false
 		}
@@ -85,23 +107,81 @@ func (fw *fileWatch) watchAll() bool {
 	return ok
 }
 
-func (fw *fileWatch) run(ctx context.Context, debounce time.Duration, log *slog.Logger, onChange func()) {
-	defer fw.w.Close()
+// linkTarget is the file the link at abs finally points to, "" when abs
+// is not a link. A target that does not exist yet (a dotfile link made
+// before its file) is found by reading the links hop by hop.
+func linkTarget(abs string) string {
+	if target, err := filepath.EvalSymlinks(abs); err == nil {
+		if target == abs {
+			return ""
+		}
+		return target
+	}
+	p := abs
+	for range 40 { // as many hops as Linux follows
+		dest, err := os.Readlink(p)
+		if err != nil {
+			break // p is not a link: the end of the chain
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(p), dest)
+		}
+		p = dest
+	}
+	if p == abs {
+		return ""
+	}
+	return p
+}
+
+// fileStamp is what polling compares: the link at abs (or the file, when
+// abs is not a link) and the file it leads to; nil when missing.
+type fileStamp struct{ link, file os.FileInfo }
+
+// statFile costs one stat, or two for a link.
+func statFile(abs string) fileStamp {
+	var s fileStamp
+	if fi, err := os.Lstat(abs); err == nil {
+		s.link, s.file = fi, fi
+		if fi.Mode()&os.ModeSymlink != 0 {
+			s.file = nil
+			if fi, err := os.Stat(abs); err == nil {
+				s.file = fi
+			}
+		}
+	}
+	return s
+}
+
+func (s fileStamp) same(o fileStamp) bool {
+	return sameFile(s.link, o.link) && sameFile(s.file, o.file)
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && os.SameFile(a, b)
+}
+
+func (fw *fileWatch) run(ctx context.Context, debounce time.Duration, log *slog.Logger, onChange func(), poll bool) {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if fw.w != nil {
+		defer fw.w.Close()
+		events, errs = fw.w.Events, fw.w.Errors
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var lookAgain *time.Ticker // while a watched folder is gone
-	var lookAgainC <-chan time.Time
-	defer func() {
-		if lookAgain != nil {
-			lookAgain.Stop()
-		}
-	}()
+	// One ticker polls the file and looks for a missing folder.
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case ev, ok := <-fw.w.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return
 			}
@@ -109,35 +189,38 @@ func (fw *fileWatch) run(ctx context.Context, debounce time.Duration, log *slog.
 			switch {
 			case fw.dirs[name] && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0:
 				// The folder itself went, and its watch with it.
-				if lookAgain == nil {
+				if !fw.missing {
 					log.Warn("the configuration's folder is gone; watching for it to come back", "folder", name)
-					lookAgain = time.NewTicker(time.Second)
-					lookAgainC = lookAgain.C
+					fw.missing = true
 				}
 				timer.Reset(debounce)
 			case fw.names[name] && ev.Op&(fsnotify.Create|fsnotify.Write|fsnotify.Rename|fsnotify.Remove) != 0:
 				if name == fw.abs && fw.target != "" || ev.Op&fsnotify.Create != 0 {
 					fw.follow() // a link re-pointed, or one made where a file was
-					fw.watchAll()
 				}
 				timer.Reset(debounce)
 			}
-		case err, ok := <-fw.w.Errors:
+		case err, ok := <-errs:
 			if !ok {
 				return
 			}
 			log.Warn("config watcher", "err", err)
 			// An overflow means events were lost: check the file anyway.
 			timer.Reset(debounce)
-		case <-lookAgainC:
-			fw.follow()
-			if fw.watchAll() {
+		case <-tick.C:
+			if fw.missing && fw.follow() {
 				log.Info("the configuration's folder is back; watching it again")
-				lookAgain.Stop()
-				lookAgain, lookAgainC = nil, nil
+				fw.missing = false
+				timer.Reset(debounce)
+			}
+			if poll && !statFile(fw.abs).same(fw.seen) {
+				fw.follow() // the link may have been re-pointed unseen
 				timer.Reset(debounce)
 			}
 		case <-timer.C:
+			// Taken before the reload reads the file: an edit in between
+			// is then reported again rather than missed.
+			fw.seen = statFile(fw.abs)
 			onChange()
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // Each way editors save must produce a change report, promptly.
@@ -136,28 +138,35 @@ func TestWatchFolderRecreated(t *testing.T) {
 	expectChange(t, changed, "the folder removed")
 	_ = os.MkdirAll(dir, 0o700)
 	write(t, path, "b")
-	expectChange(t, changed, "the folder back with the file") // found by the look every second
+	expectChange(t, changed, "the folder back with the file") // found by the look every 2 s
 	write(t, path, "c")
 	expectChange(t, changed, "an edit in the recreated folder")
 }
 
-// startWatch watches path until the test ends; each report is a value.
+// startWatch watches path by file events alone (polling would hide a
+// missed event) until the test ends; each report is a value.
 func startWatch(t *testing.T, path string) <-chan struct{} {
+	t.Helper()
+	return startWatchWith(t, path, slog.Default(), watchOptions{newWatcher: fsnotify.NewWatcher, noPoll: true})
+}
+
+func startWatchWith(t *testing.T, path string, log *slog.Logger, opts watchOptions) <-chan struct{} {
 	t.Helper()
 	changed := make(chan struct{}, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := Watch(ctx, path, DefaultDebounce, slog.Default(), func() { changed <- struct{}{} }); err != nil {
+	if err := watch(ctx, path, DefaultDebounce, log, func() { changed <- struct{}{} }, opts); err != nil {
 		t.Fatal(err)
 	}
 	return changed
 }
 
+// expectChange waits long enough for a poll (every 2 s) on a busy machine.
 func expectChange(t *testing.T, changed <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-changed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatalf("%s was not reported", what)
 	}
 	for len(changed) > 0 { // one report per step is all this asks

@@ -77,30 +77,74 @@ func (s *Store) dataKey() ([]byte, error) {
 		return s.key, nil
 	}
 	key, err := s.keys.GetKey()
-	switch {
-	case err == nil:
-		if len(key) != 32 {
-			return nil, fmt.Errorf("the data key in %s has %d bytes, not 32", s.keys.Describe(), len(key))
-		}
-	case errors.Is(err, ErrNotFound):
-		// A new key would make existing records unreadable: only create one
-		// when there are none.
-		if n := s.countRecords(); n > 0 {
-			return nil, fmt.Errorf("the data key is missing from %s but %d encrypted secrets exist in %s; "+
-				"restore the keyring, or run 'mcptray secret reset' to delete them", s.keys.Describe(), n, s.dir)
-		}
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := s.keys.SetKey(key); err != nil {
-			return nil, fmt.Errorf("store the data key in %s: %w", s.keys.Describe(), err)
-		}
-	default:
-		return nil, fmt.Errorf("read the data key from %s: %w", s.keys.Describe(), err)
+	if errors.Is(err, ErrNotFound) {
+		key, err = s.createKey()
+	} else if err != nil {
+		err = fmt.Errorf("read the data key from %s: %w", s.keys.Describe(), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("the data key in %s has %d bytes, not 32", s.keys.Describe(), len(key))
 	}
 	s.key = key
 	return key, nil
+}
+
+// createKey stores a new data key, unless another process (the hub signing
+// in while 'mcptray secret set' runs) got there first: under the folder's
+// lock the keyring is read again, and that process's key is used. Two keys
+// would leave the records written under the replaced one undecryptable.
+func (s *Store) createKey() ([]byte, error) {
+	unlock, err := s.lockKeyCreation()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	key, err := s.keys.GetKey()
+	if err == nil {
+		return key, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("read the data key from %s: %w", s.keys.Describe(), err)
+	}
+	// A new key would make existing records unreadable: only create one
+	// when there are none.
+	if n := s.countRecords(); n > 0 {
+		return nil, fmt.Errorf("the data key is missing from %s but %d encrypted secrets exist in %s; "+
+			"restore the keyring, or run 'mcptray secret reset' to delete them", s.keys.Describe(), n, s.dir)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := s.keys.SetKey(key); err != nil {
+		return nil, fmt.Errorf("store the data key in %s: %w", s.keys.Describe(), err)
+	}
+	return key, nil
+}
+
+// lockKeyCreation takes the exclusive lock on the folder's key.lock,
+// waiting while another process holds it. It is held only while a key is
+// created, never around reading or writing records.
+func (s *Store) lockKeyCreation() (unlock func(), err error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", s.dir, err)
+	}
+	p := filepath.Join(s.dir, "key.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return func() {
+		_ = unlockFile(f)
+		f.Close()
+	}, nil
 }
 
 func (s *Store) countRecords() int {
