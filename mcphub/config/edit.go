@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
 )
@@ -99,10 +100,17 @@ func SetDisabled(path, name string, disabled bool) (Edit, error) {
 	return Edit{Name: name, Entry: out}, nil
 }
 
+var applyMu sync.Mutex
+
 // Apply makes the edit to the file at path (following a symlink to the
 // real file) after checking that the result is a valid configuration. The
 // error of an invalid result names the problem as Load would.
 func Apply(path string, e Edit, opts Options) error {
+	// One edit at a time from read to write: two at once (the window's
+	// actions run on goroutines of their own) would each write the file as
+	// it read it, and the first edit would be lost.
+	applyMu.Lock()
+	defer applyMu.Unlock()
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return fmt.Errorf("open the configuration: %w", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -277,5 +278,41 @@ func TestEntryReadsLikeLoad(t *testing.T) {
 	}
 	if _, err := Entry(path, "nope"); !errors.Is(err, ErrNoSuchServer) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("unknown server: %v", err)
+	}
+}
+
+// Two edits at once (the window's actions run on goroutines of their own)
+// are both applied.
+func TestConcurrentEditsAreBothApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	for round := range 30 {
+		if err := os.WriteFile(path, []byte(`{"mcpServers": {"a": {"url": "https://a.example/mcp"}, "b": {"url": "https://b.example/mcp"}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, name := range []string{"a", "b"} {
+			wg.Go(func() {
+				<-start
+				e, err := SetDisabled(path, name, true)
+				if err == nil {
+					err = Apply(path, e, Options{})
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		cfg, err := Load(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range cfg.Servers {
+			if !s.Disabled {
+				t.Fatalf("round %d: the edit of %s was lost", round, s.ID)
+			}
+		}
 	}
 }
