@@ -322,27 +322,44 @@ func TestHubKeyringLocked(t *testing.T) {
 }
 
 // Reading a server's client secret from the keyring (which can wait for
-// the keyring to be unlocked) does not hold the hub's lock: the window and
-// the bridge still get the servers meanwhile.
+// the keyring to be unlocked) does not hold the hub: a reload does not
+// read it at all (the sign-in or refresh that needs it does), and while a
+// sign-in waits for it the window and the bridge still get the servers.
 func TestSecretReadDoesNotHoldTheHub(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{Clients: []oauthtest.Client{{ID: "app", Secret: "s3cret-value"}}})
+	t.Cleanup(srv.Close) // after the hub's cleanup, which ends its open stream
 	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(`{"mcpServers": {"slack": {"url": "http://127.0.0.1:9/mcp",
-		"oauth": {"clientId": "app", "clientSecret": "${keyring:slack-secret}"}}}}`), 0o600); err != nil {
+	cfg := fmt.Sprintf(`{"mcpServers": {"slack": {"url": %q, "oauth": {"clientId": "app", "clientSecret": "${keyring:slack-secret}"}}}}`, srv.URL())
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), CallbackPort: 46000 + int(time.Now().UnixNano()%500)*10})
+	var h *Hub
+	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), CallbackPort: 46000 + int(time.Now().UnixNano()%500)*10,
+		OnEvent: func(s string, e oauth.Event) { h.OnAuthEvent(s, e) }})
 	t.Cleanup(m.Close)
 	reading, unlock := make(chan struct{}), make(chan struct{})
-	h := New(Options{ConfigPath: path, OAuth: m,
+	var once sync.Once
+	h = New(Options{ConfigPath: path, OAuth: m,
+		Upstream:      upstream.Options{Backoff: upstream.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}},
 		ConfigOptions: config.Options{LookupSecret: func(string) (string, bool, error) { return "", true, nil }},
 		ResolveSecret: func(string) (string, error) {
-			close(reading)
+			once.Do(func() { close(reading) })
 			<-unlock
 			return "s3cret-value", nil
 		}})
-	t.Cleanup(h.Close)
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- h.Reload() }()
+	sub := h.Subscribe(4096)
+	t.Cleanup(func() { sub.Close(); h.Close() })
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, h, sub, map[string]status.State{"slack": status.NeedsAuth})
+	select {
+	case <-reading:
+		t.Fatal("the reload (or the connection) read the client secret")
+	default:
+	}
+	signedIn := make(chan error, 1)
+	go func() { signedIn <- h.Authenticate(context.Background(), "slack", AuthenticateOptions{Open: follow}) }()
 	<-reading
 	answered := make(chan int, 1)
 	go func() { answered <- len(h.Servers()) }()
@@ -352,8 +369,8 @@ func TestSecretReadDoesNotHoldTheHub(t *testing.T) {
 		t.Error("the hub did not answer while a secret was read from the keyring")
 	}
 	close(unlock)
-	if err := <-reloaded; err != nil {
-		t.Fatal(err)
+	if err := <-signedIn; err != nil {
+		t.Fatalf("sign-in once the secret was read: %v", err)
 	}
 }
 
