@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/status"
 )
@@ -80,5 +81,42 @@ func TestSecretSetFromPipeKeepsEveryLine(t *testing.T) {
 	}
 	if string(got) != pem {
 		t.Errorf("stored %q, want %q", got, pem)
+	}
+}
+
+// A keyring that cannot be read (here: opened with the wrong password)
+// holds back only the server whose entry needs a value from it. validate
+// says it could not check that entry; the hub runs the rest of the file.
+func TestUnreadableKeyringHoldsBackOneServer(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {
+  "needs": {"command": %q, "env": {"TOKEN": "${keyring:tok}"}},
+  "free": {"command": %q}
+}}`, testpeers.EverythingServerBin(t), testpeers.EverythingServerBin(t)))
+	cmd := exec.Command(binPath, "secret", "set", "tok")
+	cmd.Env = u.env
+	cmd.Stdin = strings.NewReader("s3cret\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("secret set: %v\n%s", err, out)
+	}
+	u.env = append(u.env, "MCPTRAY_KEYRING_PASSWORD=not-the-password") // the last one counts
+
+	_, stderr, code := u.run(t, "validate")
+	if code != exitFail || !strings.Contains(stderr, `server "needs": "env".TOKEN: reading ${keyring:tok} from the keyring failed`) ||
+		!strings.Contains(stderr, "could not be checked fully: the keyring could not be read for 1 server(s)") {
+		t.Errorf("validate: exit %d\n%s", code, stderr)
+	}
+
+	u.serve(t)
+	u.watch(t).until(t, "needs held back and free connected", func(st *control.StatusResponse) bool {
+		states := map[string]status.State{}
+		for _, s := range st.Servers {
+			states[s.ID] = s.Status.State
+		}
+		return st.ConfigError == "" && states["needs"] == status.Error && states["free"] == status.Connected
+	})
+	out, _, _ := u.run(t, "status")
+	if !strings.Contains(out, "reading ${keyring:tok} from the keyring failed") || strings.Contains(out, "s3cret") {
+		t.Errorf("status:\n%s", out)
 	}
 }

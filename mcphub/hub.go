@@ -54,6 +54,11 @@ type Hub struct {
 	paused bool // every server held disconnected (SetPaused)
 	closed bool // Close has begun: nothing starts any more
 
+	// A reload again while a server waits for the keyring (retrySecrets).
+	secretRetry    *time.Timer
+	secretRetries  int
+	secretRetryMin time.Duration // secretRetryMin; shorter in tests
+
 	stopping sync.WaitGroup // replaced connections stopping in the background
 }
 
@@ -77,6 +82,8 @@ func New(opts Options) *Hub {
 		bus:   status.NewBus(),
 		conns: map[string]*conn{},
 		cfg:   config.Default(opts.ConfigPath), // a bridge started before a good file is read keeps the safe defaults
+
+		secretRetryMin: secretRetryMin,
 	}
 }
 
@@ -124,8 +131,68 @@ func (h *Hub) Reload() error {
 	for _, w := range cfg.Warnings {
 		h.log.Warn("configuration", "warning", w.String())
 	}
+	waiting := h.keepReadSecrets(cfg)
 	h.apply(cfg)
+	h.retrySecrets(waiting)
 	return nil
+}
+
+// keepReadSecrets handles the servers of cfg whose keyring values cannot
+// be read now (a keyring locked after the hub started, or not yet unlocked
+// at login). One already running keeps the entry it was started with,
+// values and all, rather than being restarted without them; one not
+// running starts held back (upstream shows why). It reports whether any
+// server waits for the keyring.
+func (h *Hub) keepReadSecrets(cfg *config.Config) bool {
+	waiting := false
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	level := slog.LevelWarn
+	if h.secretRetries > 0 {
+		level = slog.LevelDebug // said when the wait began, not at every retry
+	}
+	ctx := context.Background()
+	for i, s := range cfg.Servers {
+		if s.SecretUnreadable == nil {
+			continue
+		}
+		waiting = true
+		old := h.cfg.Server(s.ID)
+		if _, running := h.conns[s.ID]; !running || old == nil || old.SecretUnreadable != nil || old.Disabled {
+			h.log.Log(ctx, level, "a server waits for the keyring", "server", s.ID, "reason", s.SecretUnreadable.String())
+			continue
+		}
+		kept := *old
+		kept.Pos = s.Pos
+		cfg.Servers[i] = kept
+		h.log.Log(ctx, level, "the keyring cannot be read; the server keeps running with the values read before, and edits to its entry wait until the keyring can be read",
+			"server", s.ID, "reason", s.SecretUnreadable.String())
+	}
+	return waiting
+}
+
+// Keyring retry delays: the first soon (a login's unlock), then doubling.
+const (
+	secretRetryMin = 10 * time.Second
+	secretRetryMax = 2 * time.Minute
+)
+
+// retrySecrets reads the file again later while a server waits for the
+// keyring, and stops once none does. Called under reloadMu.
+func (h *Hub) retrySecrets(waiting bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.secretRetry != nil {
+		h.secretRetry.Stop()
+		h.secretRetry = nil
+	}
+	if !waiting || h.closed {
+		h.secretRetries = 0
+		return
+	}
+	delay := min(h.secretRetryMin<<min(h.secretRetries, 8), secretRetryMax)
+	h.secretRetries++
+	h.secretRetry = time.AfterFunc(delay, func() { _ = h.Reload() })
 }
 
 // apply moves the running servers to cfg, touching only what changed.
@@ -277,11 +344,18 @@ func (h *Hub) conn(id string) (*conn, bool) {
 // ErrUnknownServer is returned for a server ID that is not configured.
 var ErrUnknownServer = errors.New("no such server in the configuration")
 
-// Reconnect drops a server's session and connects again at once.
+// Reconnect drops a server's session and connects again at once. A server
+// waiting for the keyring has it read again instead.
 func (h *Hub) Reconnect(id string) error {
 	c, ok := h.Conn(id)
 	if !ok {
 		return fmt.Errorf("reconnect %q: %w", id, ErrUnknownServer)
+	}
+	if c.Server().SecretUnreadable != nil {
+		if err := h.Reload(); err != nil {
+			return fmt.Errorf("reconnect %q: read the configuration again: %w", id, err)
+		}
+		return nil
 	}
 	c.Reconnect()
 	return nil
@@ -304,6 +378,9 @@ func (h *Hub) Close() {
 	h.closed = true
 	conns := h.conns
 	h.conns = map[string]*conn{}
+	if h.secretRetry != nil {
+		h.secretRetry.Stop()
+	}
 	h.mu.Unlock()
 	h.reloadMu.Unlock()
 	for _, c := range conns {

@@ -116,6 +116,13 @@ type Server struct {
 	Timeout         time.Duration // per request
 	OAuth           *OAuth
 
+	// SecretUnreadable is set when a ${keyring:} value in "headers" or
+	// "env" could not be read (the keyring is locked or failing; not when
+	// the entry does not exist, which is an error in the file). The server
+	// cannot start until the value can be read; the rest of the file runs
+	// meanwhile. Never set on a disabled server, which needs no secrets.
+	SecretUnreadable *Issue
+
 	// Pos is where the entry starts in the file. It is not part of the
 	// server's identity: moving an entry does not restart it.
 	Pos Position
@@ -188,7 +195,16 @@ func (s Server) Equal(o Server) bool {
 		s.Command == o.Command && slices.Equal(s.Args, o.Args) &&
 		maps.Equal(s.Env, o.Env) && s.Cwd == o.Cwd && s.Disabled == o.Disabled &&
 		s.ProtocolVersion == o.ProtocolVersion && s.Timeout == o.Timeout &&
-		oauthEqual(s.OAuth, o.OAuth)
+		oauthEqual(s.OAuth, o.OAuth) && issueEqual(s.SecretUnreadable, o.SecretUnreadable)
+}
+
+// issueEqual compares two issues' messages; where they are is not a
+// setting.
+func issueEqual(a, b *Issue) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Msg == b.Msg
 }
 
 func oauthEqual(a, b *OAuth) bool {

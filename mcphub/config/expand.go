@@ -57,8 +57,9 @@ func (b *builder) expand(n *node, field string, secretsAllowed bool) string {
 	}
 }
 
-// lookupSecret resolves a keyring reference, reporting a missing entry or an
-// unavailable keyring at off.
+// lookupSecret resolves a keyring reference, reporting a missing entry or
+// no keyring at off. A keyring that cannot be read now (locked) is noted
+// for the server instead: it waits, the rest of the file does not.
 func (b *builder) lookupSecret(off int, field, name string) string {
 	if b.opts.LookupSecret == nil {
 		b.issue(off, "%s: ${keyring:%s} cannot be resolved: no keyring is available", field, name)
@@ -67,7 +68,10 @@ func (b *builder) lookupSecret(off int, field, name string) string {
 	v, found, err := b.opts.LookupSecret(name)
 	switch {
 	case err != nil:
-		b.issue(off, "%s: reading ${keyring:%s} from the keyring failed: %v", field, name, err)
+		if b.unreadable == nil {
+			is := b.at(off, "%s: reading ${keyring:%s} from the keyring failed: %v", field, name, err)
+			b.unreadable = &is
+		}
 	case !found:
 		b.issue(off, "%s: ${keyring:%s} does not exist in the keyring (add it with 'mcptray secret set %s')", field, name, name)
 	}

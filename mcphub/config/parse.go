@@ -20,8 +20,10 @@ type Options struct {
 	// LookupEnv resolves ${env:NAME}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// LookupSecret resolves ${keyring:NAME}. found=false means there is no
-	// such entry; err means the keyring could not be asked. nil means no
-	// keyring is available, and every ${keyring:...} is an error.
+	// such entry (an error in the file); err means the keyring could not be
+	// asked, and only the server that needs the value waits for it (see
+	// Server.SecretUnreadable). nil means no keyring is available, and
+	// every ${keyring:...} is an error.
 	LookupSecret func(name string) (value string, found bool, err error)
 	// HomeDir resolves ${userHome}; empty means os.UserHomeDir.
 	HomeDir string
@@ -76,6 +78,9 @@ type builder struct {
 	opts     Options
 	issues   []Issue
 	warnings []Issue
+	// unreadable is the first keyring value of the server being built that
+	// could not be read.
+	unreadable *Issue
 }
 
 func (b *builder) at(off int, format string, args ...any) Issue {
@@ -289,6 +294,7 @@ func (b *builder) server(m member) (Server, bool) {
 		return s, false
 	}
 	before := len(b.issues)
+	b.unreadable = nil
 
 	var typeNode *node
 	for _, mm := range n.members {
@@ -365,6 +371,9 @@ func (b *builder) server(m member) (Server, bool) {
 	}
 
 	b.transport(&s, n, typeNode, where)
+	if !s.Disabled {
+		s.SecretUnreadable = b.unreadable
+	}
 	return s, len(b.issues) == before
 }
 

@@ -163,8 +163,6 @@ func TestBadInput(t *testing.T) {
 			`config.json:1:17: server name "MCPTray" is reserved for MCP Tray's own tools`},
 		{"missing keyring entry", `{"mcpServers": {"a": {"url": "https://x", "headers": {"Authorization": "Bearer ${keyring:nope}"}}}}`,
 			`config.json:1:72: server "a": "headers".Authorization: ${keyring:nope} does not exist in the keyring (add it with 'mcptray secret set nope')`},
-		{"keyring unavailable", `{"mcpServers": {"a": {"url": "https://x", "headers": {"K": "${keyring:locked}"}}}}`,
-			`config.json:1:60: server "a": "headers".K: reading ${keyring:locked} from the keyring failed: the keyring is locked`},
 		{"keyring in args", `{"mcpServers": {"a": {"command": "x", "args": ["${keyring:gh}"]}}}`,
 			`config.json:1:48: server "a": "args": ${keyring:gh} is only allowed in "headers" and "env" values, where it cannot leak into logs or process lists`},
 		{"unset env var", `{"mcpServers": {"a": {"command": "x", "env": {"A": "${env:NOPE}"}}}}`,
@@ -208,6 +206,42 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// A keyring that cannot be read (locked) holds back only the server that
+// needs it: the file is valid, the others run.
+func TestUnreadableKeyringHoldsBackOneServer(t *testing.T) {
+	cfg := mustParse(t, `{"mcpServers": {
+  "a": {"url": "https://x", "headers": {"K": "${keyring:locked}", "L": "${keyring:locked}"}},
+  "b": {"command": "x", "env": {"T": "${keyring:gh}"}},
+  "off": {"command": "x", "env": {"T": "${keyring:locked}"}, "disabled": true}
+}}`)
+	a, b, off := cfg.Server("a"), cfg.Server("b"), cfg.Server("off")
+	if a.SecretUnreadable == nil {
+		t.Fatal("a: SecretUnreadable not set")
+	}
+	want := `config.json:2:46: server "a": "headers".K: reading ${keyring:locked} from the keyring failed: the keyring is locked`
+	if got := a.SecretUnreadable.String(); got != want {
+		t.Errorf("a: got  %s\nwant %s", got, want)
+	}
+	if b.SecretUnreadable != nil || b.Env["T"] != "secret-from-keyring" {
+		t.Errorf("b: %+v", b)
+	}
+	if off.SecretUnreadable != nil {
+		t.Errorf("a disabled server needs no secrets: %v", off.SecretUnreadable)
+	}
+	// Once it can be read the server is a changed one (it starts); the
+	// same failure again is not (it is not restarted for nothing).
+	readable := *a
+	readable.SecretUnreadable = nil
+	if a.Equal(readable) {
+		t.Error("an entry whose keyring value became readable compares equal")
+	}
+	again := *a
+	again.SecretUnreadable = &Issue{Position: Position{9, 9}, Msg: a.SecretUnreadable.Msg}
+	if !a.Equal(again) {
+		t.Error("the same keyring failure at another place compares unequal")
 	}
 }
 

@@ -317,6 +317,14 @@ func (c *Conn) run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
+	if u := c.srv.SecretUnreadable; u != nil {
+		// The hub reads the file again (and so the keyring) until the value
+		// can be read, and then starts a new connection in this one's place.
+		reason := u.Msg + "; MCP Tray tries again every 2 minutes at most, and at once on Reconnect"
+		c.setStatus(func(s *status.Status) { s.State, s.Reason = status.Error, reason })
+		<-ctx.Done()
+		return
+	}
 	failures := 0
 	connecting := false // the status says connecting already (see the session's end)
 	for {
