@@ -118,6 +118,35 @@ func TestForwardingThroughBothEras(t *testing.T) {
 	}
 }
 
+// A person who takes longer than the server's timeout to answer its
+// question (an elicitation form) does not time the call out: the call's
+// clock stops while the IDE is asked, in every era on both sides.
+func TestSlowAnswerDoesNotTimeTheCallOut(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	peer := testpeers.StartEverythingHTTP(t)
+	r := newRig(t, cfgServers(
+		"ev", fmt.Sprintf(`{"url": %q, "timeout": %g}`, peer.URL, timeout.Seconds()),
+		"evl", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "timeout": %g}`, peer.URL, timeout.Seconds()),
+	), rigOptions{})
+	r.wait(t, map[string]status.State{"ev": status.Connected, "evl": status.Connected})
+	for _, up := range []string{"ev", "evl"} {
+		for _, ide := range ides(r, "") {
+			t.Run(up+"/"+ide.name, func(t *testing.T) {
+				cs := ide.connect(t, &mcp.ClientOptions{
+					ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+						time.Sleep(3 * timeout) // the person reading the form: the time is what is tested
+						return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"username": "ada"}}, nil
+					},
+				})
+				res := callTool(t, cs, up+"__test_elicitation", map[string]any{"message": "who are you?"})
+				if msg := text(t, res); res.IsError || !strings.Contains(msg, "action=accept") || !strings.Contains(msg, "ada") {
+					t.Errorf("elicitation answered after %v with a %v timeout: %q (isError %v)", 3*timeout, timeout, msg, res.IsError)
+				}
+			})
+		}
+	}
+}
+
 // blockingUpstream has a tool that waits until it is cancelled, and one
 // that asks the IDE for sampling and then withdraws the request.
 type blockingUpstream struct {

@@ -41,10 +41,22 @@ func (b *Bridge) afterTick(d time.Duration, f func()) {
 type deadlineCtx struct {
 	context.Context // context.WithCancelCause's
 	cancel          context.CancelCauseFunc
-	deadline        time.Time
+	dl              *deadlines
+	// Under dl.mu: the deadline, and while held (holds > 0) the time that
+	// was left when the first hold began.
+	deadline time.Time
+	holds    int
+	left     time.Duration
 }
 
-func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *deadlineCtx) Deadline() (time.Time, bool) {
+	c.dl.mu.Lock()
+	defer c.dl.mu.Unlock()
+	if c.holds > 0 {
+		return time.Now().Add(c.left), true
+	}
+	return c.deadline, true
+}
 
 func (c *deadlineCtx) Err() error {
 	err := c.Context.Err()
@@ -58,8 +70,8 @@ func (c *deadlineCtx) Err() error {
 // bridge's ticker.
 func (b *Bridge) withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c := &deadlineCtx{Context: ctx, cancel: cancel, deadline: time.Now().Add(d)}
 	dl := &b.deadlines
+	c := &deadlineCtx{Context: ctx, cancel: cancel, dl: dl, deadline: time.Now().Add(d)}
 	dl.mu.Lock()
 	if dl.ctxs == nil {
 		dl.ctxs = map[*deadlineCtx]struct{}{}
@@ -68,10 +80,45 @@ func (b *Bridge) withTimeout(d time.Duration) (context.Context, context.CancelFu
 	dl.mu.Unlock()
 	b.deadlineTicker.Poke()
 	return c, func() {
+		cancel(context.Canceled) // first: a hold released meanwhile sees it (holdDeadline)
 		dl.mu.Lock()
 		delete(dl.ctxs, c)
 		dl.mu.Unlock()
-		cancel(context.Canceled)
+	}
+}
+
+// holdDeadline stops the clock of ctx (a withTimeout context) until
+// release is called: time a person spends answering a server's question
+// (elicitation, sampling) is not the server's time. Holds nest. For any
+// other context it does nothing.
+func (b *Bridge) holdDeadline(ctx context.Context) (release func()) {
+	c, ok := ctx.(*deadlineCtx)
+	if !ok {
+		return func() {}
+	}
+	dl := &b.deadlines
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if _, running := dl.ctxs[c]; !running && c.holds == 0 {
+		return func() {} // expired or cancelled already
+	}
+	if c.holds == 0 {
+		c.left = time.Until(c.deadline)
+		delete(dl.ctxs, c)
+	}
+	c.holds++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			dl.mu.Lock()
+			c.holds--
+			if c.holds == 0 && c.Context.Err() == nil {
+				c.deadline = time.Now().Add(c.left)
+				dl.ctxs[c] = struct{}{}
+			}
+			dl.mu.Unlock()
+			b.deadlineTicker.Poke()
+		})
 	}
 }
 

@@ -66,3 +66,46 @@ func TestAfterTick(t *testing.T) {
 		t.Fatalf("%d functions still kept after they ran", left)
 	}
 }
+
+// A held deadline does not pass while held (holds nest), runs on with the
+// time that was left once the last hold is released, and a hold released
+// after the call ended leaves nothing behind.
+func TestHoldDeadline(t *testing.T) {
+	b := New(Options{})
+	defer b.Close()
+	tick := func(now time.Time) { b.deadlines.expire(now) } // the ticker's step, at a chosen time
+
+	ctx, cancel := b.withTimeout(time.Minute)
+	defer cancel()
+	first := b.holdDeadline(ctx)
+	second := b.holdDeadline(ctx)
+	tick(time.Now().Add(time.Hour))
+	if ctx.Err() != nil {
+		t.Fatalf("a held deadline passed: %v", ctx.Err())
+	}
+	first()
+	first() // twice is once
+	tick(time.Now().Add(time.Hour))
+	if ctx.Err() != nil {
+		t.Fatalf("passed with a hold left: %v", ctx.Err())
+	}
+	second()
+	if d, _ := ctx.Deadline(); time.Until(d) < 59*time.Second || time.Until(d) > time.Minute {
+		t.Fatalf("after the holds the deadline is %v away, want the minute that was left", time.Until(d))
+	}
+	tick(time.Now().Add(2 * time.Minute))
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("released, past its deadline: %v", ctx.Err())
+	}
+
+	ctx2, cancel2 := b.withTimeout(time.Minute)
+	release := b.holdDeadline(ctx2)
+	cancel2()
+	release()
+	b.deadlines.mu.Lock()
+	left := len(b.deadlines.ctxs)
+	b.deadlines.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d contexts kept after a hold outlived its call", left)
+	}
+}

@@ -137,7 +137,11 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE request of %s that %s belonged to is over", c.server, method)}
 	}
 	defer c.asks.Done()
-	ctx, cancel := context.WithCancel(ctx)
+	// A person may be answering: the call's clock stops meanwhile (a form
+	// filled in for over a minute timed the call out), and the question
+	// gets askFor of its own instead.
+	defer c.b.holdDeadline(c.ctx)()
+	ctx, cancel := context.WithTimeout(ctx, askFor)
 	defer cancel()
 	defer context.AfterFunc(c.ctx, cancel)()
 	x := c.x.Load()
@@ -333,6 +337,10 @@ type suspended struct {
 
 const (
 	suspendFor = 5 * time.Minute
+	// askFor is how long a server's question (elicitation, sampling) may
+	// wait for its answer: a person's time, not counted against the call's
+	// timeout.
+	askFor = 10 * time.Minute
 	// gatherFor: an initialize-era server sends the requests of one round
 	// at once (go-sdk fulfils an input-required result in parallel); the
 	// ones that arrive together go to the client in one result.
