@@ -597,6 +597,19 @@ func (b *Bridge) find(ctx context.Context, v view, snap *snapshot, in func(*snap
 	return r, snap, ok
 }
 
+// listSnapshot is the snapshot a list request is answered from: once the
+// servers' first connections are through, and fresh when the cached one is
+// behind the hub (see find). A client's first list after the hub started
+// had none of the tools of a server that connected a moment before.
+func (b *Bridge) listSnapshot(ctx context.Context, v view) *snapshot {
+	b.awaitFirstConnect(ctx, v, "")
+	snap := b.snapshot(v)
+	if b.behindHub(snap) {
+		snap = b.build(v, snap.gen)
+	}
+	return snap
+}
+
 // resourceOwner finds the server of a resource URI for a client of v,
 // in a fresh snapshot when the cached one is behind the hub (see find).
 func (b *Bridge) resourceOwner(v view, uri string) (string, bool) {

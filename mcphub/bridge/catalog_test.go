@@ -354,6 +354,9 @@ func TestCallRightAfterConnectIsTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wait(t, map[string]status.State{"alpha": status.Connected})
+	if toolNames(t, cs)["alpha__whoami"] == nil {
+		t.Error("a list just after alpha connected has none of its tools")
+	}
 	if got := text(t, callTool(t, cs, "alpha__whoami", nil)); !strings.Contains(got, `"server":"alpha"`) {
 		t.Errorf("a call just after alpha connected: %q", got)
 	}

@@ -152,17 +152,13 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 	case "server/discover":
 		return b.discover(x)
 	case "tools/list":
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		return b.snapshot(x.sess.view).toolsList, nil
+		return b.listSnapshot(ctx, x.sess.view).toolsList, nil
 	case "prompts/list":
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		return b.snapshot(x.sess.view).promptsList, nil
+		return b.listSnapshot(ctx, x.sess.view).promptsList, nil
 	case "resources/list":
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		return b.snapshot(x.sess.view).resList, nil
+		return b.listSnapshot(ctx, x.sess.view).resList, nil
 	case "resources/templates/list":
-		b.awaitFirstConnect(ctx, x.sess.view, "")
-		return b.snapshot(x.sess.view).templateList, nil
+		return b.listSnapshot(ctx, x.sess.view).templateList, nil
 	case "tools/call":
 		return b.callTool(ctx, x)
 	case "prompts/get":
