@@ -227,11 +227,14 @@ func (r *runningHub) pruneDaily(ctx context.Context) {
 // lookupSecret resolves ${keyring:NAME} for the configuration.
 func (r *runningHub) lookupSecret(name string) (string, bool, error) {
 	if r.secrets == nil {
-		return "", false, r.keyErr
+		return "", false, config.NoKeyring(r.keyErr) // it stays so: the servers wait without retries
 	}
 	v, err := r.secrets.Get(secretName(name))
-	if errors.Is(err, secretstore.ErrNotFound) {
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
 		return "", false, nil
+	case errors.Is(err, secretstore.ErrTimeout):
+		err = config.KeyringDown(err) // locked: each question would wait as long
 	}
 	return string(v), err == nil, err
 }

@@ -29,7 +29,7 @@ func runValidate(env *cliEnv, args []string) int {
 	secrets, keyErr := openSecrets(paths, false)
 	cfg, err := config.Load(file, config.Options{LookupSecret: func(name string) (string, bool, error) {
 		if secrets == nil {
-			return "", false, keyErr
+			return "", false, config.NoKeyring(keyErr)
 		}
 		v, err := secrets.Get(secretName(name))
 		if err != nil {
@@ -51,16 +51,21 @@ func runValidate(env *cliEnv, args []string) int {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(env.stderr, "%s (warning)\n", w)
 	}
-	unchecked := 0
+	unchecked, noKeyring := 0, false
 	for _, s := range cfg.Servers {
 		if s.SecretUnreadable != nil {
 			fmt.Fprintln(env.stderr, s.SecretUnreadable)
 			unchecked++
+			noKeyring = noKeyring || s.NoKeyring
 		}
 	}
 	if unchecked > 0 {
 		// Whether those entries exist cannot be known: not "valid".
-		fmt.Fprintf(env.stderr, "%s could not be checked fully: the keyring could not be read for %d server(s); the hub would start them once it can.\n", file, unchecked)
+		then := "the hub would start them once it can read it"
+		if noKeyring {
+			then = "the hub would hold them back until it is started with a keyring"
+		}
+		fmt.Fprintf(env.stderr, "%s could not be checked fully: the keyring could not be read for %d server(s); %s.\n", file, unchecked, then)
 		return exitFail
 	}
 	fmt.Fprintf(env.stdout, "%s is valid: %d server(s).\n", file, len(cfg.Servers))

@@ -76,12 +76,17 @@ type AuthenticateOptions struct {
 // hub reconnected with the new tokens and the authenticated initialize and
 // tools/list succeeded: success is never reported before that.
 func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
+	if h.waitsForKeyring(id) {
+		_ = h.Reload() // the keyring may be open now: then the server is started first
+	}
 	c, ok := h.conn(id)
 	if !ok {
 		return fmt.Errorf("sign in to %q: %w", id, ErrUnknownServer)
 	}
 	srv := c.Server()
 	switch {
+	case srv.SecretUnreadable != nil:
+		return fmt.Errorf("%s cannot start before its keyring values can be read: %s", id, srv.SecretUnreadable.Msg)
 	case srv.Disabled:
 		return fmt.Errorf("%s is disabled in the configuration", id)
 	case srv.Transport == config.TransportStdio:

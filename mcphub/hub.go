@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,10 +55,15 @@ type Hub struct {
 	paused bool // every server held disconnected (SetPaused)
 	closed bool // Close has begun: nothing starts any more
 
-	// A reload again while a server waits for the keyring (retrySecrets).
+	// The servers waiting for the keyring (held back, or kept running on
+	// the values read before: keepReadSecrets), and the reload that reads
+	// it again (retrySecrets).
+	waiting        map[string]bool
 	secretRetry    *time.Timer
 	secretRetries  int
 	secretRetryMin time.Duration // secretRetryMin; shorter in tests
+
+	warned string // the file's warnings last logged (under reloadMu)
 
 	stopping sync.WaitGroup // replaced connections stopping in the background
 }
@@ -128,47 +134,63 @@ func (h *Hub) Reload() error {
 		}
 		return err
 	}
-	for _, w := range cfg.Warnings {
+	h.logWarnings(cfg.Warnings)
+	retry := h.keepReadSecrets(cfg)
+	h.apply(cfg)
+	h.retrySecrets(retry)
+	return nil
+}
+
+// logWarnings logs the file's warnings when they differ from the last
+// logged: a reload of the same file (a keyring retry, a touch) says nothing
+// new.
+func (h *Hub) logWarnings(ws []config.Issue) {
+	var all strings.Builder
+	for _, w := range ws {
+		all.WriteString(w.String() + "\n")
+	}
+	if all.String() == h.warned {
+		return
+	}
+	h.warned = all.String()
+	for _, w := range ws {
 		h.log.Warn("configuration", "warning", w.String())
 	}
-	waiting := h.keepReadSecrets(cfg)
-	h.apply(cfg)
-	h.retrySecrets(waiting)
-	return nil
 }
 
 // keepReadSecrets handles the servers of cfg whose keyring values cannot
 // be read now (a keyring locked after the hub started, or not yet unlocked
 // at login). One already running keeps the entry it was started with,
 // values and all, rather than being restarted without them; one not
-// running starts held back (upstream shows why). It reports whether any
-// server waits for the keyring.
-func (h *Hub) keepReadSecrets(cfg *config.Config) bool {
-	waiting := false
+// running starts held back (upstream shows why). It reports whether
+// reading the file again later may start one.
+func (h *Hub) keepReadSecrets(cfg *config.Config) (retry bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	level := slog.LevelWarn
-	if h.secretRetries > 0 {
-		level = slog.LevelDebug // said when the wait began, not at every retry
-	}
-	ctx := context.Background()
+	waiting := map[string]bool{}
 	for i, s := range cfg.Servers {
 		if s.SecretUnreadable == nil {
 			continue
 		}
-		waiting = true
+		waiting[s.ID] = true
+		retry = retry || !s.NoKeyring
+		level := slog.LevelWarn
+		if h.waiting[s.ID] {
+			level = slog.LevelDebug // said when its wait began, not at every retry
+		}
 		old := h.cfg.Server(s.ID)
 		if _, running := h.conns[s.ID]; !running || old == nil || old.SecretUnreadable != nil || old.Disabled {
-			h.log.Log(ctx, level, "a server waits for the keyring", "server", s.ID, "reason", s.SecretUnreadable.String())
+			h.log.Log(context.Background(), level, "a server waits for the keyring", "server", s.ID, "reason", s.SecretUnreadable.String())
 			continue
 		}
 		kept := *old
 		kept.Pos = s.Pos
 		cfg.Servers[i] = kept
-		h.log.Log(ctx, level, "the keyring cannot be read; the server keeps running with the values read before, and edits to its entry wait until the keyring can be read",
+		h.log.Log(context.Background(), level, "the keyring cannot be read; the server keeps running with the values read before, and edits to its entry wait until the keyring can be read",
 			"server", s.ID, "reason", s.SecretUnreadable.String())
 	}
-	return waiting
+	h.waiting = waiting
+	return retry
 }
 
 // Keyring retry delays: the first soon (a login's unlock), then doubling.
@@ -177,16 +199,16 @@ const (
 	secretRetryMax = 2 * time.Minute
 )
 
-// retrySecrets reads the file again later while a server waits for the
-// keyring, and stops once none does. Called under reloadMu.
-func (h *Hub) retrySecrets(waiting bool) {
+// retrySecrets reads the file again later while a server waits for a
+// keyring that may open, and stops once none does. Called under reloadMu.
+func (h *Hub) retrySecrets(retry bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.secretRetry != nil {
 		h.secretRetry.Stop()
 		h.secretRetry = nil
 	}
-	if !waiting || h.closed {
+	if !retry || h.closed {
 		h.secretRetries = 0
 		return
 	}
@@ -221,7 +243,11 @@ func (h *Hub) apply(cfg *config.Config) {
 	}
 	h.mu.Unlock()
 
-	h.log.Info("configuration applied", "path", cfg.Path, "servers", len(cfg.Servers),
+	level := slog.LevelInfo
+	if len(starting)+len(diff.Removed) == 0 && !diff.HubChanged && !hadErr {
+		level = slog.LevelDebug // the same file again (a keyring retry, a touch)
+	}
+	h.log.Log(context.Background(), level, "configuration applied", "path", cfg.Path, "servers", len(cfg.Servers),
 		"added", diff.Added, "changed", diff.Changed, "removed", diff.Removed)
 	// Stopping a stdio server can take seconds (stdin close, SIGTERM,
 	// SIGKILL); it must not delay the servers that are starting.
@@ -344,21 +370,30 @@ func (h *Hub) conn(id string) (*conn, bool) {
 // ErrUnknownServer is returned for a server ID that is not configured.
 var ErrUnknownServer = errors.New("no such server in the configuration")
 
-// Reconnect drops a server's session and connects again at once. A server
-// waiting for the keyring has it read again instead.
+// Reconnect drops a server's session and connects again at once. For a
+// server waiting for the keyring the file is read again first, and with it
+// the keyring: the server starts if it can now.
 func (h *Hub) Reconnect(id string) error {
+	if h.waitsForKeyring(id) {
+		if err := h.Reload(); err != nil {
+			return fmt.Errorf("reconnect %q: read the configuration again: %w", id, err)
+		}
+	}
 	c, ok := h.Conn(id)
 	if !ok {
 		return fmt.Errorf("reconnect %q: %w", id, ErrUnknownServer)
 	}
-	if c.Server().SecretUnreadable != nil {
-		if err := h.Reload(); err != nil {
-			return fmt.Errorf("reconnect %q: read the configuration again: %w", id, err)
-		}
-		return nil
+	if c.Server().SecretUnreadable == nil { // a held-back server has no session to drop
+		c.Reconnect()
 	}
-	c.Reconnect()
 	return nil
+}
+
+// waitsForKeyring reports whether id waits for the keyring (keepReadSecrets).
+func (h *Hub) waitsForKeyring(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.waiting[id]
 }
 
 // errClosed: the hub was closed; nothing is applied any more.

@@ -151,3 +151,84 @@ func TestReconnectReadsTheKeyringAgain(t *testing.T) {
 	}
 	waitNewConn(t, h, sub, "needs", held)
 }
+
+// A sign-in to a server that waits for the keyring says why it cannot
+// start, and leaves its status as it was (it stayed "authenticating").
+func TestSignInToAServerWaitingForTheKeyring(t *testing.T) {
+	k := &lockableKeyring{}
+	k.locked.Store(true)
+	h, _, sub := keyringHub(t, k, time.Hour, `{"mcpServers": {
+  "needs": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer ${keyring:tok}"}}
+}}`)
+	waitState(t, h, sub, map[string]status.State{"needs": status.Error})
+	err := h.Authenticate(t.Context(), "needs", AuthenticateOptions{})
+	if err == nil || !strings.Contains(err.Error(), `needs cannot start before its keyring values can be read: server "needs": "headers".Authorization: reading ${keyring:tok} from the keyring failed: the keyring is locked`) {
+		t.Fatalf("Authenticate = %v", err)
+	}
+	if st := serverByID(h, "needs").Status; st.State != status.Error || !strings.Contains(st.Reason, "the keyring is locked") {
+		t.Errorf("after the refused sign-in: %+v", st)
+	}
+}
+
+// Without a keyring in the process (none found, a wrong password) reading
+// again cannot help: the server waits without retries, and says what
+// would.
+func TestNoKeyringIsNotRetried(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(`{"mcpServers": {"needs": {"url": "https://mcp.example.com/mcp", "headers": {"A": "${keyring:a}", "B": "${keyring:b}"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int32
+	h := New(Options{ConfigPath: path, ConfigOptions: config.Options{LookupSecret: func(string) (string, bool, error) {
+		asked.Add(1)
+		return "", false, config.NoKeyring(errors.New("no keyring backend"))
+	}}})
+	sub := h.Subscribe(64)
+	t.Cleanup(func() { sub.Close(); h.Close() })
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, h, sub, map[string]status.State{"needs": status.Error})
+	if st := serverByID(h, "needs").Status; !strings.HasSuffix(st.Reason, "no keyring backend; start MCP Tray again once its keyring can be opened") {
+		t.Errorf("reason = %q", st.Reason)
+	}
+	h.mu.Lock()
+	scheduled := h.secretRetry != nil
+	h.mu.Unlock()
+	if scheduled {
+		t.Error("a retry was scheduled for a keyring the process does not have")
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the keyring was asked %d times for one file; once it failed, once is enough", n)
+	}
+}
+
+// Reconnect on a server kept running while the keyring is locked reads
+// the file again: an edit of its entry waiting for the keyring applies at
+// once when the keyring has opened meanwhile.
+func TestReconnectAppliesAnEditWaitingForTheKeyring(t *testing.T) {
+	bin := testpeers.EverythingServerBin(t)
+	k := &lockableKeyring{}
+	cfg := `{"mcpServers": {"needs": {"command": %q, "env": {"TOKEN": "${keyring:tok}", "EDIT": %q}}}}`
+	h, path, sub := keyringHub(t, k, time.Hour, fmt.Sprintf(cfg, bin, "1"))
+	waitState(t, h, sub, map[string]status.State{"needs": status.Connected})
+	running, _ := h.Conn("needs")
+	k.locked.Store(true)
+	if err := atomicfile.WriteFile(path, []byte(fmt.Sprintf(cfg, bin, "2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := h.Conn("needs"); c != running {
+		t.Fatal("the running server was replaced while the keyring was locked")
+	}
+	k.locked.Store(false)
+	if err := h.Reconnect("needs"); err != nil {
+		t.Fatal(err)
+	}
+	c := waitNewConn(t, h, sub, "needs", running)
+	if got := c.Server().Env["EDIT"]; got != "2" {
+		t.Errorf("after Reconnect: EDIT=%q, want the edit", got)
+	}
+}

@@ -122,6 +122,9 @@ type Server struct {
 	// cannot start until the value can be read; the rest of the file runs
 	// meanwhile. Never set on a disabled server, which needs no secrets.
 	SecretUnreadable *Issue
+	// NoKeyring: the failure was NoKeyring's, which reading again cannot
+	// clear (this process has no keyring).
+	NoKeyring bool
 
 	// Pos is where the entry starts in the file. It is not part of the
 	// server's identity: moving an entry does not restart it.

@@ -1,8 +1,27 @@
 package config
 
 import (
+	"errors"
 	"strings"
 )
+
+// KeyringDown marks a LookupSecret error that is the whole keyring's, not
+// one entry's (it did not answer: locked): it is not asked again while the
+// file is read, as each question could wait seconds.
+func KeyringDown(err error) error { return keyringError{err, false} }
+
+// NoKeyring marks a LookupSecret error that asking again cannot clear: the
+// process has no keyring (none was found, or its password was wrong). The
+// servers needing a value wait without retries; restarting MCP Tray with a
+// keyring is the remedy.
+func NoKeyring(err error) error { return keyringError{err, true} }
+
+type keyringError struct {
+	error
+	lasting bool
+}
+
+func (e keyringError) Unwrap() error { return e.error }
 
 // expand resolves the ${...} references in a string value:
 //
@@ -65,7 +84,14 @@ func (b *builder) lookupSecret(off int, field, name string) string {
 		b.issue(off, "%s: ${keyring:%s} cannot be resolved: no keyring is available", field, name)
 		return ""
 	}
-	v, found, err := b.opts.LookupSecret(name)
+	var v string
+	found, err := false, b.keyringDown
+	if err == nil {
+		v, found, err = b.opts.LookupSecret(name)
+		if errors.As(err, new(keyringError)) {
+			b.keyringDown = err
+		}
+	}
 	switch {
 	case err != nil:
 		if b.unreadable == nil {

@@ -22,8 +22,10 @@ type Options struct {
 	// LookupSecret resolves ${keyring:NAME}. found=false means there is no
 	// such entry (an error in the file); err means the keyring could not be
 	// asked, and only the server that needs the value waits for it (see
-	// Server.SecretUnreadable). nil means no keyring is available, and
-	// every ${keyring:...} is an error.
+	// Server.SecretUnreadable). An err from KeyringDown or NoKeyring is the
+	// whole keyring's: it is not asked again while the file is read, and
+	// NoKeyring's is not retried either. nil means no keyring is available,
+	// and every ${keyring:...} is an error.
 	LookupSecret func(name string) (value string, found bool, err error)
 	// HomeDir resolves ${userHome}; empty means os.UserHomeDir.
 	HomeDir string
@@ -79,8 +81,10 @@ type builder struct {
 	issues   []Issue
 	warnings []Issue
 	// unreadable is the first keyring value of the server being built that
-	// could not be read.
-	unreadable *Issue
+	// could not be read; keyringDown the LookupSecret error after which the
+	// keyring is not asked again (KeyringDown, NoKeyring).
+	unreadable  *Issue
+	keyringDown error
 }
 
 func (b *builder) at(off int, format string, args ...any) Issue {
@@ -371,8 +375,9 @@ func (b *builder) server(m member) (Server, bool) {
 	}
 
 	b.transport(&s, n, typeNode, where)
-	if !s.Disabled {
-		s.SecretUnreadable = b.unreadable
+	if !s.Disabled && b.unreadable != nil {
+		var ke keyringError
+		s.SecretUnreadable, s.NoKeyring = b.unreadable, errors.As(b.keyringDown, &ke) && ke.lasting
 	}
 	return s, len(b.issues) == before
 }

@@ -321,6 +321,9 @@ func (c *Conn) run(ctx context.Context) {
 		// The hub reads the file again (and so the keyring) until the value
 		// can be read, and then starts a new connection in this one's place.
 		reason := u.Msg + "; MCP Tray tries again every 2 minutes at most, and at once on Reconnect"
+		if c.srv.NoKeyring {
+			reason = u.Msg + "; start MCP Tray again once its keyring can be opened"
+		}
 		c.setStatus(func(s *status.Status) { s.State, s.Reason = status.Error, reason })
 		<-ctx.Done()
 		return
