@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,7 +156,8 @@ func (c *Conn) checkEra(att *attempt, p *probe) error {
 // newProbe returns the RoundTripper of one attempt. For the SSE transport
 // (sse) it also applies OAuth, since go-sdk's SSE client has no hook for it.
 func (c *Conn) newProbe(att *attempt, sse bool) *probe {
-	p := &probe{base: c.opts.HTTPTransport, headers: c.srv.Headers, capture: att.capture}
+	origin, _ := url.Parse(c.srv.URL) // checked by the config: an error leaves nil, which sends no headers
+	p := &probe{base: c.opts.HTTPTransport, origin: origin, headers: c.srv.Headers, capture: att.capture}
 	if sse {
 		p.auth = c.opts.Auth
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -20,8 +21,14 @@ import (
 // configured headers and remembers what the server last answered to a POST,
 // so a failed connect can be classified: 401 means sign-in, 400/404/405 to
 // the first POST means an old HTTP+SSE server (TC-08).
+//
+// Headers and tokens go only to the server's own origin (AUTH-28): a
+// redirect, or a legacy server's "endpoint" event, may name another host,
+// and what is added here is past net/http's own stripping of credentials
+// on redirects.
 type probe struct {
 	base    http.RoundTripper
+	origin  *url.URL // the server's URL: where headers and tokens may go
 	headers map[string]string
 	capture *listCapture
 	// auth signs requests for the legacy SSE transport, which has no OAuth
@@ -48,7 +55,8 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 // send is RoundTrip for a request that has the configured headers already:
 // prepare's copy, or the raw path's own request, which builds them in.
 func (p *probe) send(req *http.Request) (*http.Response, error) {
-	if p.auth != nil {
+	own := p.ownOrigin(req.URL)
+	if p.auth != nil && own {
 		if err := p.sign(req); err != nil {
 			return nil, err
 		}
@@ -64,7 +72,7 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	p.record(req, resp)
-	if p.auth != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+	if p.auth != nil && own && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		// As go-sdk's Streamable client does: let the handler refresh, then
 		// retry once. It never opens a browser.
 		err := p.auth.Authorize(req.Context(), req, resp)
@@ -102,7 +110,7 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 // prepare returns a copy of req with the configured headers (a
 // RoundTripper must not modify its request).
 func (p *probe) prepare(req *http.Request) *http.Request {
-	if len(p.headers) == 0 && p.auth == nil {
+	if len(p.headers) == 0 && p.auth == nil || !p.ownOrigin(req.URL) {
 		return req
 	}
 	req = req.Clone(req.Context())
@@ -110,6 +118,31 @@ func (p *probe) prepare(req *http.Request) *http.Request {
 		req.Header.Set(k, v)
 	}
 	return req
+}
+
+// ownOrigin reports whether u is on the server's origin: the same host and
+// port, and the same scheme or http upgraded to https (a server's own
+// redirect to TLS).
+func (p *probe) ownOrigin(u *url.URL) bool {
+	o := p.origin
+	if o == nil || !strings.EqualFold(u.Hostname(), o.Hostname()) {
+		return false
+	}
+	if u.Scheme == o.Scheme {
+		return portOf(u) == portOf(o)
+	}
+	return o.Scheme == "http" && u.Scheme == "https" && (o.Port() == "" || o.Port() == "80") && (u.Port() == "" || u.Port() == "443")
+}
+
+// portOf is u's port, the scheme's default when none is written.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 // sign adds the OAuth access token. Without a grant the request goes out

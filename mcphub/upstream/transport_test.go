@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestSSEAuthRetryClosesRefusedAnswer(t *testing.T) {
 			hs.Start()
 			defer hs.Close()
 			base := http.DefaultTransport.(*http.Transport).Clone()
-			p := &probe{base: base, auth: &lazyAuth{tok: "stale", err: authErr}}
+			p := &probe{base: base, origin: mustURL(t, hs.URL), auth: &lazyAuth{tok: "stale", err: authErr}}
 
 			req, err := http.NewRequest(http.MethodGet, hs.URL+"/sse", nil)
 			if err != nil {
@@ -115,5 +116,81 @@ func TestSSEAuthRetryClosesRefusedAnswer(t *testing.T) {
 			base.CloseIdleConnections() // what is left open is what no one closed
 			w.waitAllClosed(t)
 		})
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// The configured headers and the OAuth token go to the server's own origin
+// only (AUTH-28): not to another host a redirect names, nor to one a
+// legacy server's "endpoint" event names (a request the probe is simply
+// given), nor to another port of the same host.
+func TestHeadersAndTokenStayOnTheServersOrigin(t *testing.T) {
+	type seen struct{ auth, key string }
+	record := func(ch chan seen) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			ch <- seen{r.Header.Get("Authorization"), r.Header.Get("X-Api-Key")}
+			rw.Write([]byte("ok"))
+		}
+	}
+	elsewhere := make(chan seen, 4)
+	other := httptest.NewServer(record(elsewhere))
+	defer other.Close()
+	own := make(chan seen, 4)
+	server := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(rw, r, other.URL+"/mcp", http.StatusTemporaryRedirect)
+			return
+		}
+		record(own)(rw, r)
+	}))
+	defer server.Close()
+
+	p := &probe{base: http.DefaultTransport, origin: mustURL(t, server.URL+"/mcp"),
+		headers: map[string]string{"X-Api-Key": "configured-secret"}, auth: &lazyAuth{tok: "oauth-token"}}
+	client := &http.Client{Transport: p}
+	get := func(u string) {
+		t.Helper()
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	get(server.URL + "/mcp")
+	if got := <-own; got != (seen{"Bearer oauth-token", "configured-secret"}) {
+		t.Errorf("the server's own origin got %+v", got)
+	}
+	get(server.URL + "/moved")
+	if got := <-elsewhere; got != (seen{}) {
+		t.Errorf("a redirect to another origin carried %+v", got)
+	}
+	get(other.URL + "/messages?sessionId=1") // as an endpoint event naming another host
+	if got := <-elsewhere; got != (seen{}) {
+		t.Errorf("a request to another origin carried %+v", got)
+	}
+	for _, tc := range []struct {
+		origin, req string
+		own         bool
+	}{
+		{"https://mcp.example.com/mcp", "https://MCP.example.com:443/x", true},
+		{"http://mcp.example.com/mcp", "https://mcp.example.com/mcp", true}, // the server's own upgrade to TLS
+		{"https://mcp.example.com/mcp", "http://mcp.example.com/mcp", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com:8443/mcp", false},
+		{"https://mcp.example.com/mcp", "https://evil.example.com/mcp", false},
+		{"http://127.0.0.1:3000/mcp", "http://127.0.0.1:3001/mcp", false},
+	} {
+		p := &probe{origin: mustURL(t, tc.origin)}
+		if got := p.ownOrigin(mustURL(t, tc.req)); got != tc.own {
+			t.Errorf("origin %s, request %s: own = %v", tc.origin, tc.req, got)
+		}
 	}
 }
