@@ -205,19 +205,46 @@ func encodeList(key string, items [][]byte) []byte {
 	return b.Bytes()
 }
 
-// withName returns the item with its "name" replaced; every other member,
-// the schemas included, keeps its bytes.
+// withName returns the item with its "name" replaced in place: every other
+// byte stays the server's (re-encoding sorted the members and escaped
+// <, > and & in descriptions and schemas).
 func withName(raw json.RawMessage, name string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
+	start, end, ok := memberValue(raw, "name")
+	if !ok {
 		return raw
 	}
-	m["name"], _ = json.Marshal(name)
-	out, err := json.Marshal(m)
-	if err != nil {
-		return raw
-	}
+	quoted, _ := json.Marshal(name) // a sanitised name: nothing to escape
+	out := make([]byte, 0, len(raw)-(end-start)+len(quoted))
+	out = append(append(append(out, raw[:start]...), quoted...), raw[end:]...)
 	return out
+}
+
+// memberValue finds where the value of the top-level member key of a JSON
+// object lies in raw.
+func memberValue(raw []byte, key string) (start, end int, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, 0, false
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return 0, 0, false
+		}
+		// After the key: the colon and any space, then the value.
+		start = int(dec.InputOffset())
+		for start < len(raw) && (raw[start] == ':' || raw[start] == ' ' || raw[start] == '\t' || raw[start] == '\n' || raw[start] == '\r') {
+			start++
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, 0, false
+		}
+		if k == key {
+			return start, int(dec.InputOffset()), true
+		}
+	}
+	return 0, 0, false
 }
 
 // compact removes insignificant whitespace: a server may pretty-print, and

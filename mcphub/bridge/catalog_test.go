@@ -119,7 +119,12 @@ func TestAggregatedCatalog(t *testing.T) {
 	}
 }
 
-// The upstream's schema bytes reach the IDE as they were sent.
+// oddTool is the raw upstream's tool: a non-object schema, members in an
+// order of their own, and characters json.Marshal would escape.
+const oddTool = `{"description":"<b>odd</b> & \u00e9","name":"odd","inputSchema":{"type":"string"},"annotations":{"title":"A <tag>"}}`
+
+// The upstream's schema bytes reach the IDE as they were sent; in the
+// aggregated list the tool's bytes too, but for its prefixed name.
 func TestSchemasPassThroughByteForByte(t *testing.T) {
 	alpha, _ := twoUpstreams(t)
 	raw := startRawUpstream(t)
@@ -135,11 +140,22 @@ func TestSchemasPassThroughByteForByte(t *testing.T) {
 	if err := json.Unmarshal(body, &resp); err != nil {
 		t.Fatal(err)
 	}
+	var whole struct {
+		Result struct {
+			Tools []json.RawMessage `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &whole); err != nil {
+		t.Fatal(err)
+	}
 	schemas := map[string]string{}
-	for _, tool := range resp.Result.Tools {
+	for i, tool := range resp.Result.Tools {
 		var name string
 		_ = json.Unmarshal(tool["name"], &name)
 		schemas[name] = string(tool["inputSchema"])
+		if want := strings.Replace(oddTool, `"name":"odd"`, `"name":"raw__odd"`, 1); name == "raw__odd" && string(whole.Result.Tools[i]) != want {
+			t.Errorf("raw__odd was re-encoded:\n%s\nwant\n%s", whole.Result.Tools[i], want)
+		}
 	}
 	if schemas["alpha__schema"] != rawSchema {
 		t.Errorf("alpha__schema's schema was re-encoded:\n%s\nwant\n%s", schemas["alpha__schema"], rawSchema)
@@ -429,4 +445,21 @@ func remarshal(from, to any) error {
 		return err
 	}
 	return json.Unmarshal(data, to)
+}
+
+// withName replaces only the top-level "name", wherever it stands and
+// however the server spaced it, and leaves a value it cannot read alone.
+func TestWithName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"name":"a","x":1}`, `{"name":"s__a","x":1}`},
+		{"{\n  \"annotations\": {\"name\": \"keep\"},\n  \"name\" :\t\"a\"\n}", "{\n  \"annotations\": {\"name\": \"keep\"},\n  \"name\" :\t\"s__a\"\n}"},
+		{`{"inputSchema":{"properties":{"name":{"type":"string"}}},"name":"a"}`, `{"inputSchema":{"properties":{"name":{"type":"string"}}},"name":"s__a"}`},
+		{`{"x":1}`, `{"x":1}`},
+		{`[1]`, `[1]`},
+		{`{"name":`, `{"name":`},
+	} {
+		if got := string(withName(json.RawMessage(tc.in), "s__a")); got != tc.want {
+			t.Errorf("withName(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
 }

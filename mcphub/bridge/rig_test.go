@@ -265,7 +265,7 @@ func startRawUpstream(t *testing.T) string {
 		case "initialize":
 			result = `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}}`
 		case "tools/list":
-			result = `{"tools":[{"name":"odd","inputSchema":{"type":"string"}}]}`
+			result = `{"tools":[` + oddTool + `]}`
 		case "tools/call":
 			result = `{"content":[{"type":"text","text":"odd ok"}]}`
 		case "ping":
