@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		b.get(w, r, v, client)
 	case http.MethodDelete:
-		b.delete(w, r, client)
+		b.delete(w, r, v, client)
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
@@ -208,13 +209,9 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client cal
 		w.Header().Set("Mcp-Session-Id", s.id)
 		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, params: params, meta: meta})
 	case sid != "":
-		s := b.lookup(sid)
-		if s == nil || !s.ownedBy(client) || s.view.server != v.server {
-			writeFrame(w, http.StatusNotFound, encodeError(idOf(msg), errorf(codeInvalidRequest, "session not found: initialize a new one")))
-			return
-		}
-		if pv := r.Header.Get("Mcp-Protocol-Version"); pv != "" && !slices.Contains(legacyVersions, pv) {
-			writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest, "unsupported MCP-Protocol-Version %q", pv)))
+		s, status, why := b.sessionOf(r, v, client)
+		if s == nil {
+			writeFrame(w, status, encodeError(idOf(msg), errorf(codeInvalidRequest, "%s", why)))
 			return
 		}
 		s.touch()
@@ -373,8 +370,12 @@ func writeFrame(w http.ResponseWriter, status int, frame []byte) {
 // batch answers a JSON-RPC batch, which only 2025-03-26 sessions may send
 // (TS-06).
 func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client caller, body []byte) {
-	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
-	if s == nil || !s.ownedBy(client) || (s.version != "2025-03-26" && s.version != "2024-11-05") {
+	s, status, why := b.sessionOf(r, v, client)
+	if s == nil && r.Header.Get("Mcp-Session-Id") != "" {
+		httpError(w, status, why)
+		return
+	}
+	if s == nil || (s.version != "2025-03-26" && s.version != "2024-11-05") {
 		httpError(w, http.StatusBadRequest, "JSON-RPC batches are only accepted in sessions of protocol version 2025-03-26 or older")
 		return
 	}
@@ -416,6 +417,20 @@ var errNoStream = errors.New("a request inside a JSON-RPC batch has no stream fo
 func (discard) send([]byte) error      { return errNoStream }
 func (discard) offer([]byte, delivery) {}
 
+// sessionOf finds the session a request names, as every method checks it
+// (TS-14, TS-15): unknown, ended, another client's, or another endpoint's
+// is 404 (initialize anew); an unsupported MCP-Protocol-Version is 400.
+func (b *Bridge) sessionOf(r *http.Request, v view, client caller) (s *session, status int, why string) {
+	s = b.lookup(r.Header.Get("Mcp-Session-Id"))
+	if s == nil || !s.ownedBy(client) || s.view.server != v.server {
+		return nil, http.StatusNotFound, "session not found: initialize a new one"
+	}
+	if pv := r.Header.Get("Mcp-Protocol-Version"); pv != "" && !slices.Contains(legacyVersions, pv) {
+		return nil, http.StatusBadRequest, fmt.Sprintf("unsupported MCP-Protocol-Version %q", pv)
+	}
+	return s, 0, ""
+}
+
 func (b *Bridge) lookup(id string) *session {
 	if id == "" {
 		return nil
@@ -434,9 +449,9 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 		httpError(w, http.StatusMethodNotAllowed, "GET needs an Mcp-Session-Id (protocol version 2026-07-28 has no streams)")
 		return
 	}
-	s := b.lookup(sid)
-	if s == nil || !s.ownedBy(client) || s.view.server != v.server {
-		httpError(w, http.StatusNotFound, "session not found")
+	s, status, why := b.sessionOf(r, v, client)
+	if s == nil {
+		httpError(w, status, why)
 		return
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
@@ -473,10 +488,10 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 	}
 }
 
-func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, client caller) {
-	s := b.lookup(r.Header.Get("Mcp-Session-Id"))
-	if s == nil || !s.ownedBy(client) {
-		httpError(w, http.StatusNotFound, "session not found")
+func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, v view, client caller) {
+	s, status, why := b.sessionOf(r, v, client)
+	if s == nil {
+		httpError(w, status, why)
 		return
 	}
 	b.unregister(s)

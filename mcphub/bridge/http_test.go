@@ -600,3 +600,57 @@ func TestDeleteEndsTheSessionAndItsStream(t *testing.T) {
 		t.Errorf("the deleted session: %s", resp.Status)
 	}
 }
+
+// Every method that names a session checks it the same way (TS-14,
+// TS-15): an unsupported MCP-Protocol-Version is 400; a session of another
+// endpoint, or one that has ended, is 404; a batch too.
+func TestEveryMethodChecksTheSession(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{})
+	init := strings.Replace(initializeBody, "2025-11-25", "2025-03-26", 1) // a version that may batch
+	resp, _ := post(t, r.url+"/mcp", nil, init)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		t.Fatalf("initialize: %s", resp.Status)
+	}
+	send := func(method, path, version, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", version)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel() // a GET that opened its stream ends here
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const single, batch = `{"jsonrpc":"2.0","id":2,"method":"ping"}`, `[{"jsonrpc":"2.0","id":3,"method":"ping"}]`
+	requests := []struct{ method, body string }{{"POST", single}, {"POST", batch}, {"GET", ""}, {"DELETE", ""}}
+	for _, rq := range requests {
+		if got := send(rq.method, "/mcp", "1999-01-01", rq.body); got != http.StatusBadRequest {
+			t.Errorf("%s %s with an unsupported version: %d, want 400", rq.method, rq.body, got)
+		}
+		if got := send(rq.method, "/servers/alpha/mcp", "2025-03-26", rq.body); got != http.StatusNotFound {
+			t.Errorf("%s %s on another endpoint: %d, want 404", rq.method, rq.body, got)
+		}
+	}
+	if got := send("POST", "/mcp", "2025-03-26", batch); got != http.StatusOK {
+		t.Fatalf("the session's own batch: %d", got)
+	}
+	if got := send("DELETE", "/mcp", "2025-03-26", ""); got != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", got)
+	}
+	for _, rq := range requests {
+		if got := send(rq.method, "/mcp", "2025-03-26", rq.body); got != http.StatusNotFound {
+			t.Errorf("%s %s in the ended session: %d, want 404", rq.method, rq.body, got)
+		}
+	}
+}
