@@ -410,17 +410,46 @@ func decodeInputResponse(method string, raw json.RawMessage) (mcp.InputResponse,
 }
 
 // askClient sends a server's request to the client of x, if it declared
-// the capability (LC-03, LC-21, LC-22, LC-23).
+// the capability (LC-03, LC-21, LC-22, LC-23) and has finished initializing
+// (LC-02: before notifications/initialized it is asked nothing).
 func (b *Bridge) askClient(ctx context.Context, x *exchange, server, method string, params any) (json.RawMessage, error) {
-	if err := capabilityFor(x.caps, server, method); err != nil {
+	if err := capabilityFor(x.caps, server, method, params); err != nil {
 		return nil, err
+	}
+	if !x.sess.initialized.Load() {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE has not finished initializing (no notifications/initialized), so %s's %s cannot be put to it", server, method)}
 	}
 	return x.sess.request(ctx, x.out, method, params)
 }
 
+// requestNeeds reads what a server's request asks of the IDE beyond its
+// capability: an elicitation's mode ("form" unless "url") and whether a
+// sampling request offers tools. params is go-sdk's typed params or JSON.
+func requestNeeds(params any) (mode string, tools bool) {
+	switch p := params.(type) {
+	case *mcp.ElicitParams:
+		mode = p.Mode
+	case *mcp.CreateMessageWithToolsParams:
+		tools = len(p.Tools) > 0
+	case json.RawMessage:
+		var probe struct {
+			Mode  string          `json:"mode"`
+			Tools json.RawMessage `json:"tools"`
+		}
+		_ = json.Unmarshal(p, &probe)
+		mode, tools = probe.Mode, len(probe.Tools) > 0 && string(probe.Tools) != "null" && string(probe.Tools) != "[]"
+	}
+	if mode == "" {
+		mode = "form"
+	}
+	return mode, tools
+}
+
 // capabilityFor refuses a server request the IDE did not declare it can
-// handle; the error names the capability.
-func capabilityFor(caps clientCaps, server, method string) *jsonrpc.Error {
+// handle; the error names the capability. A mode of elicitation, or
+// sampling with tools, that the IDE did not declare is -32602, the IDE's
+// own answer per the spec (LC-21, LC-22).
+func capabilityFor(caps clientCaps, server, method string, params any) *jsonrpc.Error {
 	var ok bool
 	var name string
 	switch method {
@@ -434,6 +463,13 @@ func capabilityFor(caps clientCaps, server, method string) *jsonrpc.Error {
 		return nil
 	}
 	if ok {
+		mode, tools := requestNeeds(params)
+		switch {
+		case method == "elicitation/create" && (mode == "url" && !caps.elicitURL || mode != "url" && !caps.elicitForm):
+			return &jsonrpc.Error{Code: codeInvalidParams, Message: fmt.Sprintf("the IDE did not declare elicitation mode %q, which %s asked for", mode, server)}
+		case method == "sampling/createMessage" && tools && !caps.samplingTools:
+			return &jsonrpc.Error{Code: codeInvalidParams, Message: fmt.Sprintf("the IDE did not declare sampling with tools, which %s asked for", server)}
+		}
 		return nil
 	}
 	return &jsonrpc.Error{Code: codeMethodNotFound, Message: fmt.Sprintf("the IDE did not declare %s, which %s asked for", name, server),

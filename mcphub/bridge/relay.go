@@ -148,7 +148,7 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 	if !x.modern {
 		return c.b.askClient(ctx, x, c.server, method, params)
 	}
-	if err := capabilityFor(x.caps, c.server, method); err != nil {
+	if err := capabilityFor(x.caps, c.server, method, params); err != nil {
 		var d struct {
 			Capability string `json:"capability"`
 		}
