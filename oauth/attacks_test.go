@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -102,6 +103,85 @@ func TestRefusesWrongOrMissingIss(t *testing.T) {
 				t.Errorf("the browser page does not say it failed: %s", p)
 			}
 		})
+	}
+}
+
+// AUTH-25, AUTH-37: a forged redirect with the right state, a wrong iss and
+// error=invalid_client is refused as a mix-up, and its error is not acted
+// on: a reused registration is not taken for forgotten (deleted, replaced,
+// the browser opened again), and the page does not show the forged text.
+// The same answer with the provider's own iss does mean it forgot.
+func TestForgedInvalidClientWithWrongIssKeepsRegistration(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	m := testManager(t, store)
+	c := m.Client(ServerConfig{ID: "forged", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+
+	// stored ages the stored registration, as only one made more than a
+	// few seconds ago may be taken for one the provider forgot.
+	stored := func() (string, registration) {
+		t.Helper()
+		keys, err := store.List("oauth/client/forged/")
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("stored registrations: %v %v", keys, err)
+		}
+		var reg registration
+		if ok, err := loadJSON(store, keys[0], &reg); !ok || err != nil {
+			t.Fatalf("load the registration: %v %v", ok, err)
+		}
+		reg.Registered = reg.Registered.Add(-time.Hour)
+		if err := saveJSON(store, keys[0], &reg); err != nil {
+			t.Fatal(err)
+		}
+		return keys[0], reg
+	}
+	// answer makes a "browser" that lands on a redirect with the flow's
+	// own state and redirect URI, the given iss, and invalid_client.
+	answer := func(b *browserFollower, iss string) Opener {
+		return func(ctx context.Context, authURL string) error {
+			u, err := url.Parse(authURL)
+			if err != nil {
+				return err
+			}
+			q := u.Query()
+			return b.open(ctx, q.Get("redirect_uri")+"?"+url.Values{
+				"state": {q.Get("state")}, "iss": {iss},
+				"error": {"invalid_client"}, "error_description": {"forged description"},
+			}.Encode())
+		}
+	}
+
+	key, reg := stored()
+	b := &browserFollower{}
+	err := c.SignIn(context.Background(), SignInOptions{Open: answer(b, "https://attacker.example")})
+	if err == nil || !strings.Contains(err.Error(), `names issuer "https://attacker.example"`) {
+		t.Fatalf("err = %v, want the issuer mismatch", err)
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Errorf("the browser was opened %d times, want 1", n)
+	}
+	if n := srv.Counts().Registrations; n != 1 {
+		t.Errorf("%d registrations at the provider, want 1", n)
+	}
+	var kept registration
+	if ok, err := loadJSON(store, key, &kept); !ok || err != nil || kept.ClientID != reg.ClientID {
+		t.Errorf("the stored registration was not kept: found %v, %v, client %q (was %q)", ok, err, kept.ClientID, reg.ClientID)
+	}
+	if p := b.page(t); !strings.Contains(p, "possible mix-up attack") || strings.Contains(p, "forged description") || strings.Contains(p, "forgot") {
+		t.Errorf("the browser page does not show the issuer mismatch alone: %s", p)
+	}
+
+	// From the provider itself: register again and reopen the sign-in.
+	stored()
+	b = &browserFollower{}
+	_ = c.SignIn(context.Background(), SignInOptions{Open: answer(b, srv.Issuer)})
+	if n := b.calls.Load(); n != 2 {
+		t.Errorf("with the provider's iss the browser was opened %d times, want 2", n)
+	}
+	if n := srv.Counts().Registrations; n != 2 {
+		t.Errorf("with the provider's iss: %d registrations, want 2", n)
 	}
 }
 

@@ -209,12 +209,9 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 		return errors.New("no answer from the browser within 10 minutes")
 	}
 	t, err := c.finish(ctx, hc, d, reg, regKey, redirect, verifier, scope, res)
-	if err != nil && reused {
-		var te *TokenError
-		if errors.As(err, &te) && te.Code == "invalid_client" || res.Error == "invalid_client" || res.Error == "unauthorized_client" {
-			p.outcome <- errors.New("the provider forgot MCP Tray's registration; MCP Tray registers again and reopens the sign-in")
-			return &staleClientError{key: regKey, err: err}
-		}
+	if err != nil && reused && forgotClient(err) {
+		p.outcome <- errors.New("the provider forgot MCP Tray's registration; MCP Tray registers again and reopens the sign-in")
+		return &staleClientError{key: regKey, err: err}
 	}
 	if err == nil {
 		err = c.keep(ctx, hc, reg.creds(), t)
@@ -277,11 +274,7 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 		if res.Error == "access_denied" {
 			return nil, fmt.Errorf("the sign-in was declined at %s", hostOf(d.AS.Issuer))
 		}
-		msg := res.Error
-		if res.ErrorDescription != "" {
-			msg += ": " + res.ErrorDescription
-		}
-		return nil, fmt.Errorf("the authorization server returned an error (%s)", msg)
+		return nil, &authorizationError{Code: res.Error, Description: res.ErrorDescription}
 	}
 	if res.Code == "" {
 		return nil, errors.New("the sign-in response has no authorization code")
@@ -305,6 +298,30 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 		t.Scope = scope // RFC 6749 §5.1: omitted means as requested
 	}
 	return t, nil
+}
+
+// authorizationError is the error a redirect carried. finish returns it
+// only once the redirect's iss is validated, so the caller acts on the
+// provider's error, never on a forged one (AUTH-25).
+type authorizationError struct {
+	Code, Description string
+}
+
+func (e *authorizationError) Error() string {
+	msg := e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return fmt.Sprintf("the authorization server returned an error (%s)", msg)
+}
+
+// forgotClient reports whether the provider said it does not know the
+// client: at the token endpoint, or in a validated redirect.
+func forgotClient(err error) bool {
+	var te *TokenError
+	var ae *authorizationError
+	return errors.As(err, &te) && te.Code == "invalid_client" ||
+		errors.As(err, &ae) && (ae.Code == "invalid_client" || ae.Code == "unauthorized_client")
 }
 
 // selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): scopes set
