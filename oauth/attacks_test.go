@@ -83,24 +83,35 @@ func TestRefusesMetadataIssuerMismatch(t *testing.T) {
 // RFC 9207: a response with the wrong iss (a mix-up) is refused before the
 // code is exchanged; one without iss from a server that promises it, too.
 func TestRefusesWrongOrMissingIss(t *testing.T) {
-	for name, opts := range map[string]oauthtest.Options{
-		"wrong iss": {WrongIss: "https://attacker.example"},
+	for name, tc := range map[string]struct {
+		opts oauthtest.Options
+		want string
+	}{
+		"wrong iss":   {oauthtest.Options{WrongIss: "https://attacker.example"}, `names issuer "https://attacker.example"`},
+		"missing iss": {oauthtest.Options{DropIss: true}, "promises an iss parameter, but the response has none"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := oauthtest.NewServer(opts)
+			srv := oauthtest.NewServer(tc.opts)
 			defer srv.Close()
-			m := testManager(t, NewMemoryStore())
+			store := NewMemoryStore()
+			m := testManager(t, store)
 			c := m.Client(ServerConfig{ID: "mixup", URL: srv.URL()})
 			b := &browserFollower{}
 			err := c.SignIn(context.Background(), SignInOptions{Open: b.open})
-			if err == nil || !strings.Contains(err.Error(), `names issuer "https://attacker.example"`) {
-				t.Fatalf("err = %v", err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if n := srv.Counts().Authorizations; n != 1 {
+				t.Errorf("%d authorizations, want 1: the refusal must come from the redirect", n)
 			}
 			if srv.Counts().CodeExchanges != 0 {
-				t.Error("the code was exchanged despite the wrong iss")
+				t.Error("the code was exchanged")
 			}
 			if p := b.page(t); !strings.Contains(p, "Sign-in failed") {
 				t.Errorf("the browser page does not say it failed: %s", p)
+			}
+			if _, err := store.Get(tokenKey("mixup")); c.HasTokens() || err == nil {
+				t.Error("tokens were stored")
 			}
 		})
 	}

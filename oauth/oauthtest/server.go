@@ -51,6 +51,9 @@ type Options struct {
 	StepUp map[string]string
 	// NoIss omits the iss parameter and does not advertise it.
 	NoIss bool
+	// DropIss advertises the iss parameter but leaves it out of the
+	// authorization response (one stripped on the way, or forged).
+	DropIss bool
 	// WrongIss sends this iss instead of the real issuer (a mix-up attack).
 	WrongIss string
 	// MetadataIssuer overrides the issuer inside the AS metadata (a metadata
