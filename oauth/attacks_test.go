@@ -369,7 +369,11 @@ func TestSelectScopes(t *testing.T) {
 		{"then resource scopes", nil, Challenge{}, []string{"r1", "r2"}, nil, as, "r1 r2 offline_access"},
 		{"else omitted", nil, Challenge{}, nil, nil, as, ""},
 		{"offline only when advertised", nil, Challenge{Scope: "x"}, nil, nil, []string{"x"}, "x"},
-		{"configured wins", []string{"c"}, Challenge{Scope: "x"}, nil, nil, nil, "c"},
+		// AUTH-19: the challenge's scopes are authoritative; configured ones
+		// are added, without duplicates, in a stable order.
+		{"configured and challenged", []string{"c"}, Challenge{Scope: "x"}, nil, nil, nil, "c x"},
+		{"configured and challenged, no duplicates", []string{"c", "x", "c"}, Challenge{Scope: "y x"}, []string{"r"}, nil, as, "c x y offline_access"},
+		{"configured alone without a challenged scope", []string{"c"}, Challenge{}, []string{"r"}, nil, as, "c offline_access"},
 		{"step-up is a union", nil, Challenge{Error: "insufficient_scope", Scope: "write"}, nil, []string{"read", "offline_access"}, as, "read offline_access write"},
 		// AUTH-19, AUTH-31: configured scopes do not hide the challenged one.
 		{"step-up adds the challenged scope to configured ones", []string{"mcp:read"}, Challenge{Error: "insufficient_scope", Scope: "mcp:admin"},

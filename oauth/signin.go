@@ -324,25 +324,26 @@ func forgotClient(err error) bool {
 		errors.As(err, &ae) && (ae.Code == "invalid_client" || ae.Code == "unauthorized_client")
 }
 
-// selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): scopes set
-// in the config; else the challenge's; else the resource's
-// scopes_supported; else none. A step-up (403 insufficient_scope) asks for
-// the union of what was granted, what was chosen, and what is challenged
-// (AUTH-31): configured scopes must not hide the challenged one (AUTH-19).
+// selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): the
+// scopes set in the config, plus the challenge's; without configured
+// scopes, the challenge's alone, else the resource's scopes_supported, else
+// none. The challenge's scopes are authoritative for the request (AUTH-19),
+// so configured ones add to them and never replace them. A step-up (403
+// insufficient_scope) also keeps what was granted (AUTH-31).
 // offline_access is added only when the authorization server lists it, and
-// only to a non-empty request.
+// only to a non-empty request. No scope appears twice; the order is stable.
 func selectScopes(configured []string, ch Challenge, resourceScopes, asScopes, granted []string) string {
-	var scopes []string
+	challenged := strings.Fields(ch.Scope)
+	var chosen []string
 	switch {
 	case len(configured) > 0:
-		scopes = configured
-	case ch.Scope != "":
-		scopes = strings.Fields(ch.Scope)
-	case len(resourceScopes) > 0:
-		scopes = resourceScopes
+		chosen = configured
+	case len(challenged) == 0:
+		chosen = resourceScopes
 	}
+	scopes := union(union(nil, chosen), challenged)
 	if ch.Error == "insufficient_scope" {
-		scopes = union(union(granted, scopes), strings.Fields(ch.Scope))
+		scopes = union(union(nil, granted), scopes)
 	}
 	if len(scopes) > 0 && slices.Contains(asScopes, "offline_access") {
 		scopes = union(scopes, []string{"offline_access"})
