@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +72,36 @@ func TestRefusesDangerousAuthorizationEndpoints(t *testing.T) {
 				t.Error("a browser was opened")
 			}
 		})
+	}
+}
+
+// AUTH-02: a server whose 401 names its resource metadata is not a
+// 2025-03-26 server. When that metadata cannot be read, the sign-in fails
+// naming its URL and status; the server's origin is not taken for the
+// authorization server (no registration, no authorization, no browser).
+func TestUnreadableResourceMetadataIsNoLegacyServer(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{ChallengeMetadataPath: "/.well-known/gone"})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "gone", URL: srv.URL()})
+	ctx := context.Background()
+	if _, err := connect(ctx, srv, c); err == nil { // meets the 401 naming the metadata
+		t.Fatal("connected without signing in")
+	}
+	b := &browserFollower{}
+	err := c.SignIn(ctx, SignInOptions{Open: b.open})
+	metadata := strings.TrimSuffix(srv.URL(), "/mcp") + "/.well-known/gone"
+	if err == nil || !strings.Contains(err.Error(), metadata) || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Errorf("err = %v, want it to name %s and HTTP 404", err, metadata)
+	}
+	if got := srv.Unserved(); !slices.Equal(got, []string{"/.well-known/gone"}) {
+		t.Errorf("requests to the server's origin for what it does not serve: %v, want only the metadata's", got)
+	}
+	if b.calls.Load() != 0 {
+		t.Error("a browser was opened")
+	}
+	if c.HasTokens() {
+		t.Error("tokens were stored")
 	}
 }
 

@@ -62,6 +62,10 @@ type Options struct {
 	// PRMResource overrides the resource in the protected resource metadata
 	// (a resource mismatch).
 	PRMResource string
+	// ChallengeMetadataPath makes the challenges' resource_metadata name
+	// this path on the MCP server's origin instead of the metadata's own
+	// (a server whose metadata is gone: nothing is served there).
+	ChallengeMetadataPath string
 	// AuthorizationEndpoint overrides the advertised authorization endpoint
 	// (for example "javascript:alert(1)").
 	AuthorizationEndpoint string
@@ -117,6 +121,7 @@ type Server struct {
 	counts    Counts
 	countsMu  sync.Mutex
 	lastScope atomic.Value // string: scope of the last authorization request
+	unserved  []string     // paths asked of the MCP server's origin that it does not serve (under mu)
 }
 
 // Counts is what the server has seen.
@@ -402,6 +407,14 @@ func (s *Server) count(f func(*Counts)) {
 	s.countsMu.Lock()
 	f(&s.counts)
 	s.countsMu.Unlock()
+}
+
+// Unserved returns, in order, the paths requested from the MCP server's
+// origin that it does not serve: endpoints a client guessed there.
+func (s *Server) Unserved() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unserved...)
 }
 
 // LastScope is the scope parameter of the last authorization request.
