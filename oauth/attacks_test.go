@@ -105,6 +105,41 @@ func TestUnreadableResourceMetadataIsNoLegacyServer(t *testing.T) {
 	}
 }
 
+// AUTH-17: the resource parameter is the canonical form of the resource
+// the metadata names: no fragment, lower-case scheme and host. The
+// authorization server here accepts only the canonical URL, in the
+// authorization, token and refresh requests alike.
+func TestResourceParameterIsCanonical(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{MCPHost: "localhost", PRMResourceFor: func(u string) string {
+		return strings.Replace(u, "http://localhost", "HTTP://LOCALHOST", 1) + "#x"
+	}})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "canonical", URL: srv.URL()})
+	ctx := context.Background()
+	var sent string
+	b := &browserFollower{}
+	open := func(ctx context.Context, authURL string) error {
+		if u, err := url.Parse(authURL); err == nil {
+			sent = u.Query().Get("resource")
+		}
+		return b.open(ctx, authURL)
+	}
+	err := c.SignIn(ctx, SignInOptions{Open: open})
+	if sent != srv.URL() {
+		t.Errorf("resource in the authorization request = %q, want %q", sent, srv.URL())
+	}
+	if err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	if _, err := c.refresh(ctx, true); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+	if n := srv.Counts(); n.CodeExchanges != 1 || n.Refreshes != 1 || n.ResourceMissing != 0 {
+		t.Errorf("counts: %+v, want one code exchange and one refresh, each with the resource", n)
+	}
+}
+
 func TestRefusesMetadataIssuerMismatch(t *testing.T) {
 	srv := oauthtest.NewServer(oauthtest.Options{MetadataIssuer: "https://other-issuer.example"})
 	defer srv.Close()

@@ -34,9 +34,9 @@ type authServer struct {
 
 // discovery is what a sign-in needs to know about a server.
 type discovery struct {
-	// Resource is sent as the RFC 8707 resource parameter: the protected
-	// resource metadata's resource when it was validated, else the server's
-	// canonical URI (AUTH-17).
+	// Resource is sent as the RFC 8707 resource parameter: the canonical
+	// form of the protected resource metadata's resource when it was
+	// validated, else the server's canonical URI (AUTH-17).
 	Resource string
 	// ResourceScopes is the protected resource's scopes_supported.
 	ResourceScopes []string
@@ -260,7 +260,9 @@ func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challen
 	if prm.Resource == "" || !resourceMatches(prm.Resource, serverURL) {
 		return nil, fmt.Errorf("the server's metadata names resource %q, which is not %s: refusing to sign in (it may be trying to collect a token for another service)", prm.Resource, serverURL)
 	}
-	d.Resource = prm.Resource
+	// Sent as the metadata names it, but canonical: a fragment, or an
+	// upper-case scheme or host, passed the check above (AUTH-17).
+	d.Resource = CanonicalResource(prm.Resource)
 	d.ResourceScopes = prm.ScopesSupported
 	if len(prm.AuthorizationServers) == 0 {
 		return nil, fmt.Errorf("the server's metadata lists no authorization server")

@@ -50,8 +50,11 @@ func (s *Server) mcpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
 		resource := s.URL()
-		if s.opts.PRMResource != "" {
+		switch {
+		case s.opts.PRMResource != "":
 			resource = s.opts.PRMResource
+		case s.opts.PRMResourceFor != nil:
+			resource = s.opts.PRMResourceFor(s.URL())
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"resource":                 resource,
@@ -74,7 +77,7 @@ func (s *Server) mcpHandler() http.Handler {
 // challengeMetadataURL is the resource_metadata the challenges name.
 func (s *Server) challengeMetadataURL() string {
 	if s.opts.ChallengeMetadataPath != "" {
-		return s.mcp.URL + s.opts.ChallengeMetadataPath
+		return s.mcpBase + s.opts.ChallengeMetadataPath
 	}
 	return s.ResourceMetadataURL()
 }
