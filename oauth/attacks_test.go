@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -73,6 +75,71 @@ func TestRefusesDangerousAuthorizationEndpoints(t *testing.T) {
 	}
 }
 
+// AUTH-02: a server whose 401 names its resource metadata is not a
+// 2025-03-26 server. When that metadata cannot be read, the sign-in fails
+// naming its URL and status; the server's origin is not taken for the
+// authorization server (no registration, no authorization, no browser).
+func TestUnreadableResourceMetadataIsNoLegacyServer(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{ChallengeMetadataPath: "/.well-known/gone"})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "gone", URL: srv.URL()})
+	ctx := context.Background()
+	if _, err := connect(ctx, srv, c); err == nil { // meets the 401 naming the metadata
+		t.Fatal("connected without signing in")
+	}
+	b := &browserFollower{}
+	err := c.SignIn(ctx, SignInOptions{Open: b.open})
+	metadata := strings.TrimSuffix(srv.URL(), "/mcp") + "/.well-known/gone"
+	if err == nil || !strings.Contains(err.Error(), metadata) || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Errorf("err = %v, want it to name %s and HTTP 404", err, metadata)
+	}
+	if got := srv.Unserved(); !slices.Equal(got, []string{"/.well-known/gone"}) {
+		t.Errorf("requests to the server's origin for what it does not serve: %v, want only the metadata's", got)
+	}
+	if b.calls.Load() != 0 {
+		t.Error("a browser was opened")
+	}
+	if c.HasTokens() {
+		t.Error("tokens were stored")
+	}
+}
+
+// AUTH-17: the resource parameter is the canonical form of the resource
+// the metadata names: no fragment, lower-case scheme and host. The
+// authorization server here accepts only the canonical URL, in the
+// authorization, token and refresh requests alike.
+func TestResourceParameterIsCanonical(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{MCPHost: "localhost", PRMResourceFor: func(u string) string {
+		return strings.Replace(u, "http://localhost", "HTTP://LOCALHOST", 1) + "#x"
+	}})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "canonical", URL: srv.URL()})
+	ctx := context.Background()
+	var sent string
+	b := &browserFollower{}
+	open := func(ctx context.Context, authURL string) error {
+		if u, err := url.Parse(authURL); err == nil {
+			sent = u.Query().Get("resource")
+		}
+		return b.open(ctx, authURL)
+	}
+	err := c.SignIn(ctx, SignInOptions{Open: open})
+	if sent != srv.URL() {
+		t.Errorf("resource in the authorization request = %q, want %q", sent, srv.URL())
+	}
+	if err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	if _, err := c.refresh(ctx, true); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+	if n := srv.Counts(); n.CodeExchanges != 1 || n.Refreshes != 1 || n.ResourceMissing != 0 {
+		t.Errorf("counts: %+v, want one code exchange and one refresh, each with the resource", n)
+	}
+}
+
 func TestRefusesMetadataIssuerMismatch(t *testing.T) {
 	srv := oauthtest.NewServer(oauthtest.Options{MetadataIssuer: "https://other-issuer.example"})
 	defer srv.Close()
@@ -82,26 +149,116 @@ func TestRefusesMetadataIssuerMismatch(t *testing.T) {
 // RFC 9207: a response with the wrong iss (a mix-up) is refused before the
 // code is exchanged; one without iss from a server that promises it, too.
 func TestRefusesWrongOrMissingIss(t *testing.T) {
-	for name, opts := range map[string]oauthtest.Options{
-		"wrong iss": {WrongIss: "https://attacker.example"},
+	for name, tc := range map[string]struct {
+		opts oauthtest.Options
+		want string
+	}{
+		"wrong iss":   {oauthtest.Options{WrongIss: "https://attacker.example"}, `names issuer "https://attacker.example"`},
+		"missing iss": {oauthtest.Options{DropIss: true}, "promises an iss parameter, but the response has none"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := oauthtest.NewServer(opts)
+			srv := oauthtest.NewServer(tc.opts)
 			defer srv.Close()
-			m := testManager(t, NewMemoryStore())
+			store := NewMemoryStore()
+			m := testManager(t, store)
 			c := m.Client(ServerConfig{ID: "mixup", URL: srv.URL()})
 			b := &browserFollower{}
 			err := c.SignIn(context.Background(), SignInOptions{Open: b.open})
-			if err == nil || !strings.Contains(err.Error(), `names issuer "https://attacker.example"`) {
-				t.Fatalf("err = %v", err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if n := srv.Counts().Authorizations; n != 1 {
+				t.Errorf("%d authorizations, want 1: the refusal must come from the redirect", n)
 			}
 			if srv.Counts().CodeExchanges != 0 {
-				t.Error("the code was exchanged despite the wrong iss")
+				t.Error("the code was exchanged")
 			}
 			if p := b.page(t); !strings.Contains(p, "Sign-in failed") {
 				t.Errorf("the browser page does not say it failed: %s", p)
 			}
+			if _, err := store.Get(tokenKey("mixup")); c.HasTokens() || err == nil {
+				t.Error("tokens were stored")
+			}
 		})
+	}
+}
+
+// AUTH-25, AUTH-37: a forged redirect with the right state, a wrong iss and
+// error=invalid_client is refused as a mix-up, and its error is not acted
+// on: a reused registration is not taken for forgotten (deleted, replaced,
+// the browser opened again), and the page does not show the forged text.
+// The same answer with the provider's own iss does mean it forgot.
+func TestForgedInvalidClientWithWrongIssKeepsRegistration(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	m := testManager(t, store)
+	c := m.Client(ServerConfig{ID: "forged", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+
+	// stored ages the stored registration, as only one made more than a
+	// few seconds ago may be taken for one the provider forgot.
+	stored := func() (string, registration) {
+		t.Helper()
+		keys, err := store.List("oauth/client/forged/")
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("stored registrations: %v %v", keys, err)
+		}
+		var reg registration
+		if ok, err := loadJSON(store, keys[0], &reg); !ok || err != nil {
+			t.Fatalf("load the registration: %v %v", ok, err)
+		}
+		reg.Registered = reg.Registered.Add(-time.Hour)
+		if err := saveJSON(store, keys[0], &reg); err != nil {
+			t.Fatal(err)
+		}
+		return keys[0], reg
+	}
+	// answer makes a "browser" that lands on a redirect with the flow's
+	// own state and redirect URI, the given iss, and invalid_client.
+	answer := func(b *browserFollower, iss string) Opener {
+		return func(ctx context.Context, authURL string) error {
+			u, err := url.Parse(authURL)
+			if err != nil {
+				return err
+			}
+			q := u.Query()
+			return b.open(ctx, q.Get("redirect_uri")+"?"+url.Values{
+				"state": {q.Get("state")}, "iss": {iss},
+				"error": {"invalid_client"}, "error_description": {"forged description"},
+			}.Encode())
+		}
+	}
+
+	key, reg := stored()
+	b := &browserFollower{}
+	err := c.SignIn(context.Background(), SignInOptions{Open: answer(b, "https://attacker.example")})
+	if err == nil || !strings.Contains(err.Error(), `names issuer "https://attacker.example"`) {
+		t.Fatalf("err = %v, want the issuer mismatch", err)
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Errorf("the browser was opened %d times, want 1", n)
+	}
+	if n := srv.Counts().Registrations; n != 1 {
+		t.Errorf("%d registrations at the provider, want 1", n)
+	}
+	var kept registration
+	if ok, err := loadJSON(store, key, &kept); !ok || err != nil || kept.ClientID != reg.ClientID {
+		t.Errorf("the stored registration was not kept: found %v, %v, client %q (was %q)", ok, err, kept.ClientID, reg.ClientID)
+	}
+	if p := b.page(t); !strings.Contains(p, "possible mix-up attack") || strings.Contains(p, "forged description") || strings.Contains(p, "forgot") {
+		t.Errorf("the browser page does not show the issuer mismatch alone: %s", p)
+	}
+
+	// From the provider itself: register again and reopen the sign-in.
+	stored()
+	b = &browserFollower{}
+	_ = c.SignIn(context.Background(), SignInOptions{Open: answer(b, srv.Issuer)})
+	if n := b.calls.Load(); n != 2 {
+		t.Errorf("with the provider's iss the browser was opened %d times, want 2", n)
+	}
+	if n := srv.Counts().Registrations; n != 2 {
+		t.Errorf("with the provider's iss: %d registrations, want 2", n)
 	}
 }
 
@@ -278,7 +435,11 @@ func TestSelectScopes(t *testing.T) {
 		{"then resource scopes", nil, Challenge{}, []string{"r1", "r2"}, nil, as, "r1 r2 offline_access"},
 		{"else omitted", nil, Challenge{}, nil, nil, as, ""},
 		{"offline only when advertised", nil, Challenge{Scope: "x"}, nil, nil, []string{"x"}, "x"},
-		{"configured wins", []string{"c"}, Challenge{Scope: "x"}, nil, nil, nil, "c"},
+		// AUTH-19: the challenge's scopes are authoritative; configured ones
+		// are added, without duplicates, in a stable order.
+		{"configured and challenged", []string{"c"}, Challenge{Scope: "x"}, nil, nil, nil, "c x"},
+		{"configured and challenged, no duplicates", []string{"c", "x", "c"}, Challenge{Scope: "y x"}, []string{"r"}, nil, as, "c x y offline_access"},
+		{"configured alone without a challenged scope", []string{"c"}, Challenge{}, []string{"r"}, nil, as, "c offline_access"},
 		{"step-up is a union", nil, Challenge{Error: "insufficient_scope", Scope: "write"}, nil, []string{"read", "offline_access"}, as, "read offline_access write"},
 		// AUTH-19, AUTH-31: configured scopes do not hide the challenged one.
 		{"step-up adds the challenged scope to configured ones", []string{"mcp:read"}, Challenge{Error: "insufficient_scope", Scope: "mcp:admin"},

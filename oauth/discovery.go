@@ -34,17 +34,22 @@ type authServer struct {
 
 // discovery is what a sign-in needs to know about a server.
 type discovery struct {
-	// Resource is sent as the RFC 8707 resource parameter: the protected
-	// resource metadata's resource when it was validated, else the server's
-	// canonical URI (AUTH-17).
+	// Resource is sent as the RFC 8707 resource parameter: the canonical
+	// form of the protected resource metadata's resource when it was
+	// validated, else the server's canonical URI (AUTH-17).
 	Resource string
 	// ResourceScopes is the protected resource's scopes_supported.
 	ResourceScopes []string
 	AS             *authServer
 }
 
-// errNotFound means a metadata URL answered 4xx: try the next one.
-var errNotFound = errors.New("not found")
+// notFoundError means a metadata URL answered 4xx: try the next one.
+type notFoundError struct {
+	url    string
+	status int
+}
+
+func (e *notFoundError) Error() string { return fmt.Sprintf("%s answered HTTP %d", e.url, e.status) }
 
 // getJSON fetches a metadata document.
 func getJSON(ctx context.Context, hc *http.Client, raw string, v any) error {
@@ -63,7 +68,7 @@ func getJSON(ctx context.Context, hc *http.Client, raw string, v any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		return errNotFound
+		return &notFoundError{url: raw, status: resp.StatusCode}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
 		// newHTTPClient hands back the redirect it stopped following.
@@ -222,10 +227,11 @@ func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challen
 		d.Resource = u.String()
 	}
 	var prm *oauthex.ProtectedResourceMetadata
+	var missing *notFoundError
 	for _, u := range prmURLs(serverURL, ch.ResourceMetadata) {
 		var m oauthex.ProtectedResourceMetadata
 		err := getJSON(ctx, hc, u, &m)
-		if errors.Is(err, errNotFound) {
+		if errors.As(err, &missing) {
 			continue
 		}
 		if err != nil {
@@ -233,6 +239,12 @@ func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challen
 		}
 		prm = &m
 		break
+	}
+	if prm == nil && ch.ResourceMetadata != "" {
+		// A server that names its resource metadata is not a 2025-03-26
+		// one: taking its origin for the authorization server would skip
+		// the resource and PKCE checks (AUTH-02).
+		return nil, fmt.Errorf("the server's protected resource metadata at %s cannot be read (HTTP %d): refusing to sign in without it", missing.url, missing.status)
 	}
 	if prm == nil {
 		// A 2025-03-26 server: no resource metadata; its own origin is the
@@ -248,7 +260,9 @@ func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challen
 	if prm.Resource == "" || !resourceMatches(prm.Resource, serverURL) {
 		return nil, fmt.Errorf("the server's metadata names resource %q, which is not %s: refusing to sign in (it may be trying to collect a token for another service)", prm.Resource, serverURL)
 	}
-	d.Resource = prm.Resource
+	// Sent as the metadata names it, but canonical: a fragment, or an
+	// upper-case scheme or host, passed the check above (AUTH-17).
+	d.Resource = CanonicalResource(prm.Resource)
 	d.ResourceScopes = prm.ScopesSupported
 	if len(prm.AuthorizationServers) == 0 {
 		return nil, fmt.Errorf("the server's metadata lists no authorization server")
@@ -272,7 +286,7 @@ func discoverAS(ctx context.Context, hc *http.Client, issuer string, legacy bool
 	for _, u := range asMetadataURLs(issuer) {
 		var m oauthex.AuthServerMeta
 		err := getJSON(ctx, hc, u, &m)
-		if errors.Is(err, errNotFound) {
+		if errors.As(err, new(*notFoundError)) {
 			continue
 		}
 		if err != nil {

@@ -209,12 +209,9 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 		return errors.New("no answer from the browser within 10 minutes")
 	}
 	t, err := c.finish(ctx, hc, d, reg, regKey, redirect, verifier, scope, res)
-	if err != nil && reused {
-		var te *TokenError
-		if errors.As(err, &te) && te.Code == "invalid_client" || res.Error == "invalid_client" || res.Error == "unauthorized_client" {
-			p.outcome <- errors.New("the provider forgot MCP Tray's registration; MCP Tray registers again and reopens the sign-in")
-			return &staleClientError{key: regKey, err: err}
-		}
+	if err != nil && reused && forgotClient(err) {
+		p.outcome <- errors.New("the provider forgot MCP Tray's registration; MCP Tray registers again and reopens the sign-in")
+		return &staleClientError{key: regKey, err: err}
 	}
 	if err == nil {
 		err = c.keep(ctx, hc, reg.creds(), t)
@@ -277,11 +274,7 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 		if res.Error == "access_denied" {
 			return nil, fmt.Errorf("the sign-in was declined at %s", hostOf(d.AS.Issuer))
 		}
-		msg := res.Error
-		if res.ErrorDescription != "" {
-			msg += ": " + res.ErrorDescription
-		}
-		return nil, fmt.Errorf("the authorization server returned an error (%s)", msg)
+		return nil, &authorizationError{Code: res.Error, Description: res.ErrorDescription}
 	}
 	if res.Code == "" {
 		return nil, errors.New("the sign-in response has no authorization code")
@@ -307,25 +300,50 @@ func (c *Client) finish(ctx context.Context, hc *http.Client, d *discovery, reg 
 	return t, nil
 }
 
-// selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): scopes set
-// in the config; else the challenge's; else the resource's
-// scopes_supported; else none. A step-up (403 insufficient_scope) asks for
-// the union of what was granted, what was chosen, and what is challenged
-// (AUTH-31): configured scopes must not hide the challenged one (AUTH-19).
+// authorizationError is the error a redirect carried. finish returns it
+// only once the redirect's iss is validated, so the caller acts on the
+// provider's error, never on a forged one (AUTH-25).
+type authorizationError struct {
+	Code, Description string
+}
+
+func (e *authorizationError) Error() string {
+	msg := e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return fmt.Sprintf("the authorization server returned an error (%s)", msg)
+}
+
+// forgotClient reports whether the provider said it does not know the
+// client: at the token endpoint, or in a validated redirect.
+func forgotClient(err error) bool {
+	var te *TokenError
+	var ae *authorizationError
+	return errors.As(err, &te) && te.Code == "invalid_client" ||
+		errors.As(err, &ae) && (ae.Code == "invalid_client" || ae.Code == "unauthorized_client")
+}
+
+// selectScopes chooses the scope parameter (AUTH-18 to AUTH-20): the
+// scopes set in the config, plus the challenge's; without configured
+// scopes, the challenge's alone, else the resource's scopes_supported, else
+// none. The challenge's scopes are authoritative for the request (AUTH-19),
+// so configured ones add to them and never replace them. A step-up (403
+// insufficient_scope) also keeps what was granted (AUTH-31).
 // offline_access is added only when the authorization server lists it, and
-// only to a non-empty request.
+// only to a non-empty request. No scope appears twice; the order is stable.
 func selectScopes(configured []string, ch Challenge, resourceScopes, asScopes, granted []string) string {
-	var scopes []string
+	challenged := strings.Fields(ch.Scope)
+	var chosen []string
 	switch {
 	case len(configured) > 0:
-		scopes = configured
-	case ch.Scope != "":
-		scopes = strings.Fields(ch.Scope)
-	case len(resourceScopes) > 0:
-		scopes = resourceScopes
+		chosen = configured
+	case len(challenged) == 0:
+		chosen = resourceScopes
 	}
+	scopes := union(union(nil, chosen), challenged)
 	if ch.Error == "insufficient_scope" {
-		scopes = union(union(granted, scopes), strings.Fields(ch.Scope))
+		scopes = union(union(nil, granted), scopes)
 	}
 	if len(scopes) > 0 && slices.Contains(asScopes, "offline_access") {
 		scopes = union(scopes, []string{"offline_access"})

@@ -45,3 +45,22 @@ func TestGrantedStepUpsDoNotAddUp(t *testing.T) {
 		}
 	}
 }
+
+// AUTH-19: the scope a 401 asks for is authoritative; scopes set in the
+// config are requested with it, not instead of it.
+func TestConfiguredScopesDoNotReplaceTheChallengedOnes(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{ChallengeScope: "mcp:write"})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "configured", URL: srv.URL(), Scopes: []string{"mcp:read"}})
+	if _, err := connect(context.Background(), srv, c); err == nil { // meets the 401 and its scope
+		t.Fatal("connected without signing in")
+	}
+	signIn(t, c, &browserFollower{})
+	if got, want := srv.LastScope(), "mcp:read mcp:write offline_access"; got != want {
+		t.Errorf("scope requested = %q, want %q", got, want)
+	}
+	if got := strings.Join(c.Info().Scopes, " "); got != "mcp:read mcp:write offline_access" {
+		t.Errorf("scopes granted = %q", got)
+	}
+}

@@ -274,7 +274,7 @@ func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, redirect, 
 	switch {
 	case s.opts.WrongIss != "":
 		q.Set("iss", s.opts.WrongIss)
-	case !s.opts.NoIss:
+	case !s.opts.NoIss && !s.opts.DropIss:
 		q.Set("iss", s.Issuer)
 	}
 	u.RawQuery = q.Encode()

@@ -50,8 +50,11 @@ func (s *Server) mcpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
 		resource := s.URL()
-		if s.opts.PRMResource != "" {
+		switch {
+		case s.opts.PRMResource != "":
 			resource = s.opts.PRMResource
+		case s.opts.PRMResourceFor != nil:
+			resource = s.opts.PRMResourceFor(s.URL())
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"resource":                 resource,
@@ -62,11 +65,25 @@ func (s *Server) mcpHandler() http.Handler {
 		})
 	})
 	mux.Handle("/mcp", s.requireToken(streamable))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.unserved = append(s.unserved, r.URL.Path)
+		s.mu.Unlock()
+		http.NotFound(w, r)
+	})
 	return mux
 }
 
+// challengeMetadataURL is the resource_metadata the challenges name.
+func (s *Server) challengeMetadataURL() string {
+	if s.opts.ChallengeMetadataPath != "" {
+		return s.mcpBase + s.opts.ChallengeMetadataPath
+	}
+	return s.ResourceMetadataURL()
+}
+
 func (s *Server) challenge(extra string) string {
-	h := fmt.Sprintf(`Bearer resource_metadata=%q`, s.ResourceMetadataURL())
+	h := fmt.Sprintf(`Bearer resource_metadata=%q`, s.challengeMetadataURL())
 	if s.opts.ChallengeScope != "" {
 		h += fmt.Sprintf(`, scope=%q`, s.opts.ChallengeScope)
 	}
@@ -110,7 +127,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 				if need, ok := s.opts.StepUp[msg.Params.Name]; ok && !slices.Contains(strings.Fields(tok.scope), need) {
 					scopes := strings.Join(append(strings.Fields(tok.scope), need), " ")
 					w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q, resource_metadata=%q`,
-						scopes, s.ResourceMetadataURL()))
+						scopes, s.challengeMetadataURL()))
 					http.Error(w, "insufficient scope", http.StatusForbidden)
 					return
 				}

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,9 @@ type Options struct {
 	StepUp map[string]string
 	// NoIss omits the iss parameter and does not advertise it.
 	NoIss bool
+	// DropIss advertises the iss parameter but leaves it out of the
+	// authorization response (one stripped on the way, or forged).
+	DropIss bool
 	// WrongIss sends this iss instead of the real issuer (a mix-up attack).
 	WrongIss string
 	// MetadataIssuer overrides the issuer inside the AS metadata (a metadata
@@ -59,6 +63,13 @@ type Options struct {
 	// PRMResource overrides the resource in the protected resource metadata
 	// (a resource mismatch).
 	PRMResource string
+	// PRMResourceFor, if set, gives the resource in the protected resource
+	// metadata from the MCP server's URL (another spelling of it).
+	PRMResourceFor func(mcpURL string) string
+	// ChallengeMetadataPath makes the challenges' resource_metadata name
+	// this path on the MCP server's origin instead of the metadata's own
+	// (a server whose metadata is gone: nothing is served there).
+	ChallengeMetadataPath string
 	// AuthorizationEndpoint overrides the advertised authorization endpoint
 	// (for example "javascript:alert(1)").
 	AuthorizationEndpoint string
@@ -68,6 +79,9 @@ type Options struct {
 	// ASAddr and MCPAddr pin the listen addresses ("127.0.0.1:PORT"); empty
 	// means a free loopback port.
 	ASAddr, MCPAddr string
+	// MCPHost names the MCP server in its URLs instead of 127.0.0.1, for
+	// example "localhost": a name, which metadata can spell in upper case.
+	MCPHost string
 	// Now is the clock that codes and tokens expire by; nil means
 	// time.Now. A test of a suspended machine shares a jumping clock with
 	// the client, so a token the client thinks expired is expired here too.
@@ -91,9 +105,10 @@ type Client struct {
 
 // Server is a running authorization server and MCP server.
 type Server struct {
-	opts Options
-	as   *httptest.Server
-	mcp  *httptest.Server
+	opts    Options
+	as      *httptest.Server
+	mcp     *httptest.Server
+	mcpBase string // the MCP server's origin, with MCPHost
 
 	// Issuer is the authorization server's issuer identifier.
 	Issuer string
@@ -114,6 +129,7 @@ type Server struct {
 	counts    Counts
 	countsMu  sync.Mutex
 	lastScope atomic.Value // string: scope of the last authorization request
+	unserved  []string     // paths asked of the MCP server's origin that it does not serve (under mu)
 }
 
 // Counts is what the server has seen.
@@ -191,6 +207,10 @@ func NewServer(opts Options) *Server {
 	s.as = start(opts.ASAddr, s.asHandler())
 	s.Issuer = s.as.URL
 	s.mcp = start(opts.MCPAddr, s.mcpHandler())
+	s.mcpBase = s.mcp.URL
+	if opts.MCPHost != "" {
+		s.mcpBase = "http://" + net.JoinHostPort(opts.MCPHost, strconv.Itoa(s.mcp.Listener.Addr().(*net.TCPAddr).Port))
+	}
 	return s
 }
 
@@ -210,11 +230,11 @@ func start(addr string, h http.Handler) *httptest.Server {
 }
 
 // URL is the MCP endpoint.
-func (s *Server) URL() string { return s.mcp.URL + "/mcp" }
+func (s *Server) URL() string { return s.mcpBase + "/mcp" }
 
 // ResourceMetadataURL is where the protected resource metadata is served.
 func (s *Server) ResourceMetadataURL() string {
-	return s.mcp.URL + "/.well-known/oauth-protected-resource/mcp"
+	return s.mcpBase + "/.well-known/oauth-protected-resource/mcp"
 }
 
 // Close stops both servers.
@@ -399,6 +419,14 @@ func (s *Server) count(f func(*Counts)) {
 	s.countsMu.Lock()
 	f(&s.counts)
 	s.countsMu.Unlock()
+}
+
+// Unserved returns, in order, the paths requested from the MCP server's
+// origin that it does not serve: endpoints a client guessed there.
+func (s *Server) Unserved() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unserved...)
 }
 
 // LastScope is the scope parameter of the last authorization request.
