@@ -303,7 +303,7 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		}
 		return raw, nil, outcomeOK
 	}
-	data, merr := json.Marshal(res)
+	data, merr := resultJSON(res)
 	if merr != nil {
 		return nil, errorf(codeInternal, "%s: encoding the result: %v", server, merr), outcomeError
 	}
@@ -311,6 +311,21 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		return data, nil, outcomeToolError
 	}
 	return data, nil, outcomeOK
+}
+
+// resultJSON encodes a result the go-sdk session decoded. go-sdk writes
+// a read's cache fields (TS-20) whatever the server sent: from a server
+// that sent none (the initialize era) they are empty, and an empty
+// cacheScope is no valid one, so the bridge's own default stands in
+// (private: what a client may read depends on its token).
+func resultJSON(res any) ([]byte, error) {
+	if r, ok := res.(*mcp.ReadResourceResult); ok {
+		if r.CacheScope != "public" && r.CacheScope != "private" {
+			r.CacheScope = "private"
+		}
+		r.TTLMs = max(r.TTLMs, 0)
+	}
+	return json.Marshal(res)
 }
 
 // responsesKey passes input responses and request state to a retry.

@@ -423,7 +423,7 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 		if requests, state := inputOf(o.res); requests != nil {
 			return resumed{inputRequired(requests, state), nil}, true
 		}
-		data, err := json.Marshal(o.res)
+		data, err := resultJSON(o.res)
 		if err != nil {
 			return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, true
 		}
