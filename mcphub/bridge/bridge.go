@@ -249,15 +249,7 @@ func (b *Bridge) invalidate() {
 		key := s.view.key()
 		c, seen := changed[key]
 		if !seen {
-			prev := old[key]
-			now := b.snapshot(s.view)
-			if prev == nil {
-				c = [3]bool{true, true, true}
-			} else {
-				c = [3]bool{changedTools: string(prev.toolsList) != string(now.toolsList),
-					changedPrompts:   string(prev.promptsList) != string(now.promptsList),
-					changedResources: string(prev.resList) != string(now.resList) || string(prev.templateList) != string(now.templateList)}
-			}
+			c = changedKinds(old[key], b.snapshot(s.view))
 			changed[key] = c
 		}
 		for kind := range c {
@@ -266,6 +258,17 @@ func (b *Bridge) invalidate() {
 			}
 		}
 	})
+}
+
+// changedKinds reports which kinds of list differ from prev (nil: not
+// known, so every kind) to now.
+func changedKinds(prev, now *snapshot) [3]bool {
+	if prev == nil {
+		return [3]bool{true, true, true}
+	}
+	return [3]bool{changedTools: string(prev.toolsList) != string(now.toolsList),
+		changedPrompts:   string(prev.promptsList) != string(now.promptsList),
+		changedResources: string(prev.resList) != string(now.resList) || string(prev.templateList) != string(now.templateList)}
 }
 
 // snapshot returns the view's catalog for the current generation.

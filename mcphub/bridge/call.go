@@ -281,7 +281,7 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 			break
 		}
 		var responses mcp.InputResponseMap
-		if responses, err = b.fulfill(ctx, x, server, requests); err != nil {
+		if responses, err = b.fulfill(c, x, server, requests); err != nil {
 			break
 		}
 		retry := withResponses(ctx, responses, state)
@@ -303,7 +303,7 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		}
 		return raw, nil, outcomeOK
 	}
-	data, merr := json.Marshal(res)
+	data, merr := resultJSON(res)
 	if merr != nil {
 		return nil, errorf(codeInternal, "%s: encoding the result: %v", server, merr), outcomeError
 	}
@@ -311,6 +311,21 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		return data, nil, outcomeToolError
 	}
 	return data, nil, outcomeOK
+}
+
+// resultJSON encodes a result the go-sdk session decoded. go-sdk writes
+// a read's cache fields (TS-20) whatever the server sent: from a server
+// that sent none (the initialize era) they are empty, and an empty
+// cacheScope is no valid one, so the bridge's own default stands in
+// (private: what a client may read depends on its token).
+func resultJSON(res any) ([]byte, error) {
+	if r, ok := res.(*mcp.ReadResourceResult); ok {
+		if r.CacheScope != "public" && r.CacheScope != "private" {
+			r.CacheScope = "private"
+		}
+		r.TTLMs = max(r.TTLMs, 0)
+	}
+	return json.Marshal(res)
 }
 
 // responsesKey passes input responses and request state to a retry.
@@ -354,15 +369,20 @@ func inputRequired(requests mcp.InputRequestMap, state string) json.RawMessage {
 }
 
 // fulfill asks an initialize-era client for each input a 2026-07-28 server
-// needs, as server requests on the call's stream (LC-26).
-func (b *Bridge) fulfill(ctx context.Context, x *exchange, server string, requests mcp.InputRequestMap) (mcp.InputResponseMap, error) {
+// needs, as server requests on the call's stream (LC-26), as questions of
+// call c: the call's clock stops while the IDE is asked. (A question's
+// context is not made from the call's: that would be bound by the
+// deadline held, not by askFor.)
+func (b *Bridge) fulfill(c *call, x *exchange, server string, requests mcp.InputRequestMap) (mcp.InputResponseMap, error) {
 	responses := mcp.InputResponseMap{}
 	for key, ir := range requests {
 		method, ok := inputMethod(ir)
 		if !ok {
 			return nil, fmt.Errorf("unknown input request %T", ir)
 		}
+		ctx, done := c.question(context.Background())
 		raw, err := b.askClient(ctx, x, server, method, ir)
+		done()
 		if err != nil {
 			return nil, err
 		}

@@ -120,16 +120,34 @@ func TestForwardingThroughBothEras(t *testing.T) {
 
 // A person who takes longer than the server's timeout to answer its
 // question (an elicitation form) does not time the call out: the call's
-// clock stops while the IDE is asked, in every era on both sides.
+// clock stops while the IDE is asked, in every era on both sides. The
+// conformance server asks mid-call in the initialize era (it is stateful,
+// so it offers no other); "new", a stateless go-sdk server, speaks
+// 2026-07-28 and asks with input_required, which the bridge turns into a
+// question to an initialize-era IDE (LC-26).
 func TestSlowAnswerDoesNotTimeTheCallOut(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	peer := testpeers.StartEverythingHTTP(t)
+	modern := newModernUpstream(t, "new")
+	modern.AddTool(&mcp.Tool{Name: "test_elicitation", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			answer, ok := req.Params.InputResponses["who"].(*mcp.ElicitResult)
+			if !ok {
+				return &mcp.CallToolResult{RequestState: "asked", InputRequests: mcp.InputRequestMap{"who": &mcp.ElicitParams{Message: "who are you?",
+					RequestedSchema: json.RawMessage(`{"type":"object","properties":{"username":{"type":"string"}}}`)}}}, nil
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("action=%s %v", answer.Action, answer.Content)}}}, nil
+		})
 	r := newRig(t, cfgServers(
 		"ev", fmt.Sprintf(`{"url": %q, "timeout": %g}`, peer.URL, timeout.Seconds()),
 		"evl", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "timeout": %g}`, peer.URL, timeout.Seconds()),
+		"new", fmt.Sprintf(`{"url": %q, "timeout": %g}`, modern.URL, timeout.Seconds()),
 	), rigOptions{})
-	r.wait(t, map[string]status.State{"ev": status.Connected, "evl": status.Connected})
-	for _, up := range []string{"ev", "evl"} {
+	r.wait(t, map[string]status.State{"ev": status.Connected, "evl": status.Connected, "new": status.Connected})
+	if c, _ := r.hub.Conn("new"); c.Session().InitializeResult().ProtocolVersion != "2026-07-28" {
+		t.Fatalf("new speaks %s", c.Session().InitializeResult().ProtocolVersion)
+	}
+	for _, up := range []string{"ev", "evl", "new"} {
 		for _, ide := range ides(r, "") {
 			t.Run(up+"/"+ide.name, func(t *testing.T) {
 				cs := ide.connect(t, &mcp.ClientOptions{

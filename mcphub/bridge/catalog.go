@@ -248,9 +248,10 @@ func memberValue(raw []byte, key string) (start, end int, ok bool) {
 }
 
 // compact removes insignificant whitespace: a server may pretty-print, and
-// a newline would break an SSE data line or a JSON-lines frame.
+// a newline would break an SSE data line or a JSON-lines frame. JSON
+// without one is returned as it is (two byte scans, no re-encoding).
 func compact(raw json.RawMessage) json.RawMessage {
-	if !bytes.ContainsAny(raw, "\n\r") {
+	if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
 		return raw
 	}
 	var b bytes.Buffer

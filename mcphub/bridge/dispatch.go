@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
 )
@@ -228,27 +227,32 @@ func (b *Bridge) discover(x *exchange) (json.RawMessage, *rpcError) {
 }
 
 // modernResult adds what 2026-07-28 requires of results (TS-20):
-// resultType, and on lists, discover and reads the caching fields. Lists
-// depend on the client's token, so they are private.
+// resultType, and on lists, discover and reads the caching fields, each
+// unless the result has it already (a result made in this era, or a read
+// whose cache fields go-sdk wrote). Lists depend on the client's token,
+// so the bridge's own are private.
 func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMessage {
 	if len(result) < 2 || result[0] != '{' {
 		return result
 	}
-	hasType, hasMeta := topMembers(result)
-	if hasType && hasMeta {
+	has := topMembers(result, cacheable[method])
+	if has.resultType && has.meta {
 		return result
 	}
 	var out bytes.Buffer
 	out.Grow(len(result) + len(b.serverMeta) + 64)
 	out.WriteByte('{')
-	if !hasType { // a result made in this era has its own (input_required, a modern upstream's)
+	if !has.resultType { // a result made in this era has its own (input_required, a modern upstream's)
 		out.WriteString(`"resultType":"complete"`)
-		if slices.Contains([]string{"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}, method) {
-			out.WriteString(`,"ttlMs":0,"cacheScope":"private"`)
+		if cacheable[method] && !has.ttl {
+			out.WriteString(`,"ttlMs":0`)
+		}
+		if cacheable[method] && !has.scope {
+			out.WriteString(`,"cacheScope":"private"`)
 		}
 	}
-	if !hasMeta {
-		if !hasType {
+	if !has.meta {
+		if !has.resultType {
 			out.WriteByte(',')
 		}
 		out.WriteString(`"_meta":`)
@@ -261,24 +265,38 @@ func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMes
 	return out.Bytes()
 }
 
-// topMembers reports whether the object result has a resultType and a
-// _meta of its own, not nested deeper. Most results have neither
+// cacheable are the methods whose 2026-07-28 results carry ttlMs and
+// cacheScope (TS-20).
+var cacheable = map[string]bool{"server/discover": true, "tools/list": true, "prompts/list": true,
+	"resources/list": true, "resources/templates/list": true, "resources/read": true}
+
+// members are the top-level members of a result that modernResult adds
+// where they are missing.
+type members struct{ resultType, meta, ttl, scope bool }
+
+// topMembers reports which of those the object result has, not nested
+// deeper (the cache fields only if asked: cache). Most results have none
 // anywhere, so only a result whose text holds one of them (or an escape
 // that could spell one) is read member by member.
-func topMembers(result []byte) (resultType, meta bool) {
+func topMembers(result []byte, cache bool) (has members) {
 	if !bytes.Contains(result, []byte(`"resultType"`)) && !bytes.Contains(result, []byte(`"_meta"`)) &&
-		!bytes.Contains(result, []byte(`\u`)) {
-		return false, false
+		!bytes.Contains(result, []byte(`\u`)) &&
+		(!cache || !bytes.Contains(result, []byte(`"ttlMs"`)) && !bytes.Contains(result, []byte(`"cacheScope"`))) {
+		return has
 	}
 	jsonobj.Members(result, func(key, _ []byte) {
 		switch string(key) {
 		case "resultType":
-			resultType = true
+			has.resultType = true
 		case "_meta":
-			meta = true
+			has.meta = true
+		case "ttlMs":
+			has.ttl = cache
+		case "cacheScope":
+			has.scope = cache
 		}
 	})
-	return resultType, meta
+	return has
 }
 
 // setLogLevel remembers the level for the session and passes it on to

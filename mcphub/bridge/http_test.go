@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
+	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/oauth"
@@ -527,6 +529,121 @@ func TestModernResultMembers(t *testing.T) {
 		}
 		if n := strings.Count(strings.Join(members, " "), "resultType"); n != 1 || !strings.Contains(string(out), c.want) || !slices.Contains(members, "_meta") {
 			t.Errorf("%s: %s", c.name, out)
+		}
+	}
+}
+
+// Each member of a 2026-07-28 result comes once, with a valid value
+// (TS-20): resultType, and on reads and lists ttlMs (at least 0) and
+// cacheScope ("public" or "private"), whichever era the server behind
+// speaks: npm server-everything sends no cache fields (go-sdk's client
+// then writes them empty), a stateful go-sdk server sends them in the
+// initialize era too, a stateless one speaks 2026-07-28.
+func TestModernResultsHaveEachMemberOnce(t *testing.T) {
+	ts := testpeers.StartServerEverything(t, "streamableHttp")
+	old, modern := newUpstream(t, "old"), newModernUpstream(t, "new")
+	for _, u := range []*upstreamServer{old, modern} {
+		addWhoami(u, "u")
+		u.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "file:///t/{x}", Name: "t"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "t"}}}, nil
+		})
+		u.AddPrompt(&mcp.Prompt{Name: "greet"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "hello"}}}}, nil
+		})
+	}
+	r := newRig(t, cfgServers("ts", legacy(ts.URL), "old", legacy(old.URL), "new", fmt.Sprintf(`{"url": %q}`, modern.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"ts": status.Connected, "old": status.Connected, "new": status.Connected})
+	if c, _ := r.hub.Conn("new"); c.Session().InitializeResult().ProtocolVersion != "2026-07-28" {
+		t.Fatalf("the stateless go-sdk server speaks %s", c.Session().InitializeResult().ProtocolVersion)
+	}
+	cacheable := map[string]bool{"server/discover": true, "tools/list": true, "prompts/list": true, "resources/list": true,
+		"resources/templates/list": true, "resources/read": true}
+	for _, s := range []struct{ server, uri, prompt, tool, args string }{
+		{"ts", "demo://resource/dynamic/text/1", "simple-prompt", "echo", `{"message":"hi"}`},
+		{"old", "file:///t/1", "greet", "whoami", `{}`},
+		{"new", "file:///t/1", "greet", "whoami", `{}`},
+	} {
+		for _, c := range []struct{ method, name, params string }{
+			{"resources/read", s.uri, `"uri":"` + s.uri + `",`},
+			{"prompts/get", s.prompt, `"name":"` + s.prompt + `",`},
+			{"tools/call", s.tool, `"name":"` + s.tool + `","arguments":` + s.args + `,`},
+			{"tools/list", "", ""}, {"prompts/list", "", ""}, {"resources/list", "", ""},
+			{"resources/templates/list", "", ""}, {"server/discover", "", ""},
+		} {
+			resp, err := postModern(context.Background(), r.url+"/servers/"+s.server+"/mcp", c.method, c.name, `{`+c.params+modernMeta+`}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			what := s.server + " " + c.method + " " + c.name
+			if dups := duplicateKeys(t, body); len(dups) > 0 {
+				t.Errorf("%s: keys %v more than once in %s", what, dups, body)
+			}
+			var res struct {
+				Result *struct {
+					ResultType string   `json:"resultType"`
+					TTLMs      *float64 `json:"ttlMs"`
+					CacheScope *string  `json:"cacheScope"`
+					IsError    bool     `json:"isError"`
+				} `json:"result"`
+			}
+			if err := json.Unmarshal(body, &res); err != nil || res.Result == nil || res.Result.ResultType != "complete" || res.Result.IsError {
+				t.Errorf("%s: %v %s", what, err, body)
+				continue
+			}
+			if rr := res.Result; cacheable[c.method] && (rr.TTLMs == nil || *rr.TTLMs < 0 || rr.CacheScope == nil ||
+				*rr.CacheScope != "public" && *rr.CacheScope != "private") {
+				t.Errorf("%s: ttlMs or cacheScope missing or not valid: %s", what, body)
+			}
+		}
+	}
+}
+
+// duplicateKeys walks JSON token by token and returns the keys that occur
+// more than once in one object (encoding/json keeps the last silently).
+func duplicateKeys(t *testing.T, data []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // an object's next string token is a key
+	}
+	var stack []*frame
+	var dups []string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return dups
+		}
+		if err != nil {
+			t.Fatalf("not JSON (%v): %s", err, data)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if k, ok := tok.(string); ok && top != nil && top.object && top.key {
+			if top.keys[k] {
+				dups = append(dups, k)
+			}
+			top.keys[k], top.key = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the object holding it wants a key next.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].key = true
 		}
 	}
 }

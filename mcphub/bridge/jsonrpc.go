@@ -103,8 +103,12 @@ func validID(id json.RawMessage) bool {
 	return err == nil
 }
 
-// encodeResponse builds a response frame without re-encoding the result.
+// encodeResponse builds a response frame without re-encoding the result,
+// unless it spans lines: an upstream's answer passed on as sent may be
+// pretty-printed, and a frame is one line of stdio (TS-22) or one SSE
+// data field.
 func encodeResponse(id json.RawMessage, result json.RawMessage) []byte {
+	result = compact(result)
 	var b bytes.Buffer
 	b.Grow(len(result) + len(id) + 40)
 	b.WriteString(`{"jsonrpc":"2.0","id":`)

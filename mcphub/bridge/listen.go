@@ -22,6 +22,10 @@ const (
 	changedResources
 )
 
+// testHookListenAcked, if set, runs between a listen's acknowledgement
+// and the publication of its listener (tests: a catalog change there).
+var testHookListenAcked func()
+
 var listChangedMethods = [...]string{"notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"}
 
 // listChanged tells the client that a list changed: on its GET stream
@@ -102,15 +106,12 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 		}
 	}
 	l := &listener{id: x.msg.ID, tools: n.ToolsListChanged, prompts: n.PromptsListChanged, resources: n.ResourcesListChanged}
-	s.mu.Lock()
-	s.listener = l
-	s.stream = x.out
-	s.mu.Unlock()
-	wasInitialized := s.initialized.Swap(true)
+	var wasInitialized bool
 	if b.register(s) {
 		// An HTTP request's session of its own ends with it; one opened
 		// with a client token ends when the token no longer verifies, as
-		// a GET stream does.
+		// a GET stream does. Until the listener is published below it
+		// has no stream: nothing reaches it.
 		defer b.unregister(s)
 		if s.key != (store.TokenHash{}) && b.opts.Tokens != nil {
 			defer b.watchStream(s, s.key)()
@@ -138,6 +139,8 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 		}()
 	}
 
+	// The acknowledgement comes first (LC-08): the listener is published
+	// only once it is sent, so no notification can overtake it.
 	ack := map[string]any{
 		"notifications": map[string]any{
 			"toolsListChanged": n.ToolsListChanged, "promptsListChanged": n.PromptsListChanged,
@@ -147,6 +150,24 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	}
 	if err := x.out.send(encodeNotify("notifications/subscriptions/acknowledged", ack)); err != nil {
 		return nil, errorf(codeInternal, "the stream closed")
+	}
+	if testHookListenAcked != nil {
+		testHookListenAcked()
+	}
+	s.mu.Lock()
+	s.listener = l
+	s.stream = x.out
+	s.mu.Unlock()
+	wasInitialized = s.initialized.Swap(true)
+	// A change since snap that came before the listener was published
+	// reached nobody: it is told now (at worst twice, which list_changed
+	// allows).
+	if now := b.snapshot(s.view); now != snap {
+		for kind, changed := range changedKinds(snap, now) {
+			if changed {
+				s.listChanged(kind)
+			}
+		}
 	}
 	select {
 	case <-ctx.Done():

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -155,5 +156,101 @@ func TestStdioListenEndsWithTheStream(t *testing.T) {
 	}
 	if u.unsub.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 0 {
 		t.Errorf("after the stream: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
+	}
+}
+
+// A subscriptions/listen stream starts with its acknowledgement (LC-08),
+// and a catalog change between the acknowledgement and the listener
+// taking effect still reaches it. The bridge hears no hub events here:
+// the change is made known (invalidate) exactly in that window, over HTTP
+// and over stdio.
+func TestListenAcknowledgementComesFirst(t *testing.T) {
+	alpha, _ := twoUpstreams(t)
+	r := newRig(t, cfgServers("alpha", legacy(alpha.URL)), rigOptions{deaf: true})
+	r.wait(t, map[string]status.State{"alpha": status.Connected})
+	testHookListenAcked = r.bridge.invalidate
+	t.Cleanup(func() { testHookListenAcked = nil })
+	params := `{"notifications":{"toolsListChanged":true},` + modernMeta + `}`
+	transports := []struct {
+		name string
+		open func(t *testing.T) <-chan string // the listen's messages
+	}{
+		{"http", func(t *testing.T) <-chan string {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			resp, err := postModern(ctx, r.url+"/mcp", "subscriptions/listen", "", params) // id 1
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("listen: %v %v", err, resp)
+			}
+			t.Cleanup(func() { resp.Body.Close() })
+			out := make(chan string, 16)
+			go func() {
+				defer close(out)
+				sc := bufio.NewScanner(resp.Body)
+				for sc.Scan() {
+					if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+						out <- data
+					}
+				}
+			}()
+			return out
+		}},
+		{"stdio", func(t *testing.T) <-chan string {
+			ide, lines := stdioLines(t, r)
+			fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":`+params+`}`)
+			return lines
+		}},
+	}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			// The catalog the bridge has, then a change it has not heard of.
+			r.bridge.invalidate()
+			r.bridge.snapshot(view{})
+			alpha.AddTool(&mcp.Tool{Name: "fresh_" + tr.name, InputSchema: json.RawMessage(`{"type":"object"}`)},
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+					return &mcp.CallToolResult{}, nil
+				})
+			r.waitCatalog(t, "alpha", "fresh_"+tr.name)
+
+			msgs := tr.open(t)
+			next := func() string {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						t.Fatal("the listen ended")
+					}
+					return m
+				case <-time.After(10 * time.Second):
+					t.Fatal("no message on the listen stream")
+				}
+				return ""
+			}
+			if first := next(); !strings.Contains(first, `"notifications/subscriptions/acknowledged"`) {
+				t.Fatalf("the listen's first message is not its acknowledgement: %s", first)
+			}
+			if m := next(); !strings.Contains(m, `"notifications/tools/list_changed"`) || !strings.Contains(m, `"io.modelcontextprotocol/subscriptionId":1`) {
+				t.Errorf("after the acknowledgement: %s, want tools list_changed of subscription 1", m)
+			}
+		})
+	}
+}
+
+// waitCatalog reads hub events until the server's catalog has the tool.
+func (r *rig) waitCatalog(t *testing.T, server, tool string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		if c, ok := r.hub.Conn(server); ok && c.Catalog() != nil {
+			for _, it := range c.Catalog().Tools {
+				if it.Key == tool {
+					return
+				}
+			}
+		}
+		select {
+		case <-r.sub.C:
+		case <-deadline:
+			t.Fatalf("%s's catalog has no %s", server, tool)
+		}
 	}
 }

@@ -137,13 +137,8 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE request of %s that %s belonged to is over", c.server, method)}
 	}
 	defer c.asks.Done()
-	// A person may be answering: the call's clock stops meanwhile (a form
-	// filled in for over a minute timed the call out), and the question
-	// gets askFor of its own instead.
-	defer c.b.holdDeadline(c.ctx)()
-	ctx, cancel := context.WithTimeout(ctx, askFor)
-	defer cancel()
-	defer context.AfterFunc(c.ctx, cancel)()
+	ctx, done := c.question(ctx)
+	defer done()
 	x := c.x.Load()
 	if !x.modern {
 		return c.b.askClient(ctx, x, c.server, method, params)
@@ -174,6 +169,22 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 		return r.result, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// question is the context of a question of the call put to its IDE,
+// made from ctx (the asker's): a person may be answering, so the call's
+// clock stops meanwhile (a form filled in for over a minute timed the
+// call out) and the question gets askFor of its own instead; it ends with
+// the call. done releases it.
+func (c *call) question(ctx context.Context) (_ context.Context, done func()) {
+	release := c.b.holdDeadline(c.ctx)
+	ctx, cancel := context.WithTimeout(ctx, askFor)
+	stop := context.AfterFunc(c.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		release()
 	}
 }
 
@@ -423,7 +434,7 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 		if requests, state := inputOf(o.res); requests != nil {
 			return resumed{inputRequired(requests, state), nil}, true
 		}
-		data, err := json.Marshal(o.res)
+		data, err := resultJSON(o.res)
 		if err != nil {
 			return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, true
 		}

@@ -173,6 +173,19 @@ type upstreamServer struct {
 
 func newUpstream(t *testing.T, name string) *upstreamServer {
 	t.Helper()
+	return newUpstreamWith(t, name, nil)
+}
+
+// newModernUpstream is newUpstream served statelessly, which is how a
+// go-sdk server speaks 2026-07-28 (a stateful one offers only the
+// initialize era): it asks for input with input_required results.
+func newModernUpstream(t *testing.T, name string) *upstreamServer {
+	t.Helper()
+	return newUpstreamWith(t, name, &mcp.StreamableHTTPOptions{Stateless: true})
+}
+
+func newUpstreamWith(t *testing.T, name string, opts *mcp.StreamableHTTPOptions) *upstreamServer {
+	t.Helper()
 	u := &upstreamServer{Server: mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)}
 	u.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
@@ -182,7 +195,7 @@ func newUpstream(t *testing.T, name string) *upstreamServer {
 			return next(ctx, method, req)
 		}
 	})
-	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, nil))
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, opts))
 	u.URL = srv.URL + "/mcp"
 	// Streams stay open (the hub's GET): cut them, or Close waits forever.
 	u.close = func() { srv.CloseClientConnections(); srv.Close() }

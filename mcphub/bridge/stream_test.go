@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,152 @@ func TestListenEndsWhenItsTokenIsRevoked(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the revoked token's listen stream is still open")
+	}
+}
+
+// startPrettyUpstream serves an initialize-era server by hand that
+// pretty-prints every answer, as some servers do: as plain JSON with
+// CRLF line ends, and a tool call that carries a progress token as an
+// event stream (a progress notification, then the answer over several
+// data lines, which SSE joins with newlines).
+func startPrettyUpstream(t *testing.T) string {
+	t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Meta struct {
+					ProgressToken json.RawMessage `json:"progressToken"`
+				} `json:"_meta"`
+			} `json:"params"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if msg.ID == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		var result any
+		switch msg.Method {
+		case "initialize":
+			result = map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"tools": map[string]any{}},
+				"serverInfo": map[string]any{"name": "pretty", "version": "1"}}
+		case "tools/list":
+			result = map[string]any{"tools": []any{map[string]any{"name": "pretty", "inputSchema": map[string]any{"type": "object"}}}}
+		case "tools/call":
+			result = map[string]any{"content": []any{map[string]any{"type": "text", "text": "pretty ok"}}}
+		default:
+			result = map[string]any{}
+		}
+		answer, _ := json.MarshalIndent(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": result}, "", "  ")
+		if tok := msg.Params.Meta.ProgressToken; msg.Method == "tools/call" && tok != nil {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":%s,\"progress\":1}}\n\n", tok)
+			w.Write([]byte("event: message\n"))
+			for line := range strings.SplitSeq(string(answer), "\n") {
+				fmt.Fprintf(w, "data: %s\n", line)
+			}
+			w.Write([]byte("\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(strings.ReplaceAll(string(answer), "\n", "\r\n")))
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/mcp"
+}
+
+// An upstream's tool answer, passed on as it came, is one line however
+// the server formatted it (TS-22) and one SSE data field: over stdio every
+// line is one JSON message, and over HTTP every data field of an event
+// stream is, in both eras.
+func TestPrettyAnswersStayOneLine(t *testing.T) {
+	r := newRig(t, cfgServers("pretty", legacy(startPrettyUpstream(t))), rigOptions{})
+	r.wait(t, map[string]status.State{"pretty": status.Connected})
+
+	t.Run("stdio", func(t *testing.T) {
+		ide, lines := stdioLines(t, r)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ide","version":"1"}}}`)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pretty__pretty","arguments":{}}}`)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"pretty__pretty","arguments":{},`+modernMeta+`}}`)
+		answered := map[string]bool{}
+		deadline := time.After(10 * time.Second)
+		for !answered["2"] || !answered["3"] {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatal("the connection closed")
+				}
+				var m struct {
+					ID     json.RawMessage `json:"id"`
+					Result json.RawMessage `json:"result"`
+				}
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatalf("a line that is not one JSON message (%v): %q", err, l)
+				}
+				if strings.Contains(string(m.Result), "pretty ok") {
+					answered[string(m.ID)] = true
+				}
+			case <-deadline:
+				t.Fatalf("answers seen: %v", answered)
+			}
+		}
+	})
+
+	t.Run("http", func(t *testing.T) {
+		resp, body := post(t, r.url+"/mcp", nil, initializeBody)
+		if resp.StatusCode != 200 {
+			t.Fatalf("initialize: %s %s", resp.Status, body)
+		}
+		h := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+		post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		resp, body = post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pretty__pretty","arguments":{},"_meta":{"progressToken":"p"}}}`)
+		checkEventStream(t, "2025-11-25", resp, body)
+
+		mresp, err := postModern(context.Background(), r.url+"/mcp", "tools/call", "pretty__pretty",
+			`{"name":"pretty__pretty","arguments":{},"_meta":{"progressToken":"p","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(mresp.Body)
+		mresp.Body.Close()
+		checkEventStream(t, "2026-07-28", mresp, string(data))
+	})
+}
+
+// checkEventStream checks that an answer came as an event stream whose
+// every data field is one JSON message, the last of them the tool's
+// answer.
+func checkEventStream(t *testing.T, era string, resp *http.Response, body string) {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("%s: the answer is %q, not an event stream: %s", era, ct, body)
+	}
+	var last string
+	for line := range strings.SplitSeq(body, "\n") {
+		field, value, _ := strings.Cut(line, ":")
+		switch field {
+		case "", "event":
+		case "data":
+			value = strings.TrimPrefix(value, " ")
+			if !json.Valid([]byte(value)) {
+				t.Errorf("%s: a data field that is not one JSON message: %q", era, value)
+			}
+			last = value
+		default:
+			t.Errorf("%s: a line of the event stream that is no field of it: %q", era, line)
+		}
+	}
+	if !strings.Contains(last, "pretty ok") {
+		t.Errorf("%s: the last event is not the answer: %s", era, last)
 	}
 }
