@@ -340,19 +340,22 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		if errors.Is(end, errTooLong) {
 			return nil, end // the server is alive; the call is refused
 		}
-		if !errors.Is(end, io.EOF) {
-			// Cut off mid-stream: the server (or the way to it) went away.
-			rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
-			return nil, fmt.Errorf("the server went away during the call: %w", end)
-		}
 		// A resumable server may end the stream cleanly and send the answer
-		// on a new one (SSE polling): ask for it from the last event seen.
-		// A long call may be resumed many times; only resumptions that
-		// bring nothing count towards giving up.
+		// on a new one (SSE polling), and a stream cut mid-call (a proxy's
+		// idle timeout, a network blip) can be picked up the same way
+		// (TC-05): ask for the rest from the last event seen. A long call
+		// may be resumed many times; only resumptions that bring nothing
+		// count towards giving up.
+		cut := !errors.Is(end, io.EOF)
 		if s.ev.lastID != s.from {
 			s.attempt = 0
 		}
 		if s.ev.lastID == "" || s.attempt >= 3 {
+			if cut {
+				// Nothing to resume from: the server (or the way to it) went away.
+				rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
+				return nil, fmt.Errorf("the server went away during the call: %w", end)
+			}
 			return nil, errors.New("the server ended the response stream before answering")
 		}
 		select {
@@ -362,6 +365,12 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		}
 		next, err := rc.c.rawResume(ctx, rc.rp, s.ev.lastID)
 		if err != nil {
+			if cut {
+				// Cut, and not to be picked up: as before resuming was
+				// tried, the server (or the way to it) went away.
+				rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
+				return nil, fmt.Errorf("the server went away during the call: %w", end)
+			}
 			return nil, err
 		}
 		s.resp.Body.Close()

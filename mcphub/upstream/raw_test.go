@@ -353,6 +353,48 @@ func TestCallRawResumesStream(t *testing.T) {
 	}
 }
 
+// A call's stream cut mid-call after an event with an ID (a proxy's idle
+// timeout, a network blip) is resumed from that event (TC-05): the answer
+// arrives and the session, which every IDE shares, is not given up.
+func TestCallRawResumesACutStream(t *testing.T) {
+	var callID, lastEventID atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch r.Method {
+		case http.MethodPost:
+			var m struct {
+				ID json.RawMessage `json:"id"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			callID.Store(string(m.ID))
+			fmt.Fprintf(w, "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack() // cut: no end of the chunked body
+			if err == nil {
+				conn.Close()
+			}
+		case http.MethodGet:
+			lastEventID.Store(r.Header.Get("Last-Event-ID"))
+			fmt.Fprintf(w, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\n\n", callID.Load())
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	c := &Conn{raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2025-11-25"), lost: make(chan lostSession, 1)}
+	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), newRawHandler(true))
+	if err != nil || string(res) != `{"content":[]}` {
+		t.Fatalf("result %s, err %v", res, err)
+	}
+	if got := lastEventID.Load(); got != "e1" {
+		t.Errorf("resumed from %v, want e1", got)
+	}
+	select {
+	case l := <-c.lost:
+		t.Errorf("the session was given up: %v", l.err)
+	default:
+	}
+}
+
 func TestEventReader(t *testing.T) {
 	long := strings.Repeat("x", 40<<10)
 	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "data: tail"
