@@ -41,10 +41,14 @@ func ides(r *rig, server string) []ide {
 	return out
 }
 
-// The go-sdk conformance server behind the bridge, reached in both eras
-// upstream ("ev" speaks 2026-07-28, "evl" is held to 2025-11-25), by IDEs
-// of both eras over HTTP and JSON lines: progress, sampling and
-// elicitation all arrive, under prefixed names.
+// The go-sdk conformance server behind the bridge ("ev" is left to
+// negotiate: the hub asks server/discover first and this stateful fixture
+// settles on the initialize era; "evl" is pinned to 2025-11-25), reached by
+// IDEs of both eras over HTTP and JSON lines: progress, sampling and
+// elicitation all arrive, under prefixed names. Upstreams that speak
+// 2026-07-28 are newModernUpstream's (TestSlowAnswerDoesNotTimeTheCallOut,
+// TestModernResultsHaveEachMemberOnce) and the conformance run's stateless
+// fixture.
 func TestForwardingThroughBothEras(t *testing.T) {
 	peer := testpeers.StartEverythingHTTP(t)
 	r := newRig(t, cfgServers("ev", fmt.Sprintf(`{"url": %q}`, peer.URL), "evl", legacy(peer.URL)), rigOptions{})
