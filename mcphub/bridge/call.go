@@ -798,12 +798,20 @@ func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *r
 	default:
 		return nil, errorf(codeInvalidParams, "unknown ref type %q", p.Ref.Type)
 	}
+	if caps, ok := b.declared(server); ok && caps.Completions == nil {
+		// The server offers no completions (LC-03): it is not asked, and
+		// the IDE, completing as the user types, gets none rather than an
+		// error.
+		return noCompletions, nil
+	}
 	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
 		params := p
 		params.Meta = nil
 		return cs.Complete(ctx, &params)
 	})
 }
+
+var noCompletions = json.RawMessage(`{"completion":{"values":[]}}`)
 
 // subscribe routes resources/subscribe and unsubscribe to the owner, once
 // per URI however many clients subscribe (setSubscription).
@@ -820,6 +828,11 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	if on || !ok {
 		if server, ok = b.resourceOwner(x.sess.view, p.URI); !ok {
 			return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
+		}
+	}
+	if on {
+		if rerr := b.notSubscribable(server, p.URI); rerr != nil {
+			return nil, rerr
 		}
 	}
 	var rerr *rpcError

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 )
@@ -330,6 +332,25 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// declared is what server declared it can do when its session began (its
+// catalog's capabilities; LC-03: the bridge asks of it nothing else), and
+// false before its first connection, when that is not known yet: the
+// request then goes on, to be answered as unavailable.
+func (b *Bridge) declared(server string) (*mcp.ServerCapabilities, bool) {
+	c, ok := b.hub.Conn(server)
+	if !ok {
+		return nil, false
+	}
+	cat := c.Catalog()
+	if cat == nil {
+		return nil, false
+	}
+	if cat.Capabilities == nil {
+		return &mcp.ServerCapabilities{}, true
+	}
+	return cat.Capabilities, true
 }
 
 // usable reports whether the server's upstream session can take calls.

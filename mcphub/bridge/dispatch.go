@@ -315,9 +315,12 @@ func (b *Bridge) setLogLevel(ctx context.Context, x *exchange) (json.RawMessage,
 	x.sess.logLevel = p.Level
 	x.sess.mu.Unlock()
 	// The upstream session is shared: ask it for the most verbose level
-	// any client of it wants; Log filters per client.
+	// any client of it wants; Log filters per client. Only a server that
+	// declared logging is asked, and none of 2026-07-28, which has no
+	// logging/setLevel (LC-03).
 	b.forEachUpstream(x.sess.view, func(id string, cs upstreamSession) {
-		if cs.InitializeResult() != nil && cs.InitializeResult().Capabilities != nil && cs.InitializeResult().Capabilities.Logging != nil {
+		ir := cs.InitializeResult()
+		if ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil && ir.ProtocolVersion < modernVersion {
 			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: loggingLevel(b.mostVerboseLevel(id))})
 		}
 	})
