@@ -698,6 +698,10 @@ func promptRoutes(s *snapshot) map[string]route { return s.prompts }
 // of a server that is down or signed out is not listed: the answer says
 // why rather than that it does not exist.
 func (b *Bridge) notFound(v view, snap *snapshot, method, kind, name string) (json.RawMessage, *rpcError) {
+	if server, ok := snap.needsTasks[name]; ok && kind == "tool" {
+		// -32601, as the server itself answers a call to it that is no task.
+		return nil, errorf(codeMethodNotFound, "%s's tool %s can only be run as a task, which MCP Tray does not support", server, name)
+	}
 	if server := b.ownerOf(v, snap, name); server != "" {
 		return unavailable(method, snap.unavailable[server])
 	}
