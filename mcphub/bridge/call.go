@@ -698,6 +698,10 @@ func promptRoutes(s *snapshot) map[string]route { return s.prompts }
 // of a server that is down or signed out is not listed: the answer says
 // why rather than that it does not exist.
 func (b *Bridge) notFound(v view, snap *snapshot, method, kind, name string) (json.RawMessage, *rpcError) {
+	if server, ok := snap.needsTasks[name]; ok && kind == "tool" {
+		// -32601, as the server itself answers a call to it that is no task.
+		return nil, errorf(codeMethodNotFound, "%s's tool %s can only be run as a task, which MCP Tray does not support", server, name)
+	}
 	if server := b.ownerOf(v, snap, name); server != "" {
 		return unavailable(method, snap.unavailable[server])
 	}
@@ -798,12 +802,20 @@ func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *r
 	default:
 		return nil, errorf(codeInvalidParams, "unknown ref type %q", p.Ref.Type)
 	}
+	if caps, ok := b.declared(server); ok && caps.Completions == nil {
+		// The server offers no completions (LC-03): it is not asked, and
+		// the IDE, completing as the user types, gets none rather than an
+		// error.
+		return noCompletions, nil
+	}
 	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
 		params := p
 		params.Meta = nil
 		return cs.Complete(ctx, &params)
 	})
 }
+
+var noCompletions = json.RawMessage(`{"completion":{"values":[]}}`)
 
 // subscribe routes resources/subscribe and unsubscribe to the owner, once
 // per URI however many clients subscribe (setSubscription).
@@ -820,6 +832,11 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 	if on || !ok {
 		if server, ok = b.resourceOwner(x.sess.view, p.URI); !ok {
 			return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
+		}
+	}
+	if on {
+		if rerr := b.notSubscribable(server, p.URI); rerr != nil {
+			return nil, rerr
 		}
 	}
 	var rerr *rpcError

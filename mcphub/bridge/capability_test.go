@@ -1,15 +1,23 @@
 package bridge
 
-//lint:file-ignore SA1019 sampling and elicitation are deprecated in 2026-07-28 but initialize-era peers use them: MCP Tray bridges both eras
+//lint:file-ignore SA1019 sampling, elicitation and logging are deprecated in 2026-07-28 but initialize-era peers use them: MCP Tray bridges both eras
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/testpeers"
@@ -80,5 +88,111 @@ func TestNoRequestsBeforeInitialized(t *testing.T) {
 		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ev__test_sampling","arguments":{"prompt":"hi"}}}`)
 	if strings.Contains(body, `"method":"sampling/createMessage"`) || !strings.Contains(body, "has not finished initializing") {
 		t.Errorf("a call before initialized:\n%s", body)
+	}
+}
+
+// recordingUpstream is an in-process go-sdk server on loopback that
+// records the method of every request sent to it, as it arrives (before
+// go-sdk reads it).
+type recordingUpstream struct {
+	*mcp.Server
+	URL     string
+	mu      sync.Mutex
+	methods map[string]int
+}
+
+func newRecordingUpstream(t *testing.T, name string, opts *mcp.ServerOptions, stateless bool) *recordingUpstream {
+	t.Helper()
+	u := &recordingUpstream{Server: mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, opts), methods: map[string]int{}}
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: stateless})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			var msg struct {
+				Method string `json:"method"`
+			}
+			if json.Unmarshal(body, &msg) == nil && msg.Method != "" {
+				u.mu.Lock()
+				u.methods[msg.Method]++
+				u.mu.Unlock()
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h.ServeHTTP(w, r)
+	}))
+	u.URL = srv.URL + "/mcp"
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	return u
+}
+
+// got is how many requests of method the server was sent.
+func (u *recordingUpstream) got(method string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.methods[method]
+}
+
+// The bridge asks a server only what it declared (LC-03): a subscription
+// to a resource of a server without resources.subscribe is refused with
+// an error that names it, a completion for a server without completions
+// is empty, and logging/setLevel goes to no server that did not declare
+// logging nor to any of 2026-07-28 (which has no such method). None of
+// these requests reaches the servers.
+func TestUndeclaredServerCapabilitiesAreNotUsed(t *testing.T) {
+	// plain offers a prompt and a resource, and declares nothing else.
+	plain := newRecordingUpstream(t, "plain", &mcp.ServerOptions{Capabilities: &mcp.ServerCapabilities{}}, false)
+	plain.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}},
+		func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "hi"}}}}, nil
+		})
+	plain.AddResource(&mcp.Resource{URI: "file:///plain", Name: "plain"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "p"}}}, nil
+	})
+	// modern speaks 2026-07-28 and declares logging (go-sdk's default).
+	modern := newRecordingUpstream(t, "modern", nil, true)
+	r := newRig(t, cfgServers("plain", legacy(plain.URL), "modern", fmt.Sprintf(`{"url": %q}`, modern.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"plain": status.Connected, "modern": status.Connected})
+	if v := serverStatus(r, "modern").ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("modern connected with %s", v)
+	}
+
+	for _, ide := range ides(r, "") {
+		t.Run(ide.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cs := ide.connect(t, nil)
+			res, err := cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/prompt", Name: "plain__greet"},
+				Argument: mcp.CompleteParamsArgument{Name: "who", Value: "a"}})
+			if err != nil || res.Completion.Values == nil || len(res.Completion.Values) != 0 {
+				t.Errorf("completion from plain: %v %+v, want an empty one", err, res)
+			}
+			if strings.HasSuffix(ide.name, "2026-07-28") {
+				return // no resources/subscribe nor logging/setLevel in this era
+			}
+			err = cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "file:///plain"})
+			var werr *jsonrpc.Error
+			if !errors.As(err, &werr) || werr.Code != -32602 || !strings.Contains(werr.Message, "plain does not support subscriptions") {
+				t.Errorf("subscribing to plain's resource: %v, want -32602 saying plain does not support subscriptions", err)
+			}
+			if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+				t.Errorf("setLevel: %v", err)
+			}
+		})
+	}
+	// A 2026-07-28 IDE's listen for plain's resource is acknowledged
+	// without it.
+	ide, lines := stdioLines(t, r)
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["file:///plain"]},`+modernMeta+`}}`)
+	if ack := nextLine(t, lines, "notifications/subscriptions/acknowledged"); strings.Contains(ack, "file:///plain") {
+		t.Errorf("the listen acknowledged plain's resource: %s", ack)
+	}
+
+	for _, m := range []string{"resources/subscribe", "completion/complete", "logging/setLevel"} {
+		if n := plain.got(m); n != 0 {
+			t.Errorf("plain, which did not declare it, got %s %d times", m, n)
+		}
+	}
+	if n := modern.got("logging/setLevel"); n != 0 {
+		t.Errorf("the 2026-07-28 server got logging/setLevel %d times", n)
 	}
 }

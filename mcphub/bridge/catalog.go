@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 )
@@ -64,6 +66,7 @@ type snapshot struct {
 	signIn                                        map[string]string        // sign-in tool name -> server
 	headers                                       map[string][]paramHeader // tool -> its Mcp-Param headers
 	unavailable                                   map[string]string        // server -> why it is not usable
+	needsTasks                                    map[string]string        // unlisted tool that must run as a task -> server
 	servers                                       []string                 // usable servers, config order
 	instructions                                  string
 	caps                                          serverCaps
@@ -85,7 +88,7 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 	sep := b.separator()
 	s := &snapshot{gen: gen, tools: map[string]route{}, prompts: map[string]route{},
 		resources: map[string]string{}, signIn: map[string]string{}, unavailable: map[string]string{},
-		headers: map[string][]paramHeader{}}
+		headers: map[string][]paramHeader{}, needsTasks: map[string]string{}}
 	toolNames, promptNames := newNamer(), newNamer()
 	var tools, prompts, resources, templates [][]byte
 	var instructions []string
@@ -131,6 +134,18 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 			s.caps.logging = s.caps.logging || caps.Logging != nil
 		}
 		for _, t := range cat.Tools {
+			if needsTasks(t.Raw) {
+				// MCP Tray runs no tasks, and such a tool cannot be called
+				// otherwise (LC-20): it is not listed, and a call to it by
+				// name is told why. Its name is not reserved: a listed
+				// tool that comes to have it wins.
+				if v.aggregated() {
+					s.needsTasks[prefixed(sv.ID, sep, t.Key)] = sv.ID
+				} else {
+					s.needsTasks[t.Key] = sv.ID
+				}
+				continue
+			}
 			name := t.Key
 			raw := t.Raw
 			if v.aggregated() {
@@ -182,6 +197,21 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 	s.resList = encodeList("resources", resources)
 	s.templateList = encodeList("resourceTemplates", templates)
 	return s
+}
+
+// needsTasks reports whether a tool may only be called as a task:
+// execution.taskSupport "required" (2025-11-25). Only a tool whose text
+// names taskSupport is decoded.
+func needsTasks(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, []byte(`"taskSupport"`)) {
+		return false
+	}
+	var t struct {
+		Execution struct {
+			TaskSupport string `json:"taskSupport"`
+		} `json:"execution"`
+	}
+	return json.Unmarshal(raw, &t) == nil && t.Execution.TaskSupport == "required"
 }
 
 // encodeList writes {"key":[items...]} from already encoded items.
@@ -330,6 +360,25 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// declared is what server declared it can do when its session began (its
+// catalog's capabilities; LC-03: the bridge asks of it nothing else), and
+// false before its first connection, when that is not known yet: the
+// request then goes on, to be answered as unavailable.
+func (b *Bridge) declared(server string) (*mcp.ServerCapabilities, bool) {
+	c, ok := b.hub.Conn(server)
+	if !ok {
+		return nil, false
+	}
+	cat := c.Catalog()
+	if cat == nil {
+		return nil, false
+	}
+	if cat.Capabilities == nil {
+		return &mcp.ServerCapabilities{}, true
+	}
+	return cat.Capabilities, true
 }
 
 // usable reports whether the server's upstream session can take calls.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -116,6 +118,62 @@ func TestAggregatedCatalog(t *testing.T) {
 	tools := toolNames(t, cs)
 	if len(tools) != 1 || tools["whoami"] == nil {
 		t.Errorf("beta's own view: %v", keys(tools))
+	}
+}
+
+// A tool that may only be called as a task (execution.taskSupport
+// "required") is not listed, in either view, as MCP Tray runs no tasks
+// (LC-20); a call to it by name is answered -32601 saying so, and never
+// reaches the server. A tool for which tasks are optional is listed and
+// called as usual.
+func TestTaskOnlyToolsAreNotListed(t *testing.T) {
+	var mu sync.Mutex
+	called := map[string]int{}
+	raw := startRawUpstreamWith(t, func(method string, params json.RawMessage) (string, bool) {
+		switch method {
+		case "tools/list":
+			return `{"tools":[{"name":"quick","inputSchema":{"type":"object"}},` +
+				`{"name":"long","inputSchema":{"type":"object"},"execution":{"taskSupport":"required"}},` +
+				`{"name":"either","inputSchema":{"type":"object"},"execution":{"taskSupport":"optional"}}]}`, true
+		case "tools/call":
+			var p struct {
+				Name string `json:"name"`
+			}
+			_ = json.Unmarshal(params, &p)
+			mu.Lock()
+			called[p.Name]++
+			mu.Unlock()
+			return `{"content":[{"type":"text","text":"ran"}]}`, true
+		}
+		return "", false
+	})
+	r := newRig(t, cfgServers("raw", fmt.Sprintf(`{"url": %q}`, raw)), rigOptions{})
+	r.wait(t, map[string]status.State{"raw": status.Connected})
+	for server, prefix := range map[string]string{"": "raw__", "raw": ""} {
+		for _, ide := range ides(r, server) {
+			t.Run("view-"+server+"/"+ide.name, func(t *testing.T) {
+				cs := ide.connect(t, nil)
+				tools := toolNames(t, cs)
+				if tools[prefix+"long"] != nil || tools[prefix+"quick"] == nil || tools[prefix+"either"] == nil {
+					t.Errorf("listed: %v, want %squick and %seither, not %slong", keys(tools), prefix, prefix, prefix)
+				}
+				if got := text(t, callTool(t, cs, prefix+"either", nil)); got != "ran" {
+					t.Errorf("%seither: %q", prefix, got)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: prefix + "long", Arguments: map[string]any{}})
+				var werr *jsonrpc.Error
+				if !errors.As(err, &werr) || werr.Code != -32601 || !strings.Contains(werr.Message, "can only be run as a task, which MCP Tray does not support") {
+					t.Errorf("calling %slong: %v, want -32601 saying it needs tasks", prefix, err)
+				}
+			})
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if called["long"] != 0 {
+		t.Errorf("the server was called %d times for the tool that needs a task", called["long"])
 	}
 }
 

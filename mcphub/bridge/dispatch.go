@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
 )
@@ -169,7 +170,7 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 	case "completion/complete":
 		return b.complete(ctx, x)
 	case "logging/setLevel":
-		return b.setLogLevel(ctx, x)
+		return b.setLogLevel(x)
 	}
 	return nil, errorf(codeMethodNotFound, "method %q is not supported", x.msg.Method)
 }
@@ -301,7 +302,7 @@ func topMembers(result []byte, cache bool) (has members) {
 
 // setLogLevel remembers the level for the session and passes it on to
 // the servers it sees (an initialize-era feature; LC-24).
-func (b *Bridge) setLogLevel(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
+func (b *Bridge) setLogLevel(x *exchange) (json.RawMessage, *rpcError) {
 	var p struct {
 		Level string `json:"level"`
 	}
@@ -315,12 +316,26 @@ func (b *Bridge) setLogLevel(ctx context.Context, x *exchange) (json.RawMessage,
 	x.sess.logLevel = p.Level
 	x.sess.mu.Unlock()
 	// The upstream session is shared: ask it for the most verbose level
-	// any client of it wants; Log filters per client.
+	// any client of it wants; Log filters per client. Only a server that
+	// declared logging is asked, and none of 2026-07-28, which has no
+	// logging/setLevel (LC-03). All are asked at once, each within its own
+	// timeout (LC-05): one that never answers holds up the client's answer
+	// by its timeout, and the other servers' levels not at all.
+	var wg sync.WaitGroup
 	b.forEachUpstream(x.sess.view, func(id string, cs upstreamSession) {
-		if cs.InitializeResult() != nil && cs.InitializeResult().Capabilities != nil && cs.InitializeResult().Capabilities.Logging != nil {
-			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: loggingLevel(b.mostVerboseLevel(id))})
+		ir := cs.InitializeResult()
+		c, ok := b.hub.Conn(id)
+		if !ok || ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= modernVersion {
+			return
 		}
+		level := loggingLevel(b.mostVerboseLevel(id))
+		wg.Go(func() {
+			ctx, cancel := b.withTimeout(c.Server().Timeout)
+			defer cancel()
+			_ = cs.SetLoggingLevel(ctx, &loggingParams{Level: level})
+		})
 	})
+	wg.Wait()
 	return emptyResult, nil
 }
 

@@ -1,5 +1,7 @@
 package bridge
 
+//lint:file-ignore SA1019 logging is deprecated in 2026-07-28 but initialize-era peers use it: MCP Tray bridges both eras
+
 import (
 	"bufio"
 	"context"
@@ -161,6 +163,72 @@ func TestHangingUpstreamTimesOut(t *testing.T) {
 	res = callTool(t, cs, "stuck__anything", nil)
 	if !res.IsError || !strings.Contains(text(t, res), "stuck") || time.Since(start) > 2*time.Second {
 		t.Errorf("a call to the hanging server: %q after %v", text(t, res), time.Since(start))
+	}
+}
+
+// A server that never answers logging/setLevel holds up the IDE's
+// setLevel by that server's timeout only, and the other servers get
+// theirs (LC-05): all are asked at once, each within its own timeout.
+func TestHangingSetLevel(t *testing.T) {
+	hung := newUpstream(t, "hung")
+	release := make(chan struct{})
+	hungAsked := make(chan struct{}, 4)
+	hung.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "logging/setLevel" {
+				hungAsked <- struct{}{}
+				<-release // not even the cancellation ends it
+			}
+			return next(ctx, method, req)
+		}
+	})
+	fine := newUpstream(t, "fine")
+	levels := make(chan mcp.LoggingLevel, 4)
+	fine.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if p, ok := req.GetParams().(*mcp.SetLoggingLevelParams); ok {
+				levels <- p.Level
+			}
+			return next(ctx, method, req)
+		}
+	})
+	// hung comes first in the configuration: asked one after the other, fine never was.
+	r := newRig(t, cfgServers("hung", fmt.Sprintf(`{"url": %q, "protocolVersion": "2025-11-25", "timeout": 1}`, hung.URL),
+		"fine", legacy(fine.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"hung": status.Connected, "fine": status.Connected})
+	// Released first thing at the end: the hub's and the server's closing
+	// wait for the request.
+	t.Cleanup(func() { close(release) })
+	for _, ide := range ides(r, "") {
+		if strings.HasSuffix(ide.name, "2026-07-28") {
+			continue // no logging/setLevel in this era
+		}
+		t.Run(ide.name, func(t *testing.T) {
+			cs := ide.connect(t, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+				t.Fatalf("setLevel, with a server that never answers it: %v", err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("setLevel took %v; the hanging server's timeout is 1s", took)
+			}
+			// Both were asked before the IDE got its answer.
+			select {
+			case <-hungAsked:
+			default:
+				t.Error("hung was never asked")
+			}
+			select {
+			case l := <-levels:
+				if l != "debug" {
+					t.Errorf("fine was set to %q", l)
+				}
+			default:
+				t.Error("fine never got its setLevel")
+			}
+		})
 	}
 }
 

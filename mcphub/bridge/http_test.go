@@ -660,6 +660,48 @@ func TestModernErrorStatusWithLongID(t *testing.T) {
 	}
 }
 
+// A request whose id is null is no notification: it is answered -32600
+// with a null id (LC-04), in an initialize-era session and in a 2026-07-28
+// request over HTTP, and over stdio, where the connection goes on.
+func TestNullIDIsAnInvalidRequest(t *testing.T) {
+	r := newRig(t, cfgServers(), rigOptions{})
+	invalid := func(t *testing.T, answer string) {
+		t.Helper()
+		var e struct {
+			ID    json.RawMessage `json:"id"`
+			Error *rpcError       `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(answer), &e); err != nil || string(e.ID) != "null" || e.Error == nil || e.Error.Code != codeInvalidRequest {
+			t.Errorf("the answer to a request with a null id: %q, want -32600 with id null", answer)
+		}
+	}
+	t.Run("http-2025-11-25", func(t *testing.T) {
+		resp, _ := post(t, r.url+"/mcp", nil, initializeBody)
+		h := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+		post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		resp, body := post(t, r.url+"/mcp", h, `{"jsonrpc":"2.0","id":null,"method":"ping"}`)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %s", resp.Status)
+		}
+		invalid(t, body)
+	})
+	t.Run("http-2026-07-28", func(t *testing.T) {
+		resp, body := post(t, r.url+"/mcp", map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"},
+			`{"jsonrpc":"2.0","id":null,"method":"tools/list","params":{`+modernMeta+`}}`)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %s", resp.Status)
+		}
+		invalid(t, body)
+	})
+	t.Run("stdio", func(t *testing.T) {
+		ide, lines := stdioLines(t, r)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0", "id" : null, "method":"ping"}`)
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":7,"method":"ping"}`)
+		invalid(t, nextLine(t, lines, ""))
+		nextLine(t, lines, `"id":7`)
+	})
+}
+
 // A request in a 2025-03-26 batch whose upstream asks the client for
 // something (sampling) gets its answer at once: a batch has no stream for
 // the server's requests, so the upstream is told so rather than waiting.

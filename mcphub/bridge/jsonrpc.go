@@ -90,9 +90,10 @@ func (m *message) member(k, v []byte) bool {
 	return true
 }
 
-// validID: a string or an integer (LC-04; null is not allowed).
+// validID: a string or an integer (LC-04). A null id is not allowed: a
+// request with one is no notification (JSON-RPC), and is refused.
 func validID(id json.RawMessage) bool {
-	if len(id) == 0 || string(id) == "null" {
+	if len(id) == 0 {
 		return true // absent: a notification
 	}
 	if id[0] == '"' {

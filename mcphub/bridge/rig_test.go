@@ -256,6 +256,22 @@ func cfgServers(servers ...string) string {
 // an object.
 func startRawUpstream(t *testing.T) string {
 	t.Helper()
+	return startRawUpstreamWith(t, func(method string, _ json.RawMessage) (string, bool) {
+		switch method {
+		case "tools/list":
+			return `{"tools":[` + oddTool + `]}`, true
+		case "tools/call":
+			return `{"content":[{"type":"text","text":"odd ok"}]}`, true
+		}
+		return "", false
+	})
+}
+
+// startRawUpstreamWith serves a minimal initialize-era MCP server with
+// tools whose results answer gives (initialize and ping are answered
+// here); a method it does not answer (ok false) gets -32601.
+func startRawUpstreamWith(t *testing.T, answer func(method string, params json.RawMessage) (result string, ok bool)) string {
+	t.Helper()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
@@ -264,6 +280,7 @@ func startRawUpstream(t *testing.T) string {
 		var msg struct {
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -273,22 +290,20 @@ func startRawUpstream(t *testing.T) string {
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
-		var result string
+		result, ok := "", true
 		switch msg.Method {
 		case "initialize":
 			result = `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}}`
-		case "tools/list":
-			result = `{"tools":[` + oddTool + `]}`
-		case "tools/call":
-			result = `{"content":[{"type":"text","text":"odd ok"}]}`
 		case "ping":
 			result = `{}`
 		default:
-			w.Header().Set("Content-Type", "application/json")
+			result, ok = answer(msg.Method, msg.Params)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"no"}}`, msg.ID)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":%s}`, msg.ID, result)
 	})
 	srv := httptest.NewServer(h)

@@ -119,6 +119,11 @@ func (b *Bridge) dropSubscriptions(s *session) {
 // A server that is down cannot subscribe; unsubscribing it is nothing to
 // do (its session, and what that was subscribed to, is gone).
 func (b *Bridge) upstreamSubscribe(server, uri string, on bool) (upstreamSession, error) {
+	if on {
+		if rerr := b.notSubscribable(server, uri); rerr != nil {
+			return nil, rerr
+		}
+	}
 	var cs upstreamSession
 	c, ok := b.hub.Conn(server)
 	if ok && usable(c) {
@@ -175,4 +180,15 @@ func (b *Bridge) renewSubscriptions(server string) {
 			b.unlockSub(key, e)
 		}
 	}()
+}
+
+// notSubscribable refuses a subscription to a resource of a server that
+// did not declare resources.subscribe, which is not asked (LC-03). It is
+// -32602, not -32601: the bridge offers subscriptions, only not to this
+// resource.
+func (b *Bridge) notSubscribable(server, uri string) *rpcError {
+	if caps, ok := b.declared(server); ok && (caps.Resources == nil || !caps.Resources.Subscribe) {
+		return errorf(codeInvalidParams, "%s does not support subscriptions, so %s cannot be subscribed to", server, uri)
+	}
+	return nil
 }

@@ -79,7 +79,10 @@ func (k catalogKind) offered(caps *mcp.ServerCapabilities) bool {
 const maxPages = 1000
 
 // fetchList lists every page of one kind (LC-13: cursors are opaque and
-// followed until absent).
+// followed until absent). An empty nextCursor ends the list too, though
+// 2026-07-28 calls "" a valid cursor: go-sdk decodes an absent one as ""
+// and cannot send "" as a cursor (omitempty), so following it would ask
+// for the first page again; and servers that send "" mean the end by it.
 func fetchList(ctx context.Context, cs *mcp.ClientSession, capture *listCapture, k catalogKind) ([]Item, error) {
 	var items []Item
 	cursor := ""
