@@ -55,6 +55,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"scopes_supported":                      s.opts.ScopesSupported,
 	}
+	switch {
+	case s.opts.NoCodeChallengeMethods:
+		delete(m, "code_challenge_methods_supported")
+	case s.opts.CodeChallengeMethods != nil:
+		m["code_challenge_methods_supported"] = s.opts.CodeChallengeMethods
+	}
 	if !s.opts.DisableDCR {
 		m["registration_endpoint"] = s.Issuer + "/register"
 	}

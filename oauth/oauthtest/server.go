@@ -91,6 +91,13 @@ type Options struct {
 	MetadataRedirectLoop bool
 	// NoRevocation leaves the revocation endpoint out (RFC 7009 is optional).
 	NoRevocation bool
+	// CodeChallengeMethods, if not nil, is advertised as
+	// code_challenge_methods_supported instead of ["S256"]; an empty, non-nil
+	// slice advertises []. Authorization requests still need S256.
+	CodeChallengeMethods []string
+	// NoCodeChallengeMethods leaves code_challenge_methods_supported out of
+	// the metadata (a server that does not say it supports PKCE).
+	NoCodeChallengeMethods bool
 	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
 	// seconds: a JSON number literal, for providers' odd values ("1e12",
 	// "-60"). Tokens still expire here after TokenLifetime.
