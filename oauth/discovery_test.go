@@ -64,3 +64,20 @@ func TestSignInRefusesAuthorizationServerWithoutS256(t *testing.T) {
 		})
 	}
 }
+
+// AUTH-04: protected resource metadata that lists no authorization server
+// is a discovery failure. The server's origin is not taken for one instead
+// (the 2025-03-26 fallback is for servers without such metadata): nothing
+// is asked of any authorization server, nothing is registered, no browser
+// opens.
+func TestResourceMetadataWithoutAuthorizationServers(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{NoAuthorizationServers: true})
+	defer srv.Close()
+	refused(t, srv, "lists no authorization server")
+	if n := srv.Counts(); n.MetadataRequests != 0 || n.Registrations != 0 || n.Authorizations != 0 {
+		t.Errorf("counts %+v: want no request to the authorization server", n)
+	}
+	if got := srv.Unserved(); len(got) != 0 {
+		t.Errorf("the client guessed endpoints on the server's origin: %v", got)
+	}
+}

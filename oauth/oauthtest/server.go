@@ -98,6 +98,9 @@ type Options struct {
 	// NoCodeChallengeMethods leaves code_challenge_methods_supported out of
 	// the metadata (a server that does not say it supports PKCE).
 	NoCodeChallengeMethods bool
+	// NoAuthorizationServers makes the protected resource metadata list no
+	// authorization server ("authorization_servers": []).
+	NoAuthorizationServers bool
 	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
 	// seconds: a JSON number literal, for providers' odd values ("1e12",
 	// "-60"). Tokens still expire here after TokenLifetime.
