@@ -93,14 +93,29 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris is required")
 		return
 	}
+	loopback := false
 	for _, u := range req.RedirectURIs {
-		if !isLoopbackRedirect(u) && !strings.HasPrefix(u, "https://") {
+		switch {
+		case isLoopbackRedirect(u) && s.opts.HTTPSRedirectsOnly:
+			oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "only https redirect URIs are accepted")
+			return
+		case !isLoopbackRedirect(u) && !strings.HasPrefix(u, "https://"):
 			oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "redirect URIs must be https or loopback")
 			return
 		}
+		loopback = loopback || isLoopbackRedirect(u)
 	}
-	if req.ApplicationType != "" && req.ApplicationType != "native" && req.ApplicationType != "web" {
+	// MCP 2026-07-28 requires application_type; a loopback redirect URI is
+	// a native application's.
+	switch {
+	case req.ApplicationType == "":
+		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "application_type is required")
+		return
+	case req.ApplicationType != "native" && req.ApplicationType != "web":
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "unknown application_type")
+		return
+	case loopback && req.ApplicationType != "native":
+		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "loopback redirect URIs need application_type native")
 		return
 	}
 	s.mu.Lock()

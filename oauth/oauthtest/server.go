@@ -4,12 +4,13 @@
 // Close it when done.
 //
 // The authorization server is strict the way careful providers are: PKCE
-// S256 is required, redirect URIs must be registered (loopback ones match on
-// any port, RFC 8252 §7.3), the RFC 8707 resource must name the MCP server on
-// every token request (refresh included), codes are single use, refresh
-// tokens rotate and a reused one revokes its whole family, and every
-// authorization response carries the RFC 9207 iss. Options switch parts off
-// or inject faults.
+// S256 is required, a dynamic registration must give its application_type
+// (native for a loopback redirect URI), redirect URIs must be registered
+// (loopback ones match on any port, RFC 8252 §7.3), the RFC 8707 resource
+// must name the MCP server on every token request (refresh included), codes
+// are single use, refresh tokens rotate and a reused one revokes its whole
+// family, and every authorization response carries the RFC 9207 iss.
+// Options switch parts off or inject faults.
 package oauthtest
 
 import (
@@ -101,6 +102,10 @@ type Options struct {
 	// NoAuthorizationServers makes the protected resource metadata list no
 	// authorization server ("authorization_servers": []).
 	NoAuthorizationServers bool
+	// HTTPSRedirectsOnly makes dynamic registration refuse loopback
+	// redirect URIs with invalid_redirect_uri, as providers that register
+	// web applications only do.
+	HTTPSRedirectsOnly bool
 	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
 	// seconds: a JSON number literal, for providers' odd values ("1e12",
 	// "-60"). Tokens still expire here after TokenLifetime.
