@@ -187,6 +187,7 @@ func redirectAllowed(c *client, u string) bool {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.lastScope.Store(q.Get("scope"))
+	s.presentedClient(q.Get("client_id"))
 	s.mu.Lock()
 	c := s.clients[q.Get("client_id")]
 	s.mu.Unlock()
@@ -209,8 +210,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("unsupported_response_type", "only code is supported")
 	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "PKCE with S256 is required")
-	case q.Get("resource") != s.URL():
-		fail("invalid_target", fmt.Sprintf("resource must be %s", s.URL()))
+	case q.Get("resource") != s.resource():
+		fail("invalid_target", fmt.Sprintf("resource must be %s", s.resource()))
 	case !s.scopesKnown(q.Get("scope")):
 		fail("invalid_scope", "unknown scope")
 	case s.opts.ConsentPage:
@@ -253,6 +254,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 // is validated again).
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	s.presentedClient(q.Get("client_id"))
 	s.mu.Lock()
 	c := s.clients[q.Get("client_id")]
 	s.mu.Unlock()
@@ -312,6 +314,7 @@ func (s *Server) clientAuth(r *http.Request) (*client, bool) {
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
+	s.presentedClient(id)
 	s.mu.Lock()
 	c := s.clients[id]
 	s.mu.Unlock()
@@ -363,8 +366,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if resource == "" {
 		s.count(func(c *Counts) { c.ResourceMissing++ })
 	}
-	if resource != s.URL() {
-		oauthError(w, http.StatusBadRequest, "invalid_target", fmt.Sprintf("resource must be %s", s.URL()))
+	if resource != s.resource() {
+		oauthError(w, http.StatusBadRequest, "invalid_target", fmt.Sprintf("resource must be %s", s.resource()))
 		return
 	}
 	switch r.PostForm.Get("grant_type") {

@@ -60,6 +60,11 @@ func (s *Server) mcpHandler() http.Handler {
 		if s.opts.NoAuthorizationServers {
 			servers = []string{}
 		}
+		s.mu.Lock()
+		if s.asMoved != nil {
+			servers = s.asMoved
+		}
+		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{
 			"resource":                 resource,
 			"authorization_servers":    servers,

@@ -106,6 +106,12 @@ type Options struct {
 	// redirect URIs with invalid_redirect_uri, as providers that register
 	// web applications only do.
 	HTTPSRedirectsOnly bool
+	// Resource is the resource the authorization server issues tokens for;
+	// empty means this Server's MCP endpoint. Naming another Server's URL
+	// (with that one's SetAuthorizationServers) makes this one the
+	// authorization server it moved to. Its MCP server does not accept
+	// tokens from other Servers.
+	Resource string
 	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
 	// seconds: a JSON number literal, for providers' odd values ("1e12",
 	// "-60"). Tokens still expire here after TokenLifetime.
@@ -145,6 +151,8 @@ type Server struct {
 	countsMu  sync.Mutex
 	lastScope atomic.Value // string: scope of the last authorization request
 	unserved  []string     // paths asked of the MCP server's origin that it does not serve (under mu)
+	presented []string     // client IDs presented to the authorization server (under mu)
+	asMoved   []string     // the authorization servers the metadata names instead of this one, if not nil (under mu)
 }
 
 // Counts is what the server has seen.
@@ -442,6 +450,41 @@ func (s *Server) Unserved() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.unserved...)
+}
+
+// SetAuthorizationServers makes the protected resource metadata name
+// these authorization servers from now on, instead of this one: a server
+// that moved to another provider.
+func (s *Server) SetAuthorizationServers(issuers ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asMoved = append([]string{}, issuers...)
+}
+
+// ClientIDs returns, in order, the client IDs presented to the
+// authorization server: in authorization requests and in client
+// authentication at the token and revocation endpoints.
+func (s *Server) ClientIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.presented...)
+}
+
+func (s *Server) presentedClient(id string) {
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	s.presented = append(s.presented, id)
+	s.mu.Unlock()
+}
+
+// resource is what the authorization server issues tokens for.
+func (s *Server) resource() string {
+	if s.opts.Resource != "" {
+		return s.opts.Resource
+	}
+	return s.URL()
 }
 
 // LastScope is the scope parameter of the last authorization request.
