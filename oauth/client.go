@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 )
 
@@ -371,10 +370,7 @@ func (c *Client) rejectedFresh(t *Tokens) bool {
 // ParseChallenge reads a 401/403's WWW-Authenticate header (AUTH-01).
 func ParseChallenge(resp *http.Response) Challenge {
 	ch := Challenge{Status: resp.StatusCode}
-	challenges, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	if err != nil {
-		return ch
-	}
+	challenges := ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
 	for _, c := range challenges {
 		if c.Scheme == "bearer" || len(challenges) == 1 {
 			ch.ResourceMetadata, ch.Scope, ch.Error = c.Params["resource_metadata"], c.Params["scope"], c.Params["error"]

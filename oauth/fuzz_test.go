@@ -22,6 +22,26 @@ func FuzzParseChallenge(f *testing.F) {
 	})
 }
 
+// FuzzParseWWWAuthenticate: any header gives challenges whose schemes and
+// parameter names are lower-case tokens; never a panic.
+func FuzzParseWWWAuthenticate(f *testing.F) {
+	f.Add(`Negotiate YIIB9w==, Basic realm="a, b", , Bearer realm="", scope=x, DPoP algs="ES256 PS256"`)
+	f.Add(`Bearer error_description="say \"no\", twice\`)
+	f.Add(`Custom realm="x" junk, Bearer resource_metadata=https://a.example/prm`)
+	f.Fuzz(func(t *testing.T, header string) {
+		for _, c := range ParseWWWAuthenticate(strings.Split(header, "\n")) {
+			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) || strings.ContainsAny(c.Scheme, " \t,=\"") {
+				t.Fatalf("scheme %q", c.Scheme)
+			}
+			for name := range c.Params {
+				if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t,=\"") {
+					t.Fatalf("parameter name %q", name)
+				}
+			}
+		}
+	})
+}
+
 // FuzzAuthServerMetadata: metadata is accepted only with S256 and safe
 // endpoints (https, or http on loopback); never a panic.
 func FuzzAuthServerMetadata(f *testing.F) {

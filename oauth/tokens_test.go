@@ -768,3 +768,43 @@ func TestClientSecretReadOnUse(t *testing.T) {
 		t.Fatalf("refresh once the keyring answers: %v", res.err)
 	}
 }
+
+// AUTH-20: a provider need not issue a refresh token. Without one the
+// sign-in shows as not refreshable, and once the access token expires the
+// client says a sign-in is needed instead of sending a refresh request
+// (it would have nothing to send).
+func TestNoRefreshTokenNeedsSignInAtExpiry(t *testing.T) {
+	r := newRig(t, oauthtest.Options{NoRefreshTokens: true, TokenLifetime: 10 * time.Minute}, NewMemoryStore())
+	if info := r.c.Info(); !info.SignedIn || info.Refreshable {
+		t.Errorf("after sign-in: info = %+v, want signed in and not refreshable", info)
+	}
+	signedIn := r.srv.Counts()
+	if signedIn.TokenRequests != 1 {
+		t.Fatalf("%d token requests to sign in, want the code exchange alone", signedIn.TokenRequests)
+	}
+
+	// Where a refresh token would be refreshed ahead of expiry, the access
+	// token is simply used.
+	r.jumpTo(time.Minute)
+	if _, err := r.call("near expiry"); err != nil {
+		t.Fatalf("call before expiry: %v", err)
+	}
+
+	r.jumpTo(-time.Second) // expired
+	if _, err := r.call("expired"); err == nil {
+		t.Error("a call with the expired token worked")
+	}
+	const reason = "gave no refresh token: sign in again"
+	if e := r.events.waitFor(t, EventNeedsAuth); !strings.Contains(e.Reason, reason) {
+		t.Errorf("event = %+v, want it to say %q", e, reason)
+	}
+	if _, err := r.c.Token(); !errors.As(err, new(*NeedsAuthError)) || !strings.Contains(err.Error(), reason) {
+		t.Errorf("Token = %v, want a NeedsAuthError saying %q", err, reason)
+	}
+	if info := r.c.Info(); info.SignedIn || info.Refreshable || !strings.Contains(info.Problem, reason) {
+		t.Errorf("after expiry: info = %+v", info)
+	}
+	if n := r.srv.Counts(); n.TokenRequests != signedIn.TokenRequests || n.Refreshes != 0 {
+		t.Errorf("%d token requests after the sign-in, %d refreshes: want none", n.TokenRequests-signedIn.TokenRequests, n.Refreshes)
+	}
+}

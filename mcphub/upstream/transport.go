@@ -11,7 +11,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/oauth"
@@ -251,13 +250,11 @@ func (p *probe) result() verdict {
 
 // parseChallenge reads the Bearer challenge of a 401 or 403 (AUTH-01). A
 // header that does not parse still yields the status, so the state is right
-// even when the details are lost.
+// even when the details are lost; oauth.ParseWWWAuthenticate keeps the
+// challenges it can read.
 func parseChallenge(resp *http.Response) *status.Challenge {
 	c := &status.Challenge{Status: resp.StatusCode}
-	challenges, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	if err != nil {
-		return c
-	}
+	challenges := oauth.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
 	for _, ch := range challenges {
 		if ch.Scheme != "bearer" && len(challenges) > 1 {
 			continue

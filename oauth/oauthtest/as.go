@@ -55,6 +55,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"scopes_supported":                      s.opts.ScopesSupported,
 	}
+	switch {
+	case s.opts.NoCodeChallengeMethods:
+		delete(m, "code_challenge_methods_supported")
+	case s.opts.CodeChallengeMethods != nil:
+		m["code_challenge_methods_supported"] = s.opts.CodeChallengeMethods
+	}
 	if !s.opts.DisableDCR {
 		m["registration_endpoint"] = s.Issuer + "/register"
 	}
@@ -87,14 +93,29 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris is required")
 		return
 	}
+	loopback := false
 	for _, u := range req.RedirectURIs {
-		if !isLoopbackRedirect(u) && !strings.HasPrefix(u, "https://") {
+		switch {
+		case isLoopbackRedirect(u) && s.opts.HTTPSRedirectsOnly:
+			oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "only https redirect URIs are accepted")
+			return
+		case !isLoopbackRedirect(u) && !strings.HasPrefix(u, "https://"):
 			oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "redirect URIs must be https or loopback")
 			return
 		}
+		loopback = loopback || isLoopbackRedirect(u)
 	}
-	if req.ApplicationType != "" && req.ApplicationType != "native" && req.ApplicationType != "web" {
+	// MCP 2026-07-28 requires application_type; a loopback redirect URI is
+	// a native application's.
+	switch {
+	case req.ApplicationType == "":
+		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "application_type is required")
+		return
+	case req.ApplicationType != "native" && req.ApplicationType != "web":
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "unknown application_type")
+		return
+	case loopback && req.ApplicationType != "native":
+		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "loopback redirect URIs need application_type native")
 		return
 	}
 	s.mu.Lock()
@@ -166,6 +187,7 @@ func redirectAllowed(c *client, u string) bool {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.lastScope.Store(q.Get("scope"))
+	s.presentedClient(q.Get("client_id"))
 	s.mu.Lock()
 	c := s.clients[q.Get("client_id")]
 	s.mu.Unlock()
@@ -188,8 +210,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("unsupported_response_type", "only code is supported")
 	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "PKCE with S256 is required")
-	case q.Get("resource") != s.URL():
-		fail("invalid_target", fmt.Sprintf("resource must be %s", s.URL()))
+	case q.Get("resource") != s.resource():
+		fail("invalid_target", fmt.Sprintf("resource must be %s", s.resource()))
 	case !s.scopesKnown(q.Get("scope")):
 		fail("invalid_scope", "unknown scope")
 	case s.opts.ConsentPage:
@@ -232,6 +254,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 // is validated again).
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	s.presentedClient(q.Get("client_id"))
 	s.mu.Lock()
 	c := s.clients[q.Get("client_id")]
 	s.mu.Unlock()
@@ -291,6 +314,7 @@ func (s *Server) clientAuth(r *http.Request) (*client, bool) {
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
+	s.presentedClient(id)
 	s.mu.Lock()
 	c := s.clients[id]
 	s.mu.Unlock()
@@ -342,8 +366,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if resource == "" {
 		s.count(func(c *Counts) { c.ResourceMissing++ })
 	}
-	if resource != s.URL() {
-		oauthError(w, http.StatusBadRequest, "invalid_target", fmt.Sprintf("resource must be %s", s.URL()))
+	if resource != s.resource() {
+		oauthError(w, http.StatusBadRequest, "invalid_target", fmt.Sprintf("resource must be %s", s.resource()))
 		return
 	}
 	switch r.PostForm.Get("grant_type") {

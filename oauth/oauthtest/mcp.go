@@ -56,9 +56,18 @@ func (s *Server) mcpHandler() http.Handler {
 		case s.opts.PRMResourceFor != nil:
 			resource = s.opts.PRMResourceFor(s.URL())
 		}
+		servers := []string{s.Issuer}
+		if s.opts.NoAuthorizationServers {
+			servers = []string{}
+		}
+		s.mu.Lock()
+		if s.asMoved != nil {
+			servers = s.asMoved
+		}
+		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{
 			"resource":                 resource,
-			"authorization_servers":    []string{s.Issuer},
+			"authorization_servers":    servers,
 			"scopes_supported":         s.opts.ScopesSupported,
 			"bearer_methods_supported": []string{"header"},
 			"resource_name":            "oauthtest MCP server",

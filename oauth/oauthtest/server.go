@@ -4,12 +4,13 @@
 // Close it when done.
 //
 // The authorization server is strict the way careful providers are: PKCE
-// S256 is required, redirect URIs must be registered (loopback ones match on
-// any port, RFC 8252 §7.3), the RFC 8707 resource must name the MCP server on
-// every token request (refresh included), codes are single use, refresh
-// tokens rotate and a reused one revokes its whole family, and every
-// authorization response carries the RFC 9207 iss. Options switch parts off
-// or inject faults.
+// S256 is required, a dynamic registration must give its application_type
+// (native for a loopback redirect URI), redirect URIs must be registered
+// (loopback ones match on any port, RFC 8252 §7.3), the RFC 8707 resource
+// must name the MCP server on every token request (refresh included), codes
+// are single use, refresh tokens rotate and a reused one revokes its whole
+// family, and every authorization response carries the RFC 9207 iss.
+// Options switch parts off or inject faults.
 package oauthtest
 
 import (
@@ -91,6 +92,26 @@ type Options struct {
 	MetadataRedirectLoop bool
 	// NoRevocation leaves the revocation endpoint out (RFC 7009 is optional).
 	NoRevocation bool
+	// CodeChallengeMethods, if not nil, is advertised as
+	// code_challenge_methods_supported instead of ["S256"]; an empty, non-nil
+	// slice advertises []. Authorization requests still need S256.
+	CodeChallengeMethods []string
+	// NoCodeChallengeMethods leaves code_challenge_methods_supported out of
+	// the metadata (a server that does not say it supports PKCE).
+	NoCodeChallengeMethods bool
+	// NoAuthorizationServers makes the protected resource metadata list no
+	// authorization server ("authorization_servers": []).
+	NoAuthorizationServers bool
+	// HTTPSRedirectsOnly makes dynamic registration refuse loopback
+	// redirect URIs with invalid_redirect_uri, as providers that register
+	// web applications only do.
+	HTTPSRedirectsOnly bool
+	// Resource is the resource the authorization server issues tokens for;
+	// empty means this Server's MCP endpoint. Naming another Server's URL
+	// (with that one's SetAuthorizationServers) makes this one the
+	// authorization server it moved to. Its MCP server does not accept
+	// tokens from other Servers.
+	Resource string
 	// ExpiresIn, if set, is sent as expires_in instead of TokenLifetime's
 	// seconds: a JSON number literal, for providers' odd values ("1e12",
 	// "-60"). Tokens still expire here after TokenLifetime.
@@ -130,6 +151,8 @@ type Server struct {
 	countsMu  sync.Mutex
 	lastScope atomic.Value // string: scope of the last authorization request
 	unserved  []string     // paths asked of the MCP server's origin that it does not serve (under mu)
+	presented []string     // client IDs presented to the authorization server (under mu)
+	asMoved   []string     // the authorization servers the metadata names instead of this one, if not nil (under mu)
 }
 
 // Counts is what the server has seen.
@@ -427,6 +450,41 @@ func (s *Server) Unserved() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.unserved...)
+}
+
+// SetAuthorizationServers makes the protected resource metadata name
+// these authorization servers from now on, instead of this one: a server
+// that moved to another provider.
+func (s *Server) SetAuthorizationServers(issuers ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asMoved = append([]string{}, issuers...)
+}
+
+// ClientIDs returns, in order, the client IDs presented to the
+// authorization server: in authorization requests and in client
+// authentication at the token and revocation endpoints.
+func (s *Server) ClientIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.presented...)
+}
+
+func (s *Server) presentedClient(id string) {
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	s.presented = append(s.presented, id)
+	s.mu.Unlock()
+}
+
+// resource is what the authorization server issues tokens for.
+func (s *Server) resource() string {
+	if s.opts.Resource != "" {
+		return s.opts.Resource
+	}
+	return s.URL()
 }
 
 // LastScope is the scope parameter of the last authorization request.
