@@ -20,6 +20,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := newSession(b, view{server: server}, caller{name: client})
+	s.lines = true
 	w := &lineWriter{w: rw}
 	defer w.close()
 	s.setStream(w)

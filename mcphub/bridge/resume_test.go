@@ -1,0 +1,189 @@
+package bridge
+
+//lint:file-ignore SA1019 elicitation is deprecated in 2026-07-28 but initialize-era peers use it: MCP Tray bridges both eras
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// asker is an initialize-era go-sdk server whose tool "ask" asks its
+// client to confirm (elicitation) mid-call, reports progress once
+// answered, and says what it was told.
+type asker struct {
+	*upstreamServer
+}
+
+func newAsker(t *testing.T) *asker {
+	t.Helper()
+	u := &asker{newUpstream(t, "asker")}
+	u.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)})
+			if err != nil {
+				return nil, err
+			}
+			if tok := req.Params.GetProgressToken(); tok != nil {
+				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "answered: " + res.Action}}}, nil
+		})
+	return u
+}
+
+// The client capabilities a 2026-07-28 request declares in these tests.
+const askMeta = `"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}`
+
+// modernCall posts a 2026-07-28 request with a client token ("": none)
+// and returns the messages of its answer, the response last.
+func modernCall(t *testing.T, url, token, method, name, params string) []message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":`+params+`}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name != "" {
+		req.Header.Set("Mcp-Name", name)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var frames [][]byte
+	if resp.Header.Get("Content-Type") == "text/event-stream" {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data: ")); ok {
+				frames = append(frames, bytes.Clone(data))
+			}
+		}
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		frames = append(frames, body)
+	}
+	out := make([]message, len(frames))
+	for i, f := range frames {
+		if err := json.Unmarshal(f, &out[i]); err != nil {
+			t.Fatalf("%s: %s: %v", method, f, err)
+		}
+	}
+	if len(out) == 0 || !out[len(out)-1].hasID() {
+		t.Fatalf("%s: no response in %s", method, frames)
+	}
+	return out
+}
+
+// inputRequiredOf is the requestState of an input_required result and
+// its one input request's key.
+func inputRequiredOf(t *testing.T, m message) (state, key string) {
+	t.Helper()
+	var r struct {
+		ResultType    string                     `json:"resultType"`
+		InputRequests map[string]json.RawMessage `json:"inputRequests"`
+		RequestState  string                     `json:"requestState"`
+	}
+	if m.Error != nil || json.Unmarshal(m.Result, &r) != nil || r.ResultType != "input_required" || len(r.InputRequests) != 1 || r.RequestState == "" {
+		t.Fatalf("not input_required with one request: %s %+v", m.Result, m.Error)
+	}
+	for k := range r.InputRequests {
+		key = k
+	}
+	return r.RequestState, key
+}
+
+// retryParams are a retry's params fields that answer the one input
+// request: state and responses, with _meta.
+func retryParams(state, key string) string {
+	return fmt.Sprintf(`"requestState":%q,"inputResponses":{%q:{"action":"accept","content":{}}},"_meta":{%s}`, state, key, askMeta)
+}
+
+// A suspended call's requestState resumes it only for the client it was
+// given to, on the same endpoint, retrying the same request (LC-25): any
+// other retry is told the state is unknown, and the call still waits for
+// the right one.
+func TestRequestStateResumesOnlyItsOwnRequest(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, withTokens(fmt.Sprintf(`"asker": %s`, legacy(u.URL))), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	ctx := context.Background()
+	ide, _, err := r.db.CreateToken(ctx, "ide", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := r.db.CreateToken(ctx, "other", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := r.url + "/servers/asker/mcp"
+	first := modernCall(t, one, ide, "tools/call", "ask", `{"name":"ask","arguments":{},"_meta":{`+askMeta+`}}`)
+	retry := retryParams(inputRequiredOf(t, first[len(first)-1]))
+
+	for _, wrong := range []struct{ what, url, token, method, name, params string }{
+		{"under another client token", one, other, "tools/call", "ask", `{"name":"ask","arguments":{},` + retry + `}`},
+		{"on another endpoint", r.url + "/mcp", ide, "tools/call", "ask", `{"name":"ask","arguments":{},` + retry + `}`},
+		{"for another tool", one, ide, "tools/call", "other", `{"name":"other","arguments":{},` + retry + `}`},
+		{"as prompts/get", one, ide, "prompts/get", "ask", `{"name":"ask",` + retry + `}`},
+		{"as resources/read", one, ide, "resources/read", "file:///ask", `{"uri":"file:///ask",` + retry + `}`},
+	} {
+		got := modernCall(t, wrong.url, wrong.token, wrong.method, wrong.name, wrong.params)
+		if e := got[len(got)-1].Error; e == nil || e.Code != codeInvalidParams || !strings.Contains(e.Message, "unknown or expired") {
+			t.Errorf("a retry %s: %s %+v", wrong.what, got[len(got)-1].Result, e)
+		}
+	}
+
+	got := modernCall(t, one, ide, "tools/call", "ask", `{"name":"ask","arguments":{},`+retry+`}`)
+	var res mcp.CallToolResult
+	if m := got[len(got)-1]; m.Error != nil || json.Unmarshal(m.Result, &res) != nil || len(res.Content) != 1 {
+		t.Fatalf("the right retry: %s %+v", m.Result, m.Error)
+	}
+	if tc, ok := res.Content[0].(*mcp.TextContent); !ok || tc.Text != "answered: accept" {
+		t.Errorf("the right retry got %+v", res.Content[0])
+	}
+}
+
+// Over stdio the client is its connection: another connection's retry,
+// even with the same view and request, does not take the call up.
+func TestRequestStateStaysOnItsConnection(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	mine, myLines := stdioLines(t, r)
+	theirs, theirLines := stdioLines(t, r)
+	fmt.Fprintln(mine, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"asker__ask","arguments":{},"_meta":{`+askMeta+`}}}`)
+	var first message
+	if err := json.Unmarshal([]byte(nextLine(t, myLines, `"id":1`)), &first); err != nil {
+		t.Fatal(err)
+	}
+	retry := `{"name":"asker__ask","arguments":{},` + retryParams(inputRequiredOf(t, first)) + `}`
+
+	fmt.Fprintln(theirs, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":`+retry+`}`)
+	var got message
+	if err := json.Unmarshal([]byte(nextLine(t, theirLines, `"id":2`)), &got); err != nil || got.Error == nil || got.Error.Code != codeInvalidParams {
+		t.Errorf("another connection's retry: %s %+v (%v)", got.Result, got.Error, err)
+	}
+	fmt.Fprintln(mine, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":`+retry+`}`)
+	if l := nextLine(t, myLines, `"id":3`); !strings.Contains(l, "answered: accept") {
+		t.Errorf("the connection's own retry: %s", l)
+	}
+}
