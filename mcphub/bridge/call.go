@@ -51,7 +51,8 @@ type call struct {
 	// input carries requests the (initialize-era) server sends mid-call to
 	// a 2026-07-28 client, which cannot take server requests; done, the
 	// outcome of a call that may be suspended. Both nil for an
-	// initialize-era client, whose calls are never suspended.
+	// initialize-era client, whose calls are never suspended; input is nil
+	// too for a request that cannot be answered input_required (LC-25).
 	input chan *inputNeed
 	done  chan callOutcome
 	// ctx is the upstream call's; the server's requests of the call end
@@ -158,7 +159,10 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	c := &call{b: b, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), do: do, ctx: cctx, cancel: cancel}
 	c.x.Store(x)
 	if x.modern {
-		c.input, c.done = make(chan *inputNeed), make(chan callOutcome, 1)
+		c.done = make(chan callOutcome, 1)
+		if canAskForInput(method) {
+			c.input = make(chan *inputNeed)
+		}
 	}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
@@ -237,6 +241,13 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	}
 }
 
+// canAskForInput reports whether a 2026-07-28 request of method may be
+// answered input_required (LC-25): others, a completion say, cannot be
+// suspended for the client's input.
+func canAskForInput(method string) bool {
+	return method == "tools/call" || method == "prompts/get" || method == "resources/read"
+}
+
 // sdk makes the call's request through the go-sdk session, tagged so that
 // what the server asks during it finds the call (the raw path passes the
 // call itself, and needs no tag).
@@ -247,7 +258,7 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 // DetachOnRequest lets a 2026-07-28 client's request go when its
 // (initialize-era) server asks for input mid-call: it is answered
 // input_required and the call goes on (upstream.Detacher).
-func (c *call) DetachOnRequest() bool { return c.x.Load().modern }
+func (c *call) DetachOnRequest() bool { return c.input != nil }
 
 // missingCapability is -32021 for a 2026-07-28 IDE whose call needed a
 // capability it did not declare (TS-16): the answer a 2026-07-28 server

@@ -143,6 +143,10 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 	if !x.modern {
 		return c.b.askClient(ctx, x, c.server, method, params)
 	}
+	if c.input == nil {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf(
+			"MCP Tray cannot put %s to the IDE: a 2026-07-28 client can be asked for input only during tools/call, prompts/get or resources/read", method)}
+	}
 	if err := capabilityFor(x.caps, c.server, method, params); err != nil {
 		var d struct {
 			Capability string `json:"capability"`

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +20,33 @@ import (
 	"github.com/mcptray/mcptray/mcphub/status"
 )
 
-// asker is an initialize-era go-sdk server whose tool "ask" asks its
-// client to confirm (elicitation) mid-call, reports progress once
-// answered, and says what it was told.
+// asker is an initialize-era go-sdk server that asks its client to
+// confirm (elicitation) mid-call: its tool "ask", which then reports
+// progress and says what it was told, and its completions, which tell
+// (asked) what became of the question.
 type asker struct {
-	*upstreamServer
+	URL   string
+	asked chan error
 }
 
 func newAsker(t *testing.T) *asker {
 	t.Helper()
-	u := &asker{newUpstream(t, "asker")}
-	u.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object"}`)},
+	u := &asker{asked: make(chan error, 1)}
+	confirm := func(ctx context.Context, ss *mcp.ServerSession) (*mcp.ElicitResult, error) {
+		return ss.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)})
+	}
+	s := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, &mcp.ServerOptions{
+		CompletionHandler: func(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+			_, err := confirm(ctx, req.Session)
+			u.asked <- err
+			if err != nil {
+				return nil, err
+			}
+			return &mcp.CompleteResult{Completion: mcp.CompletionResultDetails{Values: []string{"confirmed"}}}, nil
+		}})
+	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)})
+			res, err := confirm(ctx, req.Session)
 			if err != nil {
 				return nil, err
 			}
@@ -40,6 +55,13 @@ func newAsker(t *testing.T) *asker {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "answered: " + res.Action}}}, nil
 		})
+	s.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}},
+		func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{}, nil
+		})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	u.URL = srv.URL + "/mcp"
 	return u
 }
 
@@ -185,5 +207,33 @@ func TestRequestStateStaysOnItsConnection(t *testing.T) {
 	fmt.Fprintln(mine, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":`+retry+`}`)
 	if l := nextLine(t, myLines, `"id":3`); !strings.Contains(l, "answered: accept") {
 		t.Errorf("the connection's own retry: %s", l)
+	}
+}
+
+// A completion cannot be answered input_required (LC-25): the server's
+// question during one is refused, and the completion fails, rather than
+// the IDE being sent an input_required it cannot retry.
+func TestCompletionCannotAskAModernIDE(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	// A call left suspended (this failing) would hold the hub's close for
+	// the bridge's 5 minutes: end it first.
+	t.Cleanup(func() {
+		r.bridge.suspended.Range(func(_, v any) bool { v.(*suspended).c.end(); return true })
+	})
+	got := modernCall(t, r.url+"/servers/asker/mcp", "", "completion/complete", "",
+		`{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"who","value":"a"},"_meta":{`+askMeta+`}}`)
+	// The server passes the refusal on, so the IDE reads why.
+	if m := got[len(got)-1]; m.Error == nil || !strings.Contains(m.Error.Message, "only during tools/call, prompts/get or resources/read") {
+		t.Fatalf("the completion was answered %s %+v", m.Result, m.Error)
+	}
+	select {
+	case err := <-u.asked:
+		if err == nil || !strings.Contains(err.Error(), "only during tools/call, prompts/get or resources/read") {
+			t.Errorf("the server's question during the completion got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server's question was not answered")
 	}
 }
