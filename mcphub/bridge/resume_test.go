@@ -27,11 +27,14 @@ import (
 type asker struct {
 	URL   string
 	asked chan error
+	// "ask_then_wait" closes answered once its question is answered and
+	// cancelled once its call is.
+	answered, cancelled chan struct{}
 }
 
 func newAsker(t *testing.T) *asker {
 	t.Helper()
-	u := &asker{asked: make(chan error, 1)}
+	u := &asker{asked: make(chan error, 1), answered: make(chan struct{}), cancelled: make(chan struct{})}
 	confirm := func(ctx context.Context, ss *mcp.ServerSession) (*mcp.ElicitResult, error) {
 		return ss.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)})
 	}
@@ -54,6 +57,16 @@ func newAsker(t *testing.T) *asker {
 				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "answered: " + res.Action}}}, nil
+		})
+	s.AddTool(&mcp.Tool{Name: "ask_then_wait", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if _, err := confirm(ctx, req.Session); err != nil {
+				return nil, err
+			}
+			close(u.answered)
+			<-ctx.Done()
+			close(u.cancelled)
+			return nil, ctx.Err()
 		})
 	s.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}},
 		func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
@@ -236,4 +249,24 @@ func TestCompletionCannotAskAModernIDE(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server's question was not answered")
 	}
+}
+
+// Over stdio a 2026-07-28 IDE's retry of a suspended call is cancelled as
+// any request is, by notifications/cancelled with its ID (LC-11): the
+// upstream call ends.
+func TestCancellingARetryOverStdioCancelsTheCall(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	ide, lines := stdioLines(t, r)
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"asker__ask_then_wait","arguments":{},"_meta":{`+askMeta+`}}}`)
+	var first message
+	if err := json.Unmarshal([]byte(nextLine(t, lines, `"id":1`)), &first); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"asker__ask_then_wait","arguments":{},`+
+		retryParams(inputRequiredOf(t, first))+`}}`)
+	waitFor(t, u.answered, "the upstream to get its answer")
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`)
+	waitFor(t, u.cancelled, "the upstream call to be cancelled with the retry")
 }
