@@ -30,11 +30,14 @@ type asker struct {
 	// "ask_then_wait" closes answered once its question is answered and
 	// cancelled once its call is.
 	answered, cancelled chan struct{}
+	// "report" reports progress, passes on the token it was given for it
+	// and is done.
+	tokens chan any
 }
 
 func newAsker(t *testing.T) *asker {
 	t.Helper()
-	u := &asker{asked: make(chan error, 1), answered: make(chan struct{}), cancelled: make(chan struct{})}
+	u := &asker{asked: make(chan error, 1), answered: make(chan struct{}), cancelled: make(chan struct{}), tokens: make(chan any, 1)}
 	confirm := func(ctx context.Context, ss *mcp.ServerSession) (*mcp.ElicitResult, error) {
 		return ss.Elicit(ctx, &mcp.ElicitParams{Message: "sure?", RequestedSchema: json.RawMessage(`{"type":"object","properties":{}}`)})
 	}
@@ -67,6 +70,13 @@ func newAsker(t *testing.T) *asker {
 			<-ctx.Done()
 			close(u.cancelled)
 			return nil, ctx.Err()
+		})
+	s.AddTool(&mcp.Tool{Name: "report", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			tok := req.Params.GetProgressToken()
+			_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
+			u.tokens <- tok
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "reported"}}}, nil
 		})
 	s.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}},
 		func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
@@ -269,4 +279,34 @@ func TestCancellingARetryOverStdioCancelsTheCall(t *testing.T) {
 	waitFor(t, u.answered, "the upstream to get its answer")
 	fmt.Fprintln(ide, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`)
 	waitFor(t, u.cancelled, "the upstream call to be cancelled with the retry")
+}
+
+// Over stdio, progress that reaches the bridge after a request's response
+// is not written (LC-10: notifications stop after completion), though the
+// connection goes on; before the response it is.
+func TestNoProgressAfterTheResponseOverStdio(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	ide, lines := stdioLines(t, r)
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"asker__report","arguments":{},"_meta":{"progressToken":"p1",`+askMeta+`}}}`)
+	if l := nextLine(t, lines, "notifications/progress"); !strings.Contains(l, `"progressToken":"p1"`) {
+		t.Errorf("progress during the call: %s", l)
+	}
+	nextLine(t, lines, `"id":1`)
+	// The server's last notification, delivered as the upstream connection
+	// delivers it, once the call is answered.
+	tok, _ := (<-u.tokens).(string)
+	r.bridge.Progress("asker", &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 2, Total: 2})
+	// Anything written for it comes before the next answer on the stream.
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	for {
+		l := nextLine(t, lines, "")
+		if strings.Contains(l, "notifications/progress") {
+			t.Errorf("progress after the response: %s", l)
+		}
+		if strings.Contains(l, `"id":2`) {
+			break
+		}
+	}
 }
