@@ -444,11 +444,12 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 	s.expires.Stop()
 	// The retry is the call's request now: its notifications/cancelled
 	// (stdio, where ctx is the connection's) ends the call, as leaving it
-	// does; further requests of the server go to it.
+	// does; further requests of the server, and its progress, go to it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer x.sess.track(x.msg.ID, cancel)()
 	s.c.x.Store(x)
+	s.c.routeProgress(x)
 	for key, n := range s.needs {
 		resp, ok := responses[key]
 		if !ok {

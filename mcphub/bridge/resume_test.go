@@ -33,6 +33,8 @@ type asker struct {
 	// "report" reports progress, passes on the token it was given for it
 	// and is done.
 	tokens chan any
+	// afterAnswer (nil: none) runs in "ask" once its question is answered.
+	afterAnswer func()
 }
 
 func newAsker(t *testing.T) *asker {
@@ -55,6 +57,9 @@ func newAsker(t *testing.T) *asker {
 			res, err := confirm(ctx, req.Session)
 			if err != nil {
 				return nil, err
+			}
+			if u.afterAnswer != nil {
+				u.afterAnswer()
 			}
 			if tok := req.Params.GetProgressToken(); tok != nil {
 				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
@@ -308,5 +313,37 @@ func TestNoProgressAfterTheResponseOverStdio(t *testing.T) {
 		if strings.Contains(l, `"id":2`) {
 			break
 		}
+	}
+}
+
+// A 2026-07-28 IDE that retries a suspended call with a progress token of
+// its own gets the rest of the call's progress on the retry's stream,
+// under that token (LC-10, LC-27), none under the first request's.
+func TestProgressFollowsTheRetry(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	// The IDE's answer takes its time: the bridge's clock is 3 s on when
+	// the server goes on, past what was kept 2 s after the suspension.
+	u.afterAnswer = func() { r.bridge.deadlines.expire(time.Now().Add(3 * time.Second)) }
+	one := r.url + "/servers/asker/mcp"
+	first := modernCall(t, one, "", "tools/call", "ask", `{"name":"ask","arguments":{},"_meta":{"progressToken":"first",`+askMeta+`}}`)
+	retry := retryParams(inputRequiredOf(t, first[len(first)-1]))
+	retry = strings.Replace(retry, `"_meta":{`, `"_meta":{"progressToken":"second",`, 1)
+	got := modernCall(t, one, "", "tools/call", "ask", `{"name":"ask","arguments":{},`+retry+`}`)
+	var tokens []string
+	for _, m := range got {
+		var p struct {
+			ProgressToken string `json:"progressToken"`
+		}
+		if m.Method == "notifications/progress" && json.Unmarshal(m.Params, &p) == nil {
+			tokens = append(tokens, p.ProgressToken)
+		}
+	}
+	if len(tokens) != 1 || tokens[0] != "second" {
+		t.Errorf("progress on the retry's stream, by token: %q", tokens)
+	}
+	if m := got[len(got)-1]; m.Error != nil || !strings.Contains(string(m.Result), "answered: accept") {
+		t.Errorf("the retry: %s %+v", m.Result, m.Error)
 	}
 }
