@@ -51,7 +51,8 @@ type call struct {
 	// input carries requests the (initialize-era) server sends mid-call to
 	// a 2026-07-28 client, which cannot take server requests; done, the
 	// outcome of a call that may be suspended. Both nil for an
-	// initialize-era client, whose calls are never suspended.
+	// initialize-era client, whose calls are never suspended; input is nil
+	// too for a request that cannot be answered input_required (LC-25).
 	input chan *inputNeed
 	done  chan callOutcome
 	// ctx is the upstream call's; the server's requests of the call end
@@ -62,6 +63,9 @@ type call struct {
 	askMu  sync.Mutex
 	over   bool           // ended: no more server requests
 	asks   sync.WaitGroup // server requests in flight
+	// progress is the token the server reports the call's progress under
+	// ("": none); its route lasts as long as the call.
+	progress string
 	// missing is a capability the IDE lacks that the server asked for
 	// mid-call; a 2026-07-28 IDE then gets -32021 for the call.
 	missing atomic.Value // string
@@ -95,7 +99,32 @@ func (c *call) end() {
 		c.asks.Wait()
 		c.b.calls.Delete(c.tag)
 		c.b.inflight(c.server, c.tag, false)
+		if up := c.progress; up != "" {
+			// The last notification can trail the result; keep the route briefly.
+			c.b.afterTick(2*time.Second, func() { c.b.progress.Delete(up) })
+		}
 	})
+}
+
+// progressToken is the client's progress token of x's request, nil for none.
+func progressToken(x *exchange) json.RawMessage {
+	if tok := x.meta["progressToken"]; len(tok) > 0 && string(tok) != "null" {
+		return tok
+	}
+	return nil
+}
+
+// routeProgress sends the call's progress to x, the request now waiting on
+// it (a retry, LC-27), under x's own token; a retry without one gets none.
+func (c *call) routeProgress(x *exchange) {
+	if c.progress == "" {
+		return
+	}
+	if tok := progressToken(x); tok != nil {
+		c.b.progress.Store(c.progress, progressRoute{out: x.out, token: tok})
+	} else {
+		c.b.progress.Delete(c.progress)
+	}
 }
 
 // beginAsk registers a server request of the call; false once it ended.
@@ -158,20 +187,21 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	c := &call{b: b, server: server, tag: "c" + strconv.FormatUint(b.seq.Add(1), 36), do: do, ctx: cctx, cancel: cancel}
 	c.x.Store(x)
 	if x.modern {
-		c.input, c.done = make(chan *inputNeed), make(chan callOutcome, 1)
+		c.done = make(chan callOutcome, 1)
+		if canAskForInput(method) {
+			c.input = make(chan *inputNeed)
+		}
+	}
+	var progress any
+	if tok := progressToken(x); tok != nil {
+		c.progress = "mcptray-p" + strconv.FormatUint(b.seq.Add(1), 36)
+		b.progress.Store(c.progress, progressRoute{out: x.out, token: tok})
+		progress = c.progress
 	}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
 	defer x.sess.track(x.msg.ID, cancel)()
 
-	var progress any
-	if tok, ok := x.meta["progressToken"]; ok && len(tok) > 0 && string(tok) != "null" {
-		up := "mcptray-p" + strconv.FormatUint(b.seq.Add(1), 36)
-		b.progress.Store(up, progressRoute{out: x.out, token: tok})
-		// The last notification can trail the result; keep the route briefly.
-		defer b.afterTick(2*time.Second, func() { b.progress.Delete(up) })
-		progress = up
-	}
 	// answer ends the call with the server's answer (c.end's cleanup
 	// precedes the client's answer).
 	answer := func(res any, err error) (json.RawMessage, *rpcError, string) {
@@ -237,6 +267,13 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	}
 }
 
+// canAskForInput reports whether a 2026-07-28 request of method may be
+// answered input_required (LC-25): others, a completion say, cannot be
+// suspended for the client's input.
+func canAskForInput(method string) bool {
+	return method == "tools/call" || method == "prompts/get" || method == "resources/read"
+}
+
 // sdk makes the call's request through the go-sdk session, tagged so that
 // what the server asks during it finds the call (the raw path passes the
 // call itself, and needs no tag).
@@ -247,7 +284,7 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 // DetachOnRequest lets a 2026-07-28 client's request go when its
 // (initialize-era) server asks for input mid-call: it is answered
 // input_required and the call goes on (upstream.Detacher).
-func (c *call) DetachOnRequest() bool { return c.x.Load().modern }
+func (c *call) DetachOnRequest() bool { return c.input != nil }
 
 // missingCapability is -32021 for a 2026-07-28 IDE whose call needed a
 // capability it did not declare (TS-16): the answer a 2026-07-28 server

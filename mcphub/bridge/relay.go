@@ -143,6 +143,10 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 	if !x.modern {
 		return c.b.askClient(ctx, x, c.server, method, params)
 	}
+	if c.input == nil {
+		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf(
+			"MCP Tray cannot put %s to the IDE: a 2026-07-28 client can be asked for input only during tools/call, prompts/get or resources/read", method)}
+	}
 	if err := capabilityFor(x.caps, c.server, method, params); err != nil {
 		var d struct {
 			Capability string `json:"capability"`
@@ -344,6 +348,31 @@ type suspended struct {
 	c       *call
 	needs   map[string]*inputNeed // by inputRequests key
 	expires *time.Timer
+	bound   binding
+}
+
+// binding is what a retry must match to take a suspended call up (LC-25):
+// the requestState is a bearer secret, and one seen by another client, or
+// replayed on another endpoint or as another request, must not resume the
+// call in its place.
+type binding struct {
+	sess   *session // the client (see sameClient)
+	view   string   // view.key(): the endpoint and the token's scope
+	method string
+	name   string // the tool or prompt name, or the resource URI
+}
+
+func bindingOf(x *exchange) binding {
+	bd := binding{sess: x.sess, view: x.sess.view.key(), method: x.msg.Method}
+	if x.params != nil {
+		bd.name = x.params.Name + x.params.URI
+	}
+	return bd
+}
+
+func (bd binding) allows(x *exchange) bool {
+	retry := bindingOf(x)
+	return bd.sess.sameClient(retry.sess) && bd.view == retry.view && bd.method == retry.method && bd.name == retry.name
 }
 
 const (
@@ -374,7 +403,7 @@ collect:
 		}
 	}
 	id := randomID()
-	s := &suspended{c: c, needs: needs}
+	s := &suspended{c: c, needs: needs, bound: bindingOf(x)}
 	s.expires = time.AfterFunc(suspendFor, func() {
 		if _, ok := b.suspended.LoadAndDelete(id); ok {
 			for _, n := range needs {
@@ -405,13 +434,22 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 	if !ok {
 		return resumed{}, false
 	}
-	v, ok := b.suspended.LoadAndDelete(id)
-	if !ok {
+	// Only the retry the state was given for takes the call up; any other
+	// finds nothing, and the call still waits for its own.
+	v, ok := b.suspended.Load(id)
+	if !ok || !v.(*suspended).bound.allows(x) || !b.suspended.CompareAndDelete(id, v) {
 		return resumed{nil, errorf(codeInvalidParams, "this requestState is unknown or expired; call the tool again")}, true
 	}
 	s := v.(*suspended)
 	s.expires.Stop()
-	s.c.x.Store(x) // further requests of the server go to the client's retry
+	// The retry is the call's request now: its notifications/cancelled
+	// (stdio, where ctx is the connection's) ends the call, as leaving it
+	// does; further requests of the server, and its progress, go to it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer x.sess.track(x.msg.ID, cancel)()
+	s.c.x.Store(x)
+	s.c.routeProgress(x)
 	for key, n := range s.needs {
 		resp, ok := responses[key]
 		if !ok {

@@ -85,6 +85,7 @@ type session struct {
 	version string          // negotiated (initialize era)
 	caps    clientCaps
 	info    json.RawMessage // clientInfo
+	lines   bool            // a JSON-lines connection (ServeStream): all its requests are one client's
 
 	initialized atomic.Bool
 	lastSeen    atomic.Int64 // unix nanoseconds
@@ -111,6 +112,16 @@ type caller struct {
 }
 
 func (s *session) ownedBy(c caller) bool { return s.client == c.name && s.key == c.key }
+
+// sameClient reports whether o's requests come from the client of s: the
+// same JSON-lines connection, or over HTTP (where a 2026-07-28 request
+// has a session of its own) the same token.
+func (s *session) sameClient(o *session) bool {
+	if s.lines || o.lines {
+		return s == o
+	}
+	return o.ownedBy(caller{name: s.client, key: s.key})
+}
 
 func newSession(b *Bridge, v view, c caller) *session {
 	s := &session{b: b, view: v, client: c.name, key: c.key, pending: map[string]chan *message{},

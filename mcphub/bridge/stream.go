@@ -20,6 +20,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := newSession(b, view{server: server}, caller{name: client})
+	s.lines = true
 	w := &lineWriter{w: rw}
 	defer w.close()
 	s.setStream(w)
@@ -68,7 +69,14 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 					_ = w.send(b.answer(ctx, x))
 					continue
 				}
-				wg.Go(func() { _ = w.send(b.answer(ctx, x)) })
+				if msg.Method == "subscriptions/listen" {
+					// Its out becomes the session's stream, which outlives it.
+					wg.Go(func() { _ = w.send(b.answer(ctx, x)) })
+					continue
+				}
+				out := &requestLines{w: w}
+				x.out = out
+				wg.Go(func() { _ = out.respond(b.answer(ctx, x)) })
 			}
 		}
 		if err != nil {
@@ -162,6 +170,34 @@ func (l *lineWriter) close() {
 	if q != nil {
 		q.end(nil)
 	}
+}
+
+// requestLines is one request's part of a JSON-lines connection: what
+// belongs to the request (its progress, log messages) goes out only until
+// its response (LC-10: a finished request gets no more progress), while
+// the connection goes on.
+type requestLines struct {
+	w    *lineWriter
+	mu   sync.Mutex // held while offering: respond waits for an offer under way
+	done bool
+}
+
+func (r *requestLines) send(frame []byte) error { return r.w.send(frame) }
+
+func (r *requestLines) offer(frame []byte, d delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.done {
+		r.w.offer(frame, d)
+	}
+}
+
+// respond writes the request's response; nothing offered later follows it.
+func (r *requestLines) respond(frame []byte) error {
+	r.mu.Lock()
+	r.done = true
+	r.mu.Unlock()
+	return r.w.send(frame)
 }
 
 func asLine(frame []byte) []byte {
