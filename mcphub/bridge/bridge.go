@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,12 @@ func (b *Bridge) Close() {
 	b.deadlineTicker.Stop()
 	b.streamTicker.Stop()
 	b.eachSession((*session).close)
+	// A call waiting for its client's retry would hold its upstream
+	// request, and so the hub's shutdown, until it expired (5 minutes).
+	b.suspended.Range(func(id, _ any) bool {
+		b.abandon(id.(string), errors.New("MCP Tray is shutting down"))
+		return true
+	})
 }
 
 func (b *Bridge) follow(sub *status.Subscription) {

@@ -405,12 +405,7 @@ collect:
 	id := randomID()
 	s := &suspended{c: c, needs: needs, bound: bindingOf(x)}
 	s.expires = time.AfterFunc(suspendFor, func() {
-		if _, ok := b.suspended.LoadAndDelete(id); ok {
-			for _, n := range needs {
-				n.reply <- inputReply{err: errors.New("the client did not come back with the input in time")}
-			}
-			c.end()
-		}
+		b.abandon(id, errors.New("the client did not come back with the input in time"))
 	})
 	b.suspended.Store(id, s)
 	requests := mcp.InputRequestMap{}
@@ -418,6 +413,21 @@ collect:
 		requests[k] = n.params
 	}
 	return inputRequired(requests, b.sealState(id))
+}
+
+// abandon ends the suspended call id, if it still waits: its questions are
+// answered err and the upstream call is ended.
+func (b *Bridge) abandon(id string, err error) {
+	v, ok := b.suspended.LoadAndDelete(id)
+	if !ok {
+		return
+	}
+	s := v.(*suspended)
+	s.expires.Stop()
+	for _, n := range s.needs {
+		n.reply <- inputReply{err: err}
+	}
+	s.c.end()
 }
 
 // resumed is the answer to a retry that carried the bridge's own state.

@@ -347,3 +347,31 @@ func TestProgressFollowsTheRetry(t *testing.T) {
 		t.Errorf("the retry: %s %+v", m.Result, m.Error)
 	}
 }
+
+// Shutting down ends a call that waits for its client's retry: the hub's
+// shutdown, which waits for its upstream requests, is not held up until
+// the suspension expires (5 minutes).
+func TestCloseEndsSuspendedCalls(t *testing.T) {
+	u := newAsker(t)
+	r := newRig(t, cfgServers("asker", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"asker": status.Connected})
+	first := modernCall(t, r.url+"/servers/asker/mcp", "", "tools/call", "ask_then_wait", `{"name":"ask_then_wait","arguments":{},"_meta":{`+askMeta+`}}`)
+	inputRequiredOf(t, first[len(first)-1]) // suspended
+
+	closed := make(chan struct{})
+	go func() {
+		r.bridge.Close()
+		r.hub.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the hub's shutdown waited for a suspended call")
+	}
+	n := 0
+	r.bridge.suspended.Range(func(any, any) bool { n++; return true })
+	if n != 0 {
+		t.Errorf("%d suspended calls left after Close", n)
+	}
+}
