@@ -248,6 +248,11 @@ func listModern(t *testing.T, url string) []byte {
 // postModern sends one stateless 2026-07-28 request (name: the Mcp-Name
 // header, if any) with its headers as a client sends them.
 func postModern(ctx context.Context, url, method, name, params string) (*http.Response, error) {
+	return http.DefaultClient.Do(modernRequest(ctx, url, method, name, params))
+}
+
+// modernRequest is postModern's request.
+func modernRequest(ctx context.Context, url, method, name, params string) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(
 		`{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":`+params+`}`))
 	req.Header.Set("Content-Type", "application/json")
@@ -257,7 +262,7 @@ func postModern(ctx context.Context, url, method, name, params string) (*http.Re
 	if name != "" {
 		req.Header.Set("Mcp-Name", name)
 	}
-	return http.DefaultClient.Do(req)
+	return req
 }
 
 func TestSharedUpstreamSession(t *testing.T) {
