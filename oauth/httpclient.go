@@ -91,6 +91,12 @@ func (p addressPolicy) checkTarget(host string) error {
 	if err != nil {
 		return nil
 	}
+	return p.refuse(ip)
+}
+
+// refuse is check's error marked errBlocked, which callers tell apart
+// from a failed connection.
+func (p addressPolicy) refuse(ip netip.Addr) error {
 	if err := p.check(ip); err != nil {
 		return fmt.Errorf("%w: %v", errBlocked, err)
 	}
@@ -138,10 +144,7 @@ func newHTTPClient(p addressPolicy, base *http.Transport) *http.Client {
 				if err != nil {
 					return err
 				}
-				if err := p.check(ip); err != nil {
-					return fmt.Errorf("%w: %v", errBlocked, err)
-				}
-				return nil
+				return p.refuse(ip)
 			}
 		}
 		return d.DialContext(ctx, network, address)

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,29 +8,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/oauth/oauthtest"
 )
-
-// syncBuffer is a log destination the sign-in's goroutines may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A key in the server's URL, in its query or as a long path segment, is
 // in neither a sign-in's error nor the log.
@@ -42,7 +23,7 @@ func TestSignInErrorsHideAKeyInTheServerURL(t *testing.T) {
 		{srv.URL() + "?api_key=SUPERSECRETKEY123", "SUPERSECRETKEY123", "/mcp?…"},
 		{srv.URL() + "/sk_live_0123456789abcdef", "sk_live_0123456789abcdef", "/mcp/…"},
 	} {
-		var logs syncBuffer
+		var logs testlog.Buffer
 		m := testManager(t, NewMemoryStore(), func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 		c := m.Client(ServerConfig{ID: "keyed", URL: tc.url})
 		// The challenge points at the metadata, as the server's 401 does.

@@ -1,17 +1,17 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/mcptray/mcptray/internal/testlog"
 )
 
 // A link made before its target exists (a dotfiles checkout not yet
@@ -62,7 +62,7 @@ func TestWatchSymlinkOldTargetDropped(t *testing.T) {
 	mkdir(t, filepath.Join(dir, "config"))
 	link := filepath.Join(dir, "config", "config.json")
 	symlink(t, gen1, link)
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	changed := startWatchWith(t, link, slog.New(slog.NewTextHandler(&logs, nil)),
 		watchOptions{newWatcher: fsnotify.NewWatcher, noPoll: true})
 	symlink(t, gen2, link+".new")
@@ -95,7 +95,7 @@ func TestWatchPollingWithoutEvents(t *testing.T) {
 	mkdir(t, filepath.Join(dir, "config"))
 	link := filepath.Join(dir, "config", "config.json")
 	symlink(t, a, link)
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	noEvents := func() (*fsnotify.Watcher, error) { return nil, errors.New("too many open files") }
 	changed := startWatchWith(t, link, slog.New(slog.NewTextHandler(&logs, nil)), watchOptions{newWatcher: noEvents})
 	// Each edit changes the size: two writes within one tick of the
@@ -148,22 +148,4 @@ func symlink(t *testing.T, target, link string) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer is a log written by the watcher's goroutine, read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
