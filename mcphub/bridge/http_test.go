@@ -63,14 +63,8 @@ func TestClientTokens(t *testing.T) {
 	r := newRig(t, withTokens(fmt.Sprintf(`"alpha": %s, "beta": %s`, legacy(alpha.URL), legacy(beta.URL))), rigOptions{})
 	r.wait(t, map[string]status.State{"alpha": status.Connected, "beta": status.Connected})
 	ctx := context.Background()
-	all, _, err := r.db.CreateToken(ctx, "vscode", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onlyAlpha, _, err := r.db.CreateToken(ctx, "cursor", []string{"alpha"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := r.token(t, "vscode")
+	onlyAlpha := r.token(t, "cursor", "alpha")
 	mcpURL := r.url + "/mcp"
 
 	t.Run("none", func(t *testing.T) {
@@ -421,15 +415,8 @@ func TestTokenGuessingIsSlowedDown(t *testing.T) {
 	now := time.Now()
 	r.bridge.limiter.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ctx := context.Background()
-	used, _, err := r.db.CreateToken(ctx, "ide", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, _, err := r.db.CreateToken(ctx, "new-ide", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	used := r.token(t, "ide")
+	fresh := r.token(t, "new-ide")
 	mcpURL := r.url + "/mcp"
 	with := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 	if resp, body := post(t, mcpURL, with(used), initializeBody); resp.StatusCode != 200 {

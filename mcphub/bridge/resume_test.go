@@ -168,15 +168,8 @@ func TestRequestStateResumesOnlyItsOwnRequest(t *testing.T) {
 	u := newAsker(t)
 	r := newRig(t, withTokens(fmt.Sprintf(`"asker": %s`, legacy(u.URL))), rigOptions{})
 	r.wait(t, map[string]status.State{"asker": status.Connected})
-	ctx := context.Background()
-	ide, _, err := r.db.CreateToken(ctx, "ide", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := r.db.CreateToken(ctx, "other", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ide := r.token(t, "ide")
+	other := r.token(t, "other")
 	one := r.url + "/servers/asker/mcp"
 	first := modernCall(t, one, ide, "tools/call", "ask", `{"name":"ask","arguments":{},"_meta":{`+askMeta+`}}`)
 	retry := retryParams(inputRequiredOf(t, first[len(first)-1]))

@@ -126,6 +126,17 @@ var eras = []string{"2025-11-25", "2026-07-28"}
 
 // connectHTTP attaches a go-sdk client to the bridge at path (/mcp or
 // /servers/NAME/mcp).
+// token creates a client token named name, scoped to servers (none: all),
+// and returns its secret.
+func (r *rig) token(t testing.TB, name string, servers ...string) string {
+	t.Helper()
+	tok, _, err := r.db.CreateToken(context.Background(), name, servers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func (r *rig) connectHTTP(t testing.TB, path, token, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	tr := &mcp.StreamableClientTransport{Endpoint: r.url + path, MaxRetries: -1,

@@ -106,10 +106,7 @@ func TestListenEndsWhenItsTokenIsRevoked(t *testing.T) {
 	r := newRig(t, withTokens(fmt.Sprintf(`"alpha": %s`, legacy(alpha.URL))), rigOptions{})
 	r.wait(t, map[string]status.State{"alpha": status.Connected})
 	ctx := context.Background()
-	tok, _, err := r.db.CreateToken(ctx, "listener", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := r.token(t, "listener")
 	req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(
 		`{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},`+modernMeta+`}}`))
 	req.Header.Set("Content-Type", "application/json")
