@@ -122,3 +122,15 @@ func TestUnreadableKeyringHoldsBackOneServer(t *testing.T) {
 		t.Errorf("status:\n%s", out)
 	}
 }
+
+// 'token create --servers' warns of a name the configuration does not
+// have, also when its entries use ${keyring:} values (which it does not
+// read: it lost the warning, the file failing to load without a keyring).
+func TestTokenScopeWarningWithKeyringValues(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {"github": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer ${keyring:gh}"}}}}`)
+	_, stderr, code := u.run(t, "token", "create", "ide", "--servers", "github,gihtub")
+	if code != 0 || !strings.Contains(stderr, `has no server "gihtub" (yet)`) || strings.Contains(stderr, `"github"`) {
+		t.Errorf("token create: exit %d\n%s", code, stderr)
+	}
+}

@@ -135,7 +135,11 @@ func scopeList(env *cliEnv, paths Paths, list string) ([]string, bool) {
 		return nil, true
 	}
 	known := map[string]bool{}
-	cfg, err := config.Load(paths.Config, config.Options{})
+	// Only the names are wanted: the keyring is not asked, and an entry
+	// with ${keyring:} values still counts (it is held back, not an error).
+	cfg, err := config.Load(paths.Config, config.Options{LookupSecret: func(string) (string, bool, error) {
+		return "", false, config.KeyringDown(errors.New("not read for a list of names"))
+	}})
 	if err == nil {
 		for _, s := range cfg.Servers {
 			known[s.ID] = true
