@@ -200,7 +200,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	}
 	b.calls.Store(c.tag, c)
 	b.inflight(server, c.tag, true)
-	defer x.sess.track(x.msg.ID, cancel)()
+	defer x.sess.track(x, cancel)()
 
 	// answer ends the call with the server's answer (c.end's cleanup
 	// precedes the client's answer).

@@ -232,6 +232,62 @@ func TestCancellationReachesUpstream(t *testing.T) {
 	}
 }
 
+// A request the IDE cancelled gets no response (LC-11: the receiver of a
+// cancellation SHOULD NOT reply): over stdio nothing is written for it,
+// and over HTTP its POST ends as an event stream without one.
+func TestCancelledRequestIsNotAnswered(t *testing.T) {
+	u := newBlockingUpstream(t)
+	r := newRig(t, cfgServers("blk", legacy(u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"blk": status.Connected})
+	const call = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"blk__block","arguments":{}}}`
+	const cancelled = `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test"}}`
+
+	t.Run("stdio", func(t *testing.T) {
+		u.reset()
+		ide, lines := stdioHalves(t, r)
+		fmt.Fprintln(ide, call)
+		waitFor(t, u.started, "the upstream tool to start")
+		fmt.Fprintln(ide, cancelled)
+		waitFor(t, u.cancelled, "the upstream tool to be cancelled")
+		fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":8,"method":"ping"}`)
+		nextLine(t, lines, `"id":8`)
+		ide.Close()
+		for _, l := range rest(t, lines) {
+			if strings.Contains(l, `"id":7`) {
+				t.Errorf("the cancelled request was answered: %s", l)
+			}
+		}
+	})
+	t.Run("http", func(t *testing.T) {
+		u.reset()
+		resp, _ := post(t, r.url+"/mcp", nil, initializeBody)
+		session := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+		post(t, r.url+"/mcp", session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		type answer struct {
+			resp *http.Response
+			body string
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			resp, body := post(t, r.url+"/mcp", session, call)
+			answered <- answer{resp, body}
+		}()
+		waitFor(t, u.started, "the upstream tool to start")
+		if resp, _ := post(t, r.url+"/mcp", session, cancelled); resp.StatusCode != http.StatusAccepted {
+			t.Errorf("notifications/cancelled: %s", resp.Status)
+		}
+		waitFor(t, u.cancelled, "the upstream tool to be cancelled")
+		select {
+		case a := <-answered:
+			if ct := a.resp.Header.Get("Content-Type"); a.resp.StatusCode != http.StatusOK || ct != "text/event-stream" || strings.Contains(a.body, "data:") {
+				t.Errorf("the cancelled request's POST: %s %s %q", a.resp.Status, ct, a.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the cancelled request's POST did not end")
+		}
+	})
+}
+
 // An upstream that withdraws its sampling request cancels it at the IDE.
 func TestUpstreamCancellationReachesIDE(t *testing.T) {
 	u := newBlockingUpstream(t)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
 )
@@ -22,6 +23,17 @@ type exchange struct {
 	params *requestParams             // decoded once
 	meta   map[string]json.RawMessage // params._meta
 	hdr    http.Header                // a 2026-07-28 HTTP request's headers
+
+	stop      context.CancelFunc // ends the upstream call (session.track)
+	cancelled atomic.Bool        // the client cancelled: it gets no response (LC-11)
+}
+
+// cancel is the client's cancellation of the request: its upstream call
+// ends, and the response is not sent (the receiver of a cancellation
+// SHOULD NOT reply, LC-11).
+func (x *exchange) cancel() {
+	x.cancelled.Store(true)
+	x.stop()
 }
 
 // declaredCaps is the part of the client's declared capabilities the

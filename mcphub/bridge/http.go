@@ -335,9 +335,13 @@ func (b *Bridge) answer(ctx context.Context, x *exchange) []byte {
 	return frame
 }
 
-// respond is answer, also returning the error answered, if any.
+// respond is answer, also returning the error answered, if any. A request
+// the client cancelled is answered nothing: nil.
 func (b *Bridge) respond(ctx context.Context, x *exchange) ([]byte, *rpcError) {
 	result, rerr := b.dispatch(ctx, x)
+	if x.cancelled.Load() {
+		return nil, nil
+	}
 	if rerr != nil {
 		return encodeError(x.msg.ID, rerr), rerr
 	}
@@ -397,7 +401,9 @@ func (b *Bridge) batch(w http.ResponseWriter, r *http.Request, v view, client ca
 			b.notification(s, msg)
 		default:
 			params := parseParams(msg.Params)
-			frames = append(frames, b.answer(r.Context(), &exchange{sess: s, msg: msg, caps: s.caps, out: discard{}, params: params, meta: params.Meta}))
+			if frame := b.answer(r.Context(), &exchange{sess: s, msg: msg, caps: s.caps, out: discard{}, params: params, meta: params.Meta}); frame != nil {
+				frames = append(frames, frame)
+			}
 		}
 	}
 	if len(frames) == 0 {
@@ -602,15 +608,20 @@ func (o *httpOut) close() {
 	}
 }
 
-// finish writes the response and closes the exchange.
+// finish writes the response and closes the exchange. With no frame (the
+// client cancelled the request) the response is an event stream that ends
+// without one.
 func (o *httpOut) finish(frame []byte, status int) {
 	o.mu.Lock()
 	if o.done {
 		o.mu.Unlock()
 		return
 	}
-	o.done = true
 	q := o.q
+	if frame == nil {
+		q = o.startLocked()
+	}
+	o.done = true
 	if q == nil {
 		h := o.w.Header()
 		h.Set("Content-Type", "application/json")
@@ -620,5 +631,9 @@ func (o *httpOut) finish(frame []byte, status int) {
 		return
 	}
 	o.mu.Unlock()
+	if frame == nil {
+		q.end(nil)
+		return
+	}
 	q.end(sseEvent(frame))
 }

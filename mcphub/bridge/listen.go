@@ -84,7 +84,7 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 	// with its ID ends it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer s.track(x.msg.ID, cancel)()
+	defer s.track(x, cancel)()
 	snap := b.snapshot(s.view)
 	var uris, mine []string // acknowledged; subscribed by this listen
 	for _, uri := range n.ResourceSubscriptions {

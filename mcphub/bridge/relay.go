@@ -457,7 +457,7 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 	// does; further requests of the server, and its progress, go to it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer x.sess.track(x.msg.ID, cancel)()
+	defer x.sess.track(x, cancel)()
 	s.c.x.Store(x)
 	s.c.routeProgress(x)
 	for key, n := range s.needs {

@@ -92,12 +92,12 @@ type session struct {
 
 	mu       sync.Mutex
 	logLevel string
-	pending  map[string]chan *message      // requests the bridge sent, by ID
-	inflight map[string]context.CancelFunc // the client's requests, by raw ID
-	subs     map[string]string             // resource subscriptions: URI -> server; nil once unregistered
-	stream   sender                        // for unrelated messages (GET stream / the connection)
-	listener *listener                     // a 2026-07-28 subscriptions/listen stream
-	capsRaw  json.RawMessage               // the capabilities as declared
+	pending  map[string]chan *message // requests the bridge sent, by ID
+	inflight map[string]*exchange     // the client's forwarded requests, by raw ID
+	subs     map[string]string        // resource subscriptions: URI -> server; nil once unregistered
+	stream   sender                   // for unrelated messages (GET stream / the connection)
+	listener *listener                // a 2026-07-28 subscriptions/listen stream
+	capsRaw  json.RawMessage          // the capabilities as declared
 	closed   bool
 	gone     chan struct{} // closed with the session: its GET stream ends
 	seq      atomic.Uint64
@@ -125,7 +125,7 @@ func (s *session) sameClient(o *session) bool {
 
 func newSession(b *Bridge, v view, c caller) *session {
 	s := &session{b: b, view: v, client: c.name, key: c.key, pending: map[string]chan *message{},
-		inflight: map[string]context.CancelFunc{}, subs: map[string]string{}, gone: make(chan struct{})}
+		inflight: map[string]*exchange{}, subs: map[string]string{}, gone: make(chan struct{})}
 	s.touch()
 	return s
 }
@@ -160,15 +160,19 @@ func (s *session) notify(frame []byte, d delivery) {
 	}
 }
 
-// track remembers a running request so notifications/cancelled can stop it.
-func (s *session) track(id json.RawMessage, cancel context.CancelFunc) func() {
-	key := string(id)
+// track remembers a running request so notifications/cancelled can stop
+// it: cancel ends its upstream call.
+func (s *session) track(x *exchange, cancel context.CancelFunc) func() {
+	key := string(x.msg.ID)
+	x.stop = cancel
 	s.mu.Lock()
-	s.inflight[key] = cancel
+	s.inflight[key] = x
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
-		delete(s.inflight, key)
+		if s.inflight[key] == x {
+			delete(s.inflight, key)
+		}
 		s.mu.Unlock()
 	}
 }
@@ -178,17 +182,18 @@ func (s *session) track(id json.RawMessage, cancel context.CancelFunc) func() {
 func (s *session) cancelAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, cancel := range s.inflight {
-		cancel()
+	for _, x := range s.inflight {
+		x.cancel()
 	}
 }
 
+// cancel is the client's notifications/cancelled for request id.
 func (s *session) cancel(id json.RawMessage) {
 	s.mu.Lock()
-	cancel := s.inflight[string(id)]
+	x := s.inflight[string(id)]
 	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if x != nil {
+		x.cancel()
 	}
 }
 
@@ -258,8 +263,8 @@ func (s *session) close() {
 	}
 	s.closed = true
 	close(s.gone)
-	for _, cancel := range s.inflight {
-		cancel()
+	for _, x := range s.inflight {
+		x.stop() // not the client's cancellation: it is told why
 	}
 	for id, ch := range s.pending {
 		close(ch)

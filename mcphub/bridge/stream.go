@@ -71,7 +71,11 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 				}
 				if msg.Method == "subscriptions/listen" {
 					// Its out becomes the session's stream, which outlives it.
-					wg.Go(func() { _ = w.send(b.answer(ctx, x)) })
+					wg.Go(func() {
+						if frame := b.answer(ctx, x); frame != nil {
+							_ = w.send(frame)
+						}
+					})
 					continue
 				}
 				out := &requestLines{w: w}
@@ -192,11 +196,15 @@ func (r *requestLines) offer(frame []byte, d delivery) {
 	}
 }
 
-// respond writes the request's response; nothing offered later follows it.
+// respond writes the request's response (none for nil: the client
+// cancelled it); nothing offered later follows it.
 func (r *requestLines) respond(frame []byte) error {
 	r.mu.Lock()
 	r.done = true
 	r.mu.Unlock()
+	if frame == nil {
+		return nil
+	}
 	return r.w.send(frame)
 }
 

@@ -39,6 +39,54 @@ func stdioLines(t *testing.T, r *rig) (net.Conn, <-chan string) {
 	return ide, lines
 }
 
+// stdioHalves serves a JSON-lines connection whose input the client can
+// close while the bridge's output goes on: lines is closed once the bridge
+// has written all it will (ServeStream returned).
+func stdioHalves(t *testing.T, r *rig) (io.WriteCloser, <-chan string) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go func() {
+		_ = r.bridge.ServeStream(context.Background(), struct {
+			io.Reader
+			io.Writer
+		}{inR, outW}, "", "stdio")
+		outW.Close()
+	}()
+	t.Cleanup(func() { inW.Close(); outR.Close() })
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		rd := bufio.NewReader(outR)
+		for {
+			l, err := rd.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- l
+		}
+	}()
+	return inW, lines
+}
+
+// rest is every line left, once the bridge has stopped writing.
+func rest(t *testing.T, lines <-chan string) []string {
+	t.Helper()
+	var all []string
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return all
+			}
+			all = append(all, l)
+		case <-deadline:
+			t.Fatalf("the bridge did not stop writing; so far %q", all)
+		}
+	}
+}
+
 // nextLine is the next line whose text has want.
 func nextLine(t *testing.T, lines <-chan string, want string) string {
 	t.Helper()
@@ -81,22 +129,29 @@ func TestOverlongLineIsSkipped(t *testing.T) {
 }
 
 // A subscriptions/listen over stdio ends when its client cancels it, and
-// so do its subscriptions, while the connection goes on.
+// so do its subscriptions, while the connection goes on. The cancelled
+// listen gets no response (LC-11).
 func TestStdioListenCanBeCancelled(t *testing.T) {
 	u := newSubscribable(t)
 	r := newRig(t, cfgServers("subs", legacy(u.url)), rigOptions{})
 	r.wait(t, map[string]status.State{"subs": status.Connected})
-	ide, lines := stdioLines(t, r)
+	ide, lines := stdioHalves(t, r)
 	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":"L1","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,`+
 		`"resourceSubscriptions":["file:///r"]},`+modernMeta+`}}`)
 	nextLine(t, lines, "notifications/subscriptions/acknowledged")
 	fmt.Fprintln(ide, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1"}}`)
-	nextLine(t, lines, `"id":"L1"`)
+	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	nextLine(t, lines, `"id":2`)
+	// Its end, and any answer it got, come before the connection's end.
+	ide.Close()
+	for _, l := range rest(t, lines) {
+		if strings.Contains(l, `"id":"L1"`) {
+			t.Errorf("the cancelled listen was answered: %s", l)
+		}
+	}
 	if u.subscribe.Load() != 1 || u.unsub.Load() != 1 || r.sharedSubscriptions("subs", "file:///r") != 0 {
 		t.Errorf("after the cancelled listen: upstream %s, bridge counts %d", u.counts(), r.sharedSubscriptions("subs", "file:///r"))
 	}
-	fmt.Fprintln(ide, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
-	nextLine(t, lines, `"id":2`)
 }
 
 // A 2026-07-28 subscriptions/listen stream opened with a client token ends
