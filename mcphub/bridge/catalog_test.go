@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -174,6 +175,54 @@ func TestTaskOnlyToolsAreNotListed(t *testing.T) {
 	defer mu.Unlock()
 	if called["long"] != 0 {
 		t.Errorf("the server was called %d times for the tool that needs a task", called["long"])
+	}
+}
+
+// Every page of an upstream's list is fetched, and IDEs get the whole list
+// in one answer, with no nextCursor; a cursor the bridge never gave out is
+// -32602, an empty one is none (LC-13).
+func TestListsAreWholeAndCursorsInvalid(t *testing.T) {
+	raw := startRawUpstreamWith(t, func(method string, params json.RawMessage) (string, bool) {
+		if method != "tools/list" {
+			return "", false
+		}
+		if strings.Contains(string(params), `"cursor":"page 2"`) {
+			return `{"tools":[{"name":"second","inputSchema":{"type":"object"}}]}`, true
+		}
+		return `{"tools":[{"name":"first","inputSchema":{"type":"object"}}],"nextCursor":"page 2"}`, true
+	})
+	r := newRig(t, cfgServers("raw", fmt.Sprintf(`{"url": %q}`, raw)), rigOptions{})
+	r.wait(t, map[string]status.State{"raw": status.Connected})
+	for server, prefix := range map[string]string{"": "raw__", "raw": ""} {
+		for _, ide := range ides(r, server) {
+			t.Run("view-"+server+"/"+ide.name, func(t *testing.T) {
+				cs := ide.connect(t, nil)
+				ctx := context.Background()
+				res, err := cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: ""})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, tool := range res.Tools {
+					if strings.HasPrefix(tool.Name, prefix) {
+						names = append(names, tool.Name)
+					}
+				}
+				if res.NextCursor != "" || !slices.Equal(names, []string{prefix + "first", prefix + "second"}) {
+					t.Errorf("tools/list: %q, nextCursor %q; want both pages' tools, no cursor", names, res.NextCursor)
+				}
+				for _, cursor := range []string{"page 2", "x"} {
+					_, err = cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: cursor})
+					var werr *jsonrpc.Error
+					if !errors.As(err, &werr) || werr.Code != -32602 || !strings.Contains(werr.Message, "invalid cursor") {
+						t.Errorf("tools/list with cursor %q: %v, want -32602", cursor, err)
+					}
+				}
+				if _, err := cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: "x"}); err == nil {
+					t.Error("prompts/list took a cursor it never gave out")
+				}
+			})
+		}
 	}
 }
 

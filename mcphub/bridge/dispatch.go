@@ -66,8 +66,9 @@ var removedInModern = map[string]bool{"initialize": true, "ping": true, "logging
 // keys), what the request names (the 2026-07-28 header checks, routing)
 // and tools/call's own.
 type requestParams struct {
-	Meta map[string]json.RawMessage `json:"_meta"`
-	URI  string                     `json:"uri"`
+	Meta   map[string]json.RawMessage `json:"_meta"`
+	URI    string                     `json:"uri"`
+	Cursor string                     `json:"cursor"` // the lists' (never one the bridge gave: it gives none)
 	callParams
 	// err: a field had an unexpected type (the others are still read, as
 	// encoding/json goes on); a step that must refuse that decodes its own.
@@ -82,7 +83,7 @@ func parseParams(params json.RawMessage) *requestParams {
 	return p
 }
 
-var paramsFields = []string{"_meta", "uri", "name", "arguments", "inputResponses", "requestState"}
+var paramsFields = []string{"_meta", "uri", "name", "arguments", "inputResponses", "requestState", "cursor"}
 
 // member reads one member of the params in one pass (jsonobj.Decode), as
 // encoding/json would.
@@ -110,6 +111,8 @@ func (p *requestParams) member(k, v []byte) bool {
 		return json.Unmarshal(v, &p.InputResponses) == nil
 	case "requestState":
 		return jsonobj.String(&p.RequestState, v)
+	case "cursor":
+		return v[0] == 'n' || jsonobj.String(&p.Cursor, v)
 	}
 	return true
 }
@@ -163,14 +166,22 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 		return emptyResult, nil
 	case "server/discover":
 		return b.discover(x)
-	case "tools/list":
-		return b.listSnapshot(ctx, x.sess.view).toolsList, nil
-	case "prompts/list":
-		return b.listSnapshot(ctx, x.sess.view).promptsList, nil
-	case "resources/list":
-		return b.listSnapshot(ctx, x.sess.view).resList, nil
-	case "resources/templates/list":
-		return b.listSnapshot(ctx, x.sess.view).templateList, nil
+	case "tools/list", "prompts/list", "resources/list", "resources/templates/list":
+		if x.params.Cursor != "" {
+			// Every list is answered whole, with no nextCursor: a cursor
+			// was never given out (LC-13). An empty one is taken as none.
+			return nil, errorf(codeInvalidParams, "invalid cursor: %s is answered whole and gives out no cursors", x.msg.Method)
+		}
+		snap := b.listSnapshot(ctx, x.sess.view)
+		switch x.msg.Method {
+		case "tools/list":
+			return snap.toolsList, nil
+		case "prompts/list":
+			return snap.promptsList, nil
+		case "resources/list":
+			return snap.resList, nil
+		}
+		return snap.templateList, nil
 	case "tools/call":
 		return b.callTool(ctx, x)
 	case "prompts/get":
