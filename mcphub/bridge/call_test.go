@@ -359,6 +359,70 @@ func TestRootsAskedOutsideACall(t *testing.T) {
 	callTool(t, r.connectHTTP(t, "/mcp", "", "2025-11-25", nil), "rooty__noop", nil)
 }
 
+// An IDE's notifications/roots/list_changed reaches the servers it sees
+// (LC-23), and the roots/list that follows, outside any call, is answered
+// with that IDE's roots while it is the one IDE attached that declared
+// roots. With a second, whose folders differ, no IDE's apply.
+func TestRootsChangesReachUpstream(t *testing.T) {
+	got := make(chan []string, 4)
+	s := mcp.NewServer(&mcp.Implementation{Name: "rooty", Version: "1"}, &mcp.ServerOptions{
+		RootsListChangedHandler: func(ctx context.Context, req *mcp.RootsListChangedRequest) {
+			res, err := req.Session.ListRoots(ctx, nil)
+			if err != nil {
+				t.Errorf("roots/list: %v", err)
+				return
+			}
+			var uris []string
+			for _, r := range res.Roots {
+				uris = append(uris, r.URI)
+			}
+			got <- uris
+		}})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("rooty", legacy(srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"rooty": status.Connected})
+	next := func(t *testing.T) []string {
+		t.Helper()
+		select {
+		case uris := <-got:
+			return uris
+		case <-time.After(30 * time.Second):
+			t.Fatal("the upstream was not told the roots changed")
+			return nil
+		}
+	}
+	for name, tr := range map[string]func(t *testing.T) mcp.Transport{
+		"http":  func(*testing.T) mcp.Transport { return r.httpTransport("/mcp", "") },
+		"stdio": func(t *testing.T) mcp.Transport { return r.streamTransport(t, "") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ide := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
+			ide.AddRoots(&mcp.Root{URI: "file:///work/a"})
+			cs, err := ide.Connect(context.Background(), tr(t), &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ide.AddRoots(&mcp.Root{URI: "file:///work/b"})
+			if uris := next(t); !slices.Equal(uris, []string{"file:///work/a", "file:///work/b"}) {
+				t.Errorf("the upstream's roots with one IDE: %q", uris)
+			}
+			other := mcp.NewClient(&mcp.Implementation{Name: "other", Version: "1"}, nil)
+			other.AddRoots(&mcp.Root{URI: "file:///elsewhere"})
+			ocs, err := other.Connect(context.Background(), tr(t), &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ide.RemoveRoots("file:///work/a")
+			if uris := next(t); len(uris) != 0 {
+				t.Errorf("the upstream's roots with two IDEs: %q", uris)
+			}
+			ocs.Close()
+			cs.Close()
+		})
+	}
+}
+
 // A client that answers one server request several times, or as its
 // session closes, neither stalls the reader that delivers answers nor
 // panics: the first answer is the request's, the rest find nothing.

@@ -314,6 +314,8 @@ func (b *Bridge) notification(s *session, msg *message) {
 		if json.Unmarshal(msg.Params, &p) == nil {
 			s.cancel(p.RequestID)
 		}
+	case "notifications/roots/list_changed":
+		b.rootsChanged(s)
 	}
 }
 

@@ -108,9 +108,7 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 			"MCP Tray cannot route %s from %s to an IDE: several clients have calls in flight to it, and its transport does not say which call the request belongs to", method, server)}
 	}
 	if c == nil && method == "roots/list" {
-		// Asked outside any IDE's call (servers ask right after connecting):
-		// no IDE's folders apply, so there are none.
-		return &mcp.ListRootsResult{Roots: []*mcp.Root{}}, nil
+		return b.rootsOutsideCalls(ctx, server, params)
 	}
 	if c == nil {
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("MCP Tray has no IDE request of %s waiting for %s", server, method)}
@@ -124,6 +122,60 @@ func (b *Bridge) Request(ctx context.Context, server, method string, params mcp.
 		return nil, err
 	}
 	return resp.(mcp.Result), nil
+}
+
+// rootsOutsideCalls answers a roots/list that belongs to no call (servers
+// ask right after connecting, and after notifications/roots/list_changed):
+// the roots are those of the one attached initialize-era IDE that sees the
+// server and declared roots. With none, or several (whose folders differ),
+// no IDE's folders apply, and there are none.
+func (b *Bridge) rootsOutsideCalls(ctx context.Context, server string, params mcp.Params) (mcp.Result, error) {
+	var asker *session
+	var out sender
+	n := 0
+	b.eachSession(func(s *session) {
+		// initialized first: it is stored after the capabilities are.
+		if !s.initialized.Load() || !s.caps.roots || !s.view.includes(server) {
+			return
+		}
+		n++
+		s.mu.Lock()
+		asker, out = s, s.stream
+		s.mu.Unlock()
+	})
+	if n != 1 || out == nil {
+		return &mcp.ListRootsResult{Roots: []*mcp.Root{}}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, rootsAskFor)
+	defer cancel()
+	raw, err := asker.request(ctx, out, "roots/list", cleanParams(params))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := decodeInputResponse("roots/list", raw)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(mcp.Result), nil
+}
+
+// rootsAskFor bounds an IDE's answer to roots/list, which no person makes.
+const rootsAskFor = 30 * time.Second
+
+// rootsChanged passes an IDE's notifications/roots/list_changed on to the
+// servers it sees (LC-23): their next roots/list is answered with its
+// roots, during its calls or, when it is the one IDE attached, outside
+// them. Each is told on a goroutine of its own: a server's transport can
+// take seconds to accept a message.
+func (b *Bridge) rootsChanged(s *session) {
+	if !s.caps.roots {
+		return
+	}
+	for _, id := range b.snapshot(s.view).servers {
+		if c, ok := b.hub.Conn(id); ok && usable(c) {
+			go c.RootsChanged()
+		}
+	}
 }
 
 // ask puts a server's request of the call (params: go-sdk's typed params,

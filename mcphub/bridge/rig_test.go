@@ -139,15 +139,25 @@ func (r *rig) token(t testing.TB, name string, servers ...string) string {
 
 func (r *rig) connectHTTP(t testing.TB, path, token, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
-	tr := &mcp.StreamableClientTransport{Endpoint: r.url + path, MaxRetries: -1,
+	return connectClient(t, r.httpTransport(path, token), version, opts)
+}
+
+// httpTransport reaches the bridge's endpoint at path with token.
+func (r *rig) httpTransport(path, token string) mcp.Transport {
+	return &mcp.StreamableClientTransport{Endpoint: r.url + path, MaxRetries: -1,
 		HTTPClient: &http.Client{Transport: bearer{token, http.DefaultTransport}}}
-	return connectClient(t, tr, version, opts)
 }
 
 // connectStream attaches a go-sdk client over JSON lines, as 'mcptray
 // bridge' does (server "" for every server).
 func (r *rig) connectStream(t testing.TB, server, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
+	return connectClient(t, r.streamTransport(t, server), version, opts)
+}
+
+// streamTransport is a JSON-lines connection to the bridge, served until
+// the test ends.
+func (r *rig) streamTransport(t testing.TB, server string) mcp.Transport {
 	ide, hub := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -157,7 +167,7 @@ func (r *rig) connectStream(t testing.TB, server, version string, opts *mcp.Clie
 		hub.Close()
 	}()
 	t.Cleanup(func() { cancel(); ide.Close(); <-done })
-	return connectClient(t, &mcp.IOTransport{Reader: ide, Writer: ide}, version, opts)
+	return &mcp.IOTransport{Reader: ide, Writer: ide}
 }
 
 func connectClient(t testing.TB, tr mcp.Transport, version string, opts *mcp.ClientOptions) *mcp.ClientSession {

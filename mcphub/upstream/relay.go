@@ -197,3 +197,24 @@ func addMeta(msg []byte, tag string) ([]byte, bool) {
 	out, err := json.Marshal(m)
 	return out, err == nil
 }
+
+// rootsMark is the one root of a Conn's go-sdk client. Those roots are
+// never served (the relay answers roots/list from the IDEs), but go-sdk
+// sends notifications/roots/list_changed only when they change: setting
+// the mark again sends one.
+var rootsMark = &mcp.Root{URI: "file:///", Name: "mcptray"}
+
+// RootsChanged tells the server that its roots changed (an IDE's did,
+// LC-23), when its session's era has that notification (2026-07-28
+// removed it). It can take as long as the server's transport takes to
+// accept a message.
+func (c *Conn) RootsChanged() {
+	cs := c.Session()
+	if c.opts.Relay == nil || cs == nil {
+		return
+	}
+	if ir := cs.InitializeResult(); ir == nil || ir.ProtocolVersion >= "2026-07-28" {
+		return
+	}
+	c.client.AddRoots(rootsMark)
+}
