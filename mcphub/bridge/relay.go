@@ -98,6 +98,92 @@ func (b *Bridge) ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificati
 	})
 }
 
+// ElicitationComplete tells the IDE that was given a url-mode elicitation
+// of server that its interaction finished: only that IDE (LC-21).
+func (b *Bridge) ElicitationComplete(server, elicitationID string) {
+	key := elicitationKey(server, elicitationID)
+	b.eachSession(func(s *session) {
+		s.mu.Lock()
+		_, ok := s.urlElicitations[key]
+		delete(s.urlElicitations, key)
+		s.mu.Unlock()
+		if ok {
+			s.notify(encodeNotify("notifications/elicitation/complete", map[string]string{"elicitationId": elicitationID}), holdWhenBehind)
+		}
+	})
+}
+
+func elicitationKey(server, id string) string { return server + "\x00" + id }
+
+// elicitationIDOf is a url-mode elicitation's ID (params: go-sdk's typed
+// params or JSON).
+func elicitationIDOf(params any) string {
+	switch p := params.(type) {
+	case *mcp.ElicitParams:
+		return p.ElicitationID
+	case json.RawMessage:
+		var probe struct {
+			ID string `json:"elicitationId"`
+		}
+		_ = json.Unmarshal(p, &probe)
+		return probe.ID
+	}
+	return ""
+}
+
+// askedBy names the server in an elicitation's message, for an IDE that
+// sees every server as one: its UI must make clear which server asks
+// (LC-21). params is go-sdk's typed params or JSON; the original is kept.
+func askedBy(server string, params any) any {
+	switch p := params.(type) {
+	case *mcp.ElicitParams:
+		c := *p
+		c.Message = "[" + server + "] " + c.Message
+		return &c
+	case json.RawMessage:
+		var m map[string]json.RawMessage
+		var msg string
+		if json.Unmarshal(p, &m) != nil || json.Unmarshal(m["message"], &msg) != nil {
+			return params
+		}
+		m["message"], _ = json.Marshal("[" + server + "] " + msg)
+		data, err := json.Marshal(m)
+		if err != nil {
+			return params
+		}
+		return json.RawMessage(data)
+	}
+	return params
+}
+
+// maxURLElicitations bounds the url-mode elicitations a session waits to
+// hear the end of (a server need not send notifications/elicitation/complete).
+const maxURLElicitations = 64
+
+// expectCompletion remembers that the session was given server's url-mode
+// elicitation id, for its notifications/elicitation/complete; forget
+// undoes it (the IDE did not accept).
+func (s *session) expectCompletion(server, id string) (forget func()) {
+	key := elicitationKey(server, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.urlElicitations == nil {
+		s.urlElicitations = map[string]struct{}{}
+	}
+	if len(s.urlElicitations) >= maxURLElicitations {
+		for k := range s.urlElicitations {
+			delete(s.urlElicitations, k) // one, any: the oldest are most likely over
+			break
+		}
+	}
+	s.urlElicitations[key] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		delete(s.urlElicitations, key)
+		s.mu.Unlock()
+	}
+}
+
 // Request answers an upstream's sampling, elicitation or roots request by
 // asking the IDE whose call it belongs to (found by the call tag, or, where
 // the transport cannot tell, among the server's calls in flight).
@@ -192,6 +278,9 @@ func (c *call) ask(ctx context.Context, method string, params any) (json.RawMess
 	ctx, done := c.question(ctx)
 	defer done()
 	x := c.x.Load()
+	if method == "elicitation/create" && x.sess.view.server == "" {
+		params = askedBy(c.server, params)
+	}
 	if !x.modern {
 		return c.b.askClient(ctx, x, c.server, method, params)
 	}
@@ -291,6 +380,11 @@ func (c *call) Notification(method string, params json.RawMessage) {
 		var p mcp.ResourceUpdatedNotificationParams
 		if json.Unmarshal(params, &p) == nil {
 			c.b.ResourceUpdated(c.server, &p)
+		}
+	case "notifications/elicitation/complete":
+		var p mcp.ElicitationCompleteParams
+		if json.Unmarshal(params, &p) == nil {
+			c.b.ElicitationComplete(c.server, p.ElicitationID)
 		}
 	}
 }

@@ -117,7 +117,7 @@ func TestUntaggedRequestsReachOnlyTheirCaller(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen["B"]) != 0 || len(seen["A"]) != 1 || seen["A"][0] != "the asker's question" {
+	if len(seen["B"]) != 0 || len(seen["A"]) != 1 || seen["A"][0] != "[st] the asker's question" {
 		t.Errorf("questions seen: %q", seen)
 	}
 }

@@ -97,10 +97,13 @@ type session struct {
 	subs     map[string]string        // resource subscriptions: URI -> server; nil once unregistered
 	stream   sender                   // for unrelated messages (GET stream / the connection)
 	listener *listener                // a 2026-07-28 subscriptions/listen stream
-	capsRaw  json.RawMessage          // the capabilities as declared
-	closed   bool
-	gone     chan struct{} // closed with the session: its GET stream ends
-	seq      atomic.Uint64
+	// urlElicitations: url-mode elicitations the client was given, by
+	// elicitationKey, until the server says they are complete.
+	urlElicitations map[string]struct{}
+	capsRaw         json.RawMessage // the capabilities as declared
+	closed          bool
+	gone            chan struct{} // closed with the session: its GET stream ends
+	seq             atomic.Uint64
 }
 
 // caller is who sent an HTTP request: the name its calls are recorded

@@ -20,6 +20,9 @@ type Relay interface {
 	Progress(server string, p *mcp.ProgressNotificationParams)
 	Log(server string, p *mcp.LoggingMessageParams, call string)
 	ResourceUpdated(server string, p *mcp.ResourceUpdatedNotificationParams)
+	// ElicitationComplete: the out-of-band interaction of a url-mode
+	// elicitation the server asked for has finished.
+	ElicitationComplete(server, elicitationID string)
 	// Request answers a server's sampling/createMessage, elicitation/create
 	// or roots/list. call is the tag of the bridged call it belongs to
 	// ("" when the transport cannot tell: stdio, legacy SSE).
@@ -48,6 +51,9 @@ func relayOptions(o *mcp.ClientOptions, server string, r Relay) {
 	}
 	o.ResourceUpdatedHandler = func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
 		r.ResourceUpdated(server, req.Params)
+	}
+	o.ElicitationCompleteHandler = func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+		r.ElicitationComplete(server, req.Params.ElicitationID)
 	}
 	o.MultiRoundTrip = &mcp.MultiRoundTripOptions{Disabled: true}
 }
