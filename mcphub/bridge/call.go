@@ -340,6 +340,9 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		}
 		return raw, nil, outcomeOK
 	}
+	if r, ok := res.(*mcp.CallToolResult); ok && !x.modern {
+		res = legacyResult(r)
+	}
 	data, merr := resultJSON(res)
 	if merr != nil {
 		return nil, errorf(codeInternal, "%s: encoding the result: %v", server, merr), outcomeError
@@ -348,6 +351,28 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		return data, nil, outcomeToolError
 	}
 	return data, nil, outcomeOK
+}
+
+// legacyResult is a tool result as an initialize-era client may get it:
+// in that era structuredContent is an object (LC-17), so a 2026-07-28
+// server's other kinds are left out, and their JSON is the text content
+// when the server sent none.
+func legacyResult(r *mcp.CallToolResult) *mcp.CallToolResult {
+	if r.StructuredContent == nil {
+		return r
+	}
+	if _, isObject := r.StructuredContent.(map[string]any); isObject {
+		return r
+	}
+	c := *r
+	c.StructuredContent = nil
+	if len(c.Content) == 0 {
+		data, err := json.Marshal(r.StructuredContent)
+		if err == nil {
+			c.Content = []mcp.Content{&mcp.TextContent{Text: string(data)}}
+		}
+	}
+	return &c
 }
 
 // resultJSON encodes a result the go-sdk session decoded. go-sdk writes

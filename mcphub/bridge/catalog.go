@@ -60,6 +60,7 @@ type templateRoute struct {
 type snapshot struct {
 	gen                                           uint64
 	toolsList, promptsList, resList, templateList []byte
+	legacyToolsList                               []byte // for initialize-era clients when it differs (LC-17), else nil
 	tools, prompts                                map[string]route
 	resources                                     map[string]string // URI -> server
 	templates                                     []templateRoute
@@ -193,10 +194,57 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 		_, s.instructions, _ = strings.Cut(instructions[0], "\n")
 	}
 	s.toolsList = encodeList("tools", tools)
+	if legacy, changed := legacyTools(tools); changed {
+		s.legacyToolsList = encodeList("tools", legacy)
+	}
 	s.promptsList = encodeList("prompts", prompts)
 	s.resList = encodeList("resources", resources)
 	s.templateList = encodeList("resourceTemplates", templates)
 	return s
+}
+
+// legacyTools is the tools as an initialize-era client may see them: in
+// that era an outputSchema is an object schema (LC-17), so a 2026-07-28
+// server's other kinds (an array, a string) are left out, and the tool's
+// results lose their structuredContent to match (legacyResult).
+func legacyTools(tools [][]byte) (_ [][]byte, changed bool) {
+	var out [][]byte
+	for i, raw := range tools {
+		if !bytes.Contains(raw, []byte(`"outputSchema"`)) {
+			if out != nil {
+				out = append(out, raw)
+			}
+			continue
+		}
+		var t map[string]json.RawMessage
+		if json.Unmarshal(raw, &t) != nil || objectSchema(t["outputSchema"]) {
+			if out != nil {
+				out = append(out, raw)
+			}
+			continue
+		}
+		delete(t, "outputSchema")
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(t) != nil {
+			continue
+		}
+		if out == nil {
+			out = append(make([][]byte, 0, len(tools)), tools[:i]...)
+		}
+		out = append(out, bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	}
+	return out, out != nil
+}
+
+// objectSchema reports whether a schema is of JSON objects, as the
+// initialize era requires of an outputSchema: "type": "object".
+func objectSchema(schema json.RawMessage) bool {
+	var s struct {
+		Type json.RawMessage `json:"type"`
+	}
+	return json.Unmarshal(schema, &s) == nil && string(s.Type) == `"object"`
 }
 
 // needsTasks reports whether a tool may only be called as a task:

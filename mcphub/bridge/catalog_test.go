@@ -226,6 +226,55 @@ func TestListsAreWholeAndCursorsInvalid(t *testing.T) {
 	}
 }
 
+// A 2026-07-28 server's tool whose output is not an object reaches an
+// initialize-era IDE as that era allows (LC-17): listed without its
+// outputSchema, and its results without structuredContent, whose JSON is
+// the text when the server sent none. A 2026-07-28 IDE gets both as sent,
+// and an object output stays for every IDE.
+func TestNonObjectOutputForInitializeEraIDEs(t *testing.T) {
+	u := newModernUpstream(t, "modern")
+	u.AddTool(&mcp.Tool{Name: "series", InputSchema: json.RawMessage(`{"type":"object"}`),
+		OutputSchema: json.RawMessage(`{"type":"array","items":{"type":"number"}}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{StructuredContent: []any{1, 2, 3}}, nil
+		})
+	u.AddTool(&mcp.Tool{Name: "pair", InputSchema: json.RawMessage(`{"type":"object"}`),
+		OutputSchema: json.RawMessage(`{"type":"object","properties":{"a":{"type":"number"}}}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{StructuredContent: map[string]any{"a": 1}, Content: []mcp.Content{&mcp.TextContent{Text: `{"a":1}`}}}, nil
+		})
+	r := newRig(t, cfgServers("modern", fmt.Sprintf(`{"url": %q}`, u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"modern": status.Connected})
+	for server, prefix := range map[string]string{"": "modern__", "modern": ""} {
+		for _, ide := range ides(r, server) {
+			t.Run("view-"+server+"/"+ide.name, func(t *testing.T) {
+				legacyIDE := !strings.HasSuffix(ide.name, "2026-07-28")
+				cs := ide.connect(t, nil)
+				tools := toolNames(t, cs)
+				series, pair := tools[prefix+"series"], tools[prefix+"pair"]
+				if series == nil || pair == nil {
+					t.Fatalf("listed: %v", keys(tools))
+				}
+				if (series.OutputSchema == nil) != legacyIDE || pair.OutputSchema == nil {
+					t.Errorf("outputSchema of series %v, of pair %v", series.OutputSchema, pair.OutputSchema)
+				}
+				res := callTool(t, cs, prefix+"series", nil)
+				if legacyIDE {
+					if res.StructuredContent != nil || text(t, res) != "[1,2,3]" {
+						t.Errorf("series: structuredContent %v, text %q", res.StructuredContent, text(t, res))
+					}
+				} else if got, _ := json.Marshal(res.StructuredContent); string(got) != "[1,2,3]" {
+					t.Errorf("series: structuredContent %s", got)
+				}
+				res = callTool(t, cs, prefix+"pair", nil)
+				if got, _ := json.Marshal(res.StructuredContent); string(got) != `{"a":1}` {
+					t.Errorf("pair: structuredContent %s", got)
+				}
+			})
+		}
+	}
+}
+
 // oddTool is the raw upstream's tool: a non-object schema, members in an
 // order of their own, and characters json.Marshal would escape.
 const oddTool = `{"description":"<b>odd</b> & \u00e9","name":"odd","inputSchema":{"type":"string"},"annotations":{"title":"A <tag>"}}`

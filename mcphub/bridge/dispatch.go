@@ -175,6 +175,9 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 		snap := b.listSnapshot(ctx, x.sess.view)
 		switch x.msg.Method {
 		case "tools/list":
+			if snap.legacyToolsList != nil && !x.modern {
+				return snap.legacyToolsList, nil
+			}
 			return snap.toolsList, nil
 		case "prompts/list":
 			return snap.promptsList, nil
