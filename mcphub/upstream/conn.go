@@ -497,8 +497,14 @@ func (c *Conn) serve(ctx context.Context, att *attempt) error {
 	watch, stop := context.WithCancel(ctx)
 	defer stop()
 	gone := c.keepAlive(watch, att)
+	listenEnded := c.listenWatched(att)
 	for {
 		select {
+		case <-listenEnded:
+			// go-sdk does not open it again: the hub does, for as long as
+			// the session lives.
+			listenEnded = nil
+			go c.relisten(watch, att)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.kick:

@@ -45,6 +45,9 @@ type probe struct {
 	// connection refused): go-sdk then falls back to initialize, which is
 	// no evidence that the server only speaks the older era.
 	discoverErr error
+	// listenEnded is told when go-sdk's subscriptions/listen stream (a
+	// 2026-07-28 session's change notifications) ends under it (TC-15).
+	listenEnded chan struct{}
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -98,6 +101,10 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 	if tag, ok := req.Context().Value(callTagKey{}).(string); ok && resp.StatusCode == http.StatusOK &&
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		resp.Body = &tagBody{ReadCloser: resp.Body, tag: tag}
+	}
+	if p.listenEnded != nil && resp.StatusCode == http.StatusOK && req.Header.Get("Mcp-Method") == "subscriptions/listen" &&
+		req.Context().Value(ownListenKey{}) == nil {
+		resp.Body = &endSignal{ReadCloser: resp.Body, ended: p.listenEnded}
 	}
 	if capturing && resp.StatusCode == http.StatusOK {
 		ct := resp.Header.Get("Content-Type")
