@@ -135,7 +135,7 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 			s.caps.logging = s.caps.logging || caps.Logging != nil
 		}
 		for _, t := range cat.Tools {
-			if needsTasks(t.Raw) {
+			if t.TaskOnly() {
 				// MCP Tray runs no tasks, and such a tool cannot be called
 				// otherwise (LC-20): it is not listed, and a call to it by
 				// name is told why. Its name is not reserved: a listed
@@ -245,21 +245,6 @@ func objectSchema(schema json.RawMessage) bool {
 		Type json.RawMessage `json:"type"`
 	}
 	return json.Unmarshal(schema, &s) == nil && string(s.Type) == `"object"`
-}
-
-// needsTasks reports whether a tool may only be called as a task:
-// execution.taskSupport "required" (2025-11-25). Only a tool whose text
-// names taskSupport is decoded.
-func needsTasks(raw json.RawMessage) bool {
-	if !bytes.Contains(raw, []byte(`"taskSupport"`)) {
-		return false
-	}
-	var t struct {
-		Execution struct {
-			TaskSupport string `json:"taskSupport"`
-		} `json:"execution"`
-	}
-	return json.Unmarshal(raw, &t) == nil && t.Execution.TaskSupport == "required"
 }
 
 // encodeList writes {"key":[items...]} from already encoded items.

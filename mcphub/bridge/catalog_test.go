@@ -150,6 +150,12 @@ func TestTaskOnlyToolsAreNotListed(t *testing.T) {
 	})
 	r := newRig(t, cfgServers("raw", fmt.Sprintf(`{"url": %q}`, raw)), rigOptions{})
 	r.wait(t, map[string]status.State{"raw": status.Connected})
+	// The status counts what can be called, as the window shows it.
+	if c, ok := r.hub.Conn("raw"); !ok {
+		t.Fatal("no connection raw")
+	} else if n := c.Status().Counts.Tools; n != 2 {
+		t.Errorf("the status counts %d tools, want 2 (not the task-only one)", n)
+	}
 	for server, prefix := range map[string]string{"": "raw__", "raw": ""} {
 		for _, ide := range ides(r, server) {
 			t.Run("view-"+server+"/"+ide.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,7 +39,8 @@ type rig struct {
 type rigOptions struct {
 	oauth *oauth.Manager
 	open  oauth.Opener
-	deaf  bool // the bridge hears none of the hub's events, as if it were behind
+	deaf  bool      // the bridge hears none of the hub's events, as if it were behind
+	logs  io.Writer // also gets the log (warnings and worse)
 }
 
 // deafHub is a hub whose events never reach the bridge.
@@ -58,7 +60,11 @@ func newRig(t testing.TB, cfg string, ro rigOptions) *rig {
 		t.Fatal(err)
 	}
 	r.db = db
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var out io.Writer = os.Stderr
+	if ro.logs != nil {
+		out = io.MultiWriter(os.Stderr, ro.logs)
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r.bridge = New(Options{Logger: log, Version: "test", Tokens: db, Recorder: db, Usage: db, Open: ro.open,
 		RequireToken: func() bool { return r.hub.Config().Hub.Bridge.RequireToken }})
 	r.hub = mcphub.New(mcphub.Options{ConfigPath: r.path, Logger: log, OAuth: ro.oauth,

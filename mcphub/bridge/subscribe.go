@@ -166,6 +166,12 @@ func (b *Bridge) renewSubscriptions(server string) {
 			return
 		}
 		for _, uri := range uris {
+			if rerr := b.notSubscribable(server, uri); rerr != nil {
+				// The server came back without resources.subscribe: it is
+				// not asked (LC-03), and the IDE hears no more of the URI.
+				b.log.Warn("bridge: a subscription cannot be renewed after a reconnect", "server", server, "uri", uri, "err", rerr.Message)
+				continue
+			}
 			key := subKey(server, uri)
 			e := b.lockSub(key)
 			if cs := c.Session(); e.n.Load() > 0 && cs != nil && e.cs != cs {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
@@ -158,6 +161,50 @@ func TestSubscriptionsRenewedAfterReconnect(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no update reached the IDE after the reconnect")
 		}
+	}
+}
+
+// A server that comes back from a reconnect without resources.subscribe
+// is not asked to renew a subscription (LC-03), and the log says why.
+func TestSubscriptionNotRenewedWithoutTheCapability(t *testing.T) {
+	before := newSubscribable(t)
+	var asked atomic.Int32
+	after := mcp.NewServer(&mcp.Implementation{Name: "subs", Version: "2"}, nil)
+	after.AddResource(&mcp.Resource{URI: "file:///r", Name: "r"}, func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "r"}}}, nil
+	})
+	after.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "resources/subscribe" {
+				asked.Add(1)
+			}
+			return next(ctx, method, req)
+		}
+	})
+	var restarted atomic.Bool // new sessions are the server's new version's
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server {
+		if restarted.Load() {
+			return after
+		}
+		return before.Server
+	}, nil))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	logs := &testlog.Buffer{}
+	r := newRig(t, cfgServers("subs", legacy(srv.URL)), rigOptions{logs: logs})
+	r.wait(t, map[string]status.State{"subs": status.Connected})
+	a := r.connectHTTP(t, "/mcp", "", "2025-11-25", nil)
+	if err := a.Subscribe(context.Background(), &mcp.SubscribeParams{URI: "file:///r"}); err != nil {
+		t.Fatal(err)
+	}
+	restarted.Store(true)
+	if err := r.hub.Reconnect("subs"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the log to say the subscription cannot be renewed", func() bool {
+		return strings.Contains(logs.String(), "a subscription cannot be renewed after a reconnect")
+	})
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the server without resources.subscribe was asked %d times", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,34 @@ type Item struct {
 	Title       string
 	Description string
 	Raw         json.RawMessage // the item's JSON object, byte for byte
+}
+
+// TaskOnly reports whether a tool may only be called as a task:
+// execution.taskSupport "required" (2025-11-25). MCP Tray runs no tasks,
+// so such a tool cannot be called through it (LC-20). Only a tool whose
+// text names taskSupport is decoded.
+func (it Item) TaskOnly() bool {
+	if !bytes.Contains(it.Raw, []byte(`"taskSupport"`)) {
+		return false
+	}
+	var t struct {
+		Execution struct {
+			TaskSupport string `json:"taskSupport"`
+		} `json:"execution"`
+	}
+	return json.Unmarshal(it.Raw, &t) == nil && t.Execution.TaskSupport == "required"
+}
+
+// Callable is how many of the tools can be called through MCP Tray: those
+// that need not run as a task.
+func (c *Catalog) Callable() int {
+	n := 0
+	for _, t := range c.Tools {
+		if !t.TaskOnly() {
+			n++
+		}
+	}
+	return n
 }
 
 // Catalog is everything a server offers, as fetched after connecting and

@@ -384,7 +384,7 @@ func (c *Conn) run(ctx context.Context) {
 		c.publishConnected(att)
 		c.opts.OnCatalog(c.srv.ID, att.catalog)
 		c.log.Info("upstream connected", "transport", att.transport, "protocol", att.catalog.ProtocolVersion,
-			"tools", len(att.catalog.Tools), "took", time.Since(att.began).Round(time.Millisecond))
+			"tools", att.catalog.Callable(), "took", time.Since(att.began).Round(time.Millisecond))
 
 		endErr := c.serve(ctx, att)
 		c.mu.Lock()
@@ -484,7 +484,8 @@ func (c *Conn) publishConnected(att *attempt) {
 		if cat.ServerInfo != nil {
 			s.ServerInfo = strings.TrimSpace(cat.ServerInfo.Name + " " + cat.ServerInfo.Version)
 		}
-		s.Counts = status.Counts{Tools: len(cat.Tools), Prompts: len(cat.Prompts),
+		// The tools an IDE can call: task-only ones are not listed (LC-20).
+		s.Counts = status.Counts{Tools: cat.Callable(), Prompts: len(cat.Prompts),
 			Resources: len(cat.Resources), ResourceTemplates: len(cat.ResourceTemplates)}
 	})
 }
