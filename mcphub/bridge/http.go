@@ -322,6 +322,9 @@ func (b *Bridge) notification(s *session, msg *message) {
 // serveRequest answers one request, on this HTTP response.
 func (b *Bridge) serveRequest(ctx context.Context, w http.ResponseWriter, x *exchange) {
 	out := &httpOut{w: w}
+	if !x.modern && x.sess.id != "" && x.sess.version >= resumableFrom {
+		out.sess, out.ctx = x.sess, ctx
+	}
 	x.out = out
 	frame, rerr := b.respond(ctx, x)
 	status := http.StatusOK
@@ -466,6 +469,10 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 		httpError(w, http.StatusNotAcceptable, "GET needs Accept: text/event-stream")
 		return
 	}
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		b.resumeStream(w, r, s, last)
+		return
+	}
 	out := &httpOut{w: w}
 	if !s.setStream(out) {
 		httpError(w, http.StatusConflict, "this session already has a stream open")
@@ -515,6 +522,11 @@ type httpOut struct {
 	mu   sync.Mutex
 	q    *outQueue // the event stream, once the response is one
 	done bool
+	// sess, when set, makes the event stream resumable (TS-09): log keeps
+	// its events, from its start; ctx is the request's.
+	sess *session
+	log  *eventLog
+	ctx  context.Context
 }
 
 func (o *httpOut) start() {
@@ -532,10 +544,20 @@ func (o *httpOut) startLocked() *outQueue {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	o.w.WriteHeader(http.StatusOK)
+	if o.sess != nil {
+		if o.log = o.sess.startLog(); o.log != nil {
+			_, _ = o.w.Write(o.log.priming())
+		}
+	}
 	if f, ok := o.w.(http.Flusher); ok {
 		f.Flush()
 	}
 	o.q = newOutQueue(o.write)
+	if o.log != nil {
+		o.log.attach(o.q, o.ctx)
+		q, lg := o.q, o.log
+		context.AfterFunc(o.ctx, func() { lg.detach(q) }) // the client hung up: events wait for a resume
+	}
 	return o.q
 }
 
@@ -557,12 +579,20 @@ func (o *httpOut) send(frame []byte) error {
 	if q == nil {
 		return errResponseDone
 	}
+	if o.log != nil {
+		return o.log.put(frame)
+	}
 	return q.put(sseEvent(frame))
 }
 
 // offer sends a notification without waiting (see outQueue).
 func (o *httpOut) offer(frame []byte, d delivery) {
-	if q := o.stream(); q != nil {
+	q := o.stream()
+	switch {
+	case q == nil:
+	case o.log != nil:
+		o.log.offer(frame, d)
+	default:
 		q.offer(sseEvent(frame), d)
 	}
 }
@@ -632,7 +662,16 @@ func (o *httpOut) finish(frame []byte, status int) {
 		o.mu.Unlock()
 		return
 	}
+	lg := o.log
 	o.mu.Unlock()
+	if lg != nil {
+		// The answer goes to whoever reads the stream now: this POST's
+		// client, or one that resumed it.
+		delivered := lg.finish(frame)
+		q.end(nil)
+		o.sess.endLog(lg, delivered)
+		return
+	}
 	if frame == nil {
 		q.end(nil)
 		return

@@ -100,7 +100,8 @@ type session struct {
 	// urlElicitations: url-mode elicitations the client was given, by
 	// elicitationKey, until the server says they are complete.
 	urlElicitations map[string]struct{}
-	capsRaw         json.RawMessage // the capabilities as declared
+	logs            map[string]*eventLog // resumable response streams, by ID (TS-09)
+	capsRaw         json.RawMessage      // the capabilities as declared
 	closed          bool
 	gone            chan struct{} // closed with the session: its GET stream ends
 	seq             atomic.Uint64

@@ -330,7 +330,7 @@ func TestPrettyAnswersStayOneLine(t *testing.T) {
 
 // checkEventStream checks that an answer came as an event stream whose
 // every data field is one JSON message, the last of them the tool's
-// answer.
+// answer; only a priming event (TS-09), first, has empty data.
 func checkEventStream(t *testing.T, era string, resp *http.Response, body string) {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
@@ -340,9 +340,12 @@ func checkEventStream(t *testing.T, era string, resp *http.Response, body string
 	for line := range strings.SplitSeq(body, "\n") {
 		field, value, _ := strings.Cut(line, ":")
 		switch field {
-		case "", "event":
+		case "", "event", "id":
 		case "data":
 			value = strings.TrimPrefix(value, " ")
+			if value == "" && last == "" {
+				continue // the priming event
+			}
 			if !json.Valid([]byte(value)) {
 				t.Errorf("%s: a data field that is not one JSON message: %q", era, value)
 			}
