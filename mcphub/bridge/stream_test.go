@@ -24,10 +24,15 @@ func stdioLines(t *testing.T, r *rig) (net.Conn, <-chan string) {
 	ide, hub := net.Pipe()
 	go func() { _ = r.bridge.ServeStream(context.Background(), hub, "", "stdio"); hub.Close() }()
 	t.Cleanup(func() { ide.Close() })
+	return ide, linesOf(ide)
+}
+
+// linesOf delivers the lines read from r, and closes once r ends.
+func linesOf(r io.Reader) <-chan string {
 	lines := make(chan string, 64)
 	go func() {
 		defer close(lines)
-		rd := bufio.NewReader(ide)
+		rd := bufio.NewReader(r)
 		for {
 			l, err := rd.ReadString('\n')
 			if err != nil {
@@ -36,7 +41,7 @@ func stdioLines(t *testing.T, r *rig) (net.Conn, <-chan string) {
 			lines <- l
 		}
 	}()
-	return ide, lines
+	return lines
 }
 
 // stdioHalves serves a JSON-lines connection whose input the client can
@@ -54,19 +59,7 @@ func stdioHalves(t *testing.T, r *rig) (io.WriteCloser, <-chan string) {
 		outW.Close()
 	}()
 	t.Cleanup(func() { inW.Close(); outR.Close() })
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		rd := bufio.NewReader(outR)
-		for {
-			l, err := rd.ReadString('\n')
-			if err != nil {
-				return
-			}
-			lines <- l
-		}
-	}()
-	return inW, lines
+	return inW, linesOf(outR)
 }
 
 // rest is every line left, once the bridge has stopped writing.
