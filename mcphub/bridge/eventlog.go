@@ -61,8 +61,10 @@ func (l *eventLog) priming() []byte {
 	return []byte("id: " + l.id + "/0\ndata: \n\n")
 }
 
-// recordLocked gives the frame the next ID and keeps it.
-func (l *eventLog) recordLocked(frame []byte) []byte {
+// recordLocked gives the frame the next ID and keeps it. Events before
+// the answer are kept up to maxLoggedBytes, the oldest dropped first; the
+// answer (last) is kept whatever its size, and drops none.
+func (l *eventLog) recordLocked(frame []byte, last bool) []byte {
 	l.seq++
 	id := l.id + "/" + strconv.Itoa(l.seq)
 	ev := make([]byte, 0, len(frame)+len(id)+28)
@@ -72,6 +74,9 @@ func (l *eventLog) recordLocked(frame []byte) []byte {
 	ev = append(ev, frame...)
 	ev = append(ev, "\n\n"...)
 	l.events = append(l.events, loggedEvent{l.seq, ev})
+	if last {
+		return ev
+	}
 	l.bytes += len(ev)
 	for l.bytes > maxLoggedBytes && len(l.events) > 1 {
 		l.bytes -= len(l.events[0].frame)
@@ -90,7 +95,7 @@ func (l *eventLog) put(frame []byte) error {
 	if l.done {
 		return errResponseDone
 	}
-	ev := l.recordLocked(frame)
+	ev := l.recordLocked(frame, false)
 	if l.sink != nil && l.sink.put(ev) != nil {
 		l.sink, l.reader = nil, nil // that reader is gone; a resume takes over
 	}
@@ -104,7 +109,7 @@ func (l *eventLog) offer(frame []byte, d delivery) {
 	if l.done {
 		return
 	}
-	ev := l.recordLocked(frame)
+	ev := l.recordLocked(frame, false)
 	if l.sink != nil {
 		l.sink.offer(ev, d)
 	}
@@ -120,7 +125,7 @@ func (l *eventLog) finish(frame []byte) (delivered bool) {
 	}
 	var ev []byte
 	if frame != nil {
-		ev = l.recordLocked(frame)
+		ev = l.recordLocked(frame, true)
 	}
 	l.done = true
 	sink, reader := l.sink, l.reader
