@@ -154,3 +154,24 @@ func testResume(t *testing.T, late bool) {
 		t.Fatal("the resumed stream did not end")
 	}
 }
+
+// The events before the answer are kept up to maxLoggedBytes, the oldest
+// dropped first, and a resume from before the oldest kept is refused; the
+// answer is kept whatever its size, and drops none.
+func TestEventLogBound(t *testing.T) {
+	l := newEventLog("r1")
+	chunk := []byte(`"` + strings.Repeat("x", 1<<20) + `"`)
+	for range 6 {
+		if err := l.put(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each is a little over 1 MiB with its ID: three fit.
+	if l.first != 4 || !l.kept(3) || l.kept(2) {
+		t.Errorf("after 6 events of 1 MiB: the oldest kept is %d; kept from 3 %v, from 2 %v", l.first, l.kept(3), l.kept(2))
+	}
+	l.finish(append(chunk, chunk...))
+	if l.first != 4 || !l.kept(3) || len(l.events) != 4 {
+		t.Errorf("after a 2 MiB answer: the oldest kept is %d, %d events", l.first, len(l.events))
+	}
+}
