@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,7 +51,8 @@ func watch(ctx context.Context, path string, debounce time.Duration, log *slog.L
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", path, err)
 	}
-	fw := &fileWatch{abs: abs, seen: statFile(abs)}
+	fw := &fileWatch{abs: abs}
+	fw.see()
 	if fw.w, err = opts.newWatcher(); err != nil {
 		fw.w = nil
 		// Often the per-user limit of inotify instances (128 by default).
@@ -72,6 +75,54 @@ type fileWatch struct {
 	dirs    map[string]bool   // their folders, watched
 	missing bool              // a folder is not watched (gone): try again on each tick
 	seen    fileStamp         // the file when last reported, for polling
+	// seenSum is the file's content when last reported, kept while its
+	// time is too recent to tell a later edit apart (racyFor); nil after.
+	seenSum []byte
+}
+
+// racyFor is how long after a file's modification time an edit of the
+// same size can still leave that time unchanged: file systems keep it in
+// ticks of up to 2 s (FAT; some network file systems), and a poll that
+// compares only the stamp would miss such an edit. While a file is this
+// recent, polling compares its content too.
+const racyFor = 2 * pollEvery
+
+// see notes the file as reported now: its stamp, and its content while
+// that stamp cannot be trusted (racyFor).
+func (fw *fileWatch) see() {
+	fw.seen, fw.seenSum = statFile(fw.abs), nil
+	if f := fw.seen.file; f != nil && time.Since(f.ModTime()) < racyFor {
+		fw.seenSum = contentSum(fw.abs)
+	}
+}
+
+// changedUnseen reports whether polling finds the file changed since it
+// was last reported: its stamp, or, while that is recent, its content.
+func (fw *fileWatch) changedUnseen() bool {
+	if !statFile(fw.abs).same(fw.seen) {
+		return true
+	}
+	if fw.seenSum == nil {
+		return false
+	}
+	if !bytes.Equal(contentSum(fw.abs), fw.seenSum) {
+		return true
+	}
+	if time.Since(fw.seen.file.ModTime()) >= racyFor {
+		fw.seenSum = nil // any later edit has a later time
+	}
+	return false
+}
+
+// contentSum is the SHA-256 of the file at abs (through a link); nil when
+// it cannot be read.
+func contentSum(abs string) []byte {
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256(data)
+	return sum[:]
 }
 
 // follow resolves the link at abs again and watches the folders of abs
@@ -213,14 +264,14 @@ func (fw *fileWatch) run(ctx context.Context, debounce time.Duration, log *slog.
 				fw.missing = false
 				timer.Reset(debounce)
 			}
-			if poll && !statFile(fw.abs).same(fw.seen) {
+			if poll && fw.changedUnseen() {
 				fw.follow() // the link may have been re-pointed unseen
 				timer.Reset(debounce)
 			}
 		case <-timer.C:
 			// Taken before the reload reads the file: an edit in between
 			// is then reported again rather than missed.
-			fw.seen = statFile(fw.abs)
+			fw.see()
 			onChange()
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -118,6 +119,34 @@ func TestWatchPollingWithoutEvents(t *testing.T) {
 	if n := strings.Count(l, "level=WARN"); n != 1 || !strings.Contains(l, "within 2 s") || !strings.Contains(l, "too many open files") {
 		t.Errorf("want one warning that edits are noticed within 2 s, with the cause; the log:\n%s", l)
 	}
+}
+
+// An edit that keeps the file's size and modification time (two saves
+// within one tick of a coarse file system clock: FAT, some network file
+// systems) is still found by polling, which compares a recent file's
+// content too.
+func TestWatchPollingSeesSameStampEdits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	write(t, path, "aa")
+	stamp := time.Now().Add(-time.Second).Truncate(2 * time.Second)
+	if err := os.Chtimes(path, stamp, stamp); err != nil {
+		t.Fatal(err)
+	}
+	noEvents := func() (*fsnotify.Watcher, error) { return nil, errors.New("no file events here") }
+	changed := startWatchWith(t, path, slog.New(slog.NewTextHandler(io.Discard, nil)), watchOptions{newWatcher: noEvents})
+	f, err := os.OpenFile(path, os.O_WRONLY, 0) // in place: the same file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("bb"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Chtimes(path, stamp, stamp); err != nil { // the clock's tick had not passed
+		t.Fatal(err)
+	}
+	expectChange(t, changed, "an edit of the same size and time")
 }
 
 // With both file events and polling, a save is reported once: the poll
