@@ -230,6 +230,12 @@ func TestListsAreWholeAndCursorsInvalid(t *testing.T) {
 			})
 		}
 	}
+	// A cursor that is not even a string is no cursor the bridge gave.
+	resp, _ := post(t, r.url+"/mcp", nil, initializeBody)
+	session := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+	if _, body := post(t, r.url+"/mcp", session, `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":5}}`); !strings.Contains(body, `"code":-32602`) {
+		t.Errorf("tools/list with cursor 5: %s", body)
+	}
 }
 
 // A 2026-07-28 server's tool whose output is not an object reaches an

@@ -112,7 +112,9 @@ func (p *requestParams) member(k, v []byte) bool {
 	case "requestState":
 		return jsonobj.String(&p.RequestState, v)
 	case "cursor":
-		return v[0] == 'n' || jsonobj.String(&p.Cursor, v)
+		if v[0] != 'n' && !jsonobj.String(&p.Cursor, v) {
+			p.Cursor = string(v) // not a string: no cursor the bridge gave either
+		}
 	}
 	return true
 }

@@ -87,31 +87,37 @@ func (l *eventLog) recordLocked(frame []byte, last bool) []byte {
 	return ev
 }
 
-// put sends a frame that must arrive (a server's question), waiting for
-// room. Without a reader it is only kept: a resume gets it.
+// The log's lock is held while an event is handed to the reader's queue,
+// so events go out in the order of their IDs; nothing is written to a
+// connection under it (outQueue.enqueue): a reader that stopped reading
+// holds up neither the server's notifications nor a resume.
+
+// put sends a frame that must arrive (a server's question). Without a
+// reader it is only kept: a resume gets it.
 func (l *eventLog) put(frame []byte) error {
 	l.mu.Lock()
-	defer l.mu.Unlock() // held while waiting: events go out in ID order
+	defer l.mu.Unlock()
 	if l.done {
 		return errResponseDone
 	}
-	ev := l.recordLocked(frame, false)
-	if l.sink != nil && l.sink.put(ev) != nil {
-		l.sink, l.reader = nil, nil // that reader is gone; a resume takes over
-	}
+	l.sendLocked(l.recordLocked(frame, false), true)
 	return nil
 }
 
-// offer sends a notification without waiting.
-func (l *eventLog) offer(frame []byte, d delivery) {
+// offer sends a notification without waiting; a reader far behind misses
+// it (the log keeps it for a resume).
+func (l *eventLog) offer(frame []byte, _ delivery) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.done {
 		return
 	}
-	ev := l.recordLocked(frame, false)
-	if l.sink != nil {
-		l.sink.offer(ev, d)
+	l.sendLocked(l.recordLocked(frame, false), false)
+}
+
+func (l *eventLog) sendLocked(ev []byte, must bool) {
+	if l.sink != nil && !l.sink.enqueue(ev, must) {
+		l.sink, l.reader = nil, nil // that reader is gone; a resume takes over
 	}
 }
 
@@ -130,8 +136,10 @@ func (l *eventLog) finish(frame []byte) (delivered bool) {
 	l.done = true
 	sink, reader := l.sink, l.reader
 	l.sink, l.reader = nil, nil
-	close(l.over)
 	l.mu.Unlock()
+	// over is closed once the answer is written, or known lost: a resuming
+	// GET that sees it ends its stream after the answer, not before.
+	defer close(l.over)
 	if sink == nil {
 		return false
 	}
@@ -166,12 +174,14 @@ func (l *eventLog) resume(q *outQueue, reader context.Context, seq int) (done, o
 	if seq < l.first-1 || seq > l.seq {
 		return false, false
 	}
+	gone := false
 	for _, ev := range l.events {
-		if ev.seq > seq && q.put(ev.frame) != nil {
-			break // this reader is gone too
+		if ev.seq > seq && !q.enqueue(ev.frame, true) {
+			gone = true // this reader is gone too
+			break
 		}
 	}
-	if !l.done {
+	if !l.done && !gone {
 		l.sink, l.reader = q, reader
 	}
 	return l.done, true
@@ -255,7 +265,7 @@ func (b *Bridge) resumeStream(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	select {
-	case <-l.over: // finish ended q
+	case <-l.over: // finish wrote the answer to q and ended it, unless q was detached
 		q.end(nil)
 	case <-r.Context().Done():
 		l.detach(q)

@@ -175,3 +175,33 @@ func TestEventLogBound(t *testing.T) {
 		t.Errorf("after a 2 MiB answer: the oldest kept is %d, %d events", l.first, len(l.events))
 	}
 }
+
+// A reader that stopped reading holds up nothing: the server's
+// notifications and questions are logged and queued without waiting, and
+// a resume can still look at the log.
+func TestStalledReaderHoldsUpNothing(t *testing.T) {
+	unblock := make(chan struct{})
+	q := newOutQueue(func([]byte) error { <-unblock; return nil })
+	l := newEventLog("r1")
+	l.attach(q, context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2 * outQueueSize {
+			l.offer([]byte(`{"method":"notifications/progress"}`), dropWhenBehind)
+		}
+		for range 3 {
+			if err := l.put([]byte(`{"method":"sampling/createMessage"}`)); err != nil {
+				t.Error(err)
+			}
+		}
+		l.kept(0)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("offering to, or asking, a reader that does not read blocked")
+	}
+	close(unblock)
+	l.finish([]byte(`{"id":1,"result":{}}`))
+}

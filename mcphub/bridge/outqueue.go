@@ -145,6 +145,24 @@ func (q *outQueue) offer(f []byte, d delivery) {
 	}
 }
 
+// enqueue hands a frame to the writer without waiting and without writing
+// it here, for a caller that holds a lock of its own (a resumable
+// stream's log, whose order it keeps). A frame that must arrive is always
+// queued; another is dropped while the client is outQueueSize behind. It
+// reports false once the exchange is over or the client gone.
+func (q *outQueue) enqueue(f []byte, must bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed || q.err != nil:
+		return false
+	case must || len(q.frames) < outQueueSize:
+		q.frames = append(q.frames, f)
+		q.cond.Broadcast()
+	}
+	return true
+}
+
 // failed reports the write error that ended the client, if any.
 func (q *outQueue) failed() error {
 	q.mu.Lock()

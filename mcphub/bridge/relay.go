@@ -251,15 +251,14 @@ const rootsAskFor = 30 * time.Second
 // rootsChanged passes an IDE's notifications/roots/list_changed on to the
 // servers it sees (LC-23): their next roots/list is answered with its
 // roots, during its calls or, when it is the one IDE attached, outside
-// them. Each is told on a goroutine of its own: a server's transport can
-// take seconds to accept a message.
+// them. Each server is told in the background.
 func (b *Bridge) rootsChanged(s *session) {
 	if !s.caps.roots {
 		return
 	}
 	for _, id := range b.snapshot(s.view).servers {
 		if c, ok := b.hub.Conn(id); ok && usable(c) {
-			go c.RootsChanged()
+			c.RootsChanged()
 		}
 	}
 }

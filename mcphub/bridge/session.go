@@ -267,6 +267,7 @@ func (s *session) close() {
 	}
 	s.closed = true
 	close(s.gone)
+	s.logs = nil // nobody can resume a stream of an ended session
 	for _, x := range s.inflight {
 		x.stop() // not the client's cancellation: it is told why
 	}

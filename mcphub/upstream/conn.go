@@ -116,8 +116,11 @@ type Conn struct {
 	lost    chan lostSession // a request found a session dead (see sessionLost)
 	changed chan struct{}    // a list_changed arrived; see pending
 	pending [4]atomic.Bool   // by catalogKind
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// rootsAgain: an IDE's roots changed since the server was last told;
+	// rootsTelling: a goroutine is telling it (RootsChanged).
+	rootsAgain, rootsTelling atomic.Bool
+	cancel                   context.CancelFunc
+	done                     chan struct{}
 }
 
 // Start begins connecting to srv in the background.

@@ -30,16 +30,35 @@ import (
 // not watch (the relisten loop does).
 type ownListenKey struct{}
 
+// listsListen reports whether req is go-sdk's subscriptions/listen for
+// list changes, the one it opens on connecting. Its listens for resource
+// updates (one per subscribed URI, ended by Unsubscribe) are not; nor are
+// the hub's own.
+func listsListen(req *http.Request) bool {
+	if req.Header.Get("Mcp-Method") != "subscriptions/listen" || req.Context().Value(ownListenKey{}) != nil || req.GetBody == nil {
+		return false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, 64<<10))
+	return err == nil && !bytes.Contains(data, []byte(`"resourceSubscriptions"`))
+}
+
 // endSignal is go-sdk's listen response body: it tells ended once the
-// server ends the stream (a read fails), not when go-sdk closes it.
+// server ends the stream (a read fails while its request is live), not
+// when go-sdk closes it (the session's end).
 type endSignal struct {
 	io.ReadCloser
 	ended chan<- struct{}
+	ctx   context.Context // the request's
 }
 
 func (e *endSignal) Read(p []byte) (int, error) {
 	n, err := e.ReadCloser.Read(p)
-	if err != nil {
+	if err != nil && e.ctx.Err() == nil {
 		select {
 		case e.ended <- struct{}{}:
 		default:

@@ -3,8 +3,10 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +90,48 @@ func TestListenStreamIsOpenedAgain(t *testing.T) {
 	waitTool("later")
 	if n := sessions.Load(); n != 1 {
 		t.Errorf("server/discover asked %d times: the session was reconnected", n)
+	}
+}
+
+// Only go-sdk's listen for list changes is watched: not its listens for
+// resource updates (Unsubscribe ends them), nor the hub's own; and a
+// stream ended by its own request's end (the session closing) is no
+// server's doing.
+func TestOnlyTheListsListenIsWatched(t *testing.T) {
+	listen := func(ctx context.Context, body string) *http.Request {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:1/mcp", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Mcp-Method", "subscriptions/listen")
+		return req
+	}
+	ctx := context.Background()
+	lists := `{"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true}}}`
+	for _, tc := range []struct {
+		req  *http.Request
+		want bool
+	}{
+		{listen(ctx, lists), true},
+		{listen(ctx, `{"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["file:///r"]}}}`), false},
+		{listen(context.WithValue(ctx, ownListenKey{}, true), lists), false},
+	} {
+		if got := listsListen(tc.req); got != tc.want {
+			body, _ := tc.req.GetBody()
+			data, _ := io.ReadAll(body)
+			t.Errorf("listsListen(%s) = %v", data, got)
+		}
+	}
+	ended := make(chan struct{}, 1)
+	reqCtx, cancel := context.WithCancel(ctx)
+	cancel()
+	e := &endSignal{ReadCloser: io.NopCloser(strings.NewReader("")), ended: ended, ctx: reqCtx}
+	if _, err := e.Read(make([]byte, 8)); err != io.EOF {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+		t.Error("a stream whose request had ended was reported as the server's end")
+	default:
 	}
 }

@@ -210,11 +210,32 @@ func addMeta(msg []byte, tag string) ([]byte, bool) {
 // the mark again sends one.
 var rootsMark = &mcp.Root{URI: "file:///", Name: "mcptray"}
 
-// RootsChanged tells the server that its roots changed (an IDE's did,
-// LC-23), when its session's era has that notification (2026-07-28
-// removed it). It can take as long as the server's transport takes to
-// accept a message.
+// RootsChanged tells the server, in the background, that its roots
+// changed (an IDE's did, LC-23), when its session's era has that
+// notification (2026-07-28 removed it). Changes that come while one is
+// being told (a server's transport can take seconds to accept a message)
+// are told once, after it: one goroutine per server at most.
 func (c *Conn) RootsChanged() {
+	c.rootsAgain.Store(true)
+	if !c.rootsTelling.CompareAndSwap(false, true) {
+		return // the teller will see rootsAgain
+	}
+	go func() {
+		for {
+			for c.rootsAgain.Swap(false) {
+				c.tellRootsChanged()
+			}
+			c.rootsTelling.Store(false)
+			// A change stored after the last Swap and before the Store
+			// found the teller busy: take it up, unless another has.
+			if !c.rootsAgain.Load() || !c.rootsTelling.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+func (c *Conn) tellRootsChanged() {
 	cs := c.Session()
 	if c.opts.Relay == nil || cs == nil {
 		return

@@ -102,9 +102,8 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		resp.Body = &tagBody{ReadCloser: resp.Body, tag: tag}
 	}
-	if p.listenEnded != nil && resp.StatusCode == http.StatusOK && req.Header.Get("Mcp-Method") == "subscriptions/listen" &&
-		req.Context().Value(ownListenKey{}) == nil {
-		resp.Body = &endSignal{ReadCloser: resp.Body, ended: p.listenEnded}
+	if p.listenEnded != nil && resp.StatusCode == http.StatusOK && listsListen(req) {
+		resp.Body = &endSignal{ReadCloser: resp.Body, ended: p.listenEnded, ctx: req.Context()}
 	}
 	if capturing && resp.StatusCode == http.StatusOK {
 		ct := resp.Header.Get("Content-Type")
