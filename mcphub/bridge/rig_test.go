@@ -299,6 +299,30 @@ func startRawUpstream(t *testing.T) string {
 // here); a method it does not answer (ok false) gets -32601.
 func startRawUpstreamWith(t *testing.T, answer func(method string, params json.RawMessage) (result string, ok bool)) string {
 	t.Helper()
+	return serveByHand(t, func(w http.ResponseWriter, id json.RawMessage, method string, params json.RawMessage) {
+		result, ok := "", true
+		switch method {
+		case "initialize":
+			result = `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}}`
+		case "ping":
+			result = `{}`
+		default:
+			result, ok = answer(method, params)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"no"}}`, id)
+			return
+		}
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":%s}`, id, result)
+	})
+}
+
+// serveByHand serves an MCP endpoint written by hand, for what no server
+// library sends: POSTs only; a notification or response is accepted (202),
+// and each request goes to respond, which writes the whole answer.
+func serveByHand(t *testing.T, respond func(w http.ResponseWriter, id json.RawMessage, method string, params json.RawMessage)) string {
+	t.Helper()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
@@ -317,21 +341,7 @@ func startRawUpstreamWith(t *testing.T, answer func(method string, params json.R
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
-		result, ok := "", true
-		switch msg.Method {
-		case "initialize":
-			result = `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}}`
-		case "ping":
-			result = `{}`
-		default:
-			result, ok = answer(msg.Method, msg.Params)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if !ok {
-			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"no"}}`, msg.ID)
-			return
-		}
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":%s}`, msg.ID, result)
+		respond(w, msg.ID, msg.Method, msg.Params)
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

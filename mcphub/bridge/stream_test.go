@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -209,30 +208,15 @@ func TestListenEndsWhenItsTokenIsRevoked(t *testing.T) {
 // data lines, which SSE joins with newlines).
 func startPrettyUpstream(t *testing.T) string {
 	t.Helper()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			return
+	return serveByHand(t, func(w http.ResponseWriter, id json.RawMessage, method string, params json.RawMessage) {
+		var p struct {
+			Meta struct {
+				ProgressToken json.RawMessage `json:"progressToken"`
+			} `json:"_meta"`
 		}
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params struct {
-				Meta struct {
-					ProgressToken json.RawMessage `json:"progressToken"`
-				} `json:"_meta"`
-			} `json:"params"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		if msg.ID == nil {
-			w.WriteHeader(http.StatusAccepted)
-			return
-		}
+		_ = json.Unmarshal(params, &p)
 		var result any
-		switch msg.Method {
+		switch method {
 		case "initialize":
 			result = map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"tools": map[string]any{}},
 				"serverInfo": map[string]any{"name": "pretty", "version": "1"}}
@@ -243,8 +227,8 @@ func startPrettyUpstream(t *testing.T) string {
 		default:
 			result = map[string]any{}
 		}
-		answer, _ := json.MarshalIndent(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": result}, "", "  ")
-		if tok := msg.Params.Meta.ProgressToken; msg.Method == "tools/call" && tok != nil {
+		answer, _ := json.MarshalIndent(map[string]any{"jsonrpc": "2.0", "id": id, "result": result}, "", "  ")
+		if tok := p.Meta.ProgressToken; method == "tools/call" && tok != nil {
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprintf(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":%s,\"progress\":1}}\n\n", tok)
 			w.Write([]byte("event: message\n"))
@@ -257,9 +241,6 @@ func startPrettyUpstream(t *testing.T) string {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(strings.ReplaceAll(string(answer), "\n", "\r\n")))
 	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/mcp"
 }
 
 // An upstream's tool answer, passed on as it came, is one line however

@@ -312,11 +312,18 @@ func TestCallRawDoesNotApply(t *testing.T) {
 	}
 }
 
-// A server that ends the call's stream before answering and sends the
-// answer on a resumed stream (SSE polling, 2025-11-25).
-func TestCallRawResumesStream(t *testing.T) {
-	var callID, lastEventID atomic.Value
-	var gets atomic.Int32
+// resumingServer answers a call's POST with post (given the call's ID),
+// and a GET that resumes it with resumed, a format for that ID. It
+// records the GETs and the Last-Event-ID of the last.
+type resumingServer struct {
+	url         string
+	gets        atomic.Int32
+	lastEventID atomic.Value
+}
+
+func startResumingServer(t *testing.T, post func(w http.ResponseWriter, id string), resumed string) *resumingServer {
+	rs := &resumingServer{}
+	var callID atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		switch r.Method {
@@ -326,17 +333,27 @@ func TestCallRawResumesStream(t *testing.T) {
 			}
 			_ = json.NewDecoder(r.Body).Decode(&m)
 			callID.Store(string(m.ID))
-			fmt.Fprintf(w, "id: e1\nretry: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\n")
-			fmt.Fprintf(w, "data: \"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+			post(w, string(m.ID))
 		case http.MethodGet:
-			gets.Add(1)
-			lastEventID.Store(r.Header.Get("Last-Event-ID"))
-			fmt.Fprintf(w, ": resumed\r\nid: e2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\r\n\r\n", callID.Load())
+			rs.gets.Add(1)
+			rs.lastEventID.Store(r.Header.Get("Last-Event-ID"))
+			fmt.Fprintf(w, resumed, callID.Load())
 		}
 	}))
 	t.Cleanup(srv.Close)
+	rs.url = srv.URL
+	return rs
+}
 
-	c := &Conn{raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2025-11-25")}
+// A server that ends the call's stream before answering and sends the
+// answer on a resumed stream (SSE polling, 2025-11-25).
+func TestCallRawResumesStream(t *testing.T) {
+	srv := startResumingServer(t, func(w http.ResponseWriter, _ string) {
+		fmt.Fprintf(w, "id: e1\nretry: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\n")
+		fmt.Fprintf(w, "data: \"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+	}, ": resumed\r\nid: e2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\r\n\r\n")
+
+	c := &Conn{raw: newRawPath(srv.url, &probe{base: http.DefaultTransport}, "", "2025-11-25")}
 	h := newRawHandler(true)
 	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), h)
 	if err != nil {
@@ -345,8 +362,8 @@ func TestCallRawResumesStream(t *testing.T) {
 	if string(res) != `{"content":[]}` {
 		t.Errorf("result %s", res)
 	}
-	if gets.Load() != 1 || lastEventID.Load() != "e1" {
-		t.Errorf("%d resumptions, Last-Event-ID %v; want 1 from e1", gets.Load(), lastEventID.Load())
+	if srv.gets.Load() != 1 || srv.lastEventID.Load() != "e1" {
+		t.Errorf("%d resumptions, Last-Event-ID %v; want 1 from e1", srv.gets.Load(), srv.lastEventID.Load())
 	}
 	if len(h.notifications) != 1 || !strings.Contains(h.notifications[0], `"progress":1`) {
 		t.Errorf("notifications %q, want the multi-line progress event", h.notifications)
@@ -357,35 +374,21 @@ func TestCallRawResumesStream(t *testing.T) {
 // timeout, a network blip) is resumed from that event (TC-05): the answer
 // arrives and the session, which every IDE shares, is not given up.
 func TestCallRawResumesACutStream(t *testing.T) {
-	var callID, lastEventID atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		switch r.Method {
-		case http.MethodPost:
-			var m struct {
-				ID json.RawMessage `json:"id"`
-			}
-			_ = json.NewDecoder(r.Body).Decode(&m)
-			callID.Store(string(m.ID))
-			fmt.Fprintf(w, "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
-			w.(http.Flusher).Flush()
-			conn, _, err := w.(http.Hijacker).Hijack() // cut: no end of the chunked body
-			if err == nil {
-				conn.Close()
-			}
-		case http.MethodGet:
-			lastEventID.Store(r.Header.Get("Last-Event-ID"))
-			fmt.Fprintf(w, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\n\n", callID.Load())
+	srv := startResumingServer(t, func(w http.ResponseWriter, _ string) {
+		fmt.Fprintf(w, "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack() // cut: no end of the chunked body
+		if err == nil {
+			conn.Close()
 		}
-	}))
-	t.Cleanup(srv.Close)
+	}, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\n\n")
 
-	c := &Conn{raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2025-11-25"), lost: make(chan lostSession, 1)}
+	c := &Conn{raw: newRawPath(srv.url, &probe{base: http.DefaultTransport}, "", "2025-11-25"), lost: make(chan lostSession, 1)}
 	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), newRawHandler(true))
 	if err != nil || string(res) != `{"content":[]}` {
 		t.Fatalf("result %s, err %v", res, err)
 	}
-	if got := lastEventID.Load(); got != "e1" {
+	if got := srv.lastEventID.Load(); got != "e1" {
 		t.Errorf("resumed from %v, want e1", got)
 	}
 	select {
