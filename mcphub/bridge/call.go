@@ -501,20 +501,18 @@ func (b *Bridge) askClient(ctx context.Context, x *exchange, server, method stri
 	if !x.sess.initialized.Load() {
 		return nil, &jsonrpc.Error{Code: codeInvalidRequest, Message: fmt.Sprintf("the IDE has not finished initializing (no notifications/initialized), so %s's %s cannot be put to it", server, method)}
 	}
-	if mode, _ := requestNeeds(params); method == "elicitation/create" && mode == "url" {
-		if id := elicitationIDOf(params); id != "" {
-			// Remembered before the IDE is asked: the server may say the
-			// interaction is complete before the IDE's answer reaches it.
-			forget := x.sess.expectCompletion(server, id)
-			res, err := x.sess.request(ctx, x.out, method, params)
-			var answer struct {
-				Action string `json:"action"`
-			}
-			if err != nil || json.Unmarshal(res, &answer) != nil || answer.Action != "accept" {
-				forget()
-			}
-			return res, err
+	if id := urlElicitationID(method, params); id != "" {
+		// Remembered before the IDE is asked: the server may say the
+		// interaction is complete before the IDE's answer reaches it.
+		forget := x.sess.expectCompletion(server, id)
+		res, err := x.sess.request(ctx, x.out, method, params)
+		var answer struct {
+			Action string `json:"action"`
 		}
+		if err != nil || json.Unmarshal(res, &answer) != nil || answer.Action != "accept" {
+			forget()
+		}
+		return res, err
 	}
 	return x.sess.request(ctx, x.out, method, params)
 }

@@ -115,18 +115,25 @@ func (b *Bridge) ElicitationComplete(server, elicitationID string) {
 
 func elicitationKey(server, id string) string { return server + "\x00" + id }
 
-// elicitationIDOf is a url-mode elicitation's ID (params: go-sdk's typed
-// params or JSON).
-func elicitationIDOf(params any) string {
+// urlElicitationID is the ID of a url-mode elicitation/create, "" for
+// any other request (params: go-sdk's typed params or JSON).
+func urlElicitationID(method string, params any) string {
+	if method != "elicitation/create" {
+		return ""
+	}
 	switch p := params.(type) {
 	case *mcp.ElicitParams:
-		return p.ElicitationID
+		if p.Mode == "url" {
+			return p.ElicitationID
+		}
 	case json.RawMessage:
 		var probe struct {
-			ID string `json:"elicitationId"`
+			Mode string `json:"mode"`
+			ID   string `json:"elicitationId"`
 		}
-		_ = json.Unmarshal(p, &probe)
-		return probe.ID
+		if json.Unmarshal(p, &probe) == nil && probe.Mode == "url" {
+			return probe.ID
+		}
 	}
 	return ""
 }
