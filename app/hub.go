@@ -226,17 +226,7 @@ func (r *runningHub) pruneDaily(ctx context.Context) {
 
 // lookupSecret resolves ${keyring:NAME} for the configuration.
 func (r *runningHub) lookupSecret(name string) (string, bool, error) {
-	if r.secrets == nil {
-		return "", false, config.NoKeyring(r.keyErr) // it stays so: the servers wait without retries
-	}
-	v, err := r.secrets.Get(secretName(name))
-	switch {
-	case errors.Is(err, secretstore.ErrNotFound):
-		return "", false, nil
-	case errors.Is(err, secretstore.ErrTimeout):
-		err = config.KeyringDown(err) // locked: each question would wait as long
-	}
-	return string(v), err == nil, err
+	return keyringLookup(r.secrets, r.keyErr)(name)
 }
 
 // resolveSecret reads a ${keyring:NAME} value when it is needed.

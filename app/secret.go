@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/mcptray/mcptray/mcphub/config"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/oauth/secretstore"
 )
@@ -127,11 +128,22 @@ func reloadIfRunning(env *cliEnv, paths Paths) {
 	}
 }
 
-func ignoreNotFound(err error) error {
-	if errors.Is(err, secretstore.ErrNotFound) {
-		return nil
+// keyringLookup resolves ${keyring:NAME} for config.Load from secrets,
+// which is nil when the keyring could not be opened (keyErr says why).
+func keyringLookup(secrets *secretstore.Store, keyErr error) func(name string) (string, bool, error) {
+	return func(name string) (string, bool, error) {
+		if secrets == nil {
+			return "", false, config.NoKeyring(keyErr) // it stays so: the servers wait without retries
+		}
+		v, err := secrets.Get(secretName(name))
+		switch {
+		case errors.Is(err, secretstore.ErrNotFound):
+			return "", false, nil
+		case errors.Is(err, secretstore.ErrTimeout):
+			err = config.KeyringDown(err) // locked: each question would wait as long
+		}
+		return string(v), err == nil, err
 	}
-	return err
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

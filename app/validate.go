@@ -27,16 +27,7 @@ func runValidate(env *cliEnv, args []string) int {
 		file = pos[0]
 	}
 	secrets, keyErr := openSecrets(paths, false)
-	cfg, err := config.Load(file, config.Options{LookupSecret: func(name string) (string, bool, error) {
-		if secrets == nil {
-			return "", false, config.NoKeyring(keyErr)
-		}
-		v, err := secrets.Get(secretName(name))
-		if err != nil {
-			return "", false, ignoreNotFound(err)
-		}
-		return string(v), true, nil
-	}})
+	cfg, err := config.Load(file, config.Options{LookupSecret: keyringLookup(secrets, keyErr)})
 	if err != nil {
 		var cerr *config.Error
 		if errors.As(err, &cerr) {
