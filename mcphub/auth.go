@@ -76,8 +76,8 @@ type AuthenticateOptions struct {
 // hub reconnected with the new tokens and the authenticated initialize and
 // tools/list succeeded: success is never reported before that.
 func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
-	if h.waitsForKeyring(id) {
-		_ = h.Reload() // the keyring may be open now: then the server is started first
+	if err := h.reloadIfWaiting(id); err != nil {
+		return fmt.Errorf("sign in to %q: %w", id, err)
 	}
 	c, ok := h.conn(id)
 	if !ok {

@@ -374,26 +374,30 @@ var ErrUnknownServer = errors.New("no such server in the configuration")
 // server waiting for the keyring the file is read again first, and with it
 // the keyring: the server starts if it can now.
 func (h *Hub) Reconnect(id string) error {
-	if h.waitsForKeyring(id) {
-		if err := h.Reload(); err != nil {
-			return fmt.Errorf("reconnect %q: read the configuration again: %w", id, err)
-		}
+	if err := h.reloadIfWaiting(id); err != nil {
+		return fmt.Errorf("reconnect %q: %w", id, err)
 	}
 	c, ok := h.Conn(id)
 	if !ok {
 		return fmt.Errorf("reconnect %q: %w", id, ErrUnknownServer)
 	}
-	if c.Server().SecretUnreadable == nil { // a held-back server has no session to drop
-		c.Reconnect()
-	}
+	c.Reconnect() // a held-back server, like a disabled one, has no session: it ignores this
 	return nil
 }
 
-// waitsForKeyring reports whether id waits for the keyring (keepReadSecrets).
-func (h *Hub) waitsForKeyring(id string) bool {
+// reloadIfWaiting reads the file again, and with it the keyring, when id
+// waits for the keyring (keepReadSecrets): the server starts if it can now.
+func (h *Hub) reloadIfWaiting(id string) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.waiting[id]
+	waiting := h.waiting[id]
+	h.mu.Unlock()
+	if !waiting {
+		return nil
+	}
+	if err := h.Reload(); err != nil {
+		return fmt.Errorf("read the configuration again: %w", err)
+	}
+	return nil
 }
 
 // errClosed: the hub was closed; nothing is applied any more.
