@@ -1,6 +1,9 @@
 package oauth
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // AuthChallenge is one challenge of a WWW-Authenticate header.
 type AuthChallenge struct {
@@ -25,6 +28,19 @@ func ParseWWWAuthenticate(lines []string) []AuthChallenge {
 		out = append(out, parseChallengeLine(line)...)
 	}
 	return out
+}
+
+// BearerChallenge is the challenge of a 401 or 403 that a sign-in answers
+// (AUTH-01): the Bearer one, or the only one there is; ok is false when
+// there is none of either.
+func BearerChallenge(h http.Header) (_ AuthChallenge, ok bool) {
+	challenges := ParseWWWAuthenticate(h.Values("WWW-Authenticate"))
+	for _, c := range challenges {
+		if c.Scheme == "bearer" || len(challenges) == 1 {
+			return c, true
+		}
+	}
+	return AuthChallenge{}, false
 }
 
 func parseChallengeLine(line string) []AuthChallenge {

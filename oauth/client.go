@@ -370,12 +370,8 @@ func (c *Client) rejectedFresh(t *Tokens) bool {
 // ParseChallenge reads a 401/403's WWW-Authenticate header (AUTH-01).
 func ParseChallenge(resp *http.Response) Challenge {
 	ch := Challenge{Status: resp.StatusCode}
-	challenges := ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	for _, c := range challenges {
-		if c.Scheme == "bearer" || len(challenges) == 1 {
-			ch.ResourceMetadata, ch.Scope, ch.Error = c.Params["resource_metadata"], c.Params["scope"], c.Params["error"]
-			break
-		}
+	if c, ok := BearerChallenge(resp.Header); ok {
+		ch.ResourceMetadata, ch.Scope, ch.Error = c.Params["resource_metadata"], c.Params["scope"], c.Params["error"]
 	}
 	return ch
 }

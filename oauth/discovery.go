@@ -244,7 +244,7 @@ func discover(ctx context.Context, hc *http.Client, serverURL string, ch Challen
 		// A server that names its resource metadata is not a 2025-03-26
 		// one: taking its origin for the authorization server would skip
 		// the resource and PKCE checks (AUTH-02).
-		return nil, fmt.Errorf("the server's protected resource metadata at %s cannot be read (HTTP %d): refusing to sign in without it", missing.url, missing.status)
+		return nil, fmt.Errorf("the server's protected resource metadata cannot be read (%w): refusing to sign in without it", missing)
 	}
 	if prm == nil {
 		// A 2025-03-26 server: no resource metadata; its own origin is the

@@ -260,17 +260,12 @@ func (p *probe) result() verdict {
 // challenges it can read.
 func parseChallenge(resp *http.Response) *status.Challenge {
 	c := &status.Challenge{Status: resp.StatusCode}
-	challenges := oauth.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	for _, ch := range challenges {
-		if ch.Scheme != "bearer" && len(challenges) > 1 {
-			continue
-		}
+	if ch, ok := oauth.BearerChallenge(resp.Header); ok {
 		c.Scheme = ch.Scheme
 		c.ResourceMetadata = ch.Params["resource_metadata"]
 		c.Scope = ch.Params["scope"]
 		c.Error = ch.Params["error"]
 		c.ErrorDescription = ch.Params["error_description"]
-		break
 	}
 	return c
 }
