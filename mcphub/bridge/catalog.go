@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/jsonobj"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 )
@@ -208,34 +209,42 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 // server's other kinds (an array, a string) are left out, and the tool's
 // results lose their structuredContent to match (legacyResult).
 func legacyTools(tools [][]byte) (_ [][]byte, changed bool) {
-	var out [][]byte
+	var out [][]byte // made at the first tool that differs
 	for i, raw := range tools {
-		if !bytes.Contains(raw, []byte(`"outputSchema"`)) {
-			if out != nil {
-				out = append(out, raw)
-			}
-			continue
-		}
-		var t map[string]json.RawMessage
-		if json.Unmarshal(raw, &t) != nil || objectSchema(t["outputSchema"]) {
-			if out != nil {
-				out = append(out, raw)
-			}
-			continue
-		}
-		delete(t, "outputSchema")
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(t) != nil {
-			continue
-		}
-		if out == nil {
+		t, differs := legacyTool(raw)
+		if differs && out == nil {
 			out = append(make([][]byte, 0, len(tools)), tools[:i]...)
 		}
-		out = append(out, bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+		if out != nil {
+			out = append(out, t)
+		}
 	}
 	return out, out != nil
+}
+
+// legacyTool is a tool without an outputSchema that is not of objects;
+// differs reports that it had one. Such tools are rare: the member is cut
+// by decoding and encoding the tool again.
+func legacyTool(raw []byte) (_ []byte, differs bool) {
+	if !bytes.Contains(raw, []byte(`"outputSchema"`)) {
+		return raw, false
+	}
+	start, end, ok := memberValue(raw, "outputSchema")
+	if !ok || objectSchema(raw[start:end]) {
+		return raw, false
+	}
+	var t map[string]json.RawMessage
+	if json.Unmarshal(raw, &t) != nil {
+		return raw, false
+	}
+	delete(t, "outputSchema")
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(t) != nil {
+		return raw, false
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true
 }
 
 // objectSchema reports whether a schema is of JSON objects, as the
@@ -283,31 +292,15 @@ func withName(raw json.RawMessage, name string) json.RawMessage {
 }
 
 // memberValue finds where the value of the top-level member key of a JSON
-// object lies in raw.
+// object lies in raw (its first, should it repeat).
 func memberValue(raw []byte, key string) (start, end int, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return 0, 0, false
-	}
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return 0, 0, false
+	valid := jsonobj.Members(raw, func(k, v []byte) {
+		if !ok && string(k) == key {
+			start = cap(raw) - cap(v) // v is a slice of raw
+			end, ok = start+len(v), true
 		}
-		// After the key: the colon and any space, then the value.
-		start = int(dec.InputOffset())
-		for start < len(raw) && (raw[start] == ':' || raw[start] == ' ' || raw[start] == '\t' || raw[start] == '\n' || raw[start] == '\r') {
-			start++
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return 0, 0, false
-		}
-		if k == key {
-			return start, int(dec.InputOffset()), true
-		}
-	}
-	return 0, 0, false
+	})
+	return start, end, ok && valid
 }
 
 // compact removes insignificant whitespace: a server may pretty-print, and
