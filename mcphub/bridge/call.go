@@ -971,10 +971,10 @@ type unsubscribeParams = mcp.UnsubscribeParams
 type subscribeParams = mcp.SubscribeParams
 
 // forEachUpstream calls f for every connected server of the view.
-func (b *Bridge) forEachUpstream(v view, f func(id string, cs upstreamSession)) {
+func (b *Bridge) forEachUpstream(v view, f func(id string, c *upstream.Conn)) {
 	for _, id := range b.snapshot(v).servers {
 		if c, ok := b.hub.Conn(id); ok && usable(c) {
-			f(id, c.Session())
+			f(id, c)
 		}
 	}
 }

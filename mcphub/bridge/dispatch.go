@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/mcptray/mcptray/internal/jsonobj"
+	"github.com/mcptray/mcptray/mcphub/upstream"
 )
 
 // exchange is one request from a client being answered.
@@ -264,7 +265,8 @@ func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMes
 	if len(result) < 2 || result[0] != '{' {
 		return result
 	}
-	has := topMembers(result, cacheable[method])
+	cache := cacheable[method]
+	has := topMembers(result, cache)
 	if has.resultType && has.meta {
 		return result
 	}
@@ -273,10 +275,10 @@ func (b *Bridge) modernResult(method string, result json.RawMessage) json.RawMes
 	out.WriteByte('{')
 	if !has.resultType { // a result made in this era has its own (input_required, a modern upstream's)
 		out.WriteString(`"resultType":"complete"`)
-		if cacheable[method] && !has.ttl {
+		if cache && !has.ttl {
 			out.WriteString(`,"ttlMs":0`)
 		}
-		if cacheable[method] && !has.scope {
+		if cache && !has.scope {
 			out.WriteString(`,"cacheScope":"private"`)
 		}
 	}
@@ -350,10 +352,13 @@ func (b *Bridge) setLogLevel(x *exchange) (json.RawMessage, *rpcError) {
 	// timeout (LC-05): one that never answers holds up the client's answer
 	// by its timeout, and the other servers' levels not at all.
 	var wg sync.WaitGroup
-	b.forEachUpstream(x.sess.view, func(id string, cs upstreamSession) {
+	b.forEachUpstream(x.sess.view, func(id string, c *upstream.Conn) {
+		cs := c.Session()
+		if cs == nil {
+			return // it went away meanwhile
+		}
 		ir := cs.InitializeResult()
-		c, ok := b.hub.Conn(id)
-		if !ok || ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= modernVersion {
+		if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= modernVersion {
 			return
 		}
 		level := loggingLevel(b.mostVerboseLevel(id))

@@ -19,6 +19,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/upstream"
 )
 
 // Progress passes an upstream's progress notification to the request it
@@ -263,11 +265,7 @@ func (b *Bridge) rootsChanged(s *session) {
 	if !s.caps.roots {
 		return
 	}
-	for _, id := range b.snapshot(s.view).servers {
-		if c, ok := b.hub.Conn(id); ok && usable(c) {
-			c.RootsChanged()
-		}
-	}
+	b.forEachUpstream(s.view, func(_ string, c *upstream.Conn) { c.RootsChanged() })
 }
 
 // ask puts a server's request of the call (params: go-sdk's typed params,

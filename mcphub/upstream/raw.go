@@ -350,11 +350,15 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		if s.ev.lastID != s.from {
 			s.attempt = 0
 		}
+		// wentAway ends a cut call that cannot be picked up: the server (or
+		// the way to it) went away, and with it the session.
+		wentAway := func() (json.RawMessage, error) {
+			rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
+			return nil, fmt.Errorf("the server went away during the call: %w", end)
+		}
 		if s.ev.lastID == "" || s.attempt >= 3 {
 			if cut {
-				// Nothing to resume from: the server (or the way to it) went away.
-				rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
-				return nil, fmt.Errorf("the server went away during the call: %w", end)
+				return wentAway() // nothing to resume from
 			}
 			return nil, errors.New("the server ended the response stream before answering")
 		}
@@ -366,10 +370,7 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		next, err := rc.c.rawResume(ctx, rc.rp, s.ev.lastID)
 		if err != nil {
 			if cut {
-				// Cut, and not to be picked up: as before resuming was
-				// tried, the server (or the way to it) went away.
-				rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
-				return nil, fmt.Errorf("the server went away during the call: %w", end)
+				return wentAway() // as before resuming was tried
 			}
 			return nil, err
 		}
