@@ -909,13 +909,8 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 			return nil, errorf(codeInvalidParams, "Resource not found: %s", p.URI)
 		}
 	}
-	if on {
-		if rerr := b.notSubscribable(server, p.URI); rerr != nil {
-			return nil, rerr
-		}
-	}
 	var rerr *rpcError
-	_ = b.setSubscription(x.sess, server, p.URI, on, func(on bool) (upstreamSession, error) {
+	err := b.setSubscription(x.sess, server, p.URI, on, func(on bool) (upstreamSession, error) {
 		if c, ok := b.hub.Conn(server); !on && (!ok || !usable(c)) {
 			return nil, nil // the server is down: its session is gone, and what it was subscribed to
 		}
@@ -936,6 +931,9 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 		}
 		return asked, nil
 	})
+	if rerr == nil {
+		_ = errors.As(err, &rerr) // refused before the upstream was asked
+	}
 	if rerr != nil {
 		return nil, rerr
 	}

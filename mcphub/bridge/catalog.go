@@ -136,7 +136,7 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 			s.caps.logging = s.caps.logging || caps.Logging != nil
 		}
 		for _, t := range cat.Tools {
-			if t.TaskOnly() {
+			if t.TaskOnly {
 				// MCP Tray runs no tasks, and such a tool cannot be called
 				// otherwise (LC-20): it is not listed, and a call to it by
 				// name is told why. Its name is not reserved: a listed
@@ -277,15 +277,25 @@ func encodeList(key string, items [][]byte) []byte {
 	return b.Bytes()
 }
 
-// withName returns the item with its "name" replaced in place: every other
-// byte stays the server's (re-encoding sorted the members and escaped
-// <, > and & in descriptions and schemas).
+// withName returns the item with its "name" replaced in place.
 func withName(raw json.RawMessage, name string) json.RawMessage {
-	start, end, ok := memberValue(raw, "name")
+	return withMember(raw, "name", name)
+}
+
+// withMember returns the JSON object raw with the value of its top-level
+// member key replaced by the string value, in place: every other byte
+// stays the server's (re-encoding sorted the members and escaped <, > and
+// & in descriptions and schemas). Without that member, raw is returned.
+func withMember(raw json.RawMessage, key, value string) json.RawMessage {
+	start, end, ok := memberValue(raw, key)
 	if !ok {
 		return raw
 	}
-	quoted, _ := json.Marshal(name) // a sanitised name: nothing to escape
+	var q bytes.Buffer
+	e := json.NewEncoder(&q)
+	e.SetEscapeHTML(false) // as the server wrote it: < stays <
+	_ = e.Encode(value)    // a string always encodes
+	quoted := bytes.TrimSuffix(q.Bytes(), []byte("\n"))
 	out := make([]byte, 0, len(raw)-(end-start)+len(quoted))
 	out = append(append(append(out, raw[:start]...), quoted...), raw[end:]...)
 	return out

@@ -636,3 +636,20 @@ func TestWithName(t *testing.T) {
 		}
 	}
 }
+
+// askedBy prefixes a relayed elicitation's message with the server and
+// keeps every other byte of the server's JSON; a message it cannot read
+// stays as it was.
+func TestAskedByKeepsTheServersJSON(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"mode":"form","message":"Your name?","requestedSchema":{"type":"object"}}`, `{"mode":"form","message":"[s] Your name?","requestedSchema":{"type":"object"}}`},
+		{`{"requestedSchema":{"properties":{"message":{"type":"string"}}},"message":"a <b>"}`, `{"requestedSchema":{"properties":{"message":{"type":"string"}}},"message":"[s] a <b>"}`},
+		{`{"message":7}`, `{"message":7}`},
+		{`{"mode":"url"}`, `{"mode":"url"}`},
+	} {
+		got := askedBy("s", json.RawMessage(tc.in))
+		if string(got.(json.RawMessage)) != tc.want {
+			t.Errorf("askedBy(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

@@ -150,17 +150,12 @@ func askedBy(server string, params any) any {
 		c.Message = "[" + server + "] " + c.Message
 		return &c
 	case json.RawMessage:
-		var m map[string]json.RawMessage
+		start, end, ok := memberValue(p, "message")
 		var msg string
-		if json.Unmarshal(p, &m) != nil || json.Unmarshal(m["message"], &msg) != nil {
+		if !ok || json.Unmarshal(p[start:end], &msg) != nil {
 			return params
 		}
-		m["message"], _ = json.Marshal("[" + server + "] " + msg)
-		data, err := json.Marshal(m)
-		if err != nil {
-			return params
-		}
-		return json.RawMessage(data)
+		return withMember(p, "message", "["+server+"] "+msg)
 	}
 	return params
 }

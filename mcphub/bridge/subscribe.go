@@ -57,8 +57,14 @@ func (b *Bridge) unlockSub(key string, e *upstreamSub) {
 // session it asked); the counts change only once a subscribe succeeded,
 // so a failed one leaves nothing behind and the next try asks again.
 // Ending a subscription counts down whatever the upstream answers: the
-// session no longer wants the updates either way.
+// session no longer wants the updates either way. A server that cannot
+// subscribe is not asked (notSubscribable's *rpcError).
 func (b *Bridge) setSubscription(s *session, server, uri string, on bool, up func(on bool) (upstreamSession, error)) error {
+	if on {
+		if rerr := b.notSubscribable(server, uri); rerr != nil {
+			return rerr
+		}
+	}
 	key := subKey(server, uri)
 	e := b.lockSub(key)
 	defer b.unlockSub(key, e)
@@ -119,11 +125,6 @@ func (b *Bridge) dropSubscriptions(s *session) {
 // A server that is down cannot subscribe; unsubscribing it is nothing to
 // do (its session, and what that was subscribed to, is gone).
 func (b *Bridge) upstreamSubscribe(server, uri string, on bool) (upstreamSession, error) {
-	if on {
-		if rerr := b.notSubscribable(server, uri); rerr != nil {
-			return nil, rerr
-		}
-	}
 	var cs upstreamSession
 	c, ok := b.hub.Conn(server)
 	if ok && usable(c) {

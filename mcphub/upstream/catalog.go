@@ -23,14 +23,16 @@ type Item struct {
 	Title       string
 	Description string
 	Raw         json.RawMessage // the item's JSON object, byte for byte
+	// TaskOnly marks a tool that may only be called as a task:
+	// execution.taskSupport "required" (2025-11-25). MCP Tray runs no
+	// tasks, so such a tool cannot be called through it (LC-20).
+	TaskOnly bool
 }
 
-// TaskOnly reports whether a tool may only be called as a task:
-// execution.taskSupport "required" (2025-11-25). MCP Tray runs no tasks,
-// so such a tool cannot be called through it (LC-20). Only a tool whose
-// text names taskSupport is decoded.
-func (it Item) TaskOnly() bool {
-	if !bytes.Contains(it.Raw, []byte(`"taskSupport"`)) {
+// taskOnly reads a tool's execution.taskSupport; only a tool whose text
+// names it is decoded.
+func taskOnly(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, []byte(`"taskSupport"`)) {
 		return false
 	}
 	var t struct {
@@ -38,7 +40,7 @@ func (it Item) TaskOnly() bool {
 			TaskSupport string `json:"taskSupport"`
 		} `json:"execution"`
 	}
-	return json.Unmarshal(it.Raw, &t) == nil && t.Execution.TaskSupport == "required"
+	return json.Unmarshal(raw, &t) == nil && t.Execution.TaskSupport == "required"
 }
 
 // Callable is how many of the tools can be called through MCP Tray: those
@@ -46,7 +48,7 @@ func (it Item) TaskOnly() bool {
 func (c *Catalog) Callable() int {
 	n := 0
 	for _, t := range c.Tools {
-		if !t.TaskOnly() {
+		if !t.TaskOnly {
 			n++
 		}
 	}
@@ -123,7 +125,13 @@ func fetchList(ctx context.Context, cs *mcp.ClientSession, capture *listCapture,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k.method(), err)
 		}
-		items = append(items, mergeRaw(k, page, raw, captured)...)
+		page = mergeRaw(k, page, raw, captured)
+		if k == kindTools {
+			for i := range page {
+				page[i].TaskOnly = taskOnly(page[i].Raw)
+			}
+		}
+		items = append(items, page...)
 		if next == "" {
 			return items, nil
 		}
