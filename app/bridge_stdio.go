@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,21 +73,24 @@ func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (n
 	if err != nil {
 		return nil, false, err
 	}
-	args := []string{"serve", "--detach"}
-	if env.configFlag != "" {
-		args = append(args, "--config", env.configFlag)
-	}
+	// The file as resolved here, absolute: relative to the IDE's folder.
+	args := []string{"serve", "--detach", "--config", paths.Config}
+	var news bytes.Buffer
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Stderr = env.stderr // its one line of news, never stdout
+	cmd.Stderr = &news // its one line of news, never stdout
 	startErr := cmd.Run()
-	conn, handedOver, err = dialBridge(ctx, paths, server)
-	if errors.Is(err, control.ErrNoHub) && startErr != nil {
-		// Another IDE window may have started the hub a moment before
-		// us; it is still getting ready.
-		if werr := waitForHub(env, 30*time.Second); werr == nil {
-			conn, handedOver, err = dialBridge(ctx, paths, server)
+	var exit *exec.ExitError
+	if held := errors.As(startErr, &exit) && exit.ExitCode() == exitHeld; held {
+		// Another IDE window started the hub a moment before this one:
+		// not news, unless it never gets ready.
+		fmt.Fprintln(env.stderr, "mcptray bridge: another window is starting the hub; using that one")
+		if werr := waitForHub(env, 30*time.Second); werr != nil {
+			_, _ = env.stderr.Write(news.Bytes())
 		}
+	} else {
+		_, _ = env.stderr.Write(news.Bytes())
 	}
+	conn, handedOver, err = dialBridge(ctx, paths, server)
 	if errors.Is(err, control.ErrNoHub) {
 		return nil, false, fmt.Errorf("could not start a hub for %s; run 'mcptray serve' in a terminal to see why", paths.Config)
 	}

@@ -63,6 +63,50 @@ func TestDetachedHubRunsInTheHomeFolder(t *testing.T) {
 	}
 }
 
+// A relative --config names the file in the folder the command runs in,
+// as an IDE starting the bridge in its project means it; the hub started
+// in the background (in the home folder) serves that file.
+func TestDetachedHubServesARelativeConfig(t *testing.T) {
+	u := newUserEnv(t)
+	project := filepath.Join(u.dir, "project")
+	if err := os.Mkdir(project, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(project, "mcptray.json")
+	if err := os.WriteFile(want, []byte(`{"mcpServers": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := u.runIn(t, project, "serve", "--detach", "--config", "mcptray.json"); code != 0 {
+		t.Fatalf("serve --detach --config mcptray.json: exit %d\n%s", code, errOut)
+	}
+	t.Cleanup(func() { u.runIn(t, project, "stop", "--config", "mcptray.json") })
+	out, errOut, code := u.runIn(t, project, "status", "--json", "--config", "mcptray.json")
+	var st struct {
+		ConfigPath string `json:"config_path"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.ConfigPath != want {
+		t.Fatalf("status of the hub for %s: exit %d, serving %q\n%s%s", want, code, st.ConfigPath, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(u.dir, "mcptray.json")); err == nil {
+		t.Error("the hub made mcptray.json in the home folder")
+	}
+	// A second start is told another hub holds the file (exit 3).
+	if _, errOut, code := u.runIn(t, project, "serve", "--detach", "--config", "mcptray.json"); code != exitHeld || !strings.Contains(errOut, "already") {
+		t.Errorf("a second serve --detach: exit %d, want %d\n%s", code, exitHeld, errOut)
+	}
+}
+
+// Asking a command for its help is success: exit 0, the help on stdout.
+func TestCommandHelpExitsZero(t *testing.T) {
+	u := newUserEnv(t)
+	for _, c := range []string{"serve", "bridge", "stats", "token"} {
+		out, errOut, code := u.run(t, c, "--help")
+		if code != exitOK || !strings.Contains(out, "Usage: mcptray "+c) {
+			t.Errorf("mcptray %s --help: exit %d\nstdout: %s\nstderr: %s", c, code, out, errOut)
+		}
+	}
+}
+
 // A --server that names no server (nothing is left once normalized) is a
 // mistake, never "every server"; so is such a name in a token's --servers.
 func TestCommandsRefuseAnEmptyServerName(t *testing.T) {

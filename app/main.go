@@ -29,6 +29,7 @@ type command struct {
 type cliEnv struct {
 	stdout, stderr io.Writer
 	configFlag     string
+	helped         bool // a command printed its help (-h): that is success
 }
 
 // Exit codes.
@@ -36,6 +37,7 @@ const (
 	exitOK     = 0
 	exitFail   = 1 // the operation failed (transport, auth, no hub...)
 	exitBroken = 2 // the server answered but broke an expectation (mcptray test)
+	exitHeld   = 3 // serve --detach: another hub holds the configuration
 	exitUsage  = 64
 )
 
@@ -44,7 +46,7 @@ func commands() []command {
 		{name: "open", summary: "open MCP Tray: the window and tray icon over the hub (what 'mcptray' alone does)",
 			usage: "[--config FILE]", example: "mcptray open", run: runOpen},
 		{name: "serve", summary: "run the hub without a window (for servers, SSH sessions and containers)",
-			usage: "[--config FILE]", example: "mcptray serve", run: runServe},
+			usage: "[--detach] [--config FILE]", example: "mcptray serve --detach", run: runServe},
 		{name: "status", summary: "show each server's state, tool count and last error",
 			usage: "[--json] [--config FILE]", example: "mcptray status --json", run: runStatus},
 		{name: "validate", summary: "check a configuration file and report every problem with its line and column",
@@ -109,7 +111,11 @@ func Main(args []string) int {
 		fmt.Fprintln(env.stderr, "Run 'mcptray help' for the list of commands.")
 		return exitUsage
 	}
-	return c.run(env, args[1:])
+	code := c.run(env, args[1:])
+	if env.helped {
+		return exitOK
+	}
+	return code
 }
 
 func findCommand(name string) (command, bool) {
@@ -212,12 +218,14 @@ func (env *cliEnv) newFlags(c string) *flag.FlagSet {
 	fs := flag.NewFlagSet("mcptray "+c, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.StringVar(&env.configFlag, "config", "", "configuration `FILE`")
-	fs.Usage = func() {
+	fs.Usage = func() { // asked for (-h): to stdout, as 'mcptray help' does
 		if cmd, ok := findCommand(c); ok {
-			printCommandHelp(env.stderr, cmd)
+			printCommandHelp(env.stdout, cmd)
 		}
-		fmt.Fprintln(env.stderr, "\nFlags:")
+		fmt.Fprintln(env.stdout, "\nFlags:")
+		fs.SetOutput(env.stdout)
 		fs.PrintDefaults()
+		fs.SetOutput(env.stderr)
 	}
 	return fs
 }
@@ -248,6 +256,7 @@ func (env *cliEnv) parse(fs *flag.FlagSet, args []string) (pos []string, ok bool
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				usage()
+				env.helped = true
 				return nil, false
 			}
 			if name, found := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); found {

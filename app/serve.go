@@ -27,15 +27,15 @@ func runServe(env *cliEnv, args []string) int {
 	if !env.parseFlags(fs, args) {
 		return exitUsage
 	}
-	if *detach {
-		return serveDetached(env)
-	}
 	ready := readyReporter()
 	paths, err := resolvePaths(env.configFlag)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
 		ready("error: " + err.Error())
 		return exitFail
+	}
+	if *detach {
+		return serveDetached(env, paths)
 	}
 	r, err := startHub(env, paths, "serve")
 	if err != nil {
@@ -94,16 +94,15 @@ func readyReporter() func(string) {
 // serveDetached starts 'mcptray serve' in its own session, with no
 // terminal, and waits until it is ready: the hub then outlives the
 // command, the terminal and the IDE that caused it to start.
-func serveDetached(env *cliEnv) int {
+func serveDetached(env *cliEnv, paths Paths) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
 		return exitFail
 	}
-	args := []string{"serve"}
-	if env.configFlag != "" {
-		args = append(args, "--config", env.configFlag)
-	}
+	// The file as resolved here: the hub starts in another folder
+	// (hubDir), where a relative --config or MCPTRAY_CONFIG names another.
+	args := []string{"serve", "--config", paths.Config}
 	deadline := time.Now().Add(2 * time.Minute) // a keyring unlock prompt can take a person this long
 	for tries := 1; ; tries++ {
 		pid, l, err := startDetached(exe, args, deadline)
@@ -119,11 +118,11 @@ func serveDetached(env *cliEnv) int {
 			// A hub that is shutting down still holds the configuration
 			// (its servers can take seconds to stop): start once it has
 			// let go. One that serves, or starts to, is left to it.
-			if tries < 5 && holderLetGo(env, deadline) {
+			if tries < 5 && holderLetGo(paths, deadline) {
 				continue
 			}
 			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
-			return exitFail
+			return exitHeld
 		}
 		if why, ok := strings.CutPrefix(l, "error: "); ok {
 			fmt.Fprintf(env.stderr, "mcptray serve: the background hub did not start: %s\n", why)
@@ -175,11 +174,7 @@ func startDetached(exe string, args []string, deadline time.Time) (pid int, line
 // while no hub answers, to either serve (a hub that another IDE window
 // started a moment before) or let go (one that was shutting down). It
 // reports whether the lock was let go.
-func holderLetGo(env *cliEnv, deadline time.Time) bool {
-	paths, err := resolvePaths(env.configFlag)
-	if err != nil {
-		return false
-	}
+func holderLetGo(paths Paths, deadline time.Time) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	released := make(chan error, 1)

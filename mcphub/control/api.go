@@ -90,8 +90,15 @@ func NewAPI(a API) http.Handler {
 			writeError(w, http.StatusNotImplemented, "this hub cannot be stopped from the command line")
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
-		go a.Shutdown() // after the answer is out
+		// The whole answer, its length known, goes out before the shutdown
+		// closes the connection ('mcptray stop' read EOF instead in about
+		// 1 of 15 tries).
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "3")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("{}\n"))
+		_ = http.NewResponseController(w).Flush()
+		go a.Shutdown()
 	})
 	mux.HandleFunc("POST /v1/ui/{action}/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if a.UITest == nil {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The control socket answers MCP Tray's own commands only: a request with
@@ -120,5 +122,30 @@ func TestClientRefusesAnOpenFolder(t *testing.T) {
 	}
 	if _, err := Dial(p); !errors.Is(err, ErrNoHub) {
 		t.Errorf("no folder at all: Dial = %v, want ErrNoHub", err)
+	}
+}
+
+// 'mcptray stop' hears the hub's answer even when the hub closes its
+// control socket right after (the shutdown is that quick when nothing
+// runs): the answer is out whole before the shutdown starts.
+func TestShutdownIsAnsweredBeforeTheSocketCloses(t *testing.T) {
+	for i := range 200 {
+		dir := t.TempDir()
+		p := PathsFor(filepath.Join(dir, "run"), filepath.Join(dir, "config.json"))
+		srv, err := Listen(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.Serve(NewAPI(API{Shutdown: srv.Close})) }()
+		client, err := Dial(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = client.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("stop %d: %v", i, err)
+		}
 	}
 }
