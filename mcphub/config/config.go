@@ -108,6 +108,9 @@ type Server struct {
 	Args      []string
 	Env       map[string]string // expanded values: may hold secrets, never log them
 	Cwd       string
+	// shown is the URL or command line as written in the file, with its
+	// ${env:} references unexpanded (Target).
+	shown string
 
 	Disabled bool
 	// ProtocolVersion pins the version offered upstream; empty means the
@@ -222,8 +225,13 @@ func oauthEqual(a, b *OAuth) bool {
 }
 
 // Target is what the server points at, for display: its URL or its command
-// line. It never contains header or environment values.
+// line as written in the file. It never contains header or environment
+// values, nor what an ${env:} reference stands for (a key kept out of the
+// file is kept out of logs, status and the database too).
 func (s Server) Target() string {
+	if s.shown != "" {
+		return s.shown
+	}
 	if s.Transport == TransportStdio {
 		return strings.Join(append([]string{s.Command}, s.Args...), " ")
 	}

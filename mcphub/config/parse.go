@@ -375,11 +375,35 @@ func (b *builder) server(m member) (Server, bool) {
 	}
 
 	b.transport(&s, n, typeNode, where)
+	s.shown = shownTarget(s.Transport, n)
 	if !s.Disabled && b.unreadable != nil {
 		var ke keyringError
 		s.SecretUnreadable, s.NoKeyring = b.unreadable, errors.As(b.keyringDown, &ke) && ke.lasting
 	}
 	return s, len(b.issues) == before
+}
+
+// shownTarget is the server's URL or command line as written (Target).
+func shownTarget(t Transport, n *node) string {
+	if t != TransportStdio {
+		if u := n.get("url"); u != nil && u.kind == kindString {
+			return u.str
+		}
+		return ""
+	}
+	c := n.get("command")
+	if c == nil || c.kind != kindString {
+		return ""
+	}
+	line := []string{c.str}
+	if a := n.get("args"); a != nil && a.kind == kindArray {
+		for _, arg := range a.items {
+			if arg.kind == kindString {
+				line = append(line, arg.str)
+			}
+		}
+	}
+	return strings.Join(line, " ")
 }
 
 // transport decides and checks the server's transport from "type" (or
@@ -454,14 +478,14 @@ func (b *builder) checkURL(s *Server, n *node, where string) {
 			b.warn(n.off, "%s: \"url\" uses plain http to a remote host; credentials would travel unencrypted (use https)", where)
 		}
 	case "":
-		b.issue(n.off, "%s: \"url\" %q has no scheme (start it with https://)", where, s.URL)
+		b.issue(n.off, "%s: \"url\" %q has no scheme (start it with https://)", where, n.str) // as written: no ${env:} value
 		return
 	default:
 		b.issue(n.off, "%s: \"url\" has scheme %q; only http and https are supported", where, u.Scheme)
 		return
 	}
 	if u.Host == "" {
-		b.issue(n.off, "%s: \"url\" %q has no host", where, s.URL)
+		b.issue(n.off, "%s: \"url\" %q has no host", where, n.str)
 	}
 	if u.User != nil {
 		b.issue(n.off, "%s: \"url\" must not contain a user name or password; use \"headers\" with ${keyring:NAME}", where)

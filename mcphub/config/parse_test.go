@@ -322,3 +322,28 @@ func TestLineColCountsCharacters(t *testing.T) {
 		t.Errorf("lineCol = %d:%d, want 2:8", l, c)
 	}
 }
+
+// What an ${env:} reference stands for is kept out of what is shown,
+// logged and stored: the server's target is the URL or command line as
+// written, and an error about the URL quotes it as written.
+func TestEnvValuesStayOutOfTargetsAndErrors(t *testing.T) {
+	cfg := mustParse(t, `{"mcpServers": {
+  "zap": {"url": "https://mcp.example/api?key=${env:TOKEN}"},
+  "local": {"command": "run-${env:TOKEN}", "args": ["--key", "${env:TOKEN}"]}
+}}`)
+	if got := cfg.Servers[0].Target(); got != "https://mcp.example/api?key=${env:TOKEN}" {
+		t.Errorf("zap's target: %q", got)
+	}
+	if got := cfg.Servers[1].Target(); got != "run-${env:TOKEN} --key ${env:TOKEN}" {
+		t.Errorf("local's target: %q", got)
+	}
+	if cfg.Servers[0].URL != "https://mcp.example/api?key=tok-from-env" || cfg.Servers[1].Args[1] != "tok-from-env" {
+		t.Errorf("the values are not expanded where they are used: %q %q", cfg.Servers[0].URL, cfg.Servers[1].Args)
+	}
+	for _, url := range []string{"mcp.example/api?key=${env:TOKEN}", "https:///api?key=${env:TOKEN}"} {
+		_, err := Parse("config.json", []byte(`{"mcpServers": {"zap": {"url": "`+url+`"}}}`), testOpts)
+		if err == nil || strings.Contains(err.Error(), "tok-from-env") || !strings.Contains(err.Error(), "${env:TOKEN}") {
+			t.Errorf("url %s: %v, want an error quoting the URL as written", url, err)
+		}
+	}
+}

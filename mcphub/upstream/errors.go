@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mcptray/mcptray/mcphub/config"
 )
@@ -230,10 +231,16 @@ func (t *stderrTail) addLine(line string) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
+	// Redacted before it is cut: a secret cut in two is no longer found.
+	line = redact(line, t.srv)
 	if len(line) > 300 {
-		line = line[:300] + "…"
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
 	}
-	t.log.Debug("server stderr", "line", redact(line, t.srv))
+	t.log.Debug("server stderr", "line", line)
 	t.lines = append(t.lines, line)
 	if len(t.lines) > tailLines {
 		t.lines = t.lines[1:]

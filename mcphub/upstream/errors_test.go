@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mcptray/mcptray/mcphub/config"
 )
@@ -101,5 +103,21 @@ func TestRedactKeepsAPathOfWords(t *testing.T) {
 	plain := config.Server{ID: "p", URL: "http://127.0.0.1:8080/mcp"}
 	if got := redact(`Post "http://127.0.0.1:8080/mcp": EOF`, plain); got != `Post "http://127.0.0.1:8080/mcp": EOF` {
 		t.Errorf("a URL with nothing secret: %q", got)
+	}
+}
+
+// A long stderr line is redacted before it is cut short: a secret that
+// straddles the cut is not left half shown.
+func TestStderrTailRedactsBeforeCutting(t *testing.T) {
+	secret := "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	srv := config.Server{ID: "s", Command: "x", Env: map[string]string{"API_KEY": secret}}
+	tail := newStderrTail(slog.New(slog.DiscardHandler), srv)
+	line := strings.Repeat("é", 135) + "Authorization: Bearer " + secret + " and more\n" // the cut falls inside the secret
+	if _, err := tail.Write([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	got := tail.Tail()
+	if strings.Contains(got, secret[:8]) || !utf8.ValidString(got) {
+		t.Errorf("tail: %q", got)
 	}
 }
