@@ -136,12 +136,14 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go r.pruneDaily(ctx)
+	// Watched before it is first read: an edit saved while that read
+	// waits (a keyring prompt) is applied after it, not missed.
+	if err := r.hub.Watch(ctx); err != nil {
+		log.Error("cannot watch the configuration file; edits need 'mcptray reload' or SIGHUP", "err", err)
+	}
 	if err := r.hub.Reload(); err != nil {
 		fmt.Fprintf(env.stderr, "The configuration has errors; no servers run until it is fixed (the file is watched):\n%v\n", err)
 		r.http.apply(r.hub.Config()) // the bridge still listens, with the defaults
-	}
-	if err := r.hub.Watch(ctx); err != nil {
-		log.Error("cannot watch the configuration file; edits need 'mcptray reload' or SIGHUP", "err", err)
 	}
 
 	ctrl, err := control.Listen(paths.Control())

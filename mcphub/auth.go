@@ -87,6 +87,8 @@ func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions
 	switch {
 	case srv.SecretUnreadable != nil:
 		return fmt.Errorf("%s cannot start before its keyring values can be read: %s", id, srv.SecretUnreadable.Msg)
+	case srv.Disabled && h.Paused():
+		return fmt.Errorf("MCP Tray is paused (Pause all): resume it to sign in to %s", id)
 	case srv.Disabled:
 		return fmt.Errorf("%s is disabled in the configuration", id)
 	case srv.Transport == config.TransportStdio:

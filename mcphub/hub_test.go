@@ -1,6 +1,7 @@
 package mcphub
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -207,6 +208,10 @@ func TestPauseAll(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("pausing edited the configuration file")
+	}
+	// A sign-in meanwhile is refused for that reason, not as "disabled".
+	if err := h.Authenticate(context.Background(), "a", AuthenticateOptions{}); err == nil || !strings.Contains(err.Error(), "paused") {
+		t.Errorf("a sign-in while paused: %v, want it refused because MCP Tray is paused", err)
 	}
 	h.SetPaused(false)
 	waitState(t, h, sub, map[string]status.State{"a": status.Connected})

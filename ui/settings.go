@@ -16,6 +16,9 @@ import (
 
 // settingsView: the bridge port, start at login, and where things are.
 type settingsView struct {
+	u         *UI
+	port      *widget.Entry
+	shownPort string // the running bridge's port as last put in port
 	autostart *widget.Check
 	autoMsg   *widget.Label // why start at login cannot be read or changed
 	root      fyne.CanvasObject
@@ -26,9 +29,8 @@ func (s *settingsView) object() fyne.CanvasObject { return s.root }
 func newSettingsView(u *UI) *settingsView {
 	env := u.hub.Environment()
 	port := widget.NewEntry()
-	if bu, err := url.Parse(u.hub.BridgeURL()); err == nil {
-		port.SetText(bu.Port())
-	}
+	shownPort := bridgePort(u.hub.BridgeURL())
+	port.SetText(shownPort)
 	portMsg := widget.NewLabel("")
 	portMsg.Wrapping = fyne.TextWrapWord
 	applyPort := widget.NewButton("Apply", func() {
@@ -109,5 +111,26 @@ func newSettingsView(u *UI) *settingsView {
 		widget.NewFormItem("Log file", pathRow(env.LogPath, true)),
 		widget.NewFormItem("Version", widget.NewLabel(env.Version)),
 	)
-	return &settingsView{autostart: autostart, autoMsg: autoMsg, root: container.NewVScroll(container.NewPadded(form))}
+	return &settingsView{u: u, port: port, shownPort: shownPort, autostart: autostart, autoMsg: autoMsg, root: container.NewVScroll(container.NewPadded(form))}
+}
+
+// update follows the running bridge's port (an edit of the file, or
+// Apply, moves it), unless the person is typing another one in.
+func (s *settingsView) update() {
+	running := bridgePort(s.u.hub.BridgeURL())
+	if running == s.shownPort {
+		return
+	}
+	if s.port.Text == s.shownPort {
+		s.port.SetText(running)
+	}
+	s.shownPort = running
+}
+
+// bridgePort is the port of the bridge's URL, "" when it has none.
+func bridgePort(bridgeURL string) string {
+	if bu, err := url.Parse(bridgeURL); err == nil {
+		return bu.Port()
+	}
+	return ""
 }

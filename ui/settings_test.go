@@ -1,31 +1,29 @@
 package ui
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
 )
 
-// When start at login cannot be changed, the box shows what is set, and
-// says why.
-func TestAutostartFailureRevertsCheckbox(t *testing.T) {
+// Settings follows the port the bridge runs on (the file's
+// hub.bridge.port was edited), so Apply never writes an old one back; a
+// port the person is typing is left alone.
+func TestSettingsFollowsTheBridgePort(t *testing.T) {
 	hub := newFakeHub(t)
-	hub.autostartErr = errors.New("cannot write the autostart entry")
 	u := newTestUI(t, hub)
-	box, msg := u.settings.autostart, u.settings.autoMsg
-	test.Tap(box)
-	u.settle(t, "the failure to show", func() bool { return msg.Text != "" })
-	if box.Checked || box.Disabled() {
-		t.Errorf("after the failure: checked %v, disabled %v", box.Checked, box.Disabled())
+	if got := u.settings.port.Text; got != "48800" {
+		t.Fatalf("Settings shows port %q, want 48800", got)
 	}
-	if !strings.Contains(msg.Text, "cannot write the autostart entry") {
-		t.Errorf("message %q", msg.Text)
+	hub.setBridgeURL("http://127.0.0.1:48900/mcp")
+	u.refresh()
+	if got := u.settings.port.Text; got != "48900" {
+		t.Errorf("after the port moved, Settings shows %q, want 48900", got)
 	}
-	hub.mu.Lock()
-	defer hub.mu.Unlock()
-	if hub.autostartCalls != 1 {
-		t.Errorf("SetAutostart called %d times; putting the box back is no request", hub.autostartCalls)
+	test.Type(u.settings.port, "1") // the person starts typing (at the cursor: the start)
+	hub.setBridgeURL("http://127.0.0.1:48950/mcp")
+	u.refresh()
+	if got := u.settings.port.Text; got != "148900" {
+		t.Errorf("what the person typed was replaced: %q", got)
 	}
 }

@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -16,12 +19,21 @@ func (u *UI) updateTray(views []mcphub.ServerView, paused bool) {
 	if !ok || !u.opts.TrayAvailable {
 		return
 	}
-	desk.SetSystemTrayIcon(overallOf(views, paused).icon())
+	o := overallOf(views, paused)
+	if u.configErr != nil && !paused {
+		o = overallError // an edit that was refused needs the person as much
+	}
+	desk.SetSystemTrayIcon(o.icon())
 	desk.SetSystemTrayMenu(u.trayMenu(views, paused))
 }
 
 func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 	var items []*fyne.MenuItem
+	if u.configErr != nil {
+		broken := fyne.NewMenuItem("The configuration file has errors: open it", u.openConfig)
+		broken.Icon = theme.ErrorIcon()
+		items = append(items, broken, fyne.NewMenuItemSeparator())
+	}
 	for _, v := range views {
 		id := v.ID
 		label := v.Name + ": " + stateLabel(v)
@@ -48,6 +60,20 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 	)
 	// Fyne adds Quit itself at the end of a tray menu.
 	return fyne.NewMenu("MCP Tray", items...)
+}
+
+// notifyConfig sends a desktop notification when the file is refused
+// (once per error, not per save of the same), and keeps the error for the
+// tray: the window, which shows it, is usually hidden.
+func (u *UI) notifyConfig(err error) {
+	last := u.configErr
+	u.configErr = err
+	if err == nil || (last != nil && last.Error() == err.Error()) {
+		return
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	u.app.SendNotification(fyne.NewNotification("The configuration file has errors",
+		"The last good configuration keeps running. "+first))
 }
 
 // notify sends a desktop notification when a server newly needs sign-in

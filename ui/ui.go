@@ -56,7 +56,9 @@ type UI struct {
 	signIns  map[string]context.CancelFunc // sign-ins this window started
 	authErrs map[string]string             // the last failed sign-in's reason, until the state changes
 	notified map[string]status.State       // the state last notified, per server
-	stop     func()
+	// configErr is the file's error as last shown (tray, notification).
+	configErr error
+	stop      func()
 
 	// clock redraws relative times (retry countdowns, "3 s ago") each
 	// second while the window is shown; hidden in the tray, the app is
@@ -243,7 +245,8 @@ func (u *UI) togglePause() {
 // refresh redraws everything from the hub's current state.
 func (u *UI) refresh() {
 	views := u.hub.Servers()
-	if err := u.hub.ConfigError(); err != nil {
+	cfgErr := u.hub.ConfigError()
+	if err := cfgErr; err != nil {
 		u.banner.SetText("The configuration file has errors; the last good configuration keeps running:\n" + err.Error())
 		u.banner.Show()
 	} else {
@@ -267,6 +270,8 @@ func (u *UI) refresh() {
 	u.servers.update(views)
 	u.details.update(views)
 	u.connect.update()
+	u.settings.update()
+	u.notifyConfig(cfgErr)
 	u.notify(views)
 	u.updateTray(views, paused)
 }

@@ -39,6 +39,7 @@ type fakeHub struct {
 	auths          chan *authCall
 	bridgeURL      string
 	autostartCalls int
+	configErr      error
 
 	// Set before the UI may call them: SetAutostart's answer, and gates
 	// that make SetPaused, CreateToken and Usage hand the test a channel
@@ -111,8 +112,13 @@ func (h *fakeHub) Changes() (<-chan struct{}, func()) {
 	changes := make(chan struct{})
 	return changes, sync.OnceFunc(func() { close(changes) })
 }
-func (h *fakeHub) ConfigError() error { return nil }
-func (h *fakeHub) Paused() bool       { h.mu.Lock(); defer h.mu.Unlock(); return h.paused }
+func (h *fakeHub) ConfigError() error { h.mu.Lock(); defer h.mu.Unlock(); return h.configErr }
+func (h *fakeHub) setConfigError(err error) {
+	h.mu.Lock()
+	h.configErr = err
+	h.mu.Unlock()
+}
+func (h *fakeHub) Paused() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.paused }
 func (h *fakeHub) SetPaused(p bool) {
 	hold(h.holdPause)
 	h.mu.Lock()
