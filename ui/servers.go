@@ -155,7 +155,7 @@ func (r *serverRow) set(v mcphub.ServerView, selected bool) {
 	r.icon.SetResource(stateIcon(st))
 	r.name.SetText(v.Name)
 	r.state.SetText(stateLabel(v))
-	// The hub has put the values of ${env:...} in the target already.
+	// The target is as written in the file: no ${env:...} values.
 	r.target.SetText(v.Transport + " · " + redactTarget(v.Transport, v.Target))
 	detail := detailLine(v, u.opts.Now())
 	switch {
@@ -170,7 +170,7 @@ func (r *serverRow) set(v mcphub.ServerView, selected bool) {
 	if st == status.Error || u.authError(r.id) != "" {
 		r.detail.Importance = widget.DangerImportance
 	}
-	show(r.auth, st == status.NeedsAuth && !signingIn)
+	show(r.auth, (st == status.NeedsAuth || v.Status.WantsStepUp()) && !signingIn)
 	show(r.cancel, signingIn)
 	// Reconnecting a disabled or paused server does nothing.
 	show(r.reconnect, !v.Disabled && st != status.Disabled && st != status.NeedsAuth && !signingIn)

@@ -61,6 +61,9 @@ func detailLine(v mcphub.ServerView, now time.Time) string {
 		if st.ServerInfo != "" {
 			text += " · " + st.ServerInfo
 		}
+		if st.WantsStepUp() {
+			text += " · " + st.Reason
+		}
 		return text
 	case status.Error:
 		text := st.Reason

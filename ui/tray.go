@@ -39,7 +39,7 @@ func (u *UI) trayMenu(views []mcphub.ServerView, paused bool) *fyne.Menu {
 		label := v.Name + ": " + stateLabel(v)
 		item := fyne.NewMenuItem(label, func() { u.Show(); u.servers.selectRow(id) })
 		item.Icon = stateIcon(v.Status.State)
-		if v.Status.State == status.NeedsAuth {
+		if v.Status.State == status.NeedsAuth || v.Status.WantsStepUp() {
 			item.Label = v.Name + ": Authenticate…"
 			item.Action = func() { u.authenticate(id, true) }
 		}

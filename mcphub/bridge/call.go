@@ -170,7 +170,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 		reason := b.snapshot(x.sess.view).unavailable[server]
 		if reason == "" && ok {
 			// The catalog snapshot has not caught up with the state yet.
-			reason = unavailableReason(server, prefixed(server, b.separator(), signInSuffix), conn.Status())
+			reason = unavailableReason(server, b.signInToolName(server), conn.Status())
 		}
 		if reason == "" {
 			reason = server + " is not connected"
@@ -594,10 +594,13 @@ func (b *Bridge) upstreamError(ctx context.Context, method, server string, err e
 	outcome := outcomeError
 	var msg string
 	switch {
+	// Before the JSON-RPC error: go-sdk wraps a refusal of its transport
+	// (a sign-in needed, more scope wanted) in one, whose text says none
+	// of what to do.
+	case errors.As(err, &na):
+		msg = fmt.Sprintf("%s: %s (click Authenticate next to %s in MCP Tray, or call %s)", server, na.Reason, server, b.signInToolName(server))
 	case errors.As(err, &werr):
 		return nil, &rpcError{Code: int(werr.Code), Message: server + ": " + werr.Message, Data: werr.Data}, outcomeError
-	case errors.As(err, &na):
-		msg = fmt.Sprintf("%s: %s (click Authenticate next to %s in MCP Tray, or call %s__%s)", server, na.Reason, server, server, signInSuffix)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		outcome = outcomeTimeout
 		msg = fmt.Sprintf("%s did not answer in time; the request was cancelled", server)

@@ -105,7 +105,7 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 		st := sv.Status.State
 		usable := st == status.Connected || st == status.Refreshing
 		signInTool := ""
-		if st == status.NeedsAuth || st == status.Authenticating {
+		if st == status.NeedsAuth || st == status.Authenticating || sv.Status.WantsStepUp() {
 			signInTool = toolNames.unique(prefixed(sv.ID, sep, signInSuffix))
 			s.signIn[signInTool] = sv.ID
 			tools = append(tools, signInToolJSON(signInTool, sv.ID, sv.Status))
@@ -366,9 +366,19 @@ func unavailableReason(id, signInTool string, st status.Status) string {
 	return fmt.Sprintf("%s is unavailable: %s.%s 'mcptray status' shows details and 'mcptray reconnect %s' retries now", id, strings.TrimSuffix(reason, "."), next, id)
 }
 
+// signInToolName is what the aggregated view calls server's sign-in tool
+// (unless another tool had the name: then it is de-duplicated).
+func (b *Bridge) signInToolName(server string) string {
+	return prefixed(server, b.separator(), signInSuffix)
+}
+
 func signInToolJSON(name, id string, st status.Status) []byte {
 	desc := fmt.Sprintf("%s needs sign-in before its tools can be used (%s). Calling this tool opens %s's sign-in page in the browser of the computer running MCP Tray; once it is done, %s's tools appear.",
 		id, orDefault(st.Reason, "not signed in"), id, id)
+	if st.WantsStepUp() {
+		desc = fmt.Sprintf("%s refused a request for want of permissions (%s). Calling this tool opens %s's sign-in page in the browser of the computer running MCP Tray, to grant them; its other tools keep working meanwhile.",
+			id, st.Reason, id)
+	}
 	data, _ := json.Marshal(map[string]any{
 		"name": name, "title": "Sign in to " + id, "description": desc,
 		"inputSchema": map[string]any{"type": "object", "properties": map[string]any{}},

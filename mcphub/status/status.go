@@ -3,7 +3,10 @@
 // and the UI all read the same stream.
 package status
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // State is where a server is in its life.
 type State string
@@ -52,6 +55,13 @@ type Status struct {
 	// the server recovers, so a flapping server shows why.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// WantsStepUp reports a connected server that refused a request for want
+// of scope (403 insufficient_scope, AUTH-31): its tools work, and a
+// sign-in would grant what the refused ones need.
+func (s Status) WantsStepUp() bool {
+	return (s.State == Connected || s.State == Refreshing) && s.Challenge != nil && s.Challenge.Status == http.StatusForbidden
 }
 
 // Counts is the size of a server's catalogs.

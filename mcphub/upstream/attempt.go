@@ -157,7 +157,8 @@ func (c *Conn) checkEra(att *attempt, p *probe) error {
 // (sse) it also applies OAuth, since go-sdk's SSE client has no hook for it.
 func (c *Conn) newProbe(att *attempt, sse bool) *probe {
 	origin, _ := url.Parse(c.srv.URL) // checked by the config: an error leaves nil, which sends no headers
-	p := &probe{base: c.opts.HTTPTransport, origin: origin, headers: c.srv.Headers, capture: att.capture, listenEnded: make(chan struct{}, 1)}
+	p := &probe{base: c.opts.HTTPTransport, origin: origin, headers: c.srv.Headers, capture: att.capture, listenEnded: make(chan struct{}, 1),
+		onStepUp: c.wantsMoreScope}
 	if sse {
 		p.auth = c.opts.Auth
 	}

@@ -108,6 +108,7 @@ type Conn struct {
 	pub     sync.Mutex // held from storing a status to publishing it, so the two orders agree
 	mu      sync.Mutex
 	st      status.Status
+	stepUp  *status.Challenge // a live session's 403 insufficient_scope (wantsMoreScope)
 	session *mcp.ClientSession
 	raw     *rawPath // the fast path of that session, if it has one
 	catalog atomic.Pointer[Catalog]
@@ -244,6 +245,12 @@ func (c *Conn) updateStatus(mut func(s *status.Status, live bool) bool) {
 	if st.State == status.Authenticating && st.Challenge == nil {
 		st.Challenge = prevChallenge // what the sign-in is answering
 	}
+	if (st.State == status.Connected || st.State == status.Refreshing) && c.stepUp != nil && st.Challenge == nil {
+		st.Challenge = c.stepUp // until a new session (a sign-in) begins
+		if st.Reason == "" {
+			st.Reason = (&NeedsAuthError{Challenge: c.stepUp}).Error()
+		}
+	}
 	if st.State != c.st.State {
 		st.Since = time.Now()
 	}
@@ -253,6 +260,21 @@ func (c *Conn) updateStatus(mut func(s *status.Status, live bool) bool) {
 	c.st = st
 	c.mu.Unlock()
 	c.opts.OnStatus(st)
+}
+
+// wantsMoreScope marks a live session's server as refusing some requests
+// for want of scope (403 insufficient_scope, AUTH-31): it stays
+// connected, and its status carries the challenge, so the window offers
+// Authenticate and the bridge its sign-in tool. A challenge met during a
+// connect is the attempt's own to judge.
+func (c *Conn) wantsMoreScope(ch *status.Challenge) {
+	c.updateStatus(func(s *status.Status, live bool) bool {
+		if !live || (s.State != status.Connected && s.State != status.Refreshing) {
+			return false
+		}
+		c.stepUp = ch // c.mu is held
+		return true
+	})
 }
 
 // SetAuthenticating shows that a person started a sign-in. A server with a
@@ -382,6 +404,7 @@ func (c *Conn) run(ctx context.Context) {
 		c.mu.Lock()
 		c.session = att.session
 		c.raw = c.rawPathOf(att)
+		c.stepUp = nil // a new session (a sign-in may have granted the scope; a refusal marks it again)
 		c.mu.Unlock()
 		c.catalog.Store(att.catalog)
 		c.publishConnected(att)

@@ -48,6 +48,8 @@ type probe struct {
 	// listenEnded is told when go-sdk's subscriptions/listen stream (a
 	// 2026-07-28 session's change notifications) ends under it (TC-15).
 	listenEnded chan struct{}
+	// onStepUp learns of a 403 insufficient_scope (AUTH-31); nil: nobody.
+	onStepUp func(*status.Challenge)
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -189,16 +191,23 @@ func (p *probe) record(req *http.Request, resp *http.Response) {
 			rpcErr = isResp && r.Error != nil
 		}
 	}
+	var ch *status.Challenge
+	if denied {
+		ch = parseChallenge(resp)
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch {
 	case denied:
-		p.denied = parseChallenge(resp)
+		p.denied = ch
 	case ok:
 		p.denied = nil
 	}
 	if req.Method == http.MethodPost || denied {
 		p.postStatus, p.rpcError = resp.StatusCode, rpcErr
+	}
+	p.mu.Unlock()
+	if ch != nil && ch.Status == http.StatusForbidden && ch.Error == "insufficient_scope" && p.onStepUp != nil {
+		p.onStepUp(ch)
 	}
 }
 
