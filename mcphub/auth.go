@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mcptray/mcptray/mcphub/config"
@@ -74,8 +75,70 @@ type AuthenticateOptions struct {
 // Authenticate signs in to a server because a person asked (the key icon,
 // 'mcptray auth', the bridge's sign-in tool). It returns nil only after the
 // hub reconnected with the new tokens and the authenticated initialize and
-// tools/list succeeded: success is never reported before that.
+// tools/list succeeded: success is never reported before that. While one
+// sign-in to the server is open, another ask joins it: no second browser
+// tab and flow; its OnURL learns the open one's address.
 func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
+	h.mu.Lock()
+	f, open := h.signIns[id]
+	if !open {
+		f = &signInFlight{done: make(chan struct{})}
+		h.signIns[id] = f
+	}
+	h.mu.Unlock()
+	if open {
+		return f.join(ctx, o)
+	}
+	err := h.authenticate(ctx, id, f.watch(o))
+	h.mu.Lock()
+	delete(h.signIns, id)
+	h.mu.Unlock()
+	f.err = err
+	close(f.done)
+	return err
+}
+
+// signInFlight is a sign-in in progress, for asks that join it.
+type signInFlight struct {
+	done chan struct{}
+	err  error // set before done is closed
+
+	mu  sync.Mutex
+	url string // the authorization URL, once opened
+}
+
+// watch returns o, with the URL also noted for those that join.
+func (f *signInFlight) watch(o AuthenticateOptions) AuthenticateOptions {
+	onURL := o.OnURL
+	o.OnURL = func(authURL string, openErr error) {
+		f.mu.Lock()
+		f.url = authURL
+		f.mu.Unlock()
+		if onURL != nil {
+			onURL(authURL, openErr)
+		}
+	}
+	return o
+}
+
+// join waits for the sign-in to end (or ctx), telling o.OnURL the address
+// it waits at, if it is open already.
+func (f *signInFlight) join(ctx context.Context, o AuthenticateOptions) error {
+	f.mu.Lock()
+	authURL := f.url
+	f.mu.Unlock()
+	if authURL != "" && o.OnURL != nil {
+		o.OnURL(authURL, nil)
+	}
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+	}
+}
+
+func (h *Hub) authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
 	if err := h.reloadIfWaiting(id); err != nil {
 		return fmt.Errorf("sign in to %q: %w", id, err)
 	}

@@ -385,3 +385,40 @@ func TestReloadAfterCloseStartsNothing(t *testing.T) {
 		t.Errorf("%d servers after close", n)
 	}
 }
+
+// A second and third ask to sign in to a server whose sign-in is open (the
+// IDE's sign-in tool called again, 'mcptray auth' while the window's waits)
+// join it: one browser tab, the joiners told its address, and all of them
+// answered when the person finishes.
+func TestSignInAsksJoinTheOpenOne(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(srv.Close)
+	h, _, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q}}}`, srv.URL()))
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	var opened atomic.Int32
+	open := func(context.Context, string) error { opened.Add(1); return nil } // the person has not finished yet
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shown := make(chan string, 3)
+	onURL := func(u string, _ error) { shown <- u }
+	results := make(chan error, 3)
+	go func() { results <- h.Authenticate(ctx, "demo", AuthenticateOptions{Open: open, OnURL: onURL}) }()
+	first := <-shown
+	for range 2 {
+		go func() { results <- h.Authenticate(ctx, "demo", AuthenticateOptions{Open: open, OnURL: onURL}) }()
+		if u := <-shown; u != first {
+			t.Errorf("a joining ask was told %s, want the open sign-in's %s", u, first)
+		}
+	}
+	if err := follow(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("an ask ended with %v", err)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("%d browser tabs were opened for one sign-in", n)
+	}
+}

@@ -66,6 +66,8 @@ type Hub struct {
 	warned string // the file's warnings last logged (under reloadMu)
 
 	stopping sync.WaitGroup // replaced connections stopping in the background
+
+	signIns map[string]*signInFlight // the sign-ins in progress (under mu)
 }
 
 // conn is a running upstream plus whether it is still the current one for
@@ -86,8 +88,8 @@ func New(opts Options) *Hub {
 		opts:  opts,
 		log:   opts.Logger,
 		bus:   status.NewBus(),
-		conns: map[string]*conn{},
-		cfg:   config.Default(opts.ConfigPath), // a bridge started before a good file is read keeps the safe defaults
+		conns: map[string]*conn{}, signIns: map[string]*signInFlight{},
+		cfg: config.Default(opts.ConfigPath), // a bridge started before a good file is read keeps the safe defaults
 
 		secretRetryMin: secretRetryMin,
 	}

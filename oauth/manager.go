@@ -196,8 +196,8 @@ func (m *Manager) Forget(ctx context.Context, server string) error {
 	m.mu.Unlock()
 	var errs []error
 	if c != nil {
+		c.close() // first: a sign-in still open then keeps nothing (keep)
 		errs = append(errs, c.SignOut(ctx))
-		c.close()
 	} else if err := m.cfg.Store.Delete(tokenKey(server)); err != nil {
 		errs = append(errs, err)
 	}

@@ -226,14 +226,21 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 // keep stores a sign-in's tokens, then puts them in use, unless the
 // server's URL changed during the sign-in: tokens are used only with the
 // resource they were issued for (AUTH-28), so those are revoked where the
-// provider allows, and the sign-in fails. Under storeMu, a refresh of the
-// previous grant that ends meanwhile cannot store over them.
+// provider allows, and the sign-in fails; so are they when the server was
+// removed meanwhile (Forget). Under storeMu, a refresh of the previous
+// grant that ends meanwhile cannot store over them.
 func (c *Client) keep(ctx context.Context, hc *http.Client, creds clientCreds, t *Tokens) error {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	c.mu.Lock()
-	id, current := c.cfg.ID, c.cfg.URL
+	id, current, removed := c.cfg.ID, c.cfg.URL, c.closed
 	c.mu.Unlock()
+	if removed {
+		if err := revokeTokens(ctx, hc, creds, t); err != nil {
+			c.log.Warn("the tokens of a removed server could not be revoked", "err", err)
+		}
+		return fmt.Errorf("%s was removed from the configuration during the sign-in; its tokens were not kept", id)
+	}
 	kept := resourceMatches(t.Resource, current)
 	if kept {
 		if err := saveJSON(c.m.cfg.Store, tokenKey(id), t); err != nil {

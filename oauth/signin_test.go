@@ -375,3 +375,31 @@ func TestSignInKeepsItsCallbackListenerDuringRegistration(t *testing.T) {
 		t.Error("no tokens after the slow sign-in")
 	}
 }
+
+// A server removed (Forget) while its sign-in waits in the browser keeps
+// nothing when the person then finishes there: the sign-in fails saying
+// why, its tokens are revoked and none is stored.
+func TestSignInOfAForgottenServerKeepsNothing(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	store := NewMemoryStore()
+	m := testManager(t, store)
+	c := m.Client(ServerConfig{ID: "gone", URL: srv.URL()})
+	b := &browserFollower{}
+	forgetFirst := func(ctx context.Context, authURL string) error {
+		if err := m.Forget(ctx, "gone"); err != nil {
+			t.Errorf("Forget: %v", err)
+		}
+		return b.open(ctx, authURL) // the tab left open is finished
+	}
+	err := c.SignIn(context.Background(), SignInOptions{Open: forgetFirst})
+	if err == nil || !strings.Contains(err.Error(), "removed") {
+		t.Fatalf("the sign-in of a removed server: %v, want it refused", err)
+	}
+	if names, _ := store.List("oauth/token/"); len(names) != 0 {
+		t.Errorf("tokens of the removed server were stored: %v", names)
+	}
+	if n := srv.Counts().Revocations; n == 0 {
+		t.Error("the tokens issued to the removed server were not revoked")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
@@ -15,6 +16,12 @@ import (
 // at once. When the sign-in completes, the server's tools appear and the
 // IDE hears list_changed.
 func (b *Bridge) signInTool(server string) json.RawMessage {
+	// Asked again while the page is open: the hub joins that sign-in
+	// (no second tab), and the person is told where it is.
+	already := false
+	if c, ok := b.hub.Conn(server); ok {
+		already = c.Status().State == status.Authenticating
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
@@ -25,6 +32,10 @@ func (b *Bridge) signInTool(server string) json.RawMessage {
 	text := fmt.Sprintf("The sign-in page for %s is opening in the browser on the computer running MCP Tray. "+
 		"Once it is approved, %s's tools appear here (the tool list updates by itself). "+
 		"If no browser opens, run 'mcptray auth %s' in a terminal.", server, server, server)
+	if already {
+		text = fmt.Sprintf("A sign-in to %s is already open in the browser on the computer running MCP Tray: finish it there. "+
+			"Once it is approved, %s's tools appear here. 'mcptray auth %s' shows its address.", server, server, server)
+	}
 	data, _ := json.Marshal(map[string]any{"content": []map[string]string{{"type": "text", "text": text}}})
 	return data
 }

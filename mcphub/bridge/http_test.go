@@ -316,6 +316,10 @@ func TestSignInToolFromIDE(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the sign-in page was not opened")
 	}
+	// Asked again while the page is open: the same sign-in, no second tab.
+	if msg := text(t, callTool(t, cs, "secure__sign_in", nil)); !strings.Contains(msg, "already open") {
+		t.Errorf("the sign-in tool, called again, said %q", msg)
+	}
 	// The person approves: the test server consents at once and redirects
 	// to the hub's loopback callback.
 	resp, err := http.Get(authURL)
@@ -324,6 +328,9 @@ func TestSignInToolFromIDE(t *testing.T) {
 	}
 	resp.Body.Close()
 	r.wait(t, map[string]status.State{"secure": status.Connected})
+	if len(opened) != 0 {
+		t.Error("a second sign-in page was opened")
+	}
 	// The IDE hears list_changed and sees the real tools (an earlier
 	// list_changed may still be queued: look again after each).
 	for deadline := time.After(30 * time.Second); ; {
