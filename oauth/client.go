@@ -65,15 +65,20 @@ func (c *Client) configure(sc ServerConfig) {
 	if c.cfg.URL != sc.URL || c.cfg.AllowPrivateNetwork != sc.AllowPrivateNetwork {
 		c.http = newHTTPClient(policyFor(sc.URL, sc.AllowPrivateNetwork), c.m.cfg.Transport)
 	}
-	if c.cfg.URL != sc.URL {
-		// Read the store again for the new URL: a URL changed by mistake
-		// and changed back finds its sign-in, still stored, again.
-		c.loaded = false
-	}
+	urlChanged := c.cfg.URL != sc.URL
 	c.cfg = sc
-	if c.tokens != nil && !resourceMatches(c.tokens.Resource, sc.URL) {
-		// AUTH-28: never send a token to a resource it was not issued for.
+	switch {
+	case c.tokens != nil && resourceMatches(c.tokens.Resource, sc.URL):
+		// The same grant serves the new URL (a query or a trailing slash
+		// changed): kept as it is, so a refresh of it under way still
+		// counts (reading the store again would hand out the refresh
+		// token that refresh is rotating away).
+	case urlChanged:
+		// AUTH-28: never send a token to a resource it was not issued
+		// for. Read the store again for the new URL: a URL changed by
+		// mistake and changed back finds its sign-in, still stored, again.
 		c.tokens, c.dead = nil, ""
+		c.loaded = false
 	}
 }
 

@@ -808,3 +808,31 @@ func TestNoRefreshTokenNeedsSignInAtExpiry(t *testing.T) {
 		t.Errorf("%d token requests after the sign-in, %d refreshes: want none", n.TokenRequests-signedIn.TokenRequests, n.Refreshes)
 	}
 }
+
+// The server's URL is edited in a way that keeps the resource (a query
+// added) while a refresh is out: the grant in use is kept, so that
+// refresh's rotated refresh token is stored and used, and the next
+// refresh works (reading the store again had handed out the old refresh
+// token, whose reuse revokes the grant).
+func TestAURLEditOfTheSameResourceKeepsARefreshUnderWay(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore())
+	c := m.Client(ServerConfig{ID: "edit", URL: srv.URL()})
+	signIn(t, c, &browserFollower{})
+	hold := srv.HoldRefreshRequests()
+	defer hold.Release()
+	res := refreshAsync(c)
+	waitArrived(t, hold)
+	m.Client(ServerConfig{ID: "edit", URL: srv.URL() + "?tenant=a"}) // the same resource
+	if !c.HasTokens() {
+		t.Fatal("the edit dropped the grant")
+	}
+	hold.Release()
+	if r := awaitRefresh(t, res); r.err != nil {
+		t.Fatalf("the refresh under way: %v", r.err)
+	}
+	if _, err := c.refresh(t.Context(), true); err != nil {
+		t.Errorf("the next refresh: %v (reuses %d)", err, srv.Counts().RefreshReuse)
+	}
+}
