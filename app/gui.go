@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -258,7 +257,7 @@ func (g *guiHub) BridgeCommand() []string {
 	}
 	argv := []string{exe, "bridge"}
 	// An IDE starts the bridge without this process's environment.
-	if dir, err := os.UserConfigDir(); err != nil || filepath.Join(dir, "mcptray", "config.json") != g.r.paths.Config {
+	if !g.r.paths.isDefaultConfig() {
 		argv = append(argv, "--config", g.r.paths.Config)
 	}
 	return argv

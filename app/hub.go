@@ -120,8 +120,14 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 		ResolveSecret: r.resolveSecret,
 	}
 	if r.secrets != nil {
+		var signIns oauth.Store = r.secrets
+		if !paths.isDefaultConfig() {
+			// Another file's hub may run beside this one, with servers of
+			// the same names: each file has sign-ins of its own.
+			signIns = oauth.Namespaced(r.secrets, control.HubID(paths.Config))
+		}
 		hubOpts.OAuth = oauth.NewManager(oauth.Config{
-			Store: r.secrets, Logger: log, ClientName: "MCP Tray",
+			Store: signIns, Logger: log, ClientName: "MCP Tray",
 			OnEvent: func(server string, e oauth.Event) { r.hub.OnAuthEvent(server, e) },
 		})
 		r.oauth = hubOpts.OAuth

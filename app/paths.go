@@ -30,6 +30,13 @@ func (p Paths) Control() control.Paths {
 
 // resolvePaths finds every location. The configuration file comes from
 // --config, else $MCPTRAY_CONFIG, else the user configuration folder.
+// isDefaultConfig reports whether p's configuration is the file used when
+// none is named (--config, MCPTRAY_CONFIG).
+func (p Paths) isDefaultConfig() bool {
+	dir, err := os.UserConfigDir()
+	return err == nil && control.HubID(filepath.Join(dir, "mcptray", "config.json")) == control.HubID(p.Config)
+}
+
 func resolvePaths(configFlag string) (Paths, error) {
 	var p Paths
 	switch {

@@ -296,3 +296,29 @@ func hostOf(raw string) string {
 	}
 	return raw
 }
+
+// Namespaced is s with every name under its own folder ns: the sign-ins
+// of one configuration file, apart from another's. Two hubs on two files
+// that both name a server "github" would otherwise share its grant, and
+// each rotate its refresh token from under the other (a provider that
+// detects reuse then revokes the grant).
+func Namespaced(s Store, ns string) Store {
+	return namespaced{s, "hub/" + ns + "/"}
+}
+
+type namespaced struct {
+	s      Store
+	prefix string
+}
+
+func (n namespaced) Get(name string) ([]byte, error)     { return n.s.Get(n.prefix + name) }
+func (n namespaced) Set(name string, value []byte) error { return n.s.Set(n.prefix+name, value) }
+func (n namespaced) Delete(name string) error            { return n.s.Delete(n.prefix + name) }
+
+func (n namespaced) List(prefix string) ([]string, error) {
+	names, err := n.s.List(n.prefix + prefix)
+	for i, name := range names {
+		names[i] = strings.TrimPrefix(name, n.prefix)
+	}
+	return names, err
+}

@@ -836,3 +836,37 @@ func TestAURLEditOfTheSameResourceKeepsARefreshUnderWay(t *testing.T) {
 		t.Errorf("the next refresh: %v (reuses %d)", err, srv.Counts().RefreshReuse)
 	}
 }
+
+// Two hubs on two configuration files share one secret store, and both
+// name a server "demo": each keeps a grant of its own (Namespaced), so
+// one's refresh does not spend the other's refresh token, and removing
+// the server from one file signs the other out of nothing.
+func TestTwoConfigurationsKeepTheirOwnSignIns(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	defer srv.Close()
+	shared := NewMemoryStore()
+	ma := testManager(t, Namespaced(shared, "a"))
+	mb := testManager(t, Namespaced(shared, "b"))
+	a := ma.Client(ServerConfig{ID: "demo", URL: srv.URL()})
+	b := mb.Client(ServerConfig{ID: "demo", URL: srv.URL()})
+	signIn(t, a, &browserFollower{})
+	signIn(t, b, &browserFollower{})
+	if _, err := b.refresh(t.Context(), true); err != nil {
+		t.Fatalf("b's refresh: %v", err)
+	}
+	if _, err := a.refresh(t.Context(), true); err != nil {
+		t.Errorf("a's refresh after b's: %v", err)
+	}
+	if err := mb.Forget(t.Context(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := Namespaced(shared, "a").List("oauth/"); len(names) == 0 {
+		t.Error("forgetting b's server deleted a's sign-in")
+	}
+	if names, _ := Namespaced(shared, "b").List("oauth/"); len(names) != 0 {
+		t.Errorf("b's sign-in is still stored: %v", names)
+	}
+	if _, err := a.refresh(t.Context(), true); err != nil {
+		t.Errorf("a's refresh after b's server was removed: %v", err)
+	}
+}
