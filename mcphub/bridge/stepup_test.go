@@ -81,9 +81,17 @@ func TestStepUpFromTheIDE(t *testing.T) {
 	}
 	callTool(t, cs, "secure__sign_in", nil)
 	approve()
-	r.wait(t, map[string]status.State{"secure": status.Connected})
-	if st := serverStatus(r, "secure"); st.WantsStepUp() {
-		t.Errorf("after the step-up sign-in the status still wants one: %+v", st.Challenge)
+	// The server stayed connected all along: wait for the new session,
+	// which no longer wants a step-up.
+	for deadline := time.After(60 * time.Second); ; {
+		if st := serverStatus(r, "secure"); st.State == status.Connected && !st.WantsStepUp() {
+			break
+		}
+		select {
+		case <-r.sub.C:
+		case <-deadline:
+			t.Fatalf("after the step-up sign-in the status still wants one: %+v", serverStatus(r, "secure"))
+		}
 	}
 	if res := callTool(t, cs, "secure__admin", nil); res.IsError || text(t, res) != "done with mcp:admin" {
 		t.Errorf("after the step-up: isError %v, %q", res.IsError, text(t, res))
