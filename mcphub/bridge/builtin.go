@@ -26,7 +26,7 @@ func (b *Bridge) signInTool(server string) json.RawMessage {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		if err := b.hub.Authenticate(ctx, server, mcphub.AuthenticateOptions{Open: b.opts.Open}); err != nil {
-			b.log.Warn("sign-in from an IDE failed", "server", server, "err", err)
+			b.log.Warn("sign-in from an IDE failed", "server", server, "err", b.redact(server, err))
 		}
 	}()
 	text := fmt.Sprintf("The sign-in page for %s is opening in the browser on the computer running MCP Tray. "+

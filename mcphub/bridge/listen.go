@@ -97,7 +97,7 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 			return b.upstreamSubscribe(server, uri, on)
 		})
 		if err != nil {
-			b.log.Warn("bridge: subscribing upstream failed", "server", server, "uri", uri, "err", err)
+			b.log.Warn("bridge: subscribing upstream failed", "server", server, "uri", uri, "err", b.redact(server, err))
 			continue // not acknowledged: no updates will come
 		}
 		uris = append(uris, uri)

@@ -114,7 +114,7 @@ func (b *Bridge) dropSubscriptions(s *session) {
 				return
 			}
 			if _, err := b.upstreamSubscribe(server, uri, false); err != nil {
-				b.log.Warn("bridge: unsubscribing upstream failed", "server", server, "uri", uri, "err", err)
+				b.log.Warn("bridge: unsubscribing upstream failed", "server", server, "uri", uri, "err", b.redact(server, err))
 			}
 		}()
 	}
@@ -178,7 +178,7 @@ func (b *Bridge) renewSubscriptions(server string) {
 			if cs := c.Session(); e.n.Load() > 0 && cs != nil && e.cs != cs {
 				ctx, cancel := b.withTimeout(c.Server().Timeout)
 				if err := cs.Subscribe(ctx, &subscribeParams{URI: uri}); err != nil {
-					b.log.Warn("bridge: subscribing again after a reconnect failed", "server", server, "uri", uri, "err", err)
+					b.log.Warn("bridge: subscribing again after a reconnect failed", "server", server, "uri", uri, "err", b.redact(server, err))
 				} else {
 					e.cs = cs
 				}
