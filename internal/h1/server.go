@@ -32,6 +32,7 @@ type Server struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration // for a request's head; 10 s if zero
 	IdleTimeout       time.Duration // a kept-alive connection's wait for the next request; 2 min if zero
+	ReadBodyTimeout   time.Duration // a request body's arrival after its head, read or drained; 30 s if zero
 	MaxHeaderBytes    int           // a request's head, its blank line included; 1 MiB if zero
 	Log               *slog.Logger  // handler panics, failed accepts; slog.Default() if nil
 
@@ -178,8 +179,11 @@ func (s *Server) drop(c *serverConn) {
 	s.conndone.Done()
 }
 
-func (s *Server) durations() (head, idle time.Duration, maxHead int) {
-	head, idle, maxHead = s.ReadHeaderTimeout, s.IdleTimeout, s.MaxHeaderBytes
+func (s *Server) durations() (head, idle, body time.Duration, maxHead int) {
+	head, idle, body, maxHead = s.ReadHeaderTimeout, s.IdleTimeout, s.ReadBodyTimeout, s.MaxHeaderBytes
+	if body == 0 {
+		body = 30 * time.Second
+	}
 	if head == 0 {
 		head = 10 * time.Second
 	}
@@ -189,7 +193,7 @@ func (s *Server) durations() (head, idle time.Duration, maxHead int) {
 	if maxHead <= 0 {
 		maxHead = 1 << 20
 	}
-	return head, idle, maxHead
+	return head, idle, body, maxHead
 }
 
 // serverConn is one client connection.
@@ -253,7 +257,7 @@ func (r *connReader) Read(p []byte) (n int, err error) {
 
 func (c *serverConn) serve() {
 	defer c.s.drop(c)
-	headTimeout, idleTimeout, maxHead := c.s.durations()
+	headTimeout, idleTimeout, bodyTimeout, maxHead := c.s.durations()
 	c.remote = c.nc.RemoteAddr().String()
 	c.cr = connReader{nc: c.nc, limit: -1}
 	c.br = bufio.NewReaderSize(&c.cr, 16<<10)
@@ -294,7 +298,11 @@ func (c *serverConn) serve() {
 			return
 		}
 		if req.ContentLength < 0 || int64(c.br.Buffered()) < req.ContentLength {
-			c.setReadDeadline(time.Time{}) // the body is read as it comes
+			// The body is read as it comes, by the handler or, left
+			// unread, by the drain after it: a client that never sends it
+			// does not hold the connection (the hang-up watch, which
+			// starts once the body is read, lifts this).
+			c.setReadDeadline(time.Now().Add(bodyTimeout))
 		}
 		if !c.s.setBusy(c, true) {
 			return

@@ -722,3 +722,36 @@ func TestServerSmallMaxHeaderBytes(t *testing.T) {
 		}
 	}
 }
+
+// A client that declares a body and never sends it does not hold the
+// connection: the handler answered without reading it (the bridge's
+// 401), and the drain after it gives up at the body's deadline and
+// closes the connection.
+func TestAnUnsentBodyDoesNotHoldTheConnection(t *testing.T) {
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no token", http.StatusUnauthorized) // the body is not read
+	}), ReadBodyTimeout: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	_, url := serveOn(t, s)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write([]byte("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("answer: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// The server closes the connection: the read ends (EOF) well before
+	// this test's own deadline (the server's idle timeout is 2 minutes).
+	_ = nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("the server sent more")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server still holds the connection of a body that never came")
+	}
+}
