@@ -107,12 +107,7 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (cal
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return caller{}, false
 	}
-	key := store.HashToken(raw) // once: the limiter and the store know a token by it
-	if !b.limiter.allow(key) {
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
-		return caller{}, false
-	}
+	key := store.HashToken(raw) // once: the store and the session know a token by it
 	var tok *store.Token
 	err := store.ErrTokenInvalid
 	if b.opts.Tokens != nil && strings.HasPrefix(raw, store.TokenPrefix) {
@@ -126,15 +121,20 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (cal
 		return caller{}, false
 	}
 	if err != nil {
-		if n := b.limiter.fail(); n > 0 {
+		limited, n := b.limiter.fail()
+		if n > 0 {
 			b.log.Warn("bridge: requests with an unknown, revoked or expired client token", "count", n,
 				"remote", r.RemoteAddr, "user_agent", r.UserAgent())
+		}
+		if limited {
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusTooManyRequests, "too many requests with bad client tokens; try again in a second")
+			return caller{}, false
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_token", error_description="the token is unknown, revoked or expired"`)
 		httpError(w, http.StatusUnauthorized, "the client token is unknown, revoked or expired")
 		return caller{}, false
 	}
-	b.limiter.ok(key)
 	if tok.Servers != nil {
 		if v.server != "" && !slices.Contains(tok.Servers, v.server) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="insufficient_scope"`)
