@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -39,6 +40,10 @@ type runningHub struct {
 	hub     *mcphub.Hub
 	ctrl    *control.Server
 	started time.Time
+	// applied is the configuration last applied from the file: nil while
+	// none was (a file refused since the start runs on the defaults,
+	// whose retention is not the file's).
+	applied atomic.Pointer[config.Config]
 	mode    string
 	cancel  context.CancelFunc
 	// stopping is closed when someone asks the hub to stop ('mcptray stop').
@@ -115,6 +120,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 		OnConfig: func(cfg *config.Config, _ config.Diff) {
 			r.log.setLevel(cfg.Hub.LogLevel)
 			r.http.apply(cfg)
+			r.applied.Store(cfg)
 			r.pruneCalls(cfg)
 		},
 		ResolveSecret: r.resolveSecret,
@@ -212,8 +218,12 @@ func (r *runningHub) info() control.HubInfo {
 	return info
 }
 
-// pruneCalls deletes call records older than the configured retention.
+// pruneCalls deletes call records older than the configured retention,
+// once a configuration was applied from the file.
 func (r *runningHub) pruneCalls(cfg *config.Config) {
+	if cfg == nil {
+		return
+	}
 	r.db.PruneCalls(time.Duration(cfg.Hub.Bridge.RecordDays) * 24 * time.Hour)
 }
 
@@ -226,7 +236,7 @@ func (r *runningHub) pruneDaily(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.pruneCalls(r.hub.Config())
+			r.pruneCalls(r.applied.Load())
 			r.db.PruneEvents(30 * 24 * time.Hour)
 		}
 	}

@@ -46,6 +46,11 @@ func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Only after the token: which servers exist is not told to anyone.
+	if cfg := b.hub.Config(); v.server != "" && (cfg == nil || cfg.Server(v.server) == nil) {
+		httpError(w, http.StatusNotFound, "no server "+v.server+" in MCP Tray's configuration")
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		b.post(w, r, v, client)
@@ -71,10 +76,17 @@ func (b *Bridge) viewFor(path string) (view, bool) {
 	if tail != "mcp" && tail != "mcp/" || name == "" {
 		return view{}, false
 	}
-	if cfg := b.hub.Config(); cfg == nil || cfg.Server(name) == nil {
-		return view{}, false
-	}
 	return view{server: name}, true
+}
+
+// bearerToken is the token of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 9110 §11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
 }
 
 func loopbackHost(host string) bool {
@@ -98,7 +110,7 @@ func loopbackOrigin(origin string) bool {
 // servers it may see: 401 for a missing or bad token, 403 for a server
 // outside its scope.
 func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (caller, bool) {
-	raw, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	raw, hasBearer := bearerToken(r.Header.Get("Authorization"))
 	if !b.opts.RequireToken() && !hasBearer {
 		return caller{name: "anonymous"}, true
 	}

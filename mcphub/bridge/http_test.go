@@ -82,6 +82,26 @@ func TestClientTokens(t *testing.T) {
 			}
 		}
 	})
+	t.Run("unknown server", func(t *testing.T) {
+		// Without a token, a server that exists and one that does not look
+		// the same: which servers are configured is not told.
+		for _, path := range []string{"/servers/beta/mcp", "/servers/nosuch/mcp"} {
+			if resp, body := post(t, r.url+path, nil, initializeBody); resp.StatusCode != 401 {
+				t.Errorf("%s without a token: %s %s", path, resp.Status, body)
+			}
+		}
+		if resp, body := post(t, r.url+"/servers/nosuch/mcp", map[string]string{"Authorization": "Bearer " + all}, initializeBody); resp.StatusCode != 404 {
+			t.Errorf("an unknown server with a token: %s %s", resp.Status, body)
+		}
+	})
+	t.Run("scheme case", func(t *testing.T) {
+		// The scheme's name is case-insensitive (RFC 9110).
+		for _, scheme := range []string{"bearer", "BEARER"} {
+			if resp, body := post(t, mcpURL, map[string]string{"Authorization": scheme + " " + all}, initializeBody); resp.StatusCode != 200 {
+				t.Errorf("Authorization: %s TOKEN: %s %s", scheme, resp.Status, body)
+			}
+		}
+	})
 	t.Run("valid", func(t *testing.T) {
 		cs := r.connectHTTP(t, "/mcp", all, "2025-11-25", nil)
 		if tools := toolNames(t, cs); tools["alpha__whoami"] == nil || tools["beta__whoami"] == nil {
