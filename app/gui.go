@@ -49,7 +49,33 @@ func runGUI(env *cliEnv) int {
 		return exitFail
 	}
 	defer r.Close()
+	return runWindow(env, r, nil)
+}
 
+// openWindow opens the window in a hub that ran without one ('mcptray
+// serve', often started by an IDE's bridge), because 'mcptray' was
+// started on a display: the window attaches to the hub that runs, so IDE
+// sessions and sign-ins go on. It reports whether the window ran (then
+// quitting it ended the app, as it does MCP Tray's).
+func openWindow(env *cliEnv, r *runningHub, req windowRequest) bool {
+	for _, k := range control.DisplayEnv {
+		if v, ok := req.env[k]; ok {
+			os.Setenv(k, v)
+		}
+	}
+	if !canShowWindow() {
+		req.ready <- errors.New("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset)")
+		return false
+	}
+	r.log.Info("opening the window in the running hub")
+	r.setMode("gui")
+	runWindow(env, r, func() { req.ready <- nil })
+	return true
+}
+
+// runWindow runs the window and tray icon over r until the app quits;
+// up, if set, learns that the window is there.
+func runWindow(env *cliEnv, r *runningHub, up func()) int {
 	a := fyneapp.NewWithID("io.github.mcptray")
 	tray, why := trayHost()
 	if !tray {
@@ -74,15 +100,27 @@ func runGUI(env *cliEnv) int {
 	}
 	u.Start()
 	u.Show()
+	if up != nil {
+		up()
+	}
 	// Say where everything is once the window is up.
 	a.Lifecycle().SetOnStarted(func() { r.printStarted(env) })
 
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
-		select {
-		case <-signals:
-		case <-r.stopping:
+	wait:
+		for {
+			select {
+			case sig := <-signals:
+				if sig != syscall.SIGHUP {
+					break wait
+				}
+				r.log.Info("SIGHUP: reloading the configuration")
+				_ = r.hub.Reload()
+			case <-r.stopping:
+				break wait
+			}
 		}
 		// Hide the windows a moment before quitting: Fyne 2.7.1 crashes
 		// (nil GLFW window) on a pointer event that reaches a window already
@@ -107,14 +145,20 @@ func showRunning(env *cliEnv, paths Paths) int {
 	if err != nil {
 		return env.hubError("open", paths, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second) // a first window takes a moment
 	defer cancel()
+	st, statusErr := client.Status(ctx)
 	if err := client.Show(ctx); err != nil {
 		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintln(env.stderr, "MCP Tray is already running; its window is in front now.")
-	if st, err := client.Status(ctx); err == nil {
+	switch {
+	case statusErr == nil && st.Hub.Mode == "serve":
+		fmt.Fprintf(env.stderr, "MCP Tray's hub was running without a window (process %d); the window is open in it now, and quitting it stops the hub.\n", st.Hub.PID)
+	default:
+		fmt.Fprintln(env.stderr, "MCP Tray is already running; its window is in front now.")
+	}
+	if statusErr == nil {
 		if note := otherBuild(st.Hub); note != "" {
 			fmt.Fprintln(env.stderr, note)
 		}

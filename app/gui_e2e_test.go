@@ -18,6 +18,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/oauth/oauthtest"
@@ -267,4 +269,55 @@ func fakeTrayHost(t *testing.T, addr string) *trayHostFake {
 		t.Fatalf("own the watcher name: %v %v", reply, err)
 	}
 	return h
+}
+
+// TestWindowOpensOnAHeadlessHub: an IDE's bridge started a hub without a
+// window; then the person starts MCP Tray on their display. The window
+// opens in that hub (never a second hub): its mode turns gui, the row of
+// its server is there, the IDE's session and the upstream session carry
+// on, and quitting the app stops the hub cleanly.
+func TestWindowOpensOnAHeadlessHub(t *testing.T) {
+	display := startXvfb(t)
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	u.writeConfig(t, fmt.Sprintf(`{"hub": {"bridge": {"port": %d}}, "mcpServers": {"everything": {"url": %q}}}`,
+		testpeers.FreePort(t), peer.URL))
+	// The headless hub, as an IDE starts it: no display in its environment.
+	g := u.start(t, []string{"DISPLAY=", "WAYLAND_DISPLAY=", testHooksEnv + "=1", "DBUS_SESSION_BUS_ADDRESS="}, "serve")
+	w := u.watch(t)
+	w.until(t, "everything connected", func(st *control.StatusResponse) bool {
+		return len(st.Servers) == 1 && st.Servers[0].Status.State == "connected"
+	})
+	// An IDE window's session, which must survive.
+	ide, _, _ := u.bridgeClient(t, nil, mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil), "2025-11-25")
+	if _, err := ide.CallTool(context.Background(), &mcp.CallToolParams{Name: "everything__test_simple_text", Arguments: map[string]any{}}); err != nil {
+		t.Fatalf("the IDE's call before the window: %v", err)
+	}
+
+	open := exec.Command(binPath)
+	open.Env = append(append([]string{}, u.env...), "DISPLAY="+display)
+	out, err := open.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "the window is open in it now") {
+		t.Fatalf("mcptray on a display, with a headless hub running: %v\n%s\nhub:\n%s", err, out, g.output())
+	}
+	st, err := u.controlClient(t).Status(context.Background())
+	if err != nil || st.Hub.Mode != "gui" || st.Hub.PID != g.cmd.Process.Pid {
+		t.Fatalf("after the window opened the hub is %+v (%v), want the same process in mode gui", st.Hub, err)
+	}
+	var row struct{ Text string }
+	if err := u.controlClient(t).Do(context.Background(), http.MethodPost, "/v1/ui/row/everything", nil, &row); err != nil || !strings.HasPrefix(row.Text, "Connected") {
+		t.Errorf("the window's row of everything: %q (%v)", row.Text, err)
+	}
+	screenshot(t, display, "gui-opened-on-headless-hub.png")
+	res, err := ide.CallTool(context.Background(), &mcp.CallToolParams{Name: "everything__test_simple_text", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Errorf("the IDE's session after the window opened: %v %+v", err, res)
+	}
+	// A second start now only brings the window to the front.
+	again := exec.Command(binPath)
+	again.Env = open.Env
+	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "already running") {
+		t.Errorf("a second start: %v\n%s", err, out)
+	}
+	g.quit(t)
 }

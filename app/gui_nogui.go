@@ -2,7 +2,10 @@
 
 package app
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // hasGUI: built with -tags nogui, a pure-Go binary for servers and
 // containers: everything but the window.
@@ -11,4 +14,10 @@ const hasGUI = false
 func runGUI(env *cliEnv) int {
 	fmt.Fprintln(env.stderr, "mcptray: this build has no window (built with -tags nogui). Run 'mcptray serve' for the hub.")
 	return exitFail
+}
+
+// openWindow cannot: no show request reaches a hub of this build.
+func openWindow(_ *cliEnv, _ *runningHub, req windowRequest) bool {
+	req.ready <- errors.New("this build has no window")
+	return false
 }

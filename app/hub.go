@@ -44,15 +44,58 @@ type runningHub struct {
 	// none was (a file refused since the start runs on the defaults,
 	// whose retention is not the file's).
 	applied atomic.Pointer[config.Config]
-	mode    string
 	cancel  context.CancelFunc
 	// stopping is closed when someone asks the hub to stop ('mcptray stop').
 	stopping chan struct{}
 	stopOnce sync.Once
 
 	uiMu   sync.Mutex
+	mode   string                                  // "serve" or "gui" (a served hub that opened its window is one)
 	show   func()                                  // brings the window up; nil until the GUI is there
 	uiTest func(action, id string) (string, error) // the end-to-end test's hook; nil normally
+	// windows carries the show requests of a hub that runs without a
+	// window to its main goroutine, which alone may run one (openWindow).
+	windows chan windowRequest
+}
+
+// windowRequest asks a hub without a window for one, on the display env
+// names; ready learns whether it opened.
+type windowRequest struct {
+	env   map[string]string
+	ready chan error
+}
+
+func (r *runningHub) setMode(m string) {
+	r.uiMu.Lock()
+	defer r.uiMu.Unlock()
+	r.mode = m
+}
+
+// requestWindow brings the window to the front, or asks the main
+// goroutine to open it (a hub that ran without one), and waits until it
+// is there.
+func (r *runningHub) requestWindow(env map[string]string) error {
+	r.uiMu.Lock()
+	show := r.show
+	r.uiMu.Unlock()
+	if show != nil {
+		show()
+		return nil
+	}
+	req := windowRequest{env: env, ready: make(chan error, 1)}
+	select {
+	case r.windows <- req:
+	case <-r.stopping:
+		return errors.New("the hub is stopping")
+	case <-time.After(10 * time.Second):
+		return errors.New("the hub is busy opening its window; try again in a moment")
+	}
+	select {
+	case err := <-req.ready:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("the window did not open within 30 s; the hub's log says why")
+	}
 }
 
 func (r *runningHub) setShow(f func()) {
@@ -69,7 +112,7 @@ func (r *runningHub) setUITest(f func(action, id string) (string, error)) {
 
 // startHub brings a hub up for paths. mode is "serve" or "gui".
 func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
-	r := &runningHub{paths: paths, started: time.Now(), mode: mode, stopping: make(chan struct{})}
+	r := &runningHub{paths: paths, started: time.Now(), mode: mode, stopping: make(chan struct{}), windows: make(chan windowRequest)}
 	exe, _ := os.Executable()
 	lock, err := control.Acquire(paths.Control(), control.Owner{
 		PID: os.Getpid(), Started: r.started, Config: paths.Config, Executable: exe, Mode: mode,
@@ -167,21 +210,14 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	go func() {
 		api := control.API{Hub: r.hub, Info: r.info, Streams: r.bridge,
 			Shutdown: func() { r.stopOnce.Do(func() { close(r.stopping) }) }}
-		if mode == "gui" {
-			api.Show = func() {
-				r.uiMu.Lock()
-				show := r.show
-				r.uiMu.Unlock()
-				if show != nil {
-					show()
-				}
-			}
+		if hasGUI {
+			api.Show = r.requestWindow
 			api.UITest = func(action, id string) (string, error) {
 				r.uiMu.Lock()
 				hook := r.uiTest
 				r.uiMu.Unlock()
 				if hook == nil {
-					return "", errors.New("the UI test hook is off (set " + testHooksEnv + "=1)")
+					return "", errors.New("no window, or the UI test hook is off (set " + testHooksEnv + "=1)")
 				}
 				return hook(action, id)
 			}
@@ -195,7 +231,10 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 
 func (r *runningHub) info() control.HubInfo {
 	ver, rev, _ := Version()
-	info := control.HubInfo{Version: ver, Commit: rev, PID: os.Getpid(), Started: r.started, Mode: r.mode,
+	r.uiMu.Lock()
+	mode := r.mode
+	r.uiMu.Unlock()
+	info := control.HubInfo{Version: ver, Commit: rev, PID: os.Getpid(), Started: r.started, Mode: mode,
 		LogFile: r.log.path, Socket: r.paths.Control().Socket, Goroutines: runtime.NumGoroutine()}
 	if r.secrets != nil {
 		info.Keyring = r.secrets.Backend()

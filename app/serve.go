@@ -66,6 +66,12 @@ wait:
 		case <-r.stopping:
 			r.log.Info("shutting down: asked over the control socket")
 			break wait
+		case req := <-r.windows:
+			// 'mcptray' was started on a display: the window opens here,
+			// over this hub; quitting it ends the app, as MCP Tray's does.
+			if openWindow(env, r, req) {
+				break wait
+			}
 		}
 	}
 	signal.Stop(signals)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -50,13 +51,25 @@ type API struct {
 	// Shutdown stops the hub ('mcptray stop'); nil: refused.
 	Shutdown func()
 	// Show brings the hub's window to the front (a second 'mcptray'
-	// start); nil: a headless hub.
-	Show func()
+	// start), or opens it in a hub that runs without one, on the display
+	// that env names (the asking process's DISPLAY and the like); nil:
+	// this hub cannot show a window.
+	Show func(env map[string]string) error
 	// UITest drives the window for the end-to-end test: "authenticate"
 	// presses a row's key icon, "row" returns what the row shows; nil: no
 	// window.
 	UITest func(action, id string) (string, error)
 }
+
+// ShowRequest asks for the window; Env is the asking process's display
+// environment (DisplayEnv), for a hub that opens its first window.
+type ShowRequest struct {
+	Env map[string]string `json:"env,omitempty"`
+}
+
+// DisplayEnv names the environment a window needs: where the display and
+// the session bus (the tray, notifications) are.
+var DisplayEnv = []string{"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP"}
 
 // NewAPI returns the control routes.
 func NewAPI(a API) http.Handler {
@@ -114,10 +127,20 @@ func NewAPI(a API) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
 		if a.Show == nil {
-			writeError(w, http.StatusConflict, "this hub runs without a window ('mcptray serve'); stop it with 'mcptray stop' to open MCP Tray")
+			writeError(w, http.StatusConflict, "this hub cannot show a window (a build without one); stop it with 'mcptray stop' to open MCP Tray")
 			return
 		}
-		a.Show()
+		var req ShowRequest
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+				writeError(w, http.StatusBadRequest, "the request is not JSON: "+err.Error())
+				return
+			}
+		}
+		if err := a.Show(req.Env); err != nil {
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
 	// GET /v1/events streams status events as JSON lines (the GUI and

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -191,7 +192,14 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return c.Do(ctx, http.MethodPost, "/v1/shutdown", nil, nil)
 }
 
-// Show asks the hub to bring its window to the front.
+// Show asks the hub to bring its window to the front, or to open it on
+// this process's display (a hub that runs without one).
 func (c *Client) Show(ctx context.Context) error {
-	return c.Do(ctx, http.MethodPost, "/v1/show", nil, nil)
+	req := ShowRequest{Env: map[string]string{}}
+	for _, k := range DisplayEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			req.Env[k] = v
+		}
+	}
+	return c.Do(ctx, http.MethodPost, "/v1/show", req, nil)
 }
