@@ -568,3 +568,43 @@ func TestBridgePortTakenKeepsTheOldPort(t *testing.T) {
 	u.writeConfig(t, strings.Replace(withPort(taken), `"bridge": {`, `"bridge": {"requireToken": false, `, 1))
 	w.until(t, "the open bridge logged", func(*control.StatusResponse) bool { return strings.Contains(h.output(), loud+takenURL) })
 }
+
+// A script pipes its requests into 'mcptray bridge' (a file, then a pipe,
+// as stdin): the input ends at once, and every request still gets its
+// answer before the bridge exits.
+func TestBridgeAnswersRequestsOfInputThatEnded(t *testing.T) {
+	u, _ := everythingUser(t, true)
+	u.start(t, nil, "serve")
+	input := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"script","version":"1"}}}` + "\n" +
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}` + "\n" +
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ev__test_simple_text","arguments":{}}}` + "\n"
+	file := filepath.Join(u.dir, "requests.jsonl")
+	if err := os.WriteFile(file, []byte(input), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 10 {
+		for _, how := range []string{"file", "pipe"} {
+			cmd := exec.Command(binPath, "bridge")
+			cmd.Env = u.env
+			if how == "file" {
+				f, err := os.Open(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd.Stdin = f
+				defer f.Close()
+			} else {
+				cmd.Stdin = strings.NewReader(input) // os/exec copies it through a pipe
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("round %d, %s: %v", round, how, err)
+			}
+			for _, id := range []string{`"id":1,`, `"id":2,`, `"id":3,`} {
+				if !strings.Contains(string(out), id) {
+					t.Fatalf("round %d, stdin a %s: no answer with %s in:\n%s", round, how, id, out)
+				}
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // maxLine bounds one JSON-lines message.
@@ -28,13 +29,14 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	defer b.unregister(s)
 
 	r := bufio.NewReaderSize(rw, 64<<10)
-	var wg sync.WaitGroup
+	var listens, requests sync.WaitGroup
 	// The stream's end is the client's: what it asked is cancelled
 	// upstream and a subscriptions/listen ends, before waiting for them.
 	defer func() {
 		cancel()
 		s.cancelAll()
-		wg.Wait()
+		listens.Wait()
+		requests.Wait()
 	}()
 	for {
 		line, err := readLine(r)
@@ -71,7 +73,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 				}
 				if msg.Method == "subscriptions/listen" {
 					// Its out becomes the session's stream, which outlives it.
-					wg.Go(func() {
+					listens.Go(func() {
 						if frame := b.answer(ctx, x); frame != nil {
 							_ = w.send(frame)
 						}
@@ -80,17 +82,32 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 				}
 				out := &requestLines{w: w}
 				x.out = out
-				wg.Go(func() { _ = out.respond(b.answer(ctx, x)) })
+				requests.Go(func() { _ = out.respond(b.answer(ctx, x)) })
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
+				// Input ended (an IDE shutting down, or a script that
+				// piped its requests in): the answers under way, most of
+				// them a moment away, are still written, for a while.
+				answered := make(chan struct{})
+				go func() { requests.Wait(); close(answered) }()
+				select {
+				case <-answered:
+				case <-time.After(eofGrace):
+				case <-ctx.Done():
+				}
 				return nil
 			}
 			return err
 		}
 	}
 }
+
+// eofGrace is how long the requests under way when the input ends have to
+// be answered before they are cancelled: an IDE that closes its input
+// waits for the bridge to exit.
+const eofGrace = 2 * time.Second
 
 var errLineTooLong = errors.New("a message is longer than 16 MiB, the limit of one line")
 

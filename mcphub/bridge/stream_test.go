@@ -8,9 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
@@ -330,5 +333,41 @@ func checkEventStream(t *testing.T, era string, resp *http.Response, body string
 	}
 	if !strings.Contains(last, "pretty ok") {
 		t.Errorf("%s: the last event is not the answer: %s", era, last)
+	}
+}
+
+// Input that ends while requests are under way (a script that piped its
+// requests in, or an IDE shutting down) still gets their answers, written
+// before the stream ends.
+func TestAnswersUnderWayOutliveTheInput(t *testing.T) {
+	u := newUpstream(t, "gated")
+	started, release := make(chan struct{}), make(chan struct{})
+	u.AddTool(&mcp.Tool{Name: "gate", InputSchema: json.RawMessage(`{"type":"object"}`)}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		close(started)
+		<-release
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "through"}}}, nil
+	})
+	r := newRig(t, cfgServers("gated", fmt.Sprintf(`{"url": %q}`, u.URL)), rigOptions{})
+	r.wait(t, map[string]status.State{"gated": status.Connected})
+	in, lines := stdioHalves(t, r)
+	fmt.Fprintln(in, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"script","version":"1"}}}`)
+	fmt.Fprintln(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	fmt.Fprintln(in, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gated__gate","arguments":{}}}`)
+	fmt.Fprintln(in, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	waitFor(t, started, "the call to reach the upstream")
+	in.Close() // the input ends with the call under way
+	close(release)
+	var ids []string
+	for _, l := range rest(t, lines) {
+		switch {
+		case strings.Contains(l, `"id":1,`) && strings.Contains(l, "through"):
+			ids = append(ids, "1")
+		case strings.Contains(l, `"id":2,`) && strings.Contains(l, "gated__gate"):
+			ids = append(ids, "2")
+		}
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"1", "2"}) {
+		t.Errorf("answers written after the input ended: %v, want the call's and the list's", ids)
 	}
 }

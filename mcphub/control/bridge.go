@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,10 +79,19 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
 		if upgrade == bridgeUpgrade {
+			// Read from the connection itself (after what net/http had
+			// buffered): its reader cancels the request's context on EOF,
+			// which closed the connection before the answers to requests
+			// still under way were written (an IDE's stdin had ended).
+			var in io.Reader = conn
+			if n := rw.Reader.Buffered(); n > 0 {
+				buffered, _ := rw.Reader.Peek(n)
+				in = io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), conn)
+			}
 			_ = streams.ServeStream(ctx, struct {
 				io.Reader
 				io.Writer
-			}{rw.Reader, conn}, server, "stdio")
+			}{in, conn}, server, "stdio")
 			return
 		}
 		serveHandedOver(ctx, cancel, conn, streams, server)
