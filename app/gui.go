@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,33 +107,44 @@ func runWindow(env *cliEnv, r *runningHub, up func()) int {
 	// Say where everything is once the window is up.
 	a.Lifecycle().SetOnStarted(func() { r.printStarted(env) })
 
+	// SIGINT and SIGTERM are Fyne's: its driver quits on them by itself
+	// (a handler that cannot be unregistered), and a quit of ours racing
+	// it ran after its GLFW was gone (a panic). SIGHUP reloads.
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(signals, syscall.SIGHUP)
+	var quitMu sync.Mutex
+	ran := false // a.Run returned: Fyne must not be called any more
+	whileRunning := func(f func()) {
+		quitMu.Lock()
+		defer quitMu.Unlock()
+		if !ran {
+			fyne.Do(f)
+		}
+	}
 	go func() {
-	wait:
-		for {
+		for stop := false; !stop; {
 			select {
-			case sig := <-signals:
-				if sig != syscall.SIGHUP {
-					break wait
-				}
+			case <-signals:
 				r.log.Info("SIGHUP: reloading the configuration")
 				_ = r.hub.Reload()
-			case <-r.stopping:
-				break wait
+			case <-r.stopping: // 'mcptray stop'
+				stop = true
 			}
 		}
 		// Hide the windows a moment before quitting: Fyne 2.7.1 crashes
 		// (nil GLFW window) on a pointer event that reaches a window already
 		// destroyed, which quitting with the pointer over it can cause.
-		fyne.Do(func() {
+		whileRunning(func() {
 			for _, w := range a.Driver().AllWindows() {
 				w.Hide()
 			}
 		})
-		time.AfterFunc(100*time.Millisecond, func() { fyne.Do(a.Quit) })
+		time.AfterFunc(100*time.Millisecond, func() { whileRunning(a.Quit) })
 	}()
 	a.Run()
+	quitMu.Lock()
+	ran = true
+	quitMu.Unlock()
 	signal.Stop(signals)
 	u.Stop()
 	return exitOK
