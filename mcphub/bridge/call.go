@@ -30,6 +30,9 @@ const (
 	outcomeUnavailable = "unavailable" // the server is down or signed out
 	outcomeCancelled   = store.OutcomeCancelled
 	outcomeTimeout     = "timeout"
+	// outcomeSuspended: answered input_required by the bridge, the call
+	// goes on; it is recorded when it ends (call.rec), not now.
+	outcomeSuspended = "suspended"
 )
 
 // progressRoute sends an upstream's progress back to the request that
@@ -69,6 +72,9 @@ type call struct {
 	// missing is a capability the IDE lacks that the server asked for
 	// mid-call; a 2026-07-28 IDE then gets -32021 for the call.
 	missing atomic.Value // string
+	// rec is a suspended call's record, kept until the call ends (across
+	// the client's retries), so it is recorded once, whole.
+	rec store.Call
 }
 
 type callOutcome struct {
@@ -152,15 +158,22 @@ type rawParams func(progress any) json.RawMessage
 func (b *Bridge) forward(ctx context.Context, x *exchange, server, method, item string, raw rawParams, do sdkCall) (json.RawMessage, *rpcError) {
 	start := time.Now()
 	rec := store.Call{Time: start, Client: x.sess.client, Server: server, Method: method, Item: item, BytesIn: len(x.msg.Params)}
-	result, rerr, outcome := b.forwardCall(ctx, x, server, method, raw, do)
-	rec.Duration, rec.Outcome, rec.BytesOut = time.Since(start), outcome, len(result)
-	if b.opts.Recorder != nil {
-		b.opts.Recorder.RecordCall(rec)
+	result, rerr, outcome := b.forwardCall(ctx, x, server, method, raw, do, rec)
+	if outcome != outcomeSuspended {
+		b.recordCall(rec, outcome, len(result))
 	}
 	return result, rerr
 }
 
-func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method string, raw rawParams, do sdkCall) (json.RawMessage, *rpcError, string) {
+// recordCall writes a call's record, now that it ended with outcome.
+func (b *Bridge) recordCall(rec store.Call, outcome string, bytesOut int) {
+	rec.Duration, rec.Outcome, rec.BytesOut = time.Since(rec.Time), outcome, bytesOut
+	if b.opts.Recorder != nil {
+		b.opts.Recorder.RecordCall(rec)
+	}
+}
+
+func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method string, raw rawParams, do sdkCall, rec store.Call) (json.RawMessage, *rpcError, string) {
 	conn, ok := b.hub.Conn(server)
 	if !ok || !usable(conn) {
 		b.awaitFirstConnect(ctx, x.sess.view, server)
@@ -259,7 +272,8 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	case o := <-c.done:
 		return answer(o.res, o.err)
 	case need := <-c.input:
-		return b.suspend(x, need, c), nil, outcomeOK
+		c.rec = rec
+		return b.suspend(x, need, c), nil, outcomeSuspended
 	case <-ctx.Done(): // the 2026-07-28 client left: that cancels the call
 		c.end()
 		o := <-c.done

@@ -573,6 +573,7 @@ func (b *Bridge) abandon(id string, err error) {
 		n.reply <- inputReply{err: err}
 	}
 	s.c.end()
+	s.c.b.recordCall(s.c.rec, outcomeTimeout, 0) // the client never came back
 }
 
 // resumed is the answer to a retry that carried the bridge's own state.
@@ -617,28 +618,43 @@ func (b *Bridge) resumption(ctx context.Context, x *exchange, state string, resp
 	select {
 	case o := <-s.c.done:
 		s.c.end()
-		if rerr := s.c.missingCapability(); rerr != nil {
-			return resumed{nil, rerr}, true
-		}
-		if o.err != nil {
-			r, rerr, _ := b.upstreamError(context.Background(), x.msg.Method, s.c.server, o.err)
-			return resumed{r, rerr}, true
-		}
-		if requests, state := inputOf(o.res); requests != nil {
-			return resumed{inputRequired(requests, state), nil}, true
-		}
-		data, err := resultJSON(o.res)
-		if err != nil {
-			return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, true
-		}
-		return resumed{data, nil}, true
+		r, outcome := b.resumedAnswer(x, s.c, o)
+		b.recordCall(s.c.rec, outcome, len(r.result))
+		return r, true
 	case need := <-s.c.input:
 		return resumed{b.suspend(x, need, s.c), nil}, true
 	case <-ctx.Done(): // the client left the retry: that cancels the call (TS-13)
 		s.c.end()
 		<-s.c.done
+		b.recordCall(s.c.rec, outcomeCancelled, 0)
 		return resumed{nil, errorf(codeInternal, "the request was cancelled")}, true
 	}
+}
+
+// resumedAnswer is the answer to the retry that found its call ended with
+// o, and the outcome to record of the whole call.
+func (b *Bridge) resumedAnswer(x *exchange, c *call, o callOutcome) (resumed, string) {
+	if rerr := c.missingCapability(); rerr != nil {
+		return resumed{nil, rerr}, outcomeError
+	}
+	if o.err != nil {
+		r, rerr, outcome := b.upstreamError(context.Background(), x.msg.Method, c.server, o.err)
+		return resumed{r, rerr}, outcome
+	}
+	if requests, state := inputOf(o.res); requests != nil {
+		return resumed{inputRequired(requests, state), nil}, outcomeOK
+	}
+	data, err := resultJSON(o.res)
+	if err != nil {
+		return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, outcomeError
+	}
+	var probe struct {
+		IsError bool `json:"isError"`
+	}
+	if json.Unmarshal(data, &probe) == nil && probe.IsError {
+		return resumed{data, nil}, outcomeToolError
+	}
+	return resumed{data, nil}, outcomeOK
 }
 
 // sealState makes the requestState of a suspended call: its ID and a MAC,
