@@ -23,7 +23,6 @@ import (
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
-	"github.com/mcptray/mcptray/oauth"
 	"github.com/mcptray/mcptray/oauth/oauthtest"
 )
 
@@ -304,17 +303,7 @@ func TestOversizedMessage(t *testing.T) {
 func TestSignInToolFromIDE(t *testing.T) {
 	as := oauthtest.NewServer(oauthtest.Options{})
 	t.Cleanup(as.Close) // after the hub's cleanup: its streams end first
-	var hub interface {
-		OnAuthEvent(string, oauth.Event)
-	}
-	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), EphemeralCallbackPort: true,
-		OnEvent: func(s string, e oauth.Event) { hub.OnAuthEvent(s, e) }})
-	defer m.Close()
-	opened := make(chan string, 1)
-	r := newRig(t, cfgServers("secure", fmt.Sprintf(`{"url": %q}`, as.URL())), rigOptions{oauth: m,
-		open: func(_ context.Context, authURL string) error { opened <- authURL; return nil }})
-	hub = r.hub
-	r.wait(t, map[string]status.State{"secure": status.NeedsAuth})
+	r, opened := signInRig(t, as)
 
 	changed := make(chan struct{}, 8)
 	cs := r.connectHTTP(t, "/mcp", "", "2025-11-25", &mcp.ClientOptions{

@@ -28,15 +28,7 @@ func TestStepUpFromTheIDE(t *testing.T) {
 		ChallengeScope:  "mcp:read",
 	})
 	t.Cleanup(as.Close)
-	var hub interface{ OnAuthEvent(string, oauth.Event) }
-	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), EphemeralCallbackPort: true,
-		OnEvent: func(s string, e oauth.Event) { hub.OnAuthEvent(s, e) }})
-	defer m.Close()
-	opened := make(chan string, 4)
-	r := newRig(t, cfgServers("secure", fmt.Sprintf(`{"url": %q}`, as.URL())), rigOptions{oauth: m,
-		open: func(_ context.Context, authURL string) error { opened <- authURL; return nil }})
-	hub = r.hub
-	r.wait(t, map[string]status.State{"secure": status.NeedsAuth})
+	r, opened := signInRig(t, as)
 	approve := func() {
 		t.Helper()
 		select {
@@ -96,4 +88,20 @@ func TestStepUpFromTheIDE(t *testing.T) {
 	if res := callTool(t, cs, "secure__admin", nil); res.IsError || text(t, res) != "done with mcp:admin" {
 		t.Errorf("after the step-up: isError %v, %q", res.IsError, text(t, res))
 	}
+}
+
+// signInRig is a rig whose one server, "secure", is served by as and
+// needs sign-in; the hub's sign-ins open their pages into opened.
+func signInRig(t *testing.T, as *oauthtest.Server) (*rig, <-chan string) {
+	t.Helper()
+	var hub interface{ OnAuthEvent(string, oauth.Event) }
+	m := oauth.NewManager(oauth.Config{Store: oauth.NewMemoryStore(), EphemeralCallbackPort: true,
+		OnEvent: func(s string, e oauth.Event) { hub.OnAuthEvent(s, e) }})
+	t.Cleanup(m.Close)
+	opened := make(chan string, 4)
+	r := newRig(t, cfgServers("secure", fmt.Sprintf(`{"url": %q}`, as.URL())), rigOptions{oauth: m,
+		open: func(_ context.Context, authURL string) error { opened <- authURL; return nil }})
+	hub = r.hub
+	r.wait(t, map[string]status.State{"secure": status.NeedsAuth})
+	return r, opened
 }
