@@ -6,15 +6,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
+	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/config"
@@ -50,7 +55,7 @@ func runGUI(env *cliEnv) int {
 		return exitFail
 	}
 	defer r.Close()
-	return runWindow(env, r, nil)
+	return runWindow(env, r, nil, nil)
 }
 
 // openWindow opens the window in a hub that ran without one ('mcptray
@@ -58,25 +63,93 @@ func runGUI(env *cliEnv) int {
 // started on a display: the window attaches to the hub that runs, so IDE
 // sessions and sign-ins go on. It reports whether the window ran (then
 // quitting it ended the app, as it does MCP Tray's).
-func openWindow(env *cliEnv, r *runningHub, req windowRequest) bool {
-	for _, k := range control.DisplayEnv {
-		if v, ok := req.env[k]; ok {
-			os.Setenv(k, v)
-		}
-	}
-	if !canShowWindow() {
+func openWindow(env *cliEnv, r *runningHub, req windowRequest, signals chan os.Signal) bool {
+	if req.env["DISPLAY"] == "" && req.env["WAYLAND_DISPLAY"] == "" {
+		r.setMode("serve")
 		req.ready <- errors.New("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset)")
 		return false
 	}
+	// A display that cannot be opened makes Fyne panic, which would take
+	// the hub, and every IDE session, down: a child process tries first.
+	if err := probeDisplay(req.env); err != nil {
+		r.setMode("serve")
+		req.ready <- err
+		return false
+	}
+	// The asker's display, whole: a value this hub inherited (from the IDE
+	// that started it) and the asker has not is dropped.
+	for _, k := range control.DisplayEnv {
+		if v, ok := req.env[k]; ok {
+			os.Setenv(k, v)
+		} else {
+			os.Unsetenv(k)
+		}
+	}
 	r.log.Info("opening the window in the running hub")
-	r.setMode("gui")
-	runWindow(env, r, func() { req.ready <- nil })
+	runWindow(env, r, func() { req.ready <- nil }, signals)
 	return true
 }
 
+// probeDisplay opens the display env names in a child process
+// (runProbeDisplay), and says why not when it cannot.
+func probeDisplay(env map[string]string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "probe-display")
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(control.DisplayEnv, k) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		if slices.Contains(control.DisplayEnv, k) {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		why := strings.TrimSpace(string(out))
+		if why == "" {
+			why = err.Error()
+		}
+		return fmt.Errorf("the window cannot be opened on display %q: %s", env["DISPLAY"]+env["WAYLAND_DISPLAY"], why)
+	}
+	return nil
+}
+
+// runProbeDisplay is 'mcptray probe-display': GLFW, which Fyne runs on,
+// initialised and let go (exit 0), or why it cannot be (exit 1).
+func runProbeDisplay(env *cliEnv, _ []string) (code int) {
+	// A display that cannot be opened is only logged by Init (go-gl's
+	// glfw returns nil for a platform error); the next call then panics
+	// for want of an initialised library.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintln(env.stderr, p)
+			code = exitFail
+		}
+	}()
+	log.SetFlags(0) // go-gl logs the platform's error: it is the reason
+	if err := glfw.Init(); err != nil {
+		fmt.Fprintln(env.stderr, err)
+		return exitFail
+	}
+	defer glfw.Terminate()
+	if glfw.GetPrimaryMonitor() == nil {
+		fmt.Fprintln(env.stderr, "the display has no monitor")
+		return exitFail
+	}
+	return exitOK
+}
+
 // runWindow runs the window and tray icon over r until the app quits;
-// up, if set, learns that the window is there.
-func runWindow(env *cliEnv, r *runningHub, up func()) int {
+// up, if set, learns that the window is there. early (nil: none) is a
+// served hub's signals, heard until Fyne's own handler takes SIGINT and
+// SIGTERM over (once it runs).
+func runWindow(env *cliEnv, r *runningHub, up func(), early chan os.Signal) int {
 	a := fyneapp.NewWithID("io.github.mcptray")
 	tray, why := trayHost()
 	if !tray {
@@ -105,7 +178,12 @@ func runWindow(env *cliEnv, r *runningHub, up func()) int {
 		up()
 	}
 	// Say where everything is once the window is up.
-	a.Lifecycle().SetOnStarted(func() { r.printStarted(env) })
+	a.Lifecycle().SetOnStarted(func() {
+		if early != nil {
+			signal.Stop(early)
+		}
+		r.printStarted(env)
+	})
 
 	// SIGINT and SIGTERM are Fyne's: its driver quits on them by itself
 	// (a handler that cannot be unregistered), and a quit of ours racing
@@ -127,6 +205,12 @@ func runWindow(env *cliEnv, r *runningHub, up func()) int {
 			case <-signals:
 				r.log.Info("SIGHUP: reloading the configuration")
 				_ = r.hub.Reload()
+			case sig := <-early: // before Fyne runs
+				if sig == syscall.SIGHUP {
+					_ = r.hub.Reload()
+					continue
+				}
+				stop = true
 			case <-r.stopping: // 'mcptray stop'
 				stop = true
 			}

@@ -294,11 +294,39 @@ func TestWindowOpensOnAHeadlessHub(t *testing.T) {
 		t.Fatalf("the IDE's call before the window: %v", err)
 	}
 
-	open := exec.Command(binPath)
-	open.Env = append(append([]string{}, u.env...), "DISPLAY="+display)
-	out, err := open.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "the window is open in it now") {
-		t.Fatalf("mcptray on a display, with a headless hub running: %v\n%s\nhub:\n%s", err, out, g.output())
+	// A display that cannot be opened is refused, and the hub goes on.
+	bad := exec.Command(binPath)
+	bad.Env = append(append([]string{}, u.env...), "DISPLAY=:4711")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "cannot be opened on display") {
+		t.Errorf("mcptray on a display that does not exist: %v\n%s", err, out)
+	}
+	if st, err := u.controlClient(t).Status(context.Background()); err != nil || st.Hub.Mode != "serve" {
+		t.Fatalf("after a refused window the hub is %+v (%v), want it serving on\n%s", st.Hub, err, g.output())
+	}
+
+	// Two starts at once (a double click): one window, both told so.
+	outs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			open := exec.Command(binPath)
+			open.Env = append(append([]string{}, u.env...), "DISPLAY="+display)
+			out, err := open.CombinedOutput()
+			outs <- fmt.Sprintf("%v: %s", err, out)
+		}()
+	}
+	opened := 0
+	for range 2 {
+		out := <-outs
+		switch {
+		case strings.HasPrefix(out, "<nil>: ") && strings.Contains(out, "the window is open in it now"):
+			opened++
+		case strings.HasPrefix(out, "<nil>: ") && strings.Contains(out, "already running"):
+		default:
+			t.Errorf("mcptray on a display, with a headless hub running: %s\nhub:\n%s", out, g.output())
+		}
+	}
+	if opened != 1 {
+		t.Errorf("%d of two starts say they opened the window", opened)
 	}
 	st, err := u.controlClient(t).Status(context.Background())
 	if err != nil || st.Hub.Mode != "gui" || st.Hub.PID != g.cmd.Process.Pid {
@@ -315,7 +343,7 @@ func TestWindowOpensOnAHeadlessHub(t *testing.T) {
 	}
 	// A second start now only brings the window to the front.
 	again := exec.Command(binPath)
-	again.Env = open.Env
+	again.Env = append(append([]string{}, u.env...), "DISPLAY="+display)
 	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "already running") {
 		t.Errorf("a second start: %v\n%s", err, out)
 	}

@@ -5,6 +5,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 // hasGUI: built with -tags nogui, a pure-Go binary for servers and
@@ -17,7 +18,12 @@ func runGUI(env *cliEnv) int {
 }
 
 // openWindow cannot: no show request reaches a hub of this build.
-func openWindow(_ *cliEnv, _ *runningHub, req windowRequest) bool {
+func openWindow(_ *cliEnv, _ *runningHub, req windowRequest, _ chan os.Signal) bool {
 	req.ready <- errors.New("this build has no window")
 	return false
+}
+
+func runProbeDisplay(env *cliEnv, _ []string) int {
+	fmt.Fprintln(env.stderr, "this build has no window")
+	return exitFail
 }

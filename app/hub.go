@@ -52,6 +52,7 @@ type runningHub struct {
 	uiMu   sync.Mutex
 	mode   string                                  // "serve" or "gui" (a served hub that opened its window is one)
 	show   func()                                  // brings the window up; nil until the GUI is there
+	shown  chan struct{}                           // closed once show is set
 	uiTest func(action, id string) (string, error) // the end-to-end test's hook; nil normally
 	// windows carries the show requests of a hub that runs without a
 	// window to its main goroutine, which alone may run one (openWindow).
@@ -76,19 +77,35 @@ func (r *runningHub) setMode(m string) {
 // is there.
 func (r *runningHub) requestWindow(env map[string]string) error {
 	r.uiMu.Lock()
-	show := r.show
+	show, open := r.show, r.mode == "serve"
+	if open {
+		r.mode = "gui" // the window is on its way: later asks wait for it
+	}
 	r.uiMu.Unlock()
 	if show != nil {
 		show()
 		return nil
 	}
+	if !open { // a window is being built (a GUI hub starting, or this one opening)
+		select {
+		case <-r.shown:
+			r.uiMu.Lock()
+			show = r.show
+			r.uiMu.Unlock()
+			show()
+			return nil
+		case <-r.stopping:
+			return errors.New("the hub is stopping")
+		case <-time.After(30 * time.Second):
+			return errors.New("the window did not come up within 30 s; the hub's log says why")
+		}
+	}
 	req := windowRequest{env: env, ready: make(chan error, 1)}
 	select {
 	case r.windows <- req:
 	case <-r.stopping:
+		r.setMode("serve")
 		return errors.New("the hub is stopping")
-	case <-time.After(10 * time.Second):
-		return errors.New("the hub is busy opening its window; try again in a moment")
 	}
 	select {
 	case err := <-req.ready:
@@ -101,6 +118,9 @@ func (r *runningHub) requestWindow(env map[string]string) error {
 func (r *runningHub) setShow(f func()) {
 	r.uiMu.Lock()
 	defer r.uiMu.Unlock()
+	if r.show == nil && f != nil {
+		close(r.shown)
+	}
 	r.show = f
 }
 
@@ -112,7 +132,7 @@ func (r *runningHub) setUITest(f func(action, id string) (string, error)) {
 
 // startHub brings a hub up for paths. mode is "serve" or "gui".
 func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
-	r := &runningHub{paths: paths, started: time.Now(), mode: mode, stopping: make(chan struct{}), windows: make(chan windowRequest)}
+	r := &runningHub{paths: paths, started: time.Now(), mode: mode, stopping: make(chan struct{}), windows: make(chan windowRequest), shown: make(chan struct{})}
 	exe, _ := os.Executable()
 	lock, err := control.Acquire(paths.Control(), control.Owner{
 		PID: os.Getpid(), Started: r.started, Config: paths.Config, Executable: exe, Mode: mode,

@@ -78,6 +78,8 @@ func commands() []command {
 			usage: "", example: "mcptray version", run: runVersion},
 		{name: "conformance-client", summary: "client side of the official MCP conformance suite",
 			usage: "URL", hidden: true, run: runConformanceClient},
+		{name: "probe-display", summary: "check that a window can be opened on this display (the hub asks, before opening its first)",
+			usage: "", hidden: true, run: runProbeDisplay},
 	}
 }
 

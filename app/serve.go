@@ -69,7 +69,7 @@ wait:
 		case req := <-r.windows:
 			// 'mcptray' was started on a display: the window opens here,
 			// over this hub; quitting it ends the app, as MCP Tray's does.
-			if openWindow(env, r, req) {
+			if openWindow(env, r, req, signals) {
 				break wait
 			}
 		}

@@ -77,64 +77,99 @@ type AuthenticateOptions struct {
 // hub reconnected with the new tokens and the authenticated initialize and
 // tools/list succeeded: success is never reported before that. While one
 // sign-in to the server is open, another ask joins it: no second browser
-// tab and flow; its OnURL learns the open one's address.
+// tab and flow, and its OnURL learns the open one's address. The sign-in
+// goes on while anyone waits for it: ctx ending leaves it, and the last
+// to leave cancels it.
 func (h *Hub) Authenticate(ctx context.Context, id string, o AuthenticateOptions) error {
 	h.mu.Lock()
-	f, open := h.signIns[id]
-	if !open {
-		f = &signInFlight{done: make(chan struct{})}
+	f, joined := h.signIns[id]
+	if !joined {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &signInFlight{done: make(chan struct{}), urlKnown: make(chan struct{}), cancel: cancel}
 		h.signIns[id] = f
+		go func() {
+			err := h.authenticate(fctx, id, f.watch(o))
+			h.mu.Lock()
+			delete(h.signIns, id)
+			h.mu.Unlock()
+			f.err = err
+			close(f.done)
+			cancel()
+		}()
 	}
+	f.waiting++
 	h.mu.Unlock()
-	if open {
-		return f.join(ctx, o)
-	}
-	err := h.authenticate(ctx, id, f.watch(o))
-	h.mu.Lock()
-	delete(h.signIns, id)
-	h.mu.Unlock()
-	f.err = err
-	close(f.done)
-	return err
+	return h.awaitSignIn(ctx, f, o, joined)
 }
 
-// signInFlight is a sign-in in progress, for asks that join it.
+// signInFlight is a sign-in in progress, and who waits for it.
 type signInFlight struct {
-	done chan struct{}
-	err  error // set before done is closed
+	done    chan struct{}
+	err     error // set before done is closed
+	cancel  context.CancelFunc
+	waiting int // asks waiting for it (under Hub.mu)
 
-	mu  sync.Mutex
-	url string // the authorization URL, once opened
+	mu        sync.Mutex
+	url       string        // the authorization URL, once opened
+	urlKnown  chan struct{} // closed once url is set
+	ownerLeft bool          // the first ask left: its OnURL is not called any more
 }
 
-// watch returns o, with the URL also noted for those that join.
+// watch returns the first ask's o, with the URL also noted for those that
+// join.
 func (f *signInFlight) watch(o AuthenticateOptions) AuthenticateOptions {
 	onURL := o.OnURL
 	o.OnURL = func(authURL string, openErr error) {
 		f.mu.Lock()
+		first := f.url == ""
 		f.url = authURL
+		left := f.ownerLeft
 		f.mu.Unlock()
-		if onURL != nil {
+		if first {
+			close(f.urlKnown)
+		}
+		if onURL != nil && !left {
 			onURL(authURL, openErr)
 		}
 	}
 	return o
 }
 
-// join waits for the sign-in to end (or ctx), telling o.OnURL the address
-// it waits at, if it is open already.
-func (f *signInFlight) join(ctx context.Context, o AuthenticateOptions) error {
-	f.mu.Lock()
-	authURL := f.url
-	f.mu.Unlock()
-	if authURL != "" && o.OnURL != nil {
-		o.OnURL(authURL, nil)
+// awaitSignIn waits for the sign-in f to end, or for ctx: then this ask
+// leaves it, and the last to leave cancels it and waits for its end. A
+// joined ask's OnURL learns the address once there is one.
+func (h *Hub) awaitSignIn(ctx context.Context, f *signInFlight, o AuthenticateOptions, joined bool) error {
+	var urlKnown <-chan struct{}
+	if joined && o.OnURL != nil {
+		urlKnown = f.urlKnown
 	}
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+	for {
+		select {
+		case <-f.done:
+			return f.err
+		case <-urlKnown:
+			urlKnown = nil
+			f.mu.Lock()
+			authURL := f.url
+			f.mu.Unlock()
+			o.OnURL(authURL, nil)
+		case <-ctx.Done():
+			h.mu.Lock()
+			f.waiting--
+			last := f.waiting == 0
+			h.mu.Unlock()
+			if !joined {
+				f.mu.Lock()
+				f.ownerLeft = true
+				f.mu.Unlock()
+			}
+			if !last {
+				return fmt.Errorf("sign-in cancelled: %w", ctx.Err())
+			}
+			f.cancel()
+			<-f.done
+			return f.err
+		}
 	}
 }
 

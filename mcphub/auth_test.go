@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -420,5 +421,82 @@ func TestSignInAsksJoinTheOpenOne(t *testing.T) {
 	}
 	if n := opened.Load(); n != 1 {
 		t.Errorf("%d browser tabs were opened for one sign-in", n)
+	}
+}
+
+// An ask that joins a sign-in before its page is open learns the address
+// once it is; the first ask leaving (its Cancel) does not end the sign-in
+// for one still waiting, and the last to leave ends it.
+func TestSignInGoesOnWhileAnyoneWaits(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Options{})
+	t.Cleanup(srv.Close)
+	h, _, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"demo": {"url": %q}}}`, srv.URL()))
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	opening, letOpen := make(chan string, 1), make(chan struct{})
+	open := func(_ context.Context, u string) error { opening <- u; <-letOpen; return nil } // the browser is slow to start
+	ownerCtx, leave := context.WithCancel(context.Background())
+	ownerDone := make(chan error, 1)
+	go func() { ownerDone <- h.Authenticate(ownerCtx, "demo", AuthenticateOptions{Open: open}) }()
+	authURL := <-opening // the flow is open; its page not yet
+	shown := make(chan string, 1)
+	joinerDone := make(chan error, 1)
+	go func() {
+		joinerDone <- h.Authenticate(context.Background(), "demo", AuthenticateOptions{OnURL: func(u string, _ error) { shown <- u }})
+	}()
+	waitJoined(t, h, "demo", 2)
+	close(letOpen)
+	if u := <-shown; u != authURL {
+		t.Errorf("the joiner was told %s, want %s", u, authURL)
+	}
+	leave() // the first ask's Cancel
+	if err := <-ownerDone; err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("the ask that left: %v", err)
+	}
+	if err := follow(context.Background(), authURL); err != nil { // the person finishes in the browser
+		t.Fatal(err)
+	}
+	if err := <-joinerDone; err != nil {
+		t.Errorf("the ask still waiting: %v, want the sign-in done", err)
+	}
+
+	// Signed out again, one ask alone: its leaving ends the sign-in.
+	if err := h.SignOut(context.Background(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, h, sub, map[string]status.State{"demo": status.NeedsAuth})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Authenticate(ctx, "demo", AuthenticateOptions{Open: func(context.Context, string) error { cancel(); return nil }})
+	}()
+	if err := <-done; err == nil {
+		t.Fatal("the only ask left, yet the sign-in succeeded")
+	}
+	h.mu.Lock()
+	_, still := h.signIns["demo"]
+	h.mu.Unlock()
+	if still {
+		t.Error("the sign-in is still open after its only ask left")
+	}
+}
+
+// waitJoined waits until n asks wait for the sign-in of id.
+func waitJoined(t *testing.T, h *Hub, id string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		h.mu.Lock()
+		f := h.signIns[id]
+		got := 0
+		if f != nil {
+			got = f.waiting
+		}
+		h.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d asks wait for the sign-in of %s, want %d", got, id, n)
+		}
+		runtime.Gosched() // joining is a lock away; there is no event for it
 	}
 }

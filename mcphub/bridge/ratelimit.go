@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// failLimiter slows down guessing of client tokens. Failed verifications
+// failLimiter makes guessing client tokens loud: failed verifications
 // spend a bucket (a burst of 10, refilled at 1 a second); with the bucket
 // empty, a token that does not verify is answered 429 (retry in a second)
-// instead of 401. A token that verifies always passes, whether the IDE
-// used it a moment ago or it was made a moment ago: a process hammering
-// the port cannot lock the IDEs out. (The tokens carry 256 random bits:
-// this is defence in depth, and it makes an attack loud.)
+// instead of 401, and the failures are logged once a minute. Every token
+// is still checked (one indexed lookup): one that verifies always passes,
+// whether the IDE used it a moment ago or it was made a moment ago, so a
+// process hammering the port cannot lock the IDEs out. (The tokens carry
+// 256 random bits: guessing one is not slowed, it is hopeless.)
 type failLimiter struct {
 	mu       sync.Mutex
 	now      func() time.Time
