@@ -243,14 +243,17 @@ func showRunning(env *cliEnv, paths Paths) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second) // a first window takes a moment
 	defer cancel()
-	st, statusErr := client.Status(ctx)
-	if err := client.Show(ctx); err != nil {
+	opened, err := client.Show(ctx)
+	if err != nil {
 		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
 		return exitFail
 	}
+	st, statusErr := client.Status(ctx)
 	switch {
-	case statusErr == nil && st.Hub.Mode == "serve":
+	case opened && statusErr == nil:
 		fmt.Fprintf(env.stderr, "MCP Tray's hub was running without a window (process %d); the window is open in it now, and quitting it stops the hub.\n", st.Hub.PID)
+	case opened:
+		fmt.Fprintln(env.stderr, "MCP Tray's hub was running without a window; the window is open in it now, and quitting it stops the hub.")
 	default:
 		fmt.Fprintln(env.stderr, "MCP Tray is already running; its window is in front now.")
 	}

@@ -75,7 +75,7 @@ func (r *runningHub) setMode(m string) {
 // requestWindow brings the window to the front, or asks the main
 // goroutine to open it (a hub that ran without one), and waits until it
 // is there.
-func (r *runningHub) requestWindow(env map[string]string) error {
+func (r *runningHub) requestWindow(env map[string]string) (opened bool, err error) {
 	r.uiMu.Lock()
 	show, open := r.show, r.mode == "serve"
 	if open {
@@ -84,7 +84,7 @@ func (r *runningHub) requestWindow(env map[string]string) error {
 	r.uiMu.Unlock()
 	if show != nil {
 		show()
-		return nil
+		return false, nil
 	}
 	if !open { // a window is being built (a GUI hub starting, or this one opening)
 		select {
@@ -93,11 +93,11 @@ func (r *runningHub) requestWindow(env map[string]string) error {
 			show = r.show
 			r.uiMu.Unlock()
 			show()
-			return nil
+			return false, nil
 		case <-r.stopping:
-			return errors.New("the hub is stopping")
+			return false, errors.New("the hub is stopping")
 		case <-time.After(30 * time.Second):
-			return errors.New("the window did not come up within 30 s; the hub's log says why")
+			return false, errors.New("the window did not come up within 30 s; the hub's log says why")
 		}
 	}
 	req := windowRequest{env: env, ready: make(chan error, 1)}
@@ -105,13 +105,13 @@ func (r *runningHub) requestWindow(env map[string]string) error {
 	case r.windows <- req:
 	case <-r.stopping:
 		r.setMode("serve")
-		return errors.New("the hub is stopping")
+		return false, errors.New("the hub is stopping")
 	}
 	select {
 	case err := <-req.ready:
-		return err
+		return err == nil, err
 	case <-time.After(30 * time.Second):
-		return errors.New("the window did not open within 30 s; the hub's log says why")
+		return false, errors.New("the window did not open within 30 s; the hub's log says why")
 	}
 }
 

@@ -52,9 +52,9 @@ type API struct {
 	Shutdown func()
 	// Show brings the hub's window to the front (a second 'mcptray'
 	// start), or opens it in a hub that runs without one, on the display
-	// that env names (the asking process's DISPLAY and the like); nil:
-	// this hub cannot show a window.
-	Show func(env map[string]string) error
+	// that env names (the asking process's DISPLAY and the like): opened
+	// says which; nil: this hub cannot show a window.
+	Show func(env map[string]string) (opened bool, err error)
 	// UITest drives the window for the end-to-end test: "authenticate"
 	// presses a row's key icon, "row" returns what the row shows; nil: no
 	// window.
@@ -65,6 +65,12 @@ type API struct {
 // environment (DisplayEnv), for a hub that opens its first window.
 type ShowRequest struct {
 	Env map[string]string `json:"env,omitempty"`
+}
+
+// ShowResponse says whether the window was opened (a hub that ran
+// without one) rather than brought to the front.
+type ShowResponse struct {
+	Opened bool `json:"opened,omitempty"`
 }
 
 // DisplayEnv names the environment a window needs: where the display and
@@ -137,11 +143,12 @@ func NewAPI(a API) http.Handler {
 				return
 			}
 		}
-		if err := a.Show(req.Env); err != nil {
+		opened, err := a.Show(req.Env)
+		if err != nil {
 			writeError(w, http.StatusConflict, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		writeJSON(w, http.StatusOK, ShowResponse{Opened: opened})
 	})
 	// GET /v1/events streams status events as JSON lines (the GUI and
 	// 'mcptray status --watch' follow it).

@@ -203,13 +203,15 @@ func (c *Client) Shutdown(ctx context.Context) error {
 }
 
 // Show asks the hub to bring its window to the front, or to open it on
-// this process's display (a hub that runs without one).
-func (c *Client) Show(ctx context.Context) error {
+// this process's display (a hub that runs without one: opened).
+func (c *Client) Show(ctx context.Context) (opened bool, err error) {
 	req := ShowRequest{Env: map[string]string{}}
 	for _, k := range DisplayEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			req.Env[k] = v
 		}
 	}
-	return c.Do(ctx, http.MethodPost, "/v1/show", req, nil)
+	var resp ShowResponse
+	err = c.Do(ctx, http.MethodPost, "/v1/show", req, &resp)
+	return resp.Opened, err
 }
