@@ -315,8 +315,17 @@ func interleaved(paths []*path, round int) []*path {
 
 func callOn(b *testing.B, cs *mcp.ClientSession, tool string) {
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"message": "hello"}})
-	if err != nil || res.IsError {
-		b.Fatalf("%s: %v %+v", tool, err, res)
+	if err != nil {
+		b.Fatalf("%s: %v", tool, err)
+	}
+	if res.IsError {
+		var text []string
+		for _, c := range res.Content {
+			if t, ok := c.(*mcp.TextContent); ok {
+				text = append(text, t.Text)
+			}
+		}
+		b.Fatalf("%s: a tool error: %s", tool, strings.Join(text, " "))
 	}
 }
 
