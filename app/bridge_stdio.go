@@ -80,7 +80,7 @@ func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (n
 	cmd.Stderr = &news // its one line of news, never stdout
 	startErr := cmd.Run()
 	var exit *exec.ExitError
-	if held := errors.As(startErr, &exit) && exit.ExitCode() == exitHeld; held {
+	if errors.As(startErr, &exit) && exit.ExitCode() == exitHeld {
 		// Another IDE window started the hub a moment before this one:
 		// not news, unless it never gets ready.
 		fmt.Fprintln(env.stderr, "mcptray bridge: another window is starting the hub; using that one")

@@ -64,7 +64,7 @@ func runGUI(env *cliEnv) int {
 // sessions and sign-ins go on. It reports whether the window ran (then
 // quitting it ended the app, as it does MCP Tray's).
 func openWindow(env *cliEnv, r *runningHub, req windowRequest, signals chan os.Signal) bool {
-	if req.env["DISPLAY"] == "" && req.env["WAYLAND_DISPLAY"] == "" {
+	if !hasDisplay(func(k string) string { return req.env[k] }) {
 		r.setMode("serve")
 		req.ready <- errors.New("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset)")
 		return false

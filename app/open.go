@@ -12,13 +12,17 @@ const testHooksEnv = "MCPTRAY_UI_TEST_HOOKS"
 // canShowWindow: this build has a window, and there is a display to open
 // it on.
 func canShowWindow() bool {
-	if !hasGUI {
-		return false
-	}
+	return hasGUI && hasDisplay(os.Getenv)
+}
+
+// hasDisplay reports whether the environment getenv reads names a
+// display; on Linux that is DISPLAY or WAYLAND_DISPLAY, elsewhere there
+// always is one.
+func hasDisplay(getenv func(string) string) bool {
 	if runtime.GOOS != "linux" {
 		return true
 	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	return getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
 }
 
 func runOpen(env *cliEnv, args []string) int {

@@ -345,11 +345,7 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		if len(raw) == 0 || raw[0] != '{' {
 			return nil, errorf(codeInternal, "%s answered with a result that is not an object", server), outcomeError
 		}
-		var r struct {
-			IsError bool `json:"isError"`
-		}
-		// Parsed again only when it may say so: results can be 64 MB.
-		if method == "tools/call" && bytes.Contains(raw, []byte(`"isError"`)) && json.Unmarshal(raw, &r) == nil && r.IsError {
+		if method == "tools/call" && isToolError(raw) {
 			return raw, nil, outcomeToolError
 		}
 		return raw, nil, outcomeOK
@@ -365,6 +361,15 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		return data, nil, outcomeToolError
 	}
 	return data, nil, outcomeOK
+}
+
+// isToolError reports whether a tool result's JSON says isError. It is
+// parsed again only when it may say so: results can be 64 MB.
+func isToolError(raw json.RawMessage) bool {
+	var r struct {
+		IsError bool `json:"isError"`
+	}
+	return bytes.Contains(raw, []byte(`"isError"`)) && json.Unmarshal(raw, &r) == nil && r.IsError
 }
 
 // legacyResult is a tool result as an initialize-era client may get it:

@@ -648,10 +648,7 @@ func (b *Bridge) resumedAnswer(x *exchange, c *call, o callOutcome) (resumed, st
 	if err != nil {
 		return resumed{nil, errorf(codeInternal, "encoding the result: %v", err)}, outcomeError
 	}
-	var probe struct {
-		IsError bool `json:"isError"`
-	}
-	if json.Unmarshal(data, &probe) == nil && probe.IsError {
+	if isToolError(data) {
 		return resumed{data, nil}, outcomeToolError
 	}
 	return resumed{data, nil}, outcomeOK
