@@ -295,6 +295,17 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 	return c.do(upstream.WithCallTag(ctx, c.tag), cs, progress)
 }
 
+// ModernCapabilities lets a 2026-07-28 client's call take the raw path to
+// a server of that era, declaring the client's own capabilities (LC-03).
+func (c *call) ModernCapabilities() (json.RawMessage, bool) {
+	x := c.x.Load()
+	if !x.modern {
+		return nil, false
+	}
+	caps, err := json.Marshal(x.declaredCaps())
+	return caps, err == nil
+}
+
 // DetachOnRequest lets a 2026-07-28 client's request go when its
 // (initialize-era) server asks for input mid-call: it is answered
 // input_required and the call goes on (upstream.Detacher).
@@ -692,6 +703,9 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	if p.InputResponses != nil || p.RequestState != "" {
 		toolRaw = nil // a multi-round-trip retry: the session path has the state
 	}
+	if len(snap.headers[p.Name]) > 0 {
+		toolRaw = nil // go-sdk mirrors its x-mcp-header arguments for a 2026-07-28 server (TC-11)
+	}
 	return b.forward(ctx, x, r.server, "tools/call", r.name, toolRaw, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments, Meta: upstreamMeta(x, cs, progress)}
 		if len(p.Arguments) == 0 {
@@ -725,7 +739,7 @@ func toolCallParams(name string, args json.RawMessage, progress any) json.RawMes
 	return append(out, '}')
 }
 
-var _ upstream.RawHandler = (*call)(nil)
+var _ upstream.ModernHandler = (*call)(nil)
 
 // find looks a tool or prompt up by the name the client knows it by, in
 // the catalog that in picks of snap; a name not there yet may belong to a

@@ -26,8 +26,9 @@ import (
 // The raw path sends a bridged request as bytes on the session's own HTTP
 // client and reads the answer as bytes: no decoding into go-sdk's types
 // and encoding again, and none of its goroutine hand-offs. It is the
-// bridge's fast path for tools/call on initialize-era Streamable HTTP
-// sessions, where most calls go; everything else uses the go-sdk session.
+// bridge's fast path for tools/call on Streamable HTTP: on initialize-era
+// sessions, and to 2026-07-28 servers for clients of that era (whose
+// answers pass through as sent); everything else uses the go-sdk session.
 
 // ErrNoRawPath means the raw path does not apply, or the server refused the
 // request before running it (401, 403, 404, 400): the caller uses the
@@ -43,12 +44,25 @@ type RawHandler interface {
 	Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
 }
 
+// ModernHandler is a RawHandler whose call may take the raw path to a
+// 2026-07-28 server. The server's answer is passed on as sent (an
+// input_required result too), so only a client of that era may have it.
+type ModernHandler interface {
+	RawHandler
+	// ModernCapabilities is the JSON of the client capabilities the server
+	// is told of (TC-10); false when the client speaks the initialize era.
+	ModernCapabilities() (json.RawMessage, bool)
+}
+
 // rawPath is what the raw path needs of a live Streamable HTTP session.
 type rawPath struct {
 	endpoint string
-	probe    *probe      // the session's RoundTripper: configured headers, status records
-	post     http.Header // a POST's headers (the session's ID and version among them), built once and shared: a request that is signed gets a copy of the map (rawSend); the value slices are never written
-	seq      atomic.Uint64
+	// meta: a 2026-07-28 request's own _meta members, the protocol version
+	// and client info (TC-10), as JSON; nil in the initialize era.
+	meta  []byte
+	probe *probe      // the session's RoundTripper: configured headers, status records
+	post  http.Header // a POST's headers (the session's ID and version among them), built once and shared: a request that is signed gets a copy of the map (rawSend); the value slices are never written
+	seq   atomic.Uint64
 }
 
 // newRawPath: session is "" for a stateless server.
@@ -68,16 +82,31 @@ func newRawPath(endpoint string, p *probe, session, version string) *rawPath {
 }
 
 // rawPathOf returns the raw path of a connected attempt, or nil when it
-// does not apply (stdio, legacy SSE, 2026-07-28 sessions).
+// does not apply (stdio, legacy SSE).
 func (c *Conn) rawPathOf(att *attempt) *rawPath {
 	if att.transport != TransportStreamable || att.probe == nil || att.catalog == nil {
 		return nil
 	}
 	v := att.catalog.ProtocolVersion
-	if v == "" || v >= "2026-07-28" {
+	if v == "" {
 		return nil
 	}
-	return newRawPath(c.srv.URL, att.probe, att.session.ID(), v)
+	rp := newRawPath(c.srv.URL, att.probe, att.session.ID(), v)
+	if v >= "2026-07-28" {
+		info, err := json.Marshal(c.opts.ClientInfo)
+		if err != nil {
+			return nil
+		}
+		rp.meta = appendMember(nil, mcp.MetaKeyProtocolVersion, strconv.AppendQuote(nil, v))
+		rp.meta = appendMember(append(rp.meta, ','), mcp.MetaKeyClientInfo, info)
+	}
+	return rp
+}
+
+// appendMember appends "key":value (value is JSON) to dst.
+func appendMember(dst []byte, key string, value []byte) []byte {
+	dst = strconv.AppendQuote(dst, key)
+	return append(append(dst, ':'), value...)
 }
 
 // CallRaw sends method with params (the JSON of the params object) and
@@ -92,6 +121,13 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 	if rp == nil {
 		return nil, ErrNoRawPath
 	}
+	header := rp.post
+	if rp.meta != nil {
+		var ok bool
+		if params, header, ok = rp.modernRequest(method, params, h); !ok {
+			return nil, ErrNoRawPath
+		}
+	}
 	id := `"mcptray-r` + strconv.FormatUint(rp.seq.Add(1), 36) + `"`
 	body := make([]byte, 0, len(params)+len(method)+64)
 	body = append(body, `{"jsonrpc":"2.0","id":`...)
@@ -102,7 +138,7 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 	body = append(body, params...)
 	body = append(body, '}')
 
-	res, err := c.rawExchange(ctx, rp, body, []byte(id), h)
+	res, err := c.rawExchange(ctx, rp, header, body, []byte(id), h)
 	if d, ok := err.(*Detached); ok {
 		d.then(func(res json.RawMessage, err error) (json.RawMessage, error) { return c.rawDone(ctx, rp, id, res, err) })
 		d.start()
@@ -112,13 +148,87 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 }
 
 // rawDone ends a call: a cancelled one is cancelled at the server too,
-// whether or not the request got through.
+// whether or not the request got through. (A 2026-07-28 server takes the
+// closed response as the cancellation, TC-12.)
 func (c *Conn) rawDone(ctx context.Context, rp *rawPath, id string, res json.RawMessage, err error) (json.RawMessage, error) {
 	if ctx.Err() != nil {
-		c.rawCancel(rp, id)
+		if rp.meta == nil {
+			c.rawCancel(rp, id)
+		}
 		return nil, ctx.Err()
 	}
 	return res, err
+}
+
+// modernRequest is a tools/call to a 2026-07-28 server: params with the
+// request's _meta members (TC-10) and the headers naming the method and
+// tool (TS-17). false: the session path is to make it (another method, a
+// client of the initialize era, a name that needs encoding in a header,
+// params that are not one JSON object).
+func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHandler) (json.RawMessage, http.Header, bool) {
+	mh, ok := h.(ModernHandler)
+	if !ok || method != "tools/call" {
+		return nil, nil, false
+	}
+	caps, ok := mh.ModernCapabilities()
+	if !ok {
+		return nil, nil, false
+	}
+	var name string
+	meta := -1 // where the value of params' own _meta begins
+	valid := jsonobj.Members(params, func(k, v []byte) {
+		switch string(k) {
+		case "name":
+			if !jsonobj.String(&name, v) {
+				name = ""
+			}
+		case "_meta":
+			if meta < 0 && len(v) > 1 && v[0] == '{' {
+				meta = cap(params) - cap(v) // v is a slice of params
+			}
+		}
+	})
+	if !valid || !plainHeaderValue(name) {
+		return nil, nil, false
+	}
+	// The members go first in params' _meta, or in a _meta of their own
+	// first in params.
+	at := meta + 1
+	if meta < 0 {
+		at = bytes.IndexByte(params, '{') + 1
+	}
+	out := make([]byte, 0, len(params)+len(rp.meta)+len(caps)+64)
+	out = append(out, params[:at]...)
+	if meta < 0 {
+		out = append(out, `"_meta":{`...)
+	}
+	out = appendMember(append(append(out, rp.meta...), ','), mcp.MetaKeyClientCapabilities, caps)
+	if meta < 0 {
+		out = append(out, '}')
+	}
+	if rest := bytes.TrimLeft(params[at:], " \t\r\n"); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	out = append(out, params[at:]...)
+	header := maps.Clone(rp.post)
+	header["Mcp-Method"], header["Mcp-Name"] = []string{method}, []string{name}
+	return out, header, true
+}
+
+// plainHeaderValue reports whether a name goes in a header as it is: not
+// empty, printable ASCII without surrounding spaces, and not looking like
+// the base64 sentinel that marks an encoded one (TC-10), which go-sdk
+// writes for the rest.
+func plainHeaderValue(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || strings.HasPrefix(s, "=?") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Detacher is a RawHandler that can let its caller go when the server
@@ -163,9 +273,9 @@ func (d *Detached) start() {
 	}()
 }
 
-// rawExchange posts the request and reads its answer.
-func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h RawHandler) (json.RawMessage, error) {
-	resp, err := c.rawPost(ctx, rp, body)
+// rawExchange posts the request with header and reads its answer.
+func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, header http.Header, body, id []byte, h RawHandler) (json.RawMessage, error) {
+	resp, err := c.rawSend(ctx, rp, http.MethodPost, bytes.NewReader(body), header)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -187,6 +297,9 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, body, id []byte, h 
 		// one they forgot, e.g. after a restart): a new session is needed.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
+		if rp.meta != nil {
+			return nil, ErrNoRawPath // no session to lose: the session path tells the error
+		}
 		if resp.StatusCode == http.StatusNotFound || bytes.Contains(bytes.ToLower(msg), []byte("session")) {
 			// ErrSessionMissing: the connection loop initializes again at once.
 			c.sessionLost(rp, fmt.Errorf("%s no longer knows the session (%s): %w", c.srv.ID, resp.Status, mcp.ErrSessionMissing))
@@ -355,6 +468,11 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		wentAway := func() (json.RawMessage, error) {
 			rc.c.sessionLost(rc.rp, fmt.Errorf("the server went away during a call: %w", end))
 			return nil, fmt.Errorf("the server went away during the call: %w", end)
+		}
+		if rp := rc.rp; rp.meta != nil {
+			// A 2026-07-28 stream is not resumed; its server keeps no
+			// session to lose.
+			return nil, fmt.Errorf("the server ended the response before answering: %w", end)
 		}
 		if s.ev.lastID == "" || s.attempt >= 3 {
 			if cut {

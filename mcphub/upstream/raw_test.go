@@ -287,7 +287,8 @@ func TestCallRawServerWithdrawsRequest(t *testing.T) {
 	}
 }
 
-// Sessions of 2026-07-28 and legacy SSE have no raw path.
+// Legacy SSE sessions have no raw path, and a 2026-07-28 session's is
+// only for a handler whose client speaks that era (ModernHandler).
 func TestCallRawDoesNotApply(t *testing.T) {
 	stateless := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return schemaServer() },
 		&mcp.StreamableHTTPOptions{Stateless: true}))
@@ -308,6 +309,81 @@ func TestCallRawDoesNotApply(t *testing.T) {
 		c.Stop()
 		if !errors.Is(err, ErrNoRawPath) {
 			t.Errorf("%s: err %v, want ErrNoRawPath", name, err)
+		}
+	}
+}
+
+// modernHandler is a rawHandler for a 2026-07-28 client whose declared
+// capabilities are caps.
+type modernHandler struct {
+	*rawHandler
+	caps string
+}
+
+func (h modernHandler) ModernCapabilities() (json.RawMessage, bool) {
+	return json.RawMessage(h.caps), true
+}
+
+// A 2026-07-28 server takes the raw path's tools/call whatever the params'
+// own _meta (none, empty, with members, spaced out): go-sdk's stateless
+// server answers only a request with what that era requires (TC-10,
+// TS-17), and the params it got keep the caller's members. A tool name
+// that a header cannot carry as it is, and a handler of the initialize
+// era, are left to the session path.
+func TestCallRawToAModernServer(t *testing.T) {
+	var mu sync.Mutex
+	var got map[string]json.RawMessage
+	s := mcp.NewServer(&mcp.Implementation{Name: "modern", Version: "1"}, nil)
+	s.AddTool(&mcp.Tool{Name: "look", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			data, _ := json.Marshal(req.Params.Meta)
+			got = nil
+			_ = json.Unmarshal(data, &got)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "looked at " + string(req.Params.Arguments)}}}, nil
+		})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	t.Cleanup(srv.Close)
+	events, opts := collect(nil)
+	c := Start(config.Server{ID: "m", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second}, opts)
+	t.Cleanup(c.Stop)
+	waitConnected(t, c, events)
+	if v := c.Status().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("protocol %s", v)
+	}
+	h := modernHandler{newRawHandler(true), `{"elicitation":{}}`}
+	for _, params := range []string{
+		`{"name":"look","arguments":{"x":1}}`,
+		`{"name":"look","arguments":{"x":1},"_meta":{}}`,
+		`{"name":"look","arguments":{"x":1},"_meta":{"progressToken":"p7"}}`,
+		` { "_meta" : { "progressToken" : "p7" } , "name" : "look" , "arguments" : {"x":1} } `,
+	} {
+		res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(params), h)
+		if err != nil || !strings.Contains(string(res), `looked at {\"x\":1}`) {
+			t.Errorf("%s: %s, %v", params, res, err)
+			continue
+		}
+		mu.Lock()
+		if string(got["io.modelcontextprotocol/protocolVersion"]) != `"2026-07-28"` || string(got["io.modelcontextprotocol/clientCapabilities"]) != h.caps ||
+			!strings.Contains(string(got["io.modelcontextprotocol/clientInfo"]), `"name"`) ||
+			strings.Contains(params, "p7") != (string(got["progressToken"]) == `"p7"`) {
+			t.Errorf("%s: the server got _meta %v", params, got)
+		}
+		mu.Unlock()
+	}
+	for what, call := range map[string]func() error{
+		"a name a header cannot carry": func() error {
+			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"l\u00f6ok","arguments":{}}`), h)
+			return err
+		},
+		"an initialize-era handler": func() error {
+			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), newRawHandler(true))
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, ErrNoRawPath) {
+			t.Errorf("%s: err %v, want ErrNoRawPath", what, err)
 		}
 	}
 }

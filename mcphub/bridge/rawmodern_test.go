@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcptray/mcptray/mcphub/status"
+)
+
+// seenCall is a tools/call as a server received it.
+type seenCall struct {
+	id                    string
+	method, name, version string // the Mcp-Method, Mcp-Name and MCP-Protocol-Version headers
+	meta                  map[string]json.RawMessage
+	arguments             json.RawMessage
+	inputResponses        bool
+}
+
+// A 2026-07-28 client's tools/call to a server of that era takes the raw
+// path (the bridge's own request, not go-sdk's), and the server gets
+// what that era asks of every request (TC-10, TS-17): the method and tool
+// in headers, the protocol version and client info in _meta, and the
+// capabilities the IDE declared, no more (LC-03: this IDE declares
+// elicitation, not sampling). The answer passes
+// through, progress and an input_required round trip included. An
+// initialize-era client's call to it takes the session path, which turns
+// the answer into that era's.
+func TestModernCallsTakeTheRawPath(t *testing.T) {
+	u := newModernUpstream(t, "new")
+	u.AddTool(&mcp.Tool{Name: "echo", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if tok := req.Params.GetProgressToken(); tok != nil {
+				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Message: "half way"})
+			}
+			var args struct{ Say string }
+			_ = json.Unmarshal(req.Params.Arguments, &args)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "said " + args.Say}}}, nil
+		})
+	u.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			answer, ok := req.Params.InputResponses["who"].(*mcp.ElicitResult)
+			if !ok {
+				return &mcp.CallToolResult{RequestState: "asked", InputRequests: mcp.InputRequestMap{"who": &mcp.ElicitParams{Message: "who are you?",
+					RequestedSchema: json.RawMessage(`{"type":"object","properties":{"username":{"type":"string"}}}`)}}}, nil
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("hello %v", answer.Content["username"])}}}, nil
+		})
+	var mu sync.Mutex
+	var seen []seenCall
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Meta           map[string]json.RawMessage `json:"_meta"`
+				Arguments      json.RawMessage            `json:"arguments"`
+				InputResponses json.RawMessage            `json:"inputResponses"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(body, &msg) == nil && msg.Method == "tools/call" {
+			mu.Lock()
+			seen = append(seen, seenCall{id: string(msg.ID), method: r.Header.Get("Mcp-Method"), name: r.Header.Get("Mcp-Name"),
+				version: r.Header.Get("Mcp-Protocol-Version"), meta: msg.Params.Meta, arguments: msg.Params.Arguments,
+				inputResponses: msg.Params.InputResponses != nil})
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("new", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"new": status.Connected})
+	last := func() seenCall {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 {
+			t.Fatal("the server got no tools/call")
+		}
+		return seen[len(seen)-1]
+	}
+
+	for _, via := range []string{"http", "stdio"} {
+		t.Run(via, func(t *testing.T) {
+			progress := make(chan string, 1)
+			opts := &mcp.ClientOptions{
+				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"username": "ada"}}, nil
+				},
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+					select {
+					case progress <- req.Params.Message:
+					default:
+					}
+				},
+			}
+			var cs *mcp.ClientSession
+			if via == "http" {
+				cs = r.connectHTTP(t, "/servers/new/mcp", "", "2026-07-28", opts)
+			} else {
+				cs = r.connectStream(t, "new", "2026-07-28", opts)
+			}
+			params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"say": "hi"}}
+			params.SetProgressToken("p1")
+			res, err := cs.CallTool(context.Background(), params)
+			if err != nil || text(t, res) != "said hi" {
+				t.Fatalf("echo: %v %+v", err, res)
+			}
+			select {
+			case got := <-progress:
+				if got != "half way" {
+					t.Errorf("progress: %q", got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("no progress notification reached the IDE")
+			}
+			c := last()
+			if !strings.HasPrefix(c.id, `"mcptray-r`) {
+				t.Errorf("the call did not take the raw path: its id is %s", c.id)
+			}
+			if c.method != "tools/call" || c.name != "echo" || c.version != "2026-07-28" {
+				t.Errorf("headers: Mcp-Method %q, Mcp-Name %q, MCP-Protocol-Version %q", c.method, c.name, c.version)
+			}
+			var caps map[string]json.RawMessage
+			_ = json.Unmarshal(c.meta[metaClientCaps], &caps)
+			if string(c.meta["io.modelcontextprotocol/protocolVersion"]) != `"2026-07-28"` ||
+				!bytes.Contains(c.meta["io.modelcontextprotocol/clientInfo"], []byte(`"name"`)) ||
+				caps["elicitation"] == nil || caps["sampling"] != nil || c.meta["progressToken"] == nil {
+				t.Errorf("_meta: %s", mustJSON(c.meta))
+			}
+			if string(c.arguments) != `{"say":"hi"}` {
+				t.Errorf("arguments: %s", c.arguments)
+			}
+
+			// The round trip: input_required passes to the IDE, whose retry
+			// (on the session path, which holds the state) completes it.
+			res = callTool(t, cs, "ask", map[string]any{})
+			if got := text(t, res); got != "hello ada" {
+				t.Errorf("ask: %q", got)
+			}
+			if c := last(); !c.inputResponses {
+				t.Errorf("the last call to the server was not the retry with the answers: %+v", c)
+			}
+		})
+	}
+
+	// An initialize-era IDE's call takes the session path.
+	cs := r.connectHTTP(t, "/servers/new/mcp", "", "2025-11-25", nil)
+	if res := callTool(t, cs, "echo", map[string]any{"say": "hi"}); text(t, res) != "said hi" {
+		t.Fatalf("echo from an initialize-era IDE: %+v", res)
+	}
+	if c := last(); strings.HasPrefix(c.id, `"mcptray-r`) {
+		t.Errorf("an initialize-era IDE's call took the raw path to a 2026-07-28 server: id %s", c.id)
+	}
+}
+
+func mustJSON(v any) string {
+	data, _ := json.Marshal(v)
+	return string(data)
+}
