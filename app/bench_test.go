@@ -43,7 +43,10 @@ import (
 // The client speaks to the bridge in the protocol era it speaks to the
 // upstream directly (like with like: what the bridge adds, not what a
 // newer era costs the client), and once more in the newest era, the
-// bridge's own 2026-07-28 path, in rows of their own.
+// bridge's own 2026-07-28 path, in rows of their own. The newest era on
+// both hops is measured against a floor of its own: the client at
+// 2026-07-28 calling go-sdk's everything-server (stateless, which speaks
+// it) directly.
 func BenchmarkBridgeVsDirect(b *testing.B) {
 	const (
 		calls    = 500
@@ -59,9 +62,12 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		rounds = n // quicker runs while working on it
 	}
 	upstream := testpeers.StartServerEverything(b, "streamableHttp")
-	servers := []string{fmt.Sprintf(`"everything": {"url": %q}`, upstream.URL)}
+	modern := testpeers.StartEverythingModern(b) // the go-sdk fixture, which speaks 2026-07-28
+	servers := []string{fmt.Sprintf(`"everything": {"url": %q}`, upstream.URL), fmt.Sprintf(`"modern": {"url": %q}`, modern.URL)}
+	aggregated := []string{"everything"}
 	for i := range 10 {
 		servers = append(servers, fmt.Sprintf(`"bulk%d": {"url": %q}`, i, manyToolsServer(b, 50)))
+		aggregated = append(aggregated, fmt.Sprintf("bulk%d", i))
 	}
 	u := newUserEnv(b)
 	port := testpeers.FreePort(b)
@@ -94,8 +100,10 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	era := probe.InitializeResult().ProtocolVersion
 	probe.Close() // not held open through the run
 	one := bridge + "/servers/everything/mcp"
+	newFloor := &path{name: "direct over HTTP (floor), " + newest + ", go-sdk's everything-server", tool: "test_simple_text", floor: true,
+		dial: func() (*mcp.ClientSession, int) { return httpSession(b, modern.URL, "", newest), 0 }}
 	paths := []*path{
-		{name: "direct over HTTP (floor), " + era, tool: "echo",
+		{name: "direct over HTTP (floor), " + era, tool: "echo", floor: true,
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, upstream.URL, "", ""), 0 }},
 		{name: "bridge over HTTP, /mcp (aggregated)", tool: "everything__echo", between: []int{hub},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, bridge+"/mcp", token, era), 0 }},
@@ -107,6 +115,13 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, one, token, newest), 0 }},
 		{name: "bridge over stdio, `mcptray bridge` (aggregated), the client at " + newest, tool: "everything__echo", between: []int{hub},
 			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, newest) }},
+		newFloor,
+		{name: "bridge over HTTP, /servers/modern/mcp, " + newest + " on both hops", tool: "test_simple_text", between: []int{hub}, against: newFloor,
+			dial: func() (*mcp.ClientSession, int) {
+				return httpSession(b, bridge+"/servers/modern/mcp", token, newest), 0
+			}},
+		{name: "bridge over stdio, `mcptray bridge` (aggregated), " + newest + " on both hops", tool: "modern__test_simple_text", between: []int{hub}, against: newFloor,
+			dial: func() (*mcp.ClientSession, int) { return u.stdioSession(b, newest) }},
 		{name: "reference: a bare reverse proxy, own process (one more hop, no MCP)", tool: "echo", between: []int{proxyPID},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, "", ""), 0 }},
 		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo", between: []int{h1PID},
@@ -116,6 +131,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		var pid int
 		if p.cs, pid = p.dial(); pid != 0 {
 			p.between = append(p.between, pid)
+		}
+		if v := p.cs.InitializeResult().ProtocolVersion; p == newFloor && v != newest {
+			b.Fatalf("%s: the session is at %s", p.name, v)
 		}
 		for range warmup {
 			callOn(b, p.cs, p.tool)
@@ -161,16 +179,23 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	b.StopTimer()
 
 	startMs := stdioStart(b, u, starts)
-	agg := rawToolsList(b, bridge+"/mcp", token)
+	// The goal's aggregated list is of the eleven servers of every earlier
+	// run (npm's and the ten of 50 tools): a token that sees those.
+	out, _, _ = u.run(b, "token", "create", "aggregate", "--servers", strings.Join(aggregated, ","))
+	agg := rawToolsList(b, bridge+"/mcp", strings.TrimSpace(out))
 	hubRSS := processRSS(hub)
 
-	floor, viaHTTP, viaStdio, newHTTP, newStdio := paths[0], paths[1], paths[3], paths[4], paths[5]
+	floor, viaHTTP, viaStdio, newHTTP, newStdio, bothHTTP, bothStdio := paths[0], paths[1], paths[3], paths[4], paths[5], paths[7], paths[8]
 	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n", sessions)
-	for i, p := range paths {
+	for _, p := range paths {
 		delta, ratio, cpu, switches := "floor", "100%", "0", "0"
-		if i > 0 {
-			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, floor.p50), medianDelta(p.p99, floor.p99))
-			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, floor.rate)) // a decimal: 89.7 is not 90
+		if !p.floor {
+			f := floor
+			if p.against != nil {
+				f = p.against
+			}
+			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, f.p50), medianDelta(p.p99, f.p99))
+			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, f.rate)) // a decimal: 89.7 is not 90
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
@@ -180,7 +205,7 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
 	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
 	fmt.Printf("| `mcptray bridge` start to first `initialize` answered, median of %d | %.1f ms |\n", starts, startMs)
-	fmt.Printf("| aggregated `tools/list`, %d servers, %d tools, one HTTP request, p50 of 200 | %d µs |\n", len(servers), agg.tools, agg.p50.Microseconds())
+	fmt.Printf("| aggregated `tools/list`, %d servers, %d tools, one HTTP request, p50 of 200 | %d µs |\n", len(aggregated), agg.tools, agg.p50.Microseconds())
 	fmt.Printf("| hub resident memory after the run (%d upstream sessions) | %.1f MB |\n\n", len(servers), hubRSS)
 
 	b.ReportMetric(float64(medianDelta(viaHTTP.p50, floor.p50)), "http-Δp50-µs")
@@ -193,6 +218,10 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	b.ReportMetric(float64(medianDelta(newStdio.p50, floor.p50)), "stdio-newest-Δp50-µs")
 	b.ReportMetric(medianRatio(newHTTP.rate, floor.rate), "http-newest-throughput-%")
 	b.ReportMetric(medianRatio(newStdio.rate, floor.rate), "stdio-newest-throughput-%")
+	b.ReportMetric(float64(medianDelta(bothHTTP.p50, newFloor.p50)), "http-both-newest-Δp50-µs")
+	b.ReportMetric(float64(medianDelta(bothStdio.p50, newFloor.p50)), "stdio-both-newest-Δp50-µs")
+	b.ReportMetric(medianRatio(bothHTTP.rate, newFloor.rate), "http-both-newest-throughput-%")
+	b.ReportMetric(medianRatio(bothStdio.rate, newFloor.rate), "stdio-both-newest-throughput-%")
 	b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
 	b.ReportMetric(startMs, "stdio-start-ms")
 	b.ReportMetric(float64(agg.p50.Microseconds()), "agg-list-µs")
@@ -287,13 +316,17 @@ func referenceListen(target string) (*url.URL, net.Listener) {
 type path struct {
 	name string
 	tool string
-	dial func() (*mcp.ClientSession, int) // the session and its bridge process, if any
-	cs   *mcp.ClientSession
-	p50  []time.Duration
-	p99  []time.Duration
-	rate []float64
-	list time.Duration
-	rss  float64 // MB, the largest bridge process
+	// floor: the path is a direct one, which others are measured against;
+	// against: the floor of this path (nil: the first path).
+	floor   bool
+	against *path
+	dial    func() (*mcp.ClientSession, int) // the session and its bridge process, if any
+	cs      *mcp.ClientSession
+	p50     []time.Duration
+	p99     []time.Duration
+	rate    []float64
+	list    time.Duration
+	rss     float64 // MB, the largest bridge process
 	// between are the processes between the client and the upstream
 	// (the hub, a stdio bridge, a proxy); cpu is their CPU time during the
 	// sequential calls, of which there were calls.

@@ -195,6 +195,16 @@ func StartEverythingHTTPOn(t testing.TB, port int) *Process {
 	return p
 }
 
+// StartEverythingModern runs the go-sdk fixture on a loopback port in its
+// default, stateless mode, in which it speaks 2026-07-28.
+func StartEverythingModern(t testing.TB) *Process {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	p := Start(t, exec.Command(EverythingServerBin(t), "-http="+addr), regexp.MustCompile(`listening at`))
+	p.URL = "http://" + addr + "/mcp"
+	return p
+}
+
 // StartServerEverything runs npm server-everything in mode "streamableHttp"
 // or "sse". It binds every interface, so the test must run in a private
 // network namespace.
