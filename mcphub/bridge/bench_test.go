@@ -15,9 +15,9 @@ import (
 // for profiling (go test -bench Call -cpuprofile); the goals are measured
 // end to end by app's BenchmarkBridgeVsDirect.
 func BenchmarkCall(b *testing.B) {
-	peer := testpeers.StartEverythingHTTP(b)
-	r := newRig(b, cfgServers("ev", fmt.Sprintf(`{"url": %q}`, peer.URL)), rigOptions{})
-	r.wait(b, map[string]status.State{"ev": status.Connected})
+	peer, modern := testpeers.StartEverythingHTTP(b), testpeers.StartEverythingModern(b)
+	r := newRig(b, cfgServers("ev", fmt.Sprintf(`{"url": %q}`, peer.URL), "evm", fmt.Sprintf(`{"url": %q}`, modern.URL)), rigOptions{})
+	r.wait(b, map[string]status.State{"ev": status.Connected, "evm": status.Connected})
 	args := map[string]any{}
 	run := func(b *testing.B, cs *mcp.ClientSession, tool string) {
 		for b.Loop() {
@@ -30,6 +30,13 @@ func BenchmarkCall(b *testing.B) {
 		run(b, connectClient(b, &mcp.StreamableClientTransport{Endpoint: peer.URL}, "", nil), "test_simple_text")
 	})
 	b.Run("bridge-http", func(b *testing.B) { run(b, r.connectHTTP(b, "/servers/ev/mcp", "", "", nil), "test_simple_text") })
+	// 2026-07-28 on both hops: the same fixture, stateless.
+	b.Run("direct-2026", func(b *testing.B) {
+		run(b, connectClient(b, &mcp.StreamableClientTransport{Endpoint: modern.URL}, "2026-07-28", nil), "test_simple_text")
+	})
+	b.Run("bridge-http-2026", func(b *testing.B) {
+		run(b, r.connectHTTP(b, "/servers/evm/mcp", "", "2026-07-28", nil), "test_simple_text")
+	})
 	// IDEs such as VS Code send a progress token with every call: the
 	// bridge maps it for the upstream hop and forgets it after the call.
 	b.Run("bridge-http-progress-token", func(b *testing.B) {
