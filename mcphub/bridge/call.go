@@ -703,8 +703,8 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	if p.InputResponses != nil || p.RequestState != "" {
 		toolRaw = nil // a multi-round-trip retry: the session path has the state
 	}
-	if len(snap.headers[p.Name]) > 0 {
-		toolRaw = nil // go-sdk mirrors its x-mcp-header arguments for a 2026-07-28 server (TC-11)
+	if snap.mirrored[p.Name] {
+		toolRaw = nil // go-sdk mirrors its x-mcp-header arguments, nested ones too, for a 2026-07-28 server (TC-11)
 	}
 	return b.forward(ctx, x, r.server, "tools/call", r.name, toolRaw, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.CallToolParams{Name: r.name, Arguments: p.Arguments, Meta: upstreamMeta(x, cs, progress)}

@@ -67,6 +67,7 @@ type snapshot struct {
 	templates                                     []templateRoute
 	signIn                                        map[string]string        // sign-in tool name -> server
 	headers                                       map[string][]paramHeader // tool -> its Mcp-Param headers
+	mirrored                                      map[string]bool          // tools with x-mcp-header annotations at any depth
 	unavailable                                   map[string]string        // server -> why it is not usable
 	needsTasks                                    map[string]string        // unlisted tool that must run as a task -> server
 	servers                                       []string                 // usable servers, config order
@@ -90,7 +91,7 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 	sep := b.separator()
 	s := &snapshot{gen: gen, tools: map[string]route{}, prompts: map[string]route{},
 		resources: map[string]string{}, signIn: map[string]string{}, unavailable: map[string]string{},
-		headers: map[string][]paramHeader{}, needsTasks: map[string]string{}}
+		headers: map[string][]paramHeader{}, mirrored: map[string]bool{}, needsTasks: map[string]string{}}
 	toolNames, promptNames := newNamer(), newNamer()
 	var tools, prompts, resources, templates [][]byte
 	var instructions []string
@@ -160,6 +161,9 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 			s.tools[name] = route{sv.ID, t.Key}
 			if ph := paramHeaders(t.Raw); ph != nil {
 				s.headers[name] = ph
+			}
+			if bytes.Contains(t.Raw, []byte("x-mcp-header")) {
+				s.mirrored[name] = true
 			}
 			tools = append(tools, raw)
 		}

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/mcphub/status"
@@ -169,4 +171,56 @@ func TestModernCallsTakeTheRawPath(t *testing.T) {
 func mustJSON(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
+}
+
+// A 2026-07-28 server answers some JSON-RPC errors with HTTP 400 or 404,
+// after its tool ran (SEP-2575): the IDE gets that error, and the tool
+// runs once, not once more on the session path. A tool whose arguments
+// go in headers, nested ones too (TC-11), is called once, with them.
+func TestModernErrorsAndHeaderArgumentsCallOnce(t *testing.T) {
+	var runs atomic.Int32
+	u := newModernUpstream(t, "new")
+	u.AddTool(&mcp.Tool{Name: "charge", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			runs.Add(1)
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "amount over the limit"}
+		})
+	u.AddTool(&mcp.Tool{Name: "route", InputSchema: json.RawMessage(
+		`{"type":"object","properties":{"where":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}}}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "routed"}}}, nil
+		})
+	var mu sync.Mutex
+	var regions []string // Mcp-Param-Region of each tools/call POST for route
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Name") == "route" {
+			mu.Lock()
+			regions = append(regions, r.Header.Get("Mcp-Param-Region"))
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("new", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"new": status.Connected})
+	cs := r.connectHTTP(t, "/servers/new/mcp", "", "2026-07-28", nil)
+
+	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "charge", Arguments: map[string]any{}})
+	if err == nil || !strings.Contains(err.Error(), "amount over the limit") {
+		t.Errorf("the server's error did not reach the IDE: %v", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the tool ran %d times for one call", n)
+	}
+
+	res := callTool(t, cs, "route", map[string]any{"where": map[string]any{"region": "eu"}})
+	if text(t, res) != "routed" {
+		t.Errorf("route: %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(regions) != 1 || regions[0] != "eu" {
+		t.Errorf("the server got route with Mcp-Param-Region %q, want one call with \"eu\"", regions)
+	}
 }

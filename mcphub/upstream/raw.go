@@ -282,7 +282,9 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, header http.Header,
 		}
 		if unreachable(err) {
 			err = fmt.Errorf("%s went away: %w", c.srv.ID, err)
-			c.sessionLost(rp, err)
+			if rp.meta == nil { // a 2026-07-28 server has no session to lose: its keep-alive tells when it is gone
+				c.sessionLost(rp, err)
+			}
 			return nil, err
 		}
 		// One request failed (a pooled connection the server had closed, a
@@ -295,10 +297,18 @@ func (c *Conn) rawExchange(ctx context.Context, rp *rawPath, header http.Header,
 	case http.StatusBadRequest, http.StatusNotFound:
 		// A 404, or a 400 about the session (what some servers answer for
 		// one they forgot, e.g. after a restart): a new session is needed.
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		if rp.meta != nil {
-			return nil, ErrNoRawPath // no session to lose: the session path tells the error
+			// A 2026-07-28 server sends some JSON-RPC errors with a 400 or
+			// 404, after its tool may have run (SEP-2575): that is the
+			// call's answer; asking again would run the tool twice. Only a
+			// header it found wrong (-32020), or a body that is no JSON-RPC
+			// error, goes to the session path, which has no session to lose.
+			if m, err := parseServerMessage(msg); err == nil && m.Error != nil && m.Error.Code != mcp.CodeHeaderMismatch {
+				return nil, m.Error
+			}
+			return nil, ErrNoRawPath
 		}
 		if resp.StatusCode == http.StatusNotFound || bytes.Contains(bytes.ToLower(msg), []byte("session")) {
 			// ErrSessionMissing: the connection loop initializes again at once.
