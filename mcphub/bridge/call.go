@@ -295,15 +295,14 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 	return c.do(upstream.WithCallTag(ctx, c.tag), cs, progress)
 }
 
-// ModernCapabilities lets a 2026-07-28 client's call take the raw path to
-// a server of that era, declaring the client's own capabilities (LC-03).
-func (c *call) ModernCapabilities() (json.RawMessage, bool) {
-	x := c.x.Load()
-	if !x.modern {
-		return nil, false
+// ClientCapabilities lets the call take the raw path to a 2026-07-28
+// server, declaring the client's own capabilities (LC-03).
+func (c *call) ClientCapabilities() json.RawMessage {
+	caps, err := json.Marshal(c.x.Load().declaredCaps())
+	if err != nil {
+		return json.RawMessage(`{}`)
 	}
-	caps, err := json.Marshal(x.declaredCaps())
-	return caps, err == nil
+	return caps
 }
 
 // DetachOnRequest lets a 2026-07-28 client's request go when its
@@ -328,6 +327,9 @@ func (c *call) missingCapability() *rpcError {
 // for input (LC-26).
 func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string, cs *mcp.ClientSession,
 	res any, err error, progress any, c *call) (json.RawMessage, *rpcError, string) {
+	if raw, ok := res.(json.RawMessage); ok && err == nil && !x.modern && modernSession(cs) {
+		res, err = forInitializeEra(raw)
+	}
 	for round := 0; err == nil; round++ {
 		requests, state := inputOf(res)
 		if requests == nil {
@@ -372,6 +374,29 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 		return data, nil, outcomeToolError
 	}
 	return data, nil, outcomeOK
+}
+
+// modernSession reports whether a server's session is of 2026-07-28.
+func modernSession(cs *mcp.ClientSession) bool {
+	ir := cs.InitializeResult()
+	return ir != nil && ir.ProtocolVersion >= modernVersion
+}
+
+// forInitializeEra is a 2026-07-28 server's tool result, as the raw path
+// read it, for an initialize-era client: as sent, unless it asks for
+// input (the bridge runs that round trip with the client, LC-26) or its
+// structuredContent is no object (LC-17); those are decoded, as the
+// session path would have them.
+func forInitializeEra(raw json.RawMessage) (any, error) {
+	structured, _, ok := memberValue(raw, "structuredContent")
+	if !bytes.Contains(raw, []byte(`"input_required"`)) && (!ok || raw[structured] == '{' || raw[structured] == 'n') {
+		return raw, nil
+	}
+	var r mcp.CallToolResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("reading the server's result: %w", err)
+	}
+	return &r, nil
 }
 
 // isToolError reports whether a tool result's JSON says isError. It is

@@ -36,8 +36,8 @@ type seenCall struct {
 // capabilities the IDE declared, no more (LC-03: this IDE declares
 // elicitation, not sampling). The answer passes
 // through, progress and an input_required round trip included. An
-// initialize-era client's call to it takes the session path, which turns
-// the answer into that era's.
+// initialize-era client's call takes the raw path too, the answer made
+// that era's (TestNonObjectOutputForInitializeEraIDEs has the rest).
 func TestModernCallsTakeTheRawPath(t *testing.T) {
 	u := newModernUpstream(t, "new")
 	u.AddTool(&mcp.Tool{Name: "echo", InputSchema: json.RawMessage(`{"type":"object"}`)},
@@ -158,13 +158,21 @@ func TestModernCallsTakeTheRawPath(t *testing.T) {
 		})
 	}
 
-	// An initialize-era IDE's call takes the session path.
-	cs := r.connectHTTP(t, "/servers/new/mcp", "", "2025-11-25", nil)
+	// An initialize-era IDE's call takes the raw path too, and its round
+	// trip is the bridge's: the IDE is asked, the server gets the answers.
+	cs := r.connectHTTP(t, "/servers/new/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"username": "grace"}}, nil
+		},
+	})
 	if res := callTool(t, cs, "echo", map[string]any{"say": "hi"}); text(t, res) != "said hi" {
 		t.Fatalf("echo from an initialize-era IDE: %+v", res)
 	}
-	if c := last(); strings.HasPrefix(c.id, `"mcptray-r`) {
-		t.Errorf("an initialize-era IDE's call took the raw path to a 2026-07-28 server: id %s", c.id)
+	if c := last(); !strings.HasPrefix(c.id, `"mcptray-r`) {
+		t.Errorf("an initialize-era IDE's call did not take the raw path: id %s", c.id)
+	}
+	if res := callTool(t, cs, "ask", map[string]any{}); text(t, res) != "hello grace" {
+		t.Errorf("ask from an initialize-era IDE: %q", text(t, res))
 	}
 }
 

@@ -26,9 +26,8 @@ import (
 // The raw path sends a bridged request as bytes on the session's own HTTP
 // client and reads the answer as bytes: no decoding into go-sdk's types
 // and encoding again, and none of its goroutine hand-offs. It is the
-// bridge's fast path for tools/call on Streamable HTTP: on initialize-era
-// sessions, and to 2026-07-28 servers for clients of that era (whose
-// answers pass through as sent); everything else uses the go-sdk session.
+// bridge's fast path for tools/call on Streamable HTTP, to servers of
+// either era; everything else uses the go-sdk session.
 
 // ErrNoRawPath means the raw path does not apply, or the server refused the
 // request before running it (401, 403, 404, 400): the caller uses the
@@ -45,13 +44,13 @@ type RawHandler interface {
 }
 
 // ModernHandler is a RawHandler whose call may take the raw path to a
-// 2026-07-28 server. The server's answer is passed on as sent (an
-// input_required result too), so only a client of that era may have it.
+// 2026-07-28 server. The server's answer is returned as sent (an
+// input_required result too): the caller makes it its client's.
 type ModernHandler interface {
 	RawHandler
-	// ModernCapabilities is the JSON of the client capabilities the server
-	// is told of (TC-10); false when the client speaks the initialize era.
-	ModernCapabilities() (json.RawMessage, bool)
+	// ClientCapabilities is the JSON of the client capabilities the server
+	// is told of (TC-10).
+	ClientCapabilities() json.RawMessage
 }
 
 // rawPath is what the raw path needs of a live Streamable HTTP session.
@@ -163,17 +162,14 @@ func (c *Conn) rawDone(ctx context.Context, rp *rawPath, id string, res json.Raw
 // modernRequest is a tools/call to a 2026-07-28 server: params with the
 // request's _meta members (TC-10) and the headers naming the method and
 // tool (TS-17). false: the session path is to make it (another method, a
-// client of the initialize era, a name that needs encoding in a header,
-// params that are not one JSON object).
+// handler that is no ModernHandler, a name that needs encoding in a
+// header, params that are not one JSON object).
 func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHandler) (json.RawMessage, http.Header, bool) {
 	mh, ok := h.(ModernHandler)
 	if !ok || method != "tools/call" {
 		return nil, nil, false
 	}
-	caps, ok := mh.ModernCapabilities()
-	if !ok {
-		return nil, nil, false
-	}
+	caps := mh.ClientCapabilities()
 	var name string
 	meta := -1 // where the value of params' own _meta begins
 	valid := jsonobj.Members(params, func(k, v []byte) {

@@ -288,7 +288,7 @@ func TestCallRawServerWithdrawsRequest(t *testing.T) {
 }
 
 // Legacy SSE sessions have no raw path, and a 2026-07-28 session's is
-// only for a handler whose client speaks that era (ModernHandler).
+// only for a handler that tells its client's capabilities (ModernHandler).
 func TestCallRawDoesNotApply(t *testing.T) {
 	stateless := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return schemaServer() },
 		&mcp.StreamableHTTPOptions{Stateless: true}))
@@ -320,16 +320,14 @@ type modernHandler struct {
 	caps string
 }
 
-func (h modernHandler) ModernCapabilities() (json.RawMessage, bool) {
-	return json.RawMessage(h.caps), true
-}
+func (h modernHandler) ClientCapabilities() json.RawMessage { return json.RawMessage(h.caps) }
 
 // A 2026-07-28 server takes the raw path's tools/call whatever the params'
 // own _meta (none, empty, with members, spaced out): go-sdk's stateless
 // server answers only a request with what that era requires (TC-10,
 // TS-17), and the params it got keep the caller's members. A tool name
-// that a header cannot carry as it is, and a handler of the initialize
-// era, are left to the session path.
+// that a header cannot carry as it is, and a handler that cannot tell
+// its client's capabilities, are left to the session path.
 func TestCallRawToAModernServer(t *testing.T) {
 	var mu sync.Mutex
 	var got map[string]json.RawMessage
@@ -377,7 +375,7 @@ func TestCallRawToAModernServer(t *testing.T) {
 			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"l\u00f6ok","arguments":{}}`), h)
 			return err
 		},
-		"an initialize-era handler": func() error {
+		"a handler that is no ModernHandler": func() error {
 			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), newRawHandler(true))
 			return err
 		},
