@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/jsonobj"
 	"github.com/mcptray/mcptray/mcphub/store"
 	"github.com/mcptray/mcptray/mcphub/upstream"
 	"github.com/mcptray/mcptray/oauth"
@@ -378,18 +379,33 @@ func (b *Bridge) finish(ctx context.Context, x *exchange, server, method string,
 
 // modernSession reports whether a server's session is of 2026-07-28.
 func modernSession(cs *mcp.ClientSession) bool {
+	if cs == nil {
+		return false
+	}
 	ir := cs.InitializeResult()
 	return ir != nil && ir.ProtocolVersion >= modernVersion
 }
 
 // forInitializeEra is a 2026-07-28 server's tool result, as the raw path
-// read it, for an initialize-era client: as sent, unless it asks for
-// input (the bridge runs that round trip with the client, LC-26) or its
-// structuredContent is no object (LC-17); those are decoded, as the
-// session path would have them.
+// read it, for an initialize-era client: as sent when that era can take
+// it as it is (one content array, at most one structuredContent, an
+// object), and no input is asked for. Anything else is decoded, as the
+// session path would have it: the bridge runs the round trip with the
+// client (LC-26), or makes the result that era's (LC-17).
 func forInitializeEra(raw json.RawMessage) (any, error) {
-	structured, _, ok := memberValue(raw, "structuredContent")
-	if !bytes.Contains(raw, []byte(`"input_required"`)) && (!ok || raw[structured] == '{' || raw[structured] == 'n') {
+	asSent := !bytes.Contains(raw, []byte(`"input_required"`)) && !bytes.Contains(raw, []byte(`"inputRequests"`))
+	content, structured := 0, 0
+	valid := asSent && jsonobj.Members(raw, func(k, v []byte) {
+		switch string(k) {
+		case "content":
+			content++
+			asSent = asSent && v[0] == '['
+		case "structuredContent":
+			structured++
+			asSent = asSent && v[0] == '{'
+		}
+	})
+	if valid && asSent && content == 1 && structured <= 1 {
 		return raw, nil
 	}
 	var r mcp.CallToolResult

@@ -232,3 +232,72 @@ func TestModernErrorsAndHeaderArgumentsCallOnce(t *testing.T) {
 		t.Errorf("the server got route with Mcp-Param-Region %q, want one call with \"eu\"", regions)
 	}
 }
+
+// What a 2026-07-28 server answers to tools/call, by tool name (%s: the id).
+var answersForOldIDEs = map[string]string{
+	"nullsc":      `{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"x"}],"structuredContent":null,"resultType":"complete"}}`,
+	"contentnull": `{"jsonrpc":"2.0","id":%s,"result":{"content":null,"structuredContent":{"a":1},"resultType":"complete"}}`,
+	"nocontent":   `{"jsonrpc":"2.0","id":%s,"result":{"structuredContent":{"a":1},"resultType":"complete"}}`,
+	"dupsc":       `{"jsonrpc":"2.0","id":%s,"result":{"content":[],"structuredContent":{"a":1},"structuredContent":[1,2],"resultType":"complete"}}`,
+	"irnotype":    `{"jsonrpc":"2.0","id":%s,"result":{"inputRequests":{"who":{"method":"elicitation/create","params":{"message":"who?","requestedSchema":{"type":"object","properties":{}}}}},"requestState":"s"}}`,
+}
+
+// An initialize-era IDE gets a 2026-07-28 server's tool result, read on
+// the raw path, in its era's shape (schema 2025-11-25: content an array,
+// structuredContent one object or absent; LC-17), and an input request
+// is the bridge's to run (LC-26), whatever odd form the server sent.
+func TestInitializeEraIDEsGetTheirEra(t *testing.T) {
+	u := newModernUpstream(t, "m")
+	for name := range answersForOldIDEs {
+		u.AddTool(&mcp.Tool{Name: name, InputSchema: json.RawMessage(`{"type":"object"}`)}, nil)
+	}
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct {
+			ID     json.RawMessage       `json:"id"`
+			Method string                `json:"method"`
+			Params struct{ Name string } `json:"params"`
+		}
+		if json.Unmarshal(body, &msg) == nil && msg.Method == "tools/call" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, answersForOldIDEs[msg.Params.Name], msg.ID)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers("m", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{"m": status.Connected})
+	resp, _ := post(t, r.url+"/servers/m/mcp", nil, initializeBody) // declares no capabilities
+	hd := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
+	post(t, r.url+"/servers/m/mcp", hd, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	for _, name := range []string{"nullsc", "contentnull", "nocontent", "dupsc", "irnotype"} {
+		t.Run(name, func(t *testing.T) {
+			_, body := post(t, r.url+"/servers/m/mcp", hd, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"`+name+`","arguments":{}}}`)
+			var m struct {
+				Result map[string]json.RawMessage `json:"result"`
+				Error  json.RawMessage            `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			if m.Error != nil {
+				return // the round trip ran: this IDE declared no elicitation
+			}
+			if c := string(m.Result["content"]); !strings.HasPrefix(c, "[") {
+				t.Errorf("content is %q, not an array: %s", c, body)
+			}
+			if sc, ok := m.Result["structuredContent"]; ok && !strings.HasPrefix(string(sc), "{") {
+				t.Errorf("structuredContent is no object: %s", body)
+			}
+			if bytes.Count([]byte(body), []byte(`"structuredContent"`)) > 1 {
+				t.Errorf("structuredContent twice (JSON.parse keeps the last, an array): %s", body)
+			}
+			if _, ok := m.Result["inputRequests"]; ok {
+				t.Errorf("inputRequests passed to an initialize-era IDE (LC-26: the bridge asks it): %s", body)
+			}
+		})
+	}
+}
