@@ -37,6 +37,10 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("bridge-http-2026", func(b *testing.B) {
 		run(b, r.connectHTTP(b, "/servers/evm/mcp", "", "2026-07-28", nil), "test_simple_text")
 	})
+	// An initialize-era IDE calling a 2026-07-28 server.
+	b.Run("bridge-http-2025-to-2026", func(b *testing.B) {
+		run(b, r.connectHTTP(b, "/servers/evm/mcp", "", "2025-11-25", nil), "test_simple_text")
+	})
 	// IDEs such as VS Code send a progress token with every call: the
 	// bridge maps it for the upstream hop and forgets it after the call.
 	b.Run("bridge-http-progress-token", func(b *testing.B) {
