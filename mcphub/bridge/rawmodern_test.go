@@ -60,10 +60,7 @@ func TestModernCallsTakeTheRawPath(t *testing.T) {
 		})
 	var mu sync.Mutex
 	var seen []seenCall
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	r := rigBehind(t, u, "new", func(_ http.ResponseWriter, r *http.Request, body []byte) bool {
 		var msg struct {
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
@@ -80,11 +77,8 @@ func TestModernCallsTakeTheRawPath(t *testing.T) {
 				inputResponses: msg.Params.InputResponses != nil})
 			mu.Unlock()
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	r := newRig(t, cfgServers("new", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
-	r.wait(t, map[string]status.State{"new": status.Connected})
+		return false
+	})
 	last := func() seenCall {
 		mu.Lock()
 		defer mu.Unlock()
@@ -176,6 +170,25 @@ func TestModernCallsTakeTheRawPath(t *testing.T) {
 	}
 }
 
+// rigBehind serves u's server statelessly (2026-07-28) behind see, which
+// sees each request first, its body read (and left to read again), and
+// answers it itself by returning true; and a rig with it as server name.
+func rigBehind(t *testing.T, u *upstreamServer, name string, see func(w http.ResponseWriter, r *http.Request, body []byte) bool) *rig {
+	t.Helper()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if !see(w, r, body) {
+			h.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	r := newRig(t, cfgServers(name, fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
+	r.wait(t, map[string]status.State{name: status.Connected})
+	return r
+}
+
 func mustJSON(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
@@ -200,18 +213,14 @@ func TestModernErrorsAndHeaderArgumentsCallOnce(t *testing.T) {
 		})
 	var mu sync.Mutex
 	var regions []string // Mcp-Param-Region of each tools/call POST for route
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r := rigBehind(t, u, "new", func(_ http.ResponseWriter, r *http.Request, _ []byte) bool {
 		if r.Header.Get("Mcp-Name") == "route" {
 			mu.Lock()
 			regions = append(regions, r.Header.Get("Mcp-Param-Region"))
 			mu.Unlock()
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	r := newRig(t, cfgServers("new", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
-	r.wait(t, map[string]status.State{"new": status.Connected})
+		return false
+	})
 	cs := r.connectHTTP(t, "/servers/new/mcp", "", "2026-07-28", nil)
 
 	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "charge", Arguments: map[string]any{}})
@@ -251,25 +260,19 @@ func TestInitializeEraIDEsGetTheirEra(t *testing.T) {
 	for name := range answersForOldIDEs {
 		u.AddTool(&mcp.Tool{Name: name, InputSchema: json.RawMessage(`{"type":"object"}`)}, nil)
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return u.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	r := rigBehind(t, u, "m", func(w http.ResponseWriter, _ *http.Request, body []byte) bool {
 		var msg struct {
 			ID     json.RawMessage       `json:"id"`
 			Method string                `json:"method"`
 			Params struct{ Name string } `json:"params"`
 		}
-		if json.Unmarshal(body, &msg) == nil && msg.Method == "tools/call" {
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, answersForOldIDEs[msg.Params.Name], msg.ID)
-			return
+		if json.Unmarshal(body, &msg) != nil || msg.Method != "tools/call" {
+			return false
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	r := newRig(t, cfgServers("m", fmt.Sprintf(`{"url": %q}`, srv.URL+"/mcp")), rigOptions{})
-	r.wait(t, map[string]status.State{"m": status.Connected})
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, answersForOldIDEs[msg.Params.Name], msg.ID)
+		return true
+	})
 	resp, _ := post(t, r.url+"/servers/m/mcp", nil, initializeBody) // declares no capabilities
 	hd := map[string]string{"Mcp-Session-Id": resp.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": "2025-11-25"}
 	post(t, r.url+"/servers/m/mcp", hd, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
