@@ -163,7 +163,8 @@ func (c *Conn) rawDone(ctx context.Context, rp *rawPath, id string, res json.Raw
 // request's _meta members (TC-10) and the headers naming the method and
 // tool (TS-17). false: the session path is to make it (another method, a
 // handler that is no ModernHandler, a name that needs encoding in a
-// header, params that are not one JSON object).
+// header, params that are not one JSON object or whose _meta is not one
+// object).
 func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHandler) (json.RawMessage, http.Header, bool) {
 	mh, ok := h.(ModernHandler)
 	if !ok || method != "tools/call" {
@@ -171,7 +172,7 @@ func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHan
 	}
 	caps := mh.ClientCapabilities()
 	var name string
-	meta := -1 // where the value of params' own _meta begins
+	meta, metas := -1, 0 // where the value of params' own _meta begins; how many there are
 	valid := jsonobj.Members(params, func(k, v []byte) {
 		switch string(k) {
 		case "name":
@@ -179,12 +180,12 @@ func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHan
 				name = ""
 			}
 		case "_meta":
-			if meta < 0 && len(v) > 1 && v[0] == '{' {
+			if metas++; v[0] == '{' {
 				meta = cap(params) - cap(v) // v is a slice of params
 			}
 		}
 	})
-	if !valid || !plainHeaderValue(name) {
+	if !valid || !plainHeaderValue(name) || metas > 1 || metas == 1 && meta < 0 {
 		return nil, nil, false
 	}
 	// The members go first in params' _meta, or in a _meta of their own

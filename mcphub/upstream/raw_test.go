@@ -375,6 +375,14 @@ func TestCallRawToAModernServer(t *testing.T) {
 			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"l\u00f6ok","arguments":{}}`), h)
 			return err
 		},
+		"a _meta that is no object": func() error {
+			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","_meta":null}`), h)
+			return err
+		},
+		"a _meta twice": func() error {
+			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","_meta":{},"_meta":{}}`), h)
+			return err
+		},
 		"a handler that is no ModernHandler": func() error {
 			_, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), newRawHandler(true))
 			return err
