@@ -1025,7 +1025,7 @@ func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
 	if progress != nil {
 		m = mcp.Meta{"progressToken": progress}
 	}
-	if ir := cs.InitializeResult(); ir != nil && ir.ProtocolVersion >= modernVersion {
+	if modernSession(cs) {
 		if m == nil {
 			m = mcp.Meta{}
 		}

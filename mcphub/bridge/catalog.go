@@ -159,11 +159,11 @@ func (b *Bridge) build(v view, gen uint64) *snapshot {
 				raw = compact(raw)
 			}
 			s.tools[name] = route{sv.ID, t.Key}
-			if ph := paramHeaders(t.Raw); ph != nil {
-				s.headers[name] = ph
-			}
 			if bytes.Contains(t.Raw, []byte("x-mcp-header")) {
 				s.mirrored[name] = true
+				if ph := paramHeaders(t.Raw); ph != nil {
+					s.headers[name] = ph
+				}
 			}
 			tools = append(tools, raw)
 		}

@@ -13,11 +13,8 @@ type paramHeader struct {
 	prop, header string
 }
 
-// paramHeaders reads a tool's x-mcp-header annotations.
+// paramHeaders reads a tool's top-level x-mcp-header annotations.
 func paramHeaders(tool json.RawMessage) []paramHeader {
-	if !strings.Contains(string(tool), "x-mcp-header") {
-		return nil
-	}
 	var t struct {
 		InputSchema struct {
 			Properties map[string]struct {

@@ -30,8 +30,10 @@ import (
 // either era; everything else uses the go-sdk session.
 
 // ErrNoRawPath means the raw path does not apply, or the server refused the
-// request before running it (401, 403, 404, 400): the caller uses the
-// session instead, which handles sign-in and session renewal.
+// request before running it (401, 403, 404, 400; from a 2026-07-28
+// server a 400 or 404 carrying a JSON-RPC error is the call's answer
+// instead): the caller uses the session, which handles sign-in and
+// session renewal.
 var ErrNoRawPath = errors.New("the raw path does not apply")
 
 // RawHandler gets what the server sends with a call besides its answer.
