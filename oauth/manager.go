@@ -30,8 +30,9 @@ type Config struct {
 	Store  Store
 	Logger *slog.Logger
 	// CallbackPort is the default loopback port of the redirect URI;
-	// EphemeralCallbackPort picks a free one per sign-in instead (the
-	// conformance client, which runs many copies at once).
+	// EphemeralCallbackPort picks a free one per sign-in instead, for
+	// pre-registered clients too unless their ServerConfig pins a port
+	// (the conformance client, which runs many copies at once).
 	CallbackPort          int
 	EphemeralCallbackPort bool
 	// ClientMetadataURL is MCP Tray's Client ID Metadata Document (an https

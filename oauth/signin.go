@@ -139,9 +139,11 @@ func (c *Client) signIn(ctx context.Context, o SignInOptions, ch Challenge, gran
 		return err
 	}
 	// A pre-registered client's redirect URI is fixed at the provider, so
-	// its port must not move (AUTH 6).
+	// its port must not move (AUTH 6). An ephemeral-port manager (the
+	// conformance client, many copies at once against providers that take
+	// any loopback redirect) would race its own copies for that one port.
 	pinned := cfg.CallbackPort
-	if pinned == 0 && cfg.ClientID != "" {
+	if pinned == 0 && cfg.ClientID != "" && !c.m.cfg.EphemeralCallbackPort {
 		pinned, _ = c.m.defaults()
 	}
 	cs, err := c.m.callback(pinned) // bound before the browser opens

@@ -240,6 +240,30 @@ func TestPinnedCallbackPortTaken(t *testing.T) {
 	}
 }
 
+// An ephemeral-port manager does not pin a pre-registered client to the
+// default port: copies of the conformance client run at once, and one of
+// them holding that port must not fail the others (CI saw
+// auth/pre-registration lose this race to auth/client-credentials-basic).
+func TestEphemeralManagerLeavesTheDefaultPortToOthers(t *testing.T) {
+	port := freeCallbackPort(t)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "tray-app"}}})
+	defer srv.Close()
+	m := testManager(t, NewMemoryStore(), func(c *Config) { c.CallbackPort = port; c.EphemeralCallbackPort = true })
+	c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "tray-app"})
+	b := &browserFollower{}
+	if err := c.SignIn(context.Background(), SignInOptions{Open: b.open}); err != nil {
+		t.Fatalf("sign-in with the default port taken: %v", err)
+	}
+	if n := srv.Counts().Authorizations; n != 1 {
+		t.Errorf("%d authorizations, want 1", n)
+	}
+}
+
 // Without a pinned port, a taken default port moves to the next one, and
 // the new redirect URI gets a new registration.
 func TestCallbackPortMovesAndReregisters(t *testing.T) {
