@@ -129,17 +129,45 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params json.RawMessag
 			return nil, ErrNoRawPath
 		}
 	}
-	id := `"mcptray-r` + strconv.FormatUint(rp.seq.Add(1), 36) + `"`
-	body := make([]byte, 0, len(params)+len(method)+64)
-	body = append(body, `{"jsonrpc":"2.0","id":`...)
-	body = append(body, id...)
-	body = append(body, `,"method":`...)
-	body = strconv.AppendQuote(body, method)
-	body = append(body, `,"params":`...)
-	body = append(body, params...)
-	body = append(body, '}')
+	for resent := 0; ; resent++ {
+		id := `"mcptray-r` + strconv.FormatUint(rp.seq.Add(1), 36) + `"`
+		body := make([]byte, 0, len(params)+len(method)+64)
+		body = append(body, `{"jsonrpc":"2.0","id":`...)
+		body = append(body, id...)
+		body = append(body, `,"method":`...)
+		body = strconv.AppendQuote(body, method)
+		body = append(body, `,"params":`...)
+		body = append(body, params...)
+		body = append(body, '}')
 
-	res, err := c.rawExchange(ctx, rp, header, body, []byte(id), h)
+		res, err := c.rawExchange(ctx, rp, header, body, []byte(id), h)
+		var lost *lostRequest
+		if errors.As(err, &lost) && resent < maxResends && ctx.Err() == nil {
+			c.log.Info("the server's response broke off; sending the request again", "method", method, "err", lost.err)
+			continue
+		}
+		return c.rawAnswer(ctx, rp, id, res, err)
+	}
+}
+
+// maxResends bounds how often a request whose 2026-07-28 response broke
+// off is sent again: a server that keeps cutting its answers is broken,
+// and each try may run the tool.
+const maxResends = 2
+
+// lostRequest is a 2026-07-28 response that ended before its answer. Such
+// a server keeps no stream to resume, so the request is lost and is sent
+// again as a new request with a new id (TC-12).
+type lostRequest struct{ err error }
+
+func (e *lostRequest) Error() string {
+	return "the server ended the response before answering: " + e.err.Error()
+}
+func (e *lostRequest) Unwrap() error { return e.err }
+
+// rawAnswer hands a call's answer to its caller, or, when the handler let
+// the caller go (Detached), has the rest of the call end it.
+func (c *Conn) rawAnswer(ctx context.Context, rp *rawPath, id string, res json.RawMessage, err error) (json.RawMessage, error) {
 	if d, ok := err.(*Detached); ok {
 		d.then(func(res json.RawMessage, err error) (json.RawMessage, error) { return c.rawDone(ctx, rp, id, res, err) })
 		d.start()
@@ -395,6 +423,9 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 		defer resp.Body.Close()
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage+1))
 		if err != nil {
+			if rc.rp.meta != nil && ctx.Err() == nil {
+				return nil, &lostRequest{err}
+			}
 			return nil, err
 		}
 		if len(data) > maxRawMessage {
@@ -481,7 +512,7 @@ func (rc *rawCall) read(ctx context.Context, s *rawStream) (json.RawMessage, err
 		if rp := rc.rp; rp.meta != nil {
 			// A 2026-07-28 stream is not resumed; its server keeps no
 			// session to lose.
-			return nil, fmt.Errorf("the server ended the response before answering: %w", end)
+			return nil, &lostRequest{end}
 		}
 		if s.ev.lastID == "" || s.attempt >= 3 {
 			if cut {
@@ -718,16 +749,20 @@ func (e *eventReader) next() ([]byte, error) {
 			}
 			line = long
 		}
-		if err != nil && len(line) == 0 {
+		if err != nil {
+			// The stream ended. An event whose last line is whole but
+			// lacks its blank line is dispatched (some servers end so);
+			// one cut mid-line is not, as the SSE standard says: it may
+			// be half an answer.
+			if len(line) == 0 && len(e.data) > 0 {
+				return e.data, nil
+			}
 			return nil, err
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
 			if len(e.data) > 0 {
 				return e.data, nil
-			}
-			if err != nil {
-				return nil, err
 			}
 			continue
 		}
@@ -748,12 +783,6 @@ func (e *eventReader) next() ([]byte, error) {
 			if ms, perr := strconv.Atoi(string(value)); perr == nil && ms >= 0 {
 				e.retry = time.Duration(ms) * time.Millisecond
 			}
-		}
-		if err != nil {
-			if len(e.data) > 0 {
-				return e.data, nil
-			}
-			return nil, err
 		}
 	}
 }

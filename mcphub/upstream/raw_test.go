@@ -482,7 +482,7 @@ func TestCallRawResumesACutStream(t *testing.T) {
 
 func TestEventReader(t *testing.T) {
 	long := strings.Repeat("x", 40<<10)
-	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "data: tail"
+	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "data: tail\n"
 	ev := &eventReader{r: bufio.NewReaderSize(strings.NewReader(in), 16<<10)}
 	var got []string
 	for {
@@ -491,6 +491,15 @@ func TestEventReader(t *testing.T) {
 			break
 		}
 		got = append(got, string(data))
+	}
+	// The last event's line is whole, its blank line missing: dispatched.
+	// A stream cut mid-line dispatches nothing of that event.
+	cut := &eventReader{r: bufio.NewReaderSize(strings.NewReader("data: {\"jsonrpc\":\"2.0\",\n\ndata: {\"jsonrpc\""), 16<<10)}
+	if data, err := cut.next(); err != nil || string(data) != `{"jsonrpc":"2.0",` {
+		t.Errorf("first event %q, %v", data, err)
+	}
+	if data, err := cut.next(); err != io.EOF {
+		t.Errorf("a line cut short dispatched %q, %v", data, err)
 	}
 	want := []string{"a\nb", long, "tail"}
 	if len(got) != len(want) {
@@ -507,3 +516,98 @@ func TestEventReader(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReaderSize(bytes.NewReader(b), 16) }
+
+// A 2026-07-28 response that breaks off before its answer lost the
+// request: it goes again, as a new request with a new id (TC-12), at most
+// twice more. Each way a response can break: the event stream ends, the
+// connection is cut mid-stream, a JSON body is cut short.
+func TestModernRequestLostWithItsResponseGoesAgain(t *testing.T) {
+	ways := map[string]func(w http.ResponseWriter){
+		"the stream ends": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":\"x\"}}\n\n")
+		},
+		"the connection is cut": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, "data: {\"jsonrpc\":")
+			w.(http.Flusher).Flush()
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		},
+		"a JSON body is cut short": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "200")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, `{"jsonrpc":"2.0",`)
+		},
+	}
+	for way, breakOff := range ways {
+		for _, breaks := range []int{2, 3} {
+			t.Run(fmt.Sprintf("%s, %d times", way, breaks), func(t *testing.T) {
+				var runs atomic.Int32
+				s := mcp.NewServer(&mcp.Implementation{Name: "modern", Version: "1"}, nil)
+				s.AddTool(&mcp.Tool{Name: "look", InputSchema: json.RawMessage(`{"type":"object"}`)},
+					func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+						runs.Add(1)
+						return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "looked"}}}, nil
+					})
+				sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+				var mu sync.Mutex
+				var ids []string
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("Mcp-Method") == "tools/call" {
+						body, _ := io.ReadAll(r.Body)
+						var req struct{ ID json.RawMessage }
+						_ = json.Unmarshal(body, &req)
+						mu.Lock()
+						ids = append(ids, string(req.ID))
+						n := len(ids)
+						mu.Unlock()
+						if n <= breaks {
+							breakOff(w)
+							return
+						}
+						r.Body = io.NopCloser(bytes.NewReader(body))
+					}
+					sdk.ServeHTTP(w, r)
+				}))
+				t.Cleanup(srv.Close)
+				events, opts := collect(nil)
+				c := Start(config.Server{ID: "m", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second}, opts)
+				t.Cleanup(c.Stop)
+				waitConnected(t, c, events)
+				if v := c.Status().ProtocolVersion; v != "2026-07-28" {
+					t.Fatalf("protocol %s", v)
+				}
+
+				res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), modernHandler{newRawHandler(true), `{}`})
+				mu.Lock()
+				defer mu.Unlock()
+				if want := min(breaks+1, 1+maxResends); len(ids) != want {
+					t.Fatalf("the request was sent %d times (%v), want %d", len(ids), ids, want)
+				}
+				for i := range ids {
+					for j := range i {
+						if ids[i] == ids[j] {
+							t.Errorf("sent again with the same id: %v", ids)
+						}
+					}
+				}
+				if breaks > maxResends {
+					var lost *lostRequest
+					if !errors.As(err, &lost) || runs.Load() != 0 {
+						t.Errorf("every response broke off: err %v, tool ran %d times", err, runs.Load())
+					}
+					return
+				}
+				if err != nil || !strings.Contains(string(res), "looked") || runs.Load() != 1 {
+					t.Errorf("answer %s, %v; the tool ran %d times, want 1", res, err, runs.Load())
+				}
+			})
+		}
+	}
+}
