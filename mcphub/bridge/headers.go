@@ -3,35 +3,66 @@ package bridge
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // paramHeader is a tool parameter mirrored into an Mcp-Param-* header
-// (the schema's x-mcp-header annotation, SEP-2243).
+// (the schema's x-mcp-header annotation, SEP-2243); path names it in the
+// arguments, through nested objects.
 type paramHeader struct {
-	prop, header string
+	path   []string
+	header string
 }
 
-// paramHeaders reads a tool's top-level x-mcp-header annotations.
+// schemaProps is what paramHeaders reads of a schema's properties.
+type schemaProps map[string]struct {
+	Header     string      `json:"x-mcp-header"`
+	Properties schemaProps `json:"properties"`
+}
+
+// paramHeaders reads a tool's x-mcp-header annotations at any depth, as
+// clients mirror them (go-sdk does), in header order.
 func paramHeaders(tool json.RawMessage) []paramHeader {
 	var t struct {
 		InputSchema struct {
-			Properties map[string]struct {
-				Header string `json:"x-mcp-header"`
-			} `json:"properties"`
+			Properties schemaProps `json:"properties"`
 		} `json:"inputSchema"`
 	}
 	if json.Unmarshal(tool, &t) != nil {
 		return nil
 	}
 	var out []paramHeader
-	for prop, p := range t.InputSchema.Properties {
-		if p.Header != "" {
-			out = append(out, paramHeader{prop, p.Header})
+	var walk func(props schemaProps, prefix []string)
+	walk = func(props schemaProps, prefix []string) {
+		for prop, p := range props {
+			path := append(slices.Clip(prefix), prop)
+			if p.Header != "" {
+				out = append(out, paramHeader{path, p.Header})
+			}
+			walk(p.Properties, path)
 		}
 	}
+	walk(t.InputSchema.Properties, nil)
+	slices.SortFunc(out, func(a, b paramHeader) int { return strings.Compare(a.header, b.header) })
 	return out
+}
+
+// argument is the value at path in a tools/call's arguments, if there is
+// one that is not null.
+func argument(args json.RawMessage, path []string) (json.RawMessage, bool) {
+	v := args
+	for _, name := range path {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(v, &obj) != nil {
+			return nil, false
+		}
+		if v = obj[name]; v == nil {
+			return nil, false
+		}
+	}
+	return v, string(v) != "null"
 }
 
 // checkParamHeaders validates a 2026-07-28 tools/call's Mcp-Param-*
@@ -42,26 +73,24 @@ func checkParamHeaders(h http.Header, params []paramHeader, args json.RawMessage
 	if len(params) == 0 || h == nil {
 		return nil
 	}
-	var values map[string]json.RawMessage
-	_ = json.Unmarshal(args, &values)
 	for _, p := range params {
 		raw, present := h[http.CanonicalHeaderKey("Mcp-Param-"+p.header)]
-		arg, hasArg := values[p.prop]
-		hasArg = hasArg && string(arg) != "null"
+		arg, hasArg := argument(args, p.path)
+		prop := strings.Join(p.path, ".")
 		switch {
 		case !present && !hasArg:
 			continue
 		case !present:
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is missing but %q is in the arguments", p.header, p.prop)
+			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is missing but %q is in the arguments", p.header, prop)
 		case !hasArg:
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is present but %q is not in the arguments", p.header, p.prop)
+			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is present but %q is not in the arguments", p.header, prop)
 		}
 		got, err := headerValue(strings.Join(raw, ","))
 		if err != nil {
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s: %v", p.header, err)
 		}
 		if want, ok := headerForm(arg); !ok || got != want {
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s does not match the argument %q", p.header, p.prop)
+			return errorf(codeHeaderMismatch, "header Mcp-Param-%s does not match the argument %q", p.header, prop)
 		}
 	}
 	return nil

@@ -231,14 +231,45 @@ func TestModernErrorsAndHeaderArgumentsCallOnce(t *testing.T) {
 		t.Errorf("the tool ran %d times for one call", n)
 	}
 
+	// The IDE mirrors the argument into a header too, once it has listed
+	// the tool's schema.
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
 	res := callTool(t, cs, "route", map[string]any{"where": map[string]any{"region": "eu"}})
 	if text(t, res) != "routed" {
 		t.Errorf("route: %+v", res)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(regions) != 1 || regions[0] != "eu" {
 		t.Errorf("the server got route with Mcp-Param-Region %q, want one call with \"eu\"", regions)
+	}
+	mu.Unlock()
+
+	// The bridge validates a nested argument's header as a 2026-07-28
+	// server must (TS-17): wrong or missing is HeaderMismatch, and the
+	// call goes no further.
+	for header, want := range map[string]int{"eu": 200, "us": 400, "": 400} {
+		req := modernRequest(context.Background(), r.url+"/servers/new/mcp", "tools/call", "route",
+			`{"name":"route","arguments":{"where":{"region":"eu"}},`+modernMeta+`}`)
+		if header != "" {
+			req.Header.Set("Mcp-Param-Region", header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || want == 400 && !strings.Contains(string(body), `"code":-32020`) ||
+			want == 200 && !strings.Contains(string(body), "routed") {
+			t.Errorf("Mcp-Param-Region %q for where.region \"eu\": %s %s, want %d", header, resp.Status, body, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(regions) != 2 {
+		t.Errorf("route reached the server %d times, want 2 (the call above, and the one with the right header)", len(regions))
 	}
 }
 
