@@ -306,6 +306,11 @@ func (c *call) ClientCapabilities() json.RawMessage {
 	return caps
 }
 
+// LogLevel is the level the call's client wants log messages at, which a
+// 2026-07-28 server is told with each request (LC-24): an initialize-era
+// client set it for its session, a 2026-07-28 one names it per request.
+func (c *call) LogLevel() string { return c.x.Load().wantedLogLevel() }
+
 // DetachOnRequest lets a 2026-07-28 client's request go when its
 // (initialize-era) server asks for input mid-call: it is answered
 // input_required and the call goes on (upstream.Detacher).
@@ -1030,6 +1035,9 @@ func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
 			m = mcp.Meta{}
 		}
 		m[metaClientCaps] = x.declaredCaps()
+		if l := x.wantedLogLevel(); l != "" {
+			m[metaLogLevel] = l
+		}
 	}
 	return m
 }

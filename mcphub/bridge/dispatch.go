@@ -386,6 +386,15 @@ func (b *Bridge) mostVerboseLevel(server string) string {
 	return best
 }
 
+// wantedLogLevel is logLevel when it is a level a server knows, else "".
+func (x *exchange) wantedLogLevel() string {
+	l := x.logLevel()
+	if _, ok := logLevels[l]; !ok {
+		return ""
+	}
+	return l
+}
+
 // logLevel is the level this exchange's client wants log messages at:
 // a 2026-07-28 request names it in _meta, an initialize-era session set it.
 func (x *exchange) logLevel() string {

@@ -1,5 +1,7 @@
 package bridge
 
+//lint:file-ignore SA1019 logging is deprecated in 2026-07-28 but still works there, and initialize-era peers use it: MCP Tray bridges both eras
+
 import (
 	"bytes"
 	"context"
@@ -333,5 +335,55 @@ func TestInitializeEraIDEsGetTheirEra(t *testing.T) {
 				t.Errorf("inputRequests passed to an initialize-era IDE (LC-26: the bridge asks it): %s", body)
 			}
 		})
+	}
+}
+
+// A 2026-07-28 server sends log messages only for a request that names a
+// level (LC-24). The bridge names the one its IDE asked for, with
+// logging/setLevel (initialize era) or in the request's _meta (2026-07-28),
+// on the raw path (tools/call) and on the session path (prompts/get).
+func TestModernServersLogAtTheLevelTheIDEAskedFor(t *testing.T) {
+	u := newModernUpstream(t, "m")
+	logTwice := func(ctx context.Context, ss *mcp.ServerSession) {
+		_ = ss.Log(ctx, &mcp.LoggingMessageParams{Level: "debug", Data: "too fine"})
+		_ = ss.Log(ctx, &mcp.LoggingMessageParams{Level: "warning", Data: "worth knowing"})
+	}
+	u.AddTool(&mcp.Tool{Name: "chatty", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			logTwice(ctx, req.Session)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil
+		})
+	u.AddPrompt(&mcp.Prompt{Name: "chatty"}, func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		logTwice(ctx, req.Session)
+		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "done"}}}}, nil
+	})
+	r := rigBehind(t, u, "m", func(http.ResponseWriter, *http.Request, []byte) bool { return false })
+	for _, era := range []string{"2025-11-25", "2026-07-28"} {
+		logs := make(chan string, 10)
+		cs := r.connectHTTP(t, "/servers/m/mcp", "", era, &mcp.ClientOptions{
+			LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) { logs <- fmt.Sprint(req.Params.Data) },
+		})
+		var meta mcp.Meta
+		if era == "2026-07-28" {
+			meta = mcp.Meta{"io.modelcontextprotocol/logLevel": "info"}
+		} else if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "chatty", Arguments: map[string]any{}, Meta: meta}); err != nil {
+			t.Fatalf("%s: tools/call: %v", era, err)
+		}
+		if _, err := cs.GetPrompt(context.Background(), &mcp.GetPromptParams{Name: "chatty", Meta: meta}); err != nil {
+			t.Fatalf("%s: prompts/get: %v", era, err)
+		}
+		for i := range 2 {
+			select {
+			case got := <-logs:
+				if got != "worth knowing" {
+					t.Errorf("%s: log message %d is %q, want the warning only", era, i, got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: %d of 2 warnings reached the IDE", era, i)
+			}
+		}
 	}
 }

@@ -53,6 +53,9 @@ type ModernHandler interface {
 	// ClientCapabilities is the JSON of the client capabilities the server
 	// is told of (TC-10).
 	ClientCapabilities() json.RawMessage
+	// LogLevel is the level the client wants the call's log messages at,
+	// "" for none: a 2026-07-28 server sends none without it (LC-24).
+	LogLevel() string
 }
 
 // rawPath is what the raw path needs of a live Streamable HTTP session.
@@ -230,6 +233,11 @@ func (rp *rawPath) modernRequest(method string, params json.RawMessage, h RawHan
 		out = append(out, `"_meta":{`...)
 	}
 	out = appendMember(append(append(out, rp.meta...), ','), mcp.MetaKeyClientCapabilities, caps)
+	if level := mh.LogLevel(); level != "" {
+		l, _ := json.Marshal(level)
+		//lint:ignore SA1019 logging is deprecated in 2026-07-28, not gone: a server logs for a request that names a level
+		out = appendMember(append(out, ','), mcp.MetaKeyLogLevel, l)
+	}
 	if meta < 0 {
 		out = append(out, '}')
 	}

@@ -317,10 +317,11 @@ func TestCallRawDoesNotApply(t *testing.T) {
 // capabilities are caps.
 type modernHandler struct {
 	*rawHandler
-	caps string
+	caps, level string
 }
 
 func (h modernHandler) ClientCapabilities() json.RawMessage { return json.RawMessage(h.caps) }
+func (h modernHandler) LogLevel() string                    { return h.level }
 
 // A 2026-07-28 server takes the raw path's tools/call whatever the params'
 // own _meta (none, empty, with members, spaced out): go-sdk's stateless
@@ -350,7 +351,7 @@ func TestCallRawToAModernServer(t *testing.T) {
 	if v := c.Status().ProtocolVersion; v != "2026-07-28" {
 		t.Fatalf("protocol %s", v)
 	}
-	h := modernHandler{newRawHandler(true), `{"elicitation":{}}`}
+	h := modernHandler{newRawHandler(true), `{"elicitation":{}}`, "info"}
 	for _, params := range []string{
 		`{"name":"look","arguments":{"x":1}}`,
 		`{"name":"look","arguments":{"x":1},"_meta":{}}`,
@@ -364,7 +365,7 @@ func TestCallRawToAModernServer(t *testing.T) {
 		}
 		mu.Lock()
 		if string(got["io.modelcontextprotocol/protocolVersion"]) != `"2026-07-28"` || string(got["io.modelcontextprotocol/clientCapabilities"]) != h.caps ||
-			!strings.Contains(string(got["io.modelcontextprotocol/clientInfo"]), `"name"`) ||
+			!strings.Contains(string(got["io.modelcontextprotocol/clientInfo"]), `"name"`) || string(got["io.modelcontextprotocol/logLevel"]) != `"info"` ||
 			strings.Contains(params, "p7") != (string(got["progressToken"]) == `"p7"`) {
 			t.Errorf("%s: the server got _meta %v", params, got)
 		}
@@ -584,7 +585,7 @@ func TestModernRequestLostWithItsResponseGoesAgain(t *testing.T) {
 					t.Fatalf("protocol %s", v)
 				}
 
-				res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), modernHandler{newRawHandler(true), `{}`})
+				res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), modernHandler{newRawHandler(true), `{}`, ""})
 				mu.Lock()
 				defer mu.Unlock()
 				if want := min(breaks+1, 1+maxResends); len(ids) != want {
