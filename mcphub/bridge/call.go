@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,30 @@ const (
 type progressRoute struct {
 	out   sender
 	token json.RawMessage
+	// last is the last progress sent (math.Float64bits): the IDE gets only
+	// values above it, as progress must increase, also when a request lost
+	// with its stream is sent again and its progress starts over.
+	last *atomic.Uint64
+}
+
+func newProgressRoute(out sender, token json.RawMessage) progressRoute {
+	r := progressRoute{out: out, token: token, last: new(atomic.Uint64)}
+	r.last.Store(math.Float64bits(math.Inf(-1)))
+	return r
+}
+
+// advance reports whether progress is above the last sent, and if so
+// makes it the last.
+func (r progressRoute) advance(progress float64) bool {
+	for {
+		prev := r.last.Load()
+		if !(progress > math.Float64frombits(prev)) {
+			return false
+		}
+		if r.last.CompareAndSwap(prev, math.Float64bits(progress)) {
+			return true
+		}
+	}
 }
 
 // call is one upstream call in flight for a client request. It owns its
@@ -128,7 +153,7 @@ func (c *call) routeProgress(x *exchange) {
 		return
 	}
 	if tok := progressToken(x); tok != nil {
-		c.b.progress.Store(c.progress, progressRoute{out: x.out, token: tok})
+		c.b.progress.Store(c.progress, newProgressRoute(x.out, tok))
 	} else {
 		c.b.progress.Delete(c.progress)
 	}
@@ -209,7 +234,7 @@ func (b *Bridge) forwardCall(ctx context.Context, x *exchange, server, method st
 	var progress any
 	if tok := progressToken(x); tok != nil {
 		c.progress = "mcptray-p" + strconv.FormatUint(b.seq.Add(1), 36)
-		b.progress.Store(c.progress, progressRoute{out: x.out, token: tok})
+		b.progress.Store(c.progress, newProgressRoute(x.out, tok))
 		progress = c.progress
 	}
 	b.calls.Store(c.tag, c)

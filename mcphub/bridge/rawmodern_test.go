@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,7 +342,10 @@ func TestInitializeEraIDEsGetTheirEra(t *testing.T) {
 // A 2026-07-28 server sends log messages only for a request that names a
 // level (LC-24). The bridge names the one its IDE asked for, with
 // logging/setLevel (initialize era) or in the request's _meta (2026-07-28),
-// on the raw path (tools/call) and on the session path (prompts/get).
+// on the raw path (tools/call) and on the session path (prompts/get). The
+// messages reach the IDE that asked, and no other IDE: go-sdk hands them
+// over after the answer, when the request is over, and they were once
+// sent to every IDE that had set a level instead.
 func TestModernServersLogAtTheLevelTheIDEAskedFor(t *testing.T) {
 	u := newModernUpstream(t, "m")
 	logTwice := func(ctx context.Context, ss *mcp.ServerSession) {
@@ -357,7 +361,29 @@ func TestModernServersLogAtTheLevelTheIDEAskedFor(t *testing.T) {
 		logTwice(ctx, req.Session)
 		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "done"}}}}, nil
 	})
-	r := rigBehind(t, u, "m", func(http.ResponseWriter, *http.Request, []byte) bool { return false })
+	var mu sync.Mutex
+	var levels []string // the level each tools/call and prompts/get named
+	r := rigBehind(t, u, "m", func(_ http.ResponseWriter, r *http.Request, body []byte) bool {
+		if m := r.Header.Get("Mcp-Method"); m == "tools/call" || m == "prompts/get" {
+			var req struct {
+				Params struct {
+					Meta map[string]any `json:"_meta"`
+				}
+			}
+			_ = json.Unmarshal(body, &req)
+			mu.Lock()
+			levels = append(levels, fmt.Sprint(req.Params.Meta["io.modelcontextprotocol/logLevel"]))
+			mu.Unlock()
+		}
+		return false
+	})
+	others := make(chan string, 10)
+	bystander := r.connectHTTP(t, "/servers/m/mcp", "", "2025-11-25", &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) { others <- fmt.Sprint(req.Params.Data) },
+	})
+	if err := bystander.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, era := range []string{"2025-11-25", "2026-07-28"} {
 		logs := make(chan string, 10)
 		cs := r.connectHTTP(t, "/servers/m/mcp", "", era, &mcp.ClientOptions{
@@ -369,21 +395,101 @@ func TestModernServersLogAtTheLevelTheIDEAskedFor(t *testing.T) {
 		} else if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "chatty", Arguments: map[string]any{}, Meta: meta}); err != nil {
-			t.Fatalf("%s: tools/call: %v", era, err)
+		for range 3 {
+			if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "chatty", Arguments: map[string]any{}, Meta: meta}); err != nil {
+				t.Fatalf("%s: tools/call: %v", era, err)
+			}
+			if _, err := cs.GetPrompt(context.Background(), &mcp.GetPromptParams{Name: "chatty", Meta: meta}); err != nil {
+				t.Fatalf("%s: prompts/get: %v", era, err)
+			}
 		}
-		if _, err := cs.GetPrompt(context.Background(), &mcp.GetPromptParams{Name: "chatty", Meta: meta}); err != nil {
-			t.Fatalf("%s: prompts/get: %v", era, err)
-		}
-		for i := range 2 {
+		for i := range 6 {
 			select {
 			case got := <-logs:
 				if got != "worth knowing" {
 					t.Errorf("%s: log message %d is %q, want the warning only", era, i, got)
 				}
 			case <-time.After(10 * time.Second):
-				t.Fatalf("%s: %d of 2 warnings reached the IDE", era, i)
+				t.Fatalf("%s: %d of 6 warnings reached the IDE", era, i)
 			}
+		}
+	}
+	mu.Lock()
+	if want := slices.Repeat([]string{"info"}, 12); !slices.Equal(levels, want) {
+		t.Errorf("the server was asked for levels %v, want %v", levels, want)
+	}
+	mu.Unlock()
+	// Nothing tells that a message will not come: the bystander is given
+	// the time the others' messages took, and more.
+	select {
+	case got := <-others:
+		t.Errorf("an IDE that made no request got the log message %q", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// A request whose 2026-07-28 response broke off is sent again (TC-12), and
+// the new run's progress starts over: the IDE gets only progress that goes
+// up, as the spec wants of progress.
+func TestProgressOnlyGoesUpAcrossAResend(t *testing.T) {
+	u := newModernUpstream(t, "m")
+	u.AddTool(&mcp.Tool{Name: "slow", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "unused"}}}, nil
+		})
+	var posts atomic.Int32
+	r := rigBehind(t, u, "m", func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if r.Header.Get("Mcp-Method") != "tools/call" {
+			return false
+		}
+		var req struct {
+			ID     json.RawMessage
+			Params struct {
+				Meta struct {
+					ProgressToken json.RawMessage `json:"progressToken"`
+				} `json:"_meta"`
+			}
+		}
+		_ = json.Unmarshal(body, &req)
+		progress := func(n int) {
+			fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":%s,\"progress\":%d,\"total\":10}}\n\n",
+				req.Params.Meta.ProgressToken, n)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		if posts.Add(1) == 1 {
+			progress(5)
+			return true // the stream ends without the answer
+		}
+		progress(1)
+		progress(6)
+		fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}],\"resultType\":\"complete\"}}\n\n", req.ID)
+		return true
+	})
+	for _, era := range []string{"2025-11-25", "2026-07-28"} {
+		posts.Store(0)
+		arrived := make(chan float64, 10)
+		cs := r.connectHTTP(t, "/servers/m/mcp", "", era, &mcp.ClientOptions{
+			ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+				arrived <- req.Params.Progress
+			},
+		})
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{}, Meta: mcp.Meta{"progressToken": "t1"}})
+		if err != nil || text(t, res) != "done" || posts.Load() != 2 {
+			t.Fatalf("%s: %v, %v after %d POSTs, want done after 2", era, res, err, posts.Load())
+		}
+		// 1, had it been sent, came between 5 and 6.
+		var got []float64
+		for !slices.Contains(got, 5) || !slices.Contains(got, 6) {
+			select {
+			case p := <-arrived:
+				got = append(got, p)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the IDE got progress %v, want 5 and 6", era, got)
+			}
+		}
+		if slices.Contains(got, 1) {
+			t.Errorf("%s: the IDE got progress %v: 1 went back", era, got)
 		}
 	}
 }

@@ -35,6 +35,9 @@ func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
 		return
 	}
 	r := v.(progressRoute)
+	if !r.advance(p.Progress) {
+		return
+	}
 	out := map[string]any{"progressToken": r.token, "progress": p.Progress}
 	if p.Total != 0 {
 		out["total"] = p.Total
@@ -45,9 +48,9 @@ func (b *Bridge) Progress(server string, p *mcp.ProgressNotificationParams) {
 	r.out.offer(encodeNotify("notifications/progress", out), dropWhenBehind)
 }
 
-// Log passes an upstream's log message: to the request it came with when
-// known, else to every session of that server that set a log level. Each
-// client gets only messages at or above the level it asked for, since the
+// Log passes an upstream's log message: to the request it came with (tag),
+// else to every session of that server that set a log level. Each client
+// gets only messages at or above the level it asked for, since the
 // upstream session is shared; a 2026-07-28 request that named no level
 // gets none (its logLevel _meta is the opt-in).
 func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
@@ -55,7 +58,11 @@ func (b *Bridge) Log(server string, p *mcp.LoggingMessageParams, tag string) {
 	params.Meta = nil
 	frame := encodeNotify("notifications/message", &params)
 	level := string(p.Level)
-	if v, ok := b.calls.Load(tag); ok && tag != "" {
+	if tag != "" {
+		v, ok := b.calls.Load(tag)
+		if !ok {
+			return // its request is over; it was nobody else's
+		}
 		// An initialize-era client that set no level gets what the
 		// server chose to send (the server's default applies).
 		x := v.(*call).x.Load()

@@ -162,6 +162,9 @@ func (c *Conn) newProbe(att *attempt, sse bool) *probe {
 	if sse {
 		p.auth = c.opts.Auth
 	}
+	if c.opts.Relay != nil {
+		p.notify = c.relayNotification
+	}
 	att.probe = p
 	return p
 }

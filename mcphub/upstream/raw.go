@@ -430,7 +430,10 @@ func (rc *rawCall) answer(ctx context.Context, resp *http.Response) (json.RawMes
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		defer resp.Body.Close()
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawMessage+1))
-		if err != nil {
+		// A body cut after the whole message (before the end of its
+		// chunked framing, say) still holds the answer: a cut object
+		// never parses.
+		if err != nil && !json.Valid(data) {
 			if rc.rp.meta != nil && ctx.Err() == nil {
 				return nil, &lostRequest{err}
 			}
@@ -735,8 +738,12 @@ func (c *Conn) rawResume(ctx context.Context, rp *rawPath, lastID string) (*http
 
 // eventReader reads server-sent events, returning the data of each.
 type eventReader struct {
-	r      *bufio.Reader
+	r *bufio.Reader
+	// lastID is the ID of the last event dispatched (the SSE standard's
+	// last event ID): an id field takes effect only when its event is
+	// whole, so that a stream cut mid-event resumes with that event.
 	lastID string
+	id     string // the id field last read
 	retry  time.Duration
 	data   []byte
 }
@@ -758,17 +765,27 @@ func (e *eventReader) next() ([]byte, error) {
 			line = long
 		}
 		if err != nil {
-			// The stream ended. An event whose last line is whole but
-			// lacks its blank line is dispatched (some servers end so);
-			// one cut mid-line is not, as the SSE standard says: it may
-			// be half an answer.
-			if len(line) == 0 && len(e.data) > 0 {
+			// The stream ended without the event's blank line. Its data
+			// is dispatched if it is whole: its lines all ended (some
+			// servers end so), or the last, cut, still completes a JSON
+			// value (a cut object never parses). Otherwise, as the SSE
+			// standard says, it is not: it may be half an answer.
+			whole := len(line) == 0
+			if !whole {
+				if v, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:")); ok {
+					e.data = appendData(e.data, bytes.TrimPrefix(v, []byte(" ")))
+					whole = json.Valid(e.data)
+				}
+			}
+			if whole && len(e.data) > 0 {
+				e.lastID = e.id
 				return e.data, nil
 			}
 			return nil, err
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
+			e.lastID = e.id // dispatched, even with no data (a priming event)
 			if len(e.data) > 0 {
 				return e.data, nil
 			}
@@ -781,16 +798,21 @@ func (e *eventReader) next() ([]byte, error) {
 			if len(e.data)+1+len(value) > maxRawMessage {
 				return nil, errTooLong // many lines are bounded as one long one
 			}
-			if len(e.data) > 0 {
-				e.data = append(e.data, '\n')
-			}
-			e.data = append(e.data, value...)
+			e.data = appendData(e.data, value)
 		case "id":
-			e.lastID = string(value)
+			e.id = string(value)
 		case "retry":
 			if ms, perr := strconv.Atoi(string(value)); perr == nil && ms >= 0 {
 				e.retry = time.Duration(ms) * time.Millisecond
 			}
 		}
 	}
+}
+
+// appendData adds one data line to an event's data.
+func appendData(data, line []byte) []byte {
+	if len(data) > 0 {
+		data = append(data, '\n')
+	}
+	return append(data, line...)
 }

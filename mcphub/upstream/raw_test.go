@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -610,5 +611,86 @@ func TestModernRequestLostWithItsResponseGoesAgain(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A stream cut in the middle of an event resumes from the event before
+// it: an id takes effect only with its event whole (the SSE standard),
+// and the cut event here is the answer.
+func TestResumeFromTheLastWholeEvent(t *testing.T) {
+	var callID atomic.Value
+	var mu sync.Mutex
+	var resumedFrom []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch r.Method {
+		case http.MethodPost:
+			var m struct{ ID json.RawMessage }
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			callID.Store(string(m.ID))
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+			fmt.Fprintf(w, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"res", callID.Load())
+			w.(http.Flusher).Flush()
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+		case http.MethodGet:
+			last := r.Header.Get("Last-Event-ID")
+			mu.Lock()
+			resumedFrom = append(resumedFrom, last)
+			mu.Unlock()
+			w.WriteHeader(http.StatusOK)
+			if last == "e1" {
+				fmt.Fprintf(w, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[]}}\n\n", callID.Load())
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := &Conn{log: slog.New(slog.DiscardHandler), raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2025-11-25"), lost: make(chan lostSession, 1)}
+	res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x"}`), newRawHandler(true))
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil || string(res) != `{"content":[]}` {
+		t.Fatalf("answer %s, %v; resumed from %q, want e1 (e2 was cut)", res, err, resumedFrom)
+	}
+}
+
+// An answer that arrived whole is the answer, though the response was cut
+// after it (before the end of its chunked framing, or of its event's
+// line): the request is not sent again, nor the tool run again.
+func TestWholeAnswersBeforeACutAreTaken(t *testing.T) {
+	for what, answer := range map[string]func(w http.ResponseWriter, id json.RawMessage){
+		"JSON, then the connection is cut": func(w http.ResponseWriter, id json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"content":[]}}`, id)
+			w.(http.Flusher).Flush()
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+		},
+		"an event whose line does not end": func(w http.ResponseWriter, id json.RawMessage) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprintf(w, `data: {"jsonrpc":"2.0","id":%s,"result":{"content":[]}}`, id)
+		},
+	} {
+		t.Run(what, func(t *testing.T) {
+			var runs atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var m struct{ ID json.RawMessage }
+				_ = json.NewDecoder(r.Body).Decode(&m)
+				runs.Add(1)
+				answer(w, m.ID)
+			}))
+			t.Cleanup(srv.Close)
+			c := &Conn{log: slog.New(slog.DiscardHandler), raw: newRawPath(srv.URL, &probe{base: http.DefaultTransport}, "", "2026-07-28")}
+			c.raw.meta = appendMember(nil, mcp.MetaKeyProtocolVersion, []byte(`"2026-07-28"`))
+			res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"x","arguments":{}}`), modernHandler{newRawHandler(true), `{}`, ""})
+			if err != nil || string(res) != `{"content":[]}` || runs.Load() != 1 {
+				t.Errorf("answer %s, %v; the request was sent %d times, want once", res, err, runs.Load())
+			}
+		})
 	}
 }

@@ -115,13 +115,19 @@ func callTagOf(meta map[string]any) string {
 	return tag
 }
 
-// tagBody is the body of a bridged call's SSE response from a legacy
-// Streamable HTTP server: it adds the call tag to the _meta of every
-// request and log notification on the stream. go-sdk hands such messages
-// to its handlers without saying which call they belonged to.
+// tagBody is the body of a bridged call's SSE response from a Streamable
+// HTTP server: it adds the call tag to the _meta of every request on the
+// stream, since go-sdk hands such messages to its handlers without saying
+// which call they belonged to. Progress and log notifications go to the
+// relay at once instead (notify), in stream order: go-sdk runs its
+// notification handlers on goroutines of their own, which can run after
+// the call's answer, when the IDE's request is over (an HTTP client then
+// never gets them, and a log's call is no longer known).
 type tagBody struct {
 	io.ReadCloser
-	tag    string
+	tag string
+	// notify takes a notification; nil: log notifications are tagged.
+	notify func(method string, params json.RawMessage, tag string) bool
 	buf    []byte    // read buffer, reused
 	events sseEvents // unprocessed input
 	out    []byte    // processed output not yet read
@@ -156,8 +162,9 @@ func (b *tagBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// rewrite returns one SSE event, tagged when it carries a request or a log
-// notification. Everything else (responses, progress) passes untouched.
+// rewrite returns one SSE event: tagged when it carries a request, without
+// its data when that was a notification notify took. Everything else
+// (responses, other notifications) passes untouched.
 func (b *tagBody) rewrite(event []byte) []byte {
 	if !bytes.Contains(event, []byte(`"method"`)) {
 		return event
@@ -171,7 +178,11 @@ func (b *tagBody) rewrite(event []byte) []byte {
 		}
 		data = bytes.TrimSpace(data)
 		msg, err := jsonrpc.DecodeMessage(data)
-		if req, isReq := msg.(*jsonrpc.Request); err == nil && isReq && (req.IsCall() || req.Method == "notifications/message") {
+		req, isReq := msg.(*jsonrpc.Request)
+		if err == nil && isReq && !req.IsCall() && b.notify != nil && b.notify(req.Method, req.Params, b.tag) {
+			continue // an event without data is skipped, its id kept
+		}
+		if err == nil && isReq && (req.IsCall() || req.Method == "notifications/message") {
 			if tagged, ok := addMeta(data, b.tag); ok {
 				data = tagged
 			}
@@ -202,6 +213,29 @@ func addMeta(msg []byte, tag string) ([]byte, bool) {
 	m["params"], _ = json.Marshal(params)
 	out, err := json.Marshal(m)
 	return out, err == nil
+}
+
+// relayNotification gives a progress or log notification that came with
+// a call to the relay (see tagBody); false: not one of those, or not
+// readable, and go-sdk is to handle it.
+func (c *Conn) relayNotification(method string, params json.RawMessage, tag string) bool {
+	switch method {
+	case "notifications/progress":
+		var p mcp.ProgressNotificationParams
+		if json.Unmarshal(params, &p) != nil {
+			return false
+		}
+		c.opts.Relay.Progress(c.srv.ID, &p)
+	case "notifications/message":
+		var p mcp.LoggingMessageParams
+		if json.Unmarshal(params, &p) != nil {
+			return false
+		}
+		c.opts.Relay.Log(c.srv.ID, &p, tag)
+	default:
+		return false
+	}
+	return true
 }
 
 // rootsMark is the one root of a Conn's go-sdk client. Those roots are

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -50,6 +51,9 @@ type probe struct {
 	listenEnded chan struct{}
 	// onStepUp learns of a 403 insufficient_scope (AUTH-31); nil: nobody.
 	onStepUp func(*status.Challenge)
+	// notify takes the progress and log notifications on a call's stream
+	// (tagBody); nil without a relay.
+	notify func(method string, params json.RawMessage, tag string) bool
 }
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -102,7 +106,7 @@ func (p *probe) send(req *http.Request) (*http.Response, error) {
 	}
 	if tag, ok := req.Context().Value(callTagKey{}).(string); ok && resp.StatusCode == http.StatusOK &&
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		resp.Body = &tagBody{ReadCloser: resp.Body, tag: tag}
+		resp.Body = &tagBody{ReadCloser: resp.Body, tag: tag, notify: p.notify}
 	}
 	if p.listenEnded != nil && resp.StatusCode == http.StatusOK && listsListen(req) {
 		resp.Body = &endSignal{ReadCloser: resp.Body, ended: p.listenEnded, ctx: req.Context()}
