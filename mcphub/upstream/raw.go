@@ -765,20 +765,23 @@ func (e *eventReader) next() ([]byte, error) {
 			line = long
 		}
 		if err != nil {
-			// The stream ended without the event's blank line. Its data
-			// is dispatched if it is whole: its lines all ended (some
-			// servers end so), or the last, cut, still completes a JSON
-			// value (a cut object never parses). Otherwise, as the SSE
-			// standard says, it is not: it may be half an answer.
-			whole := len(line) == 0
-			if !whole {
-				if v, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:")); ok {
-					e.data = appendData(e.data, bytes.TrimPrefix(v, []byte(" ")))
-					whole = json.Valid(e.data)
+			// The stream ended without the event's blank line (some
+			// servers end so), maybe cut mid-line. Its data is dispatched
+			// only if it is a whole JSON value (a cut object never
+			// parses); else, as the SSE standard says, it is not: it may
+			// be half an answer. An event with no data at all (a priming
+			// event) still gives its id to resume from.
+			if len(line) > 0 {
+				v, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+				if !ok {
+					return nil, err
 				}
+				e.data = appendData(e.data, bytes.TrimPrefix(v, []byte(" ")))
 			}
-			if whole && len(e.data) > 0 {
+			if len(e.data) == 0 || json.Valid(e.data) {
 				e.lastID = e.id
+			}
+			if len(e.data) > 0 && json.Valid(e.data) {
 				return e.data, nil
 			}
 			return nil, err

@@ -484,7 +484,7 @@ func TestCallRawResumesACutStream(t *testing.T) {
 
 func TestEventReader(t *testing.T) {
 	long := strings.Repeat("x", 40<<10)
-	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "data: tail\n"
+	in := "retry: 250\n: comment\nid: 7\ndata: a\ndata:b\n\n" + "data: " + long + "\r\n\r\n" + "id: 8\ndata: {\"tail\":1}\n"
 	ev := &eventReader{r: bufio.NewReaderSize(strings.NewReader(in), 16<<10)}
 	var got []string
 	for {
@@ -494,16 +494,9 @@ func TestEventReader(t *testing.T) {
 		}
 		got = append(got, string(data))
 	}
-	// The last event's line is whole, its blank line missing: dispatched.
-	// A stream cut mid-line dispatches nothing of that event.
-	cut := &eventReader{r: bufio.NewReaderSize(strings.NewReader("data: {\"jsonrpc\":\"2.0\",\n\ndata: {\"jsonrpc\""), 16<<10)}
-	if data, err := cut.next(); err != nil || string(data) != `{"jsonrpc":"2.0",` {
-		t.Errorf("first event %q, %v", data, err)
-	}
-	if data, err := cut.next(); err != io.EOF {
-		t.Errorf("a line cut short dispatched %q, %v", data, err)
-	}
-	want := []string{"a\nb", long, "tail"}
+	// The last event's line is whole JSON, its blank line missing:
+	// dispatched, with its id.
+	want := []string{"a\nb", long, `{"tail":1}`}
 	if len(got) != len(want) {
 		t.Fatalf("%d events, want %d", len(got), len(want))
 	}
@@ -512,8 +505,25 @@ func TestEventReader(t *testing.T) {
 			t.Errorf("event %d: %.40q, want %.40q", i, got[i], want[i])
 		}
 	}
-	if ev.lastID != "7" || ev.retry != 250*time.Millisecond {
+	if ev.lastID != "8" || ev.retry != 250*time.Millisecond {
 		t.Errorf("lastID %q retry %v", ev.lastID, ev.retry)
+	}
+
+	// A stream cut mid-event dispatches nothing of that event, mid-line or
+	// between its data lines, and its id is not the one to resume from.
+	for _, cut := range []string{`data: {"jsonrpc"`, "data: {\"jsonrpc\":\"2.0\",\n", "data: {\"jsonrpc\":\"2.0\",\"id\":1}\nid: 9"} {
+		ev := &eventReader{r: bufio.NewReader(strings.NewReader("id: 1\ndata: {}\n\nid: 2\n" + cut))}
+		if data, err := ev.next(); err != nil || string(data) != "{}" {
+			t.Fatalf("%q: first event %q, %v", cut, data, err)
+		}
+		if data, err := ev.next(); err != io.EOF || ev.lastID != "1" {
+			t.Errorf("%q: the cut event gave %q, %v, last ID %q; want EOF and 1", cut, data, err, ev.lastID)
+		}
+	}
+	// A priming event (an id, no data) the stream ends with gives its id.
+	ev = &eventReader{r: bufio.NewReader(strings.NewReader("id: p1\ndata: \n"))}
+	if _, err := ev.next(); err != io.EOF || ev.lastID != "p1" {
+		t.Errorf("priming event at the end: %v, last ID %q, want p1", err, ev.lastID)
 	}
 }
 

@@ -131,13 +131,13 @@ type tagBody struct {
 	buf    []byte    // read buffer, reused
 	events sseEvents // unprocessed input
 	out    []byte    // processed output not yet read
-	done   bool
+	end    error     // how the body ended, once it has
 }
 
 func (b *tagBody) Read(p []byte) (int, error) {
 	for len(b.out) == 0 {
-		if b.done {
-			return 0, io.EOF
+		if b.end != nil {
+			return 0, b.end
 		}
 		if b.buf == nil {
 			b.buf = make([]byte, 8<<10)
@@ -146,15 +146,19 @@ func (b *tagBody) Read(p []byte) (int, error) {
 		n, err := b.ReadCloser.Read(b.buf)
 		b.events.add(b.buf[:n])
 		if terr := b.events.take(func(event []byte, _ int) { b.out = append(b.out, b.rewrite(event)...) }); terr != nil {
-			b.done = true
+			b.end = terr
 			return 0, terr
 		}
 		if err != nil {
-			b.out = append(b.out, b.events.rest()...)
-			b.done = true
-			if len(b.out) == 0 {
-				return 0, err
+			// At the end, the last event may lack its blank line; go-sdk
+			// takes it as whole, so it is rewritten as one. A cut passes
+			// on as it came, with its error: go-sdk then resumes.
+			if rest := b.events.rest(); err == io.EOF && len(rest) > 0 {
+				b.out = append(b.out, b.rewrite(rest)...)
+			} else {
+				b.out = append(b.out, rest...)
 			}
+			b.end = err
 		}
 	}
 	n := copy(p, b.out)
@@ -166,8 +170,8 @@ func (b *tagBody) Read(p []byte) (int, error) {
 // its data when that was a notification notify took. Everything else
 // (responses, other notifications) passes untouched.
 func (b *tagBody) rewrite(event []byte) []byte {
-	if !bytes.Contains(event, []byte(`"method"`)) {
-		return event
+	if !bytes.Contains(event, []byte(`"method"`)) || !messageEvent(event) {
+		return event // go-sdk reads only events named message, or not named
 	}
 	var out bytes.Buffer
 	for line := range bytes.Lines(event) {
@@ -192,6 +196,18 @@ func (b *tagBody) rewrite(event []byte) []byte {
 		out.WriteByte('\n')
 	}
 	return out.Bytes()
+}
+
+// messageEvent reports whether an SSE event is named "message" or not
+// named, which is the same.
+func messageEvent(event []byte) bool {
+	name := ""
+	for line := range bytes.Lines(event) {
+		if v, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("event:")); ok {
+			name = string(bytes.TrimPrefix(v, []byte(" ")))
+		}
+	}
+	return name == "" || name == "message"
 }
 
 // addMeta sets params._meta[MetaCallTag] in a JSON-RPC message.
