@@ -219,48 +219,36 @@ func TestPreregisteredClientIsBoundToItsIssuer(t *testing.T) {
 
 // A pre-registered client's port is pinned: when it is taken, sign-in fails
 // with a clear message instead of moving to a port the provider rejects.
-func TestPinnedCallbackPortTaken(t *testing.T) {
-	port := freeCallbackPort(t)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "tray-app"}}})
-	defer srv.Close()
-	m := testManager(t, NewMemoryStore(), func(c *Config) { c.CallbackPort = port })
-	c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "tray-app"})
-	b := &browserFollower{}
-	err = c.SignIn(context.Background(), SignInOptions{Open: b.open})
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is in use by another program", port)) {
-		t.Fatalf("err = %v", err)
-	}
-	if b.calls.Load() != 0 {
-		t.Error("a browser was opened although the callback could not listen")
-	}
-}
-
-// An ephemeral-port manager does not pin a pre-registered client to the
-// default port: copies of the conformance client run at once, and one of
-// them holding that port must not fail the others (CI saw
-// auth/pre-registration lose this race to auth/client-credentials-basic).
-func TestEphemeralManagerLeavesTheDefaultPortToOthers(t *testing.T) {
-	port := freeCallbackPort(t)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "tray-app"}}})
-	defer srv.Close()
-	m := testManager(t, NewMemoryStore(), func(c *Config) { c.CallbackPort = port; c.EphemeralCallbackPort = true })
-	c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "tray-app"})
-	b := &browserFollower{}
-	if err := c.SignIn(context.Background(), SignInOptions{Open: b.open}); err != nil {
-		t.Fatalf("sign-in with the default port taken: %v", err)
-	}
-	if n := srv.Counts().Authorizations; n != 1 {
-		t.Errorf("%d authorizations, want 1", n)
+// An ephemeral-port manager pins nothing: copies of the conformance client
+// run at once, and one of them holding the default port must not fail the
+// others (CI saw auth/pre-registration lose this race to
+// auth/client-credentials-basic).
+func TestPreRegisteredClientWithItsPortTaken(t *testing.T) {
+	for _, ephemeral := range []bool{false, true} {
+		port := freeCallbackPort(t)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		srv := oauthtest.NewServer(oauthtest.Options{DisableDCR: true, Clients: []oauthtest.Client{{ID: "tray-app"}}})
+		defer srv.Close()
+		m := testManager(t, NewMemoryStore(), func(c *Config) { c.CallbackPort = port; c.EphemeralCallbackPort = ephemeral })
+		c := m.Client(ServerConfig{ID: "pre", URL: srv.URL(), ClientID: "tray-app"})
+		b := &browserFollower{}
+		err = c.SignIn(context.Background(), SignInOptions{Open: b.open})
+		if ephemeral {
+			if err != nil || srv.Counts().Authorizations != 1 {
+				t.Errorf("ephemeral: sign-in with the default port taken: %v, %d authorizations", err, srv.Counts().Authorizations)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is in use by another program", port)) {
+			t.Fatalf("err = %v", err)
+		}
+		if b.calls.Load() != 0 {
+			t.Error("a browser was opened although the callback could not listen")
+		}
 	}
 }
 

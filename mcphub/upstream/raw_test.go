@@ -345,13 +345,7 @@ func TestCallRawToAModernServer(t *testing.T) {
 		})
 	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true}))
 	t.Cleanup(srv.Close)
-	events, opts := collect(nil)
-	c := Start(config.Server{ID: "m", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second}, opts)
-	t.Cleanup(c.Stop)
-	waitConnected(t, c, events)
-	if v := c.Status().ProtocolVersion; v != "2026-07-28" {
-		t.Fatalf("protocol %s", v)
-	}
+	c := startModern(t, srv.URL)
 	h := modernHandler{newRawHandler(true), `{"elicitation":{}}`, "info"}
 	for _, params := range []string{
 		`{"name":"look","arguments":{"x":1}}`,
@@ -394,6 +388,19 @@ func TestCallRawToAModernServer(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrNoRawPath", what, err)
 		}
 	}
+}
+
+// startModern connects to a 2026-07-28 server at url.
+func startModern(t *testing.T, url string) *Conn {
+	t.Helper()
+	events, opts := collect(nil)
+	c := Start(config.Server{ID: "m", Transport: config.TransportHTTP, URL: url, Timeout: 10 * time.Second}, opts)
+	t.Cleanup(c.Stop)
+	waitConnected(t, c, events)
+	if v := c.Status().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("protocol %s", v)
+	}
+	return c
 }
 
 // resumingServer answers a call's POST with post (given the call's ID),
@@ -588,14 +595,7 @@ func TestModernRequestLostWithItsResponseGoesAgain(t *testing.T) {
 					sdk.ServeHTTP(w, r)
 				}))
 				t.Cleanup(srv.Close)
-				events, opts := collect(nil)
-				c := Start(config.Server{ID: "m", Transport: config.TransportHTTP, URL: srv.URL, Timeout: 10 * time.Second}, opts)
-				t.Cleanup(c.Stop)
-				waitConnected(t, c, events)
-				if v := c.Status().ProtocolVersion; v != "2026-07-28" {
-					t.Fatalf("protocol %s", v)
-				}
-
+				c := startModern(t, srv.URL)
 				res, err := c.CallRaw(t.Context(), "tools/call", json.RawMessage(`{"name":"look","arguments":{}}`), modernHandler{newRawHandler(true), `{}`, ""})
 				mu.Lock()
 				defer mu.Unlock()
