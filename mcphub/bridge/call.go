@@ -324,11 +324,14 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 // ClientCapabilities lets the call take the raw path to a 2026-07-28
 // server, declaring the client's own capabilities (LC-03).
 func (c *call) ClientCapabilities() json.RawMessage {
-	caps, err := json.Marshal(c.x.Load().declaredCaps())
-	if err != nil {
+	x := c.x.Load()
+	if x.modern {
+		return declaredCapsJSON(x.meta[metaClientCaps])
+	}
+	if x.sess.capsUp == nil {
 		return json.RawMessage(`{}`)
 	}
-	return caps
+	return x.sess.capsUp
 }
 
 // LogLevel is the level the call's client wants log messages at, which a

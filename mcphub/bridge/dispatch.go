@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -48,12 +50,37 @@ func (x *exchange) declaredCaps() map[string]json.RawMessage {
 	var all map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &all)
 	out := map[string]json.RawMessage{}
-	for _, k := range []string{"sampling", "elicitation", "roots"} {
+	for _, k := range relayedCaps {
 		if v, ok := all[k]; ok {
 			out[k] = v
 		}
 	}
 	return out
+}
+
+// relayedCaps are the client capabilities whose requests the bridge
+// relays to the client, and so declares upstream when the client did.
+var relayedCaps = []string{"sampling", "elicitation", "roots"}
+
+// declaredCapsJSON is declaredCaps of raw as JSON, picked out without
+// decoding: the raw path sends it with every request to a 2026-07-28
+// server (an initialize-era session's is made once, at initialize).
+func declaredCapsJSON(raw json.RawMessage) json.RawMessage {
+	out := []byte{'{'}
+	ok := jsonobj.Members(raw, func(k, v []byte) {
+		if !slices.Contains(relayedCaps, string(k)) {
+			return
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(strconv.AppendQuote(out, string(k)), ':')
+		out = append(out, v...)
+	})
+	if !ok {
+		return json.RawMessage(`{}`)
+	}
+	return append(out, '}')
 }
 
 // removedInModern are initialize-era methods that 2026-07-28 dropped
@@ -231,6 +258,7 @@ func (b *Bridge) initialize(x *exchange) (json.RawMessage, *rpcError) {
 	s.version = negotiate(p.ProtocolVersion)
 	s.caps = parseCaps(p.Capabilities)
 	s.capsRaw = p.Capabilities
+	s.capsUp = declaredCapsJSON(p.Capabilities)
 	s.info = p.ClientInfo
 	res := map[string]any{
 		"protocolVersion": s.version,

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -490,6 +491,23 @@ func TestProgressOnlyGoesUpAcrossAResend(t *testing.T) {
 		}
 		if slices.Contains(got, 1) {
 			t.Errorf("%s: the IDE got progress %v: 1 went back", era, got)
+		}
+	}
+}
+
+// declaredCapsJSON, picked out of the bytes for the raw path, declares
+// what declaredCaps does: only what the bridge relays, values as sent.
+func TestDeclaredCapsJSON(t *testing.T) {
+	for _, in := range []string{
+		`{}`, `{"sampling":{},"experimental":{"x":1},"roots":{"listChanged":true}}`,
+		` { "elicitation" : {"form":{},"url":{}} , "tasks":{} } `, `{"roots":null}`, `not json`, ``,
+	} {
+		x := &exchange{sess: &session{capsRaw: json.RawMessage(in)}}
+		want, _ := json.Marshal(x.declaredCaps())
+		got := declaredCapsJSON(json.RawMessage(in))
+		var g, w any
+		if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("%q: %s, want %s", in, got, want)
 		}
 	}
 }

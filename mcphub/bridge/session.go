@@ -102,6 +102,7 @@ type session struct {
 	urlElicitations map[string]struct{}
 	logs            map[string]*eventLog // resumable response streams, by ID (TS-09)
 	capsRaw         json.RawMessage      // the capabilities as declared
+	capsUp          json.RawMessage      // what of them is declared upstream, as JSON (declaredCapsJSON)
 	closed          bool
 	gone            chan struct{} // closed with the session: its GET stream ends
 	seq             atomic.Uint64
