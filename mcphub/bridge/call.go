@@ -323,16 +323,7 @@ func (c *call) sdk(ctx context.Context, cs *mcp.ClientSession, progress any) (an
 
 // ClientCapabilities lets the call take the raw path to a 2026-07-28
 // server, declaring the client's own capabilities (LC-03).
-func (c *call) ClientCapabilities() json.RawMessage {
-	x := c.x.Load()
-	if x.modern {
-		return declaredCapsJSON(x.meta[metaClientCaps])
-	}
-	if x.sess.capsUp == nil {
-		return json.RawMessage(`{}`)
-	}
-	return x.sess.capsUp
-}
+func (c *call) ClientCapabilities() json.RawMessage { return c.x.Load().declaredCaps() }
 
 // LogLevel is the level the call's client wants log messages at, which a
 // 2026-07-28 server is told with each request (LC-24): an initialize-era
@@ -426,9 +417,9 @@ func modernSession(cs *mcp.ClientSession) bool {
 // session path would have it: the bridge runs the round trip with the
 // client (LC-26), or makes the result that era's (LC-17).
 func forInitializeEra(raw json.RawMessage) (any, error) {
-	asSent := !bytes.Contains(raw, []byte(`"input_required"`)) && !bytes.Contains(raw, []byte(`"inputRequests"`))
+	asSent := true
 	content, structured := 0, 0
-	valid := asSent && jsonobj.Members(raw, func(k, v []byte) {
+	valid := jsonobj.Members(raw, func(k, v []byte) {
 		switch string(k) {
 		case "content":
 			content++
@@ -436,6 +427,10 @@ func forInitializeEra(raw json.RawMessage) (any, error) {
 		case "structuredContent":
 			structured++
 			asSent = asSent && v[0] == '{'
+		case "inputRequests":
+			asSent = false // input asked for, with or without a resultType
+		case "resultType":
+			asSent = asSent && string(v) != `"input_required"`
 		}
 	})
 	if valid && asSent && content == 1 && structured <= 1 {

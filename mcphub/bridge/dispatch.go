@@ -42,29 +42,23 @@ func (x *exchange) cancel() {
 // declaredCaps is the part of the client's declared capabilities the
 // bridge relays, to pass upstream per request (2026-07-28 servers read
 // them from _meta): an upstream sees only what the IDE declared (LC-03).
-func (x *exchange) declaredCaps() map[string]json.RawMessage {
-	raw := x.sess.capsRaw
+// An initialize-era session's is made once, at initialize.
+func (x *exchange) declaredCaps() json.RawMessage {
 	if x.modern {
-		raw = x.meta[metaClientCaps]
+		return declaredCapsJSON(x.meta[metaClientCaps])
 	}
-	var all map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &all)
-	out := map[string]json.RawMessage{}
-	for _, k := range relayedCaps {
-		if v, ok := all[k]; ok {
-			out[k] = v
-		}
+	if x.sess.capsUp == nil {
+		return json.RawMessage(`{}`)
 	}
-	return out
+	return x.sess.capsUp
 }
 
 // relayedCaps are the client capabilities whose requests the bridge
 // relays to the client, and so declares upstream when the client did.
 var relayedCaps = []string{"sampling", "elicitation", "roots"}
 
-// declaredCapsJSON is declaredCaps of raw as JSON, picked out without
-// decoding: the raw path sends it with every request to a 2026-07-28
-// server (an initialize-era session's is made once, at initialize).
+// declaredCapsJSON picks the relayed capabilities out of a client's
+// declared ones, as JSON, without decoding them.
 func declaredCapsJSON(raw json.RawMessage) json.RawMessage {
 	out := []byte{'{'}
 	ok := jsonobj.Members(raw, func(k, v []byte) {
@@ -257,7 +251,6 @@ func (b *Bridge) initialize(x *exchange) (json.RawMessage, *rpcError) {
 	s := x.sess
 	s.version = negotiate(p.ProtocolVersion)
 	s.caps = parseCaps(p.Capabilities)
-	s.capsRaw = p.Capabilities
 	s.capsUp = declaredCapsJSON(p.Capabilities)
 	s.info = p.ClientInfo
 	res := map[string]any{

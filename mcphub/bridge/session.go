@@ -101,8 +101,7 @@ type session struct {
 	// elicitationKey, until the server says they are complete.
 	urlElicitations map[string]struct{}
 	logs            map[string]*eventLog // resumable response streams, by ID (TS-09)
-	capsRaw         json.RawMessage      // the capabilities as declared
-	capsUp          json.RawMessage      // what of them is declared upstream, as JSON (declaredCapsJSON)
+	capsUp          json.RawMessage      // what of the declared capabilities is declared upstream (declaredCaps)
 	closed          bool
 	gone            chan struct{} // closed with the session: its GET stream ends
 	seq             atomic.Uint64

@@ -778,13 +778,15 @@ func (e *eventReader) next() ([]byte, error) {
 				}
 				e.data = appendData(e.data, bytes.TrimPrefix(v, []byte(" ")))
 			}
-			if len(e.data) == 0 || json.Valid(e.data) {
+			if len(e.data) == 0 {
 				e.lastID = e.id
+				return nil, err
 			}
-			if len(e.data) > 0 && json.Valid(e.data) {
-				return e.data, nil
+			if !json.Valid(e.data) {
+				return nil, err
 			}
-			return nil, err
+			e.lastID = e.id
+			return e.data, nil
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
