@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httputil"
-	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -174,7 +172,7 @@ func bufferedHead(br *bufio.Reader) ([]byte, int) {
 func bodyReader(br *bufio.Reader, chunked bool, n int64) io.ReadCloser {
 	switch {
 	case chunked:
-		return &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
+		return &chunkedBody{br: br}
 	case n == 0:
 		return http.NoBody
 	case n > 0:
@@ -390,53 +388,3 @@ func (b *fixedBody) Read(p []byte) (int, error) {
 }
 
 func (b *fixedBody) Close() error { return nil }
-
-// chunkedBody is a chunked body; at its end it also reads the trailer
-// section, so that the connection is left at the next answer.
-type chunkedBody struct {
-	br  *bufio.Reader
-	r   io.Reader
-	end error
-}
-
-var errTrailerTooLong = errors.New("the chunked body's trailer section is too long or does not end")
-
-func (b *chunkedBody) Read(p []byte) (int, error) {
-	if b.end != nil {
-		return 0, b.end
-	}
-	n, err := b.r.Read(p)
-	if err == io.EOF {
-		err = b.trailer()
-		b.end = err
-	}
-	return n, err
-}
-
-// trailer reads the trailer section (fields after the last chunk, which
-// nothing here uses) by net/http's rules: a CRLF at once (the usual
-// case), else fields up to a blank line that must be in sight within the
-// reader's buffer.
-func (b *chunkedBody) trailer() error {
-	if end, _ := b.br.Peek(2); string(end) == "\r\n" {
-		_, _ = b.br.Discard(2)
-		return io.EOF
-	} else if len(end) < 2 {
-		return io.ErrUnexpectedEOF
-	}
-	for n := 4; ; n++ {
-		upcoming, err := b.br.Peek(n)
-		if bytes.HasSuffix(upcoming, []byte("\r\n\r\n")) {
-			break
-		}
-		if err != nil {
-			return errTrailerTooLong
-		}
-	}
-	if _, err := textproto.NewReader(b.br).ReadMIMEHeader(); err != nil {
-		return err
-	}
-	return io.EOF
-}
-
-func (b *chunkedBody) Close() error { return nil }

@@ -116,9 +116,24 @@ func TestReadResponseAgreesWithNetHTTP(t *testing.T) {
 	}
 }
 
+// The chunked bodies of chunked_test.go, read as net/http reads them.
+func TestChunkedBodiesAgreeWithNetHTTP(t *testing.T) {
+	for _, body := range chunkedBodies {
+		raw := chunkedHead + body
+		if want, got := readWith(http.ReadResponse, raw, http.MethodPost), readWith(readResponse, raw, http.MethodPost); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\nreadResponse      %+v\nhttp.ReadResponse %+v", raw, got, want)
+		}
+	}
+}
+
+const chunkedHead = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
 func FuzzReadResponse(f *testing.F) {
 	for _, raw := range responses {
 		f.Add(raw)
+	}
+	for _, body := range chunkedBodies {
+		f.Add(chunkedHead + body)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		want := readWith(http.ReadResponse, raw, http.MethodPost)

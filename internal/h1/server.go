@@ -232,6 +232,7 @@ type connReader struct {
 	nc      net.Conn
 	limit   int // bytes left for the head; -1: no limit
 	pending []byte
+	now     bool // only what has arrived, else rawio.ErrNotReady (Transport.settle)
 }
 
 var errHeadTooLarge = errors.New("request head too large")
@@ -246,6 +247,8 @@ func (r *connReader) Read(p []byte) (n int, err error) {
 	if len(r.pending) > 0 {
 		n = copy(p, r.pending)
 		r.pending = r.pending[n:]
+	} else if r.now {
+		n, err = rawio.ReadNow(r.nc, p)
 	} else {
 		n, err = r.nc.Read(p)
 	}

@@ -43,7 +43,7 @@ type Transport struct {
 	draining  map[*conn]time.Time // closed before their end, being read to it; since when
 	cutDrains ondemand.Ticker     // ends drains that took drainWait
 
-	drained func(kept bool) // tests: a drain (see body.Close) ended
+	drained func(kept bool) // tests: the end of an answer closed early was read (kept) or given up on
 }
 
 // New returns a Transport that sends what it does not handle itself to
@@ -79,6 +79,10 @@ type conn struct {
 	// liveness peek cannot see coming (and where there is no peek, on
 	// Windows, nothing else would).
 	keepFor time.Duration
+	// rest is the end of the last answer, which its caller closed before
+	// reading it (see body.Close): read when the connection is next
+	// taken from the pool.
+	rest io.Reader
 }
 
 // handles reports whether req is for this transport rather than the
@@ -245,14 +249,14 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close before the end reads what is left of the answer off the caller's
-// path, for a moment (drainWait, enforced on the shared clock: a read
-// deadline is a timer, and this is once per call to some servers) and up
-// to drainMax bytes, and keeps the connection if the answer ends by then.
-// A server written in Go sends the end of a chunked stream only after its
-// handler returns, a packet after the event that answered: dropping the
-// connection for those five bytes cost a new connection for most calls to
-// such a server.
+// Close before the end leaves what is left of the answer to be read when
+// the connection is next taken (settle). A server written in Go sends the
+// end of a chunked stream only after its handler returns, a packet after
+// the event that answered, and Node.js a moment after it too. By the next
+// request it has come, and reading it then is one read(2) on that
+// request's goroutine; reading it now would wait for it, and a goroutine
+// to wait for it wakes a thread, once per call to such a server. (Dropping
+// the connection for those five bytes cost a new connection per call.)
 //
 // A Close while a Read is blocked in another goroutine (a stream given up
 // on) closes the connection instead: the Read returns at once, and the
@@ -268,12 +272,15 @@ func (b *body) Close() error {
 			b.c.nc.Close()
 			return
 		}
-		if reusable(b.c, b.stop, b.keep) {
-			b.t.mu.Lock()
-			b.t.draining[b.c] = time.Now()
-			b.t.mu.Unlock()
-			b.t.cutDrains.Poke()
-			go b.t.drain(b.c, b.rc)
+		if !reusable(b.c, b.stop, b.keep) {
+			return
+		}
+		switch b.rc.(type) {
+		case *chunkedBody, *fixedBody: // they read on after rawio.ErrNotReady
+			b.c.rest = b.rc
+			b.t.put(b.c)
+		default:
+			b.t.drain(b.c, b.rc, drainMax)
 		}
 	})
 	return nil
@@ -285,24 +292,57 @@ const (
 	drainMax  = 64 << 10
 )
 
-// drain reads the rest of a body closed before its end and gives the
-// connection back if the body ends within drainWait and drainMax.
-func (t *Transport) drain(c *conn, rest io.Reader) {
+// settle reads what has come of the end of c's last answer (c.rest),
+// without waiting, up to drainMax bytes. It reports whether the answer
+// has ended, leaving c ready for a request. If more is to come, a drain
+// goes on reading it; if the answer was too long or went wrong, c is
+// closed.
+func (t *Transport) settle(c *conn) bool {
+	rest := c.rest
+	c.rest = nil
+	c.cr.now = true
 	n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
-	t.mu.Lock()
-	_, ours := t.draining[c] // not if CloseIdleConnections came meanwhile
-	delete(t.draining, c)
-	t.mu.Unlock()
-	// Off the list, cutLongDrains no longer touches its deadline.
-	kept := ours && err == nil && n <= drainMax && c.nc.SetReadDeadline(time.Time{}) == nil
-	if kept {
-		t.put(c)
-	} else {
-		c.nc.Close()
+	c.cr.now = false
+	ended := err == nil && n <= drainMax && c.br.Buffered() == 0
+	switch {
+	case errors.Is(err, rawio.ErrNotReady):
+		t.drain(c, rest, drainMax-n)
+		return false
+	case !ended:
+		c.nc.Close() // too long, broken, or more than its answer
 	}
 	if t.drained != nil {
-		t.drained(kept)
+		t.drained(ended)
 	}
+	return ended
+}
+
+// drain reads the rest of an answer off every caller's path, for a moment
+// (drainWait, enforced on the shared clock: a read deadline is a timer)
+// and up to limit bytes, and gives the connection back if the answer ends
+// by then.
+func (t *Transport) drain(c *conn, rest io.Reader, limit int64) {
+	t.mu.Lock()
+	t.draining[c] = time.Now()
+	t.mu.Unlock()
+	t.cutDrains.Poke()
+	go func() {
+		n, err := io.Copy(io.Discard, io.LimitReader(rest, limit+1))
+		t.mu.Lock()
+		_, ours := t.draining[c] // not if CloseIdleConnections came meanwhile
+		delete(t.draining, c)
+		t.mu.Unlock()
+		// Off the list, cutLongDrains no longer touches its deadline.
+		kept := ours && err == nil && n <= limit && c.nc.SetReadDeadline(time.Time{}) == nil
+		if kept {
+			t.put(c)
+		} else {
+			c.nc.Close()
+		}
+		if t.drained != nil {
+			t.drained(kept)
+		}
+	}()
 }
 
 // cutLongDrains (the cutDrains ticker's Tick) ends the reads of drains
@@ -332,7 +372,14 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
 		idle := now.Sub(c.since)
-		if idle < t.idleTimeout && (c.keepFor == 0 || idle < c.keepFor) && rawio.StillOpen(c.nc) {
+		if idle >= t.idleTimeout || c.keepFor != 0 && idle >= c.keepFor {
+			c.nc.Close()
+			continue
+		}
+		if c.rest != nil && !t.settle(c) {
+			continue
+		}
+		if rawio.StillOpen(c.nc) {
 			return c, true, nil
 		}
 		c.nc.Close()
@@ -348,7 +395,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 }
 
 func (t *Transport) put(c *conn) {
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 && c.rest == nil {
 		c.nc.Close() // the server sent more than its answer
 		return
 	}

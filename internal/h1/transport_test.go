@@ -204,42 +204,189 @@ func TestCancelBeforeTheAnswer(t *testing.T) {
 	}
 }
 
-// drains returns tr's drain results (see body.Close) as they end.
+// drains returns tr's results for the ends of answers closed early (see
+// body.Close): kept or not, as each is settled.
 func drains(tr *Transport) chan bool {
 	ch := make(chan bool, 4)
 	tr.drained = func(kept bool) { ch <- kept }
 	return ch
 }
 
-// A stream closed after the event the caller wanted keeps its connection
-// when the rest comes at once: a Go server writes the stream's end after
-// its handler returns.
-func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
-	closed := make(chan struct{})
+// idleConn returns the one connection in tr's pool.
+func idleConn(t *testing.T, tr *Transport) *conn {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var all []*conn
+	for _, list := range tr.idle {
+		all = append(all, list...)
+	}
+	if len(all) != 1 {
+		t.Fatalf("%d idle connections, want 1", len(all))
+	}
+	return all[0]
+}
+
+// waitForBytes waits until bytes wait unread in c's socket.
+func waitForBytes(t *testing.T, c *conn) {
+	t.Helper()
+	waitFor(t, "the rest of the answer to arrive", func() bool { return !rawio.StillOpen(c.nc) })
+}
+
+// settled is the result of a settle that ended on the caller's path, before
+// the request that took the connection went out; none if it did not end
+// there.
+func settled(drained chan bool) (kept, ended bool) {
+	select {
+	case kept = <-drained:
+		return kept, true
+	default:
+		return false, false
+	}
+}
+
+// holdServer answers POST /hold with an event, and ends that stream only
+// when told; other paths get a short answer.
+func holdServer(t *testing.T) (*server, chan struct{}) {
+	release := make(chan struct{})
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, "data: answer\n\n")
-		w.(http.Flusher).Flush()
-		if r.URL.Path == "/first" {
-			<-closed // the end is sent only after the client closed the body
+		if r.URL.Path == "/hold" {
+			w.(http.Flusher).Flush()
+			<-release
 		}
 	})
-	tr := New(http.DefaultTransport)
-	defer tr.CloseIdleConnections()
-	drained := drains(tr)
-	resp := post(t, tr, s.URL+"/first", "{}")
+	return s, release
+}
+
+// readEvent reads the answer's event and closes the body before its end.
+func readEvent(t *testing.T, resp *http.Response) {
+	t.Helper()
 	line, err := bufio.NewReader(resp.Body).ReadString('\n')
 	if err != nil || line != "data: answer\n" {
 		t.Fatalf("event: %q %v", line, err)
 	}
 	resp.Body.Close()
-	close(closed)
-	if !<-drained {
-		t.Fatal("the connection was dropped, though its answer ended at once")
+}
+
+// A stream closed after the event the caller wanted keeps its connection:
+// the stream's end (which a Go server sends after its handler returns)
+// is read when the next request takes the connection, on that request's
+// goroutine, with no drain beside it.
+func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
+	s, release := holdServer(t)
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	c := idleConn(t, tr)
+	if c.rest == nil {
+		t.Fatal("the connection was pooled without the rest of its answer to read")
 	}
+	close(release)
+	waitForBytes(t, c)
 	readAll(t, post(t, tr, s.URL+"/second", "{}"))
+	if kept, ended := settled(drained); !ended || !kept {
+		t.Fatalf("the end of the answer was not read before the next request (ended %v, kept %v)", ended, kept)
+	}
 	if n := s.conns.Load(); n != 1 {
 		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// An end still to come when the next request takes the connection is
+// waited for beside it, while the request goes on another connection;
+// the first is kept when its end comes.
+func TestEarlyCloseWaitsForAnEndStillToCome(t *testing.T) {
+	s, release := holdServer(t)
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	readAll(t, post(t, tr, s.URL+"/second", "{}"))
+	if _, ended := settled(drained); ended {
+		t.Fatal("the end was settled before it came")
+	}
+	close(release)
+	if !<-drained {
+		t.Fatal("the connection was dropped, though its answer ended")
+	}
+	for range 2 {
+		readAll(t, post(t, tr, s.URL+"/third", "{}"))
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// An end that comes in pieces is read as far as it came, and the rest
+// beside the next request: the chunked body reads on where it stopped.
+func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
+	steps := make(chan string)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var conns atomic.Int32
+	wg.Add(1)
+	go func() { // a server that writes what steps gives it, on its first connection
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			first := conns.Add(1) == 1
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if !first {
+						_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						continue
+					}
+					first = false
+					_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
+						"e\r\ndata: answer\n\n\r\n")
+					for step := range steps {
+						_, _ = io.WriteString(nc, step)
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	readEvent(t, post(t, tr, url, "{}"))
+	c := idleConn(t, tr)
+	steps <- "0\r\nX-Tr"
+	waitForBytes(t, c)
+	readAll(t, post(t, tr, url, "{}")) // on a second connection
+	if _, ended := settled(drained); ended {
+		t.Fatal("settled on a part of the end")
+	}
+	steps <- "ailer: 1\r\n\r\n"
+	close(steps)
+	if !<-drained {
+		t.Fatal("the connection was dropped, though its answer ended")
+	}
+	for range 2 {
+		readAll(t, post(t, tr, url, "{}"))
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
 	}
 }
 
@@ -261,47 +408,52 @@ func TestEarlyCloseDropsTheConnection(t *testing.T) {
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
 	drained := drains(tr)
-	for _, path := range []string{"/long", "/stuck"} {
+	// Each request takes the connection the one before it left, which is
+	// then settled.
+	for i, path := range []string{"/long", "/stuck", "/"} {
 		resp := post(t, tr, s.URL+path, "{}")
+		if i > 0 && <-drained {
+			t.Fatalf("the connection of the request before %s was kept", path)
+		}
+		if path == "/" {
+			if got := readAll(t, resp); len(got) != drainMax/2 {
+				t.Fatalf("got %d bytes", len(got))
+			}
+			break
+		}
 		buf := make([]byte, 10)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if <-drained {
-			t.Fatalf("%s: the connection was kept", path)
-		}
-	}
-	if got := readAll(t, post(t, tr, s.URL, "{}")); len(got) != drainMax/2 {
-		t.Fatalf("got %d bytes", len(got))
 	}
 	if n := s.conns.Load(); n != 3 {
 		t.Fatalf("%d connections, want 3", n)
 	}
 }
 
-// CloseIdleConnections closes a connection being drained too; nothing is
-// left open.
+// CloseIdleConnections closes the connections whose answers' ends are
+// still to be read, pooled or being drained; nothing is left open.
 func TestCloseIdleConnectionsEndsDrains(t *testing.T) {
-	hold := make(chan struct{})
-	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "data: answer\n\n")
-		w.(http.Flusher).Flush()
-		<-hold
-	})
+	s, release := holdServer(t)
 	base := testleak.Take(t)
 	tr := New(http.DefaultTransport)
 	drained := drains(tr)
-	resp := post(t, tr, s.URL, "{}")
-	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
-		t.Fatal(err)
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	// The second request sets the first's connection draining; its own
+	// waits in the pool for its end.
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	tr.mu.Lock()
+	draining := len(tr.draining)
+	tr.mu.Unlock()
+	if c := idleConn(t, tr); c.rest == nil || draining != 1 {
+		t.Fatalf("draining %d, pooled with its end to read %v; want 1 and true", draining, c.rest != nil)
 	}
-	resp.Body.Close()
 	tr.CloseIdleConnections()
 	if <-drained {
 		t.Fatal("a drained connection was kept after CloseIdleConnections")
 	}
-	close(hold) // the server's side of the connection ends too
+	close(release) // the server's side of the connections ends too
 	base.Check(t, 0, 0)
 }
 
@@ -592,6 +744,9 @@ func TestCloseDuringReadDropsTheConnection(t *testing.T) {
 	tr.mu.Unlock()
 	if draining != 0 {
 		t.Errorf("%d connections draining beside the Read", draining)
+	}
+	if n := len(tr.idle); n != 0 {
+		t.Errorf("the connection was pooled while read (%d hosts with idle connections)", n)
 	}
 	select {
 	case err := <-readErr:

@@ -14,6 +14,7 @@
 package rawio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -55,7 +56,7 @@ type conn struct {
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := read(c.rc, p)
 	if err != nil && err != io.EOF {
-		err = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		err = c.opError("read", err)
 	}
 	return n, err
 }
@@ -63,9 +64,51 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	n, err := write(c.rc, p)
 	if err != nil {
-		err = &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		err = c.opError("write", err)
 	}
 	return n, err
+}
+
+// opError is err as net.Conn gives it.
+func (c *conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// ErrNotReady is ReadNow's answer when nothing has arrived to read.
+var ErrNotReady = errors.New("nothing has arrived to read yet")
+
+// ReadNow reads what nc has already received, without waiting for more:
+// ErrNotReady if nothing has (and always for a connection that Conn did
+// not wrap, which cannot be read without waiting).
+func ReadNow(nc net.Conn, p []byte) (int, error) {
+	c, ok := nc.(*conn)
+	if !ok {
+		return 0, ErrNotReady
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	if err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			n, errno = sysRead(fd, p)
+			if errno != syscall.EINTR {
+				return true // EAGAIN too: the poller does not wait
+			}
+		}
+	}); err != nil {
+		return 0, c.opError("read", err)
+	}
+	switch {
+	case errno == syscall.EAGAIN:
+		return 0, ErrNotReady
+	case errno != 0:
+		return 0, c.opError("read", errno)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // SyscallConn keeps the descriptor reachable (a pool's liveness peek).

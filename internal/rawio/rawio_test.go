@@ -84,6 +84,47 @@ func TestConnEndsAtEOF(t *testing.T) {
 	}
 }
 
+// ReadNow takes what has arrived and never waits: ErrNotReady while
+// nothing has, the end once the peer closed, net.ErrClosed after Close.
+func TestReadNowNeverWaits(t *testing.T) {
+	a, b := pair(t)
+	buf := make([]byte, 16)
+	if _, err := ReadNow(b, buf); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("before anything came: %v; want ErrNotReady", err)
+	}
+	if !supported {
+		return // Conn wrapped nothing: there is nothing more ReadNow does
+	}
+	if _, err := a.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// The first byte the waiting way; the rest came in the same segment.
+	if _, err := io.ReadFull(b, buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ReadNow(b, buf); err != nil || string(buf[:n]) != "ello" {
+		t.Fatalf("ReadNow: %q, %v; want \"ello\"", buf[:n], err)
+	}
+	if _, err := ReadNow(b, buf); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("after the bytes that came: %v; want ErrNotReady", err)
+	}
+	a.Close()
+	if _, err := b.Read(buf); err != io.EOF {
+		t.Fatalf("waiting read after the peer closed: %v; want io.EOF", err)
+	}
+	if _, err := ReadNow(b, buf); err != io.EOF {
+		t.Fatalf("ReadNow after the peer closed: %v; want io.EOF", err)
+	}
+	b.Close()
+	if _, err := ReadNow(b, buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadNow after Close: %v; want net.ErrClosed", err)
+	}
+	// A connection Conn did not wrap cannot be read without waiting.
+	if _, err := ReadNow(a.(*conn).Conn, buf); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("an unwrapped connection: %v; want ErrNotReady", err)
+	}
+}
+
 // Deadlines and Close still end a waiting read, with the errors net's
 // own connections give.
 func TestConnDeadlineAndCloseEndAWaitingRead(t *testing.T) {
