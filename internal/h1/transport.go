@@ -277,11 +277,13 @@ func (b *body) Close() error {
 		}
 		switch b.rc.(type) {
 		case *chunkedBody, *fixedBody: // they read on after rawio.ErrNotReady
-			b.c.rest = b.rc
-			b.t.put(b.c)
-		default:
-			b.t.drain(b.c, b.rc, drainMax)
+			if rawio.ReadsNow(b.c.nc) {
+				b.c.rest = b.rc
+				b.t.put(b.c)
+				return
+			}
 		}
+		b.t.drain(b.c, b.rc, drainMax) // where settle could not read it
 	})
 	return nil
 }

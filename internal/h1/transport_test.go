@@ -320,10 +320,10 @@ func TestEarlyCloseWaitsForAnEndStillToCome(t *testing.T) {
 	}
 }
 
-// An end that comes in pieces is read as far as it came, and the rest
-// beside the next request: the chunked body reads on where it stopped.
-func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
-	steps := make(chan string)
+// stepServer answers the first request on its first connection with
+// first, then writes what steps gives it; every other request gets a short
+// answer. It returns its URL and its count of connections.
+func stepServer(t *testing.T, first string, steps chan string) (string, *atomic.Int32) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -332,14 +332,14 @@ func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	var conns atomic.Int32
 	wg.Add(1)
-	go func() { // a server that writes what steps gives it, on its first connection
+	go func() {
 		defer wg.Done()
 		for {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			first := conns.Add(1) == 1
+			isFirst := conns.Add(1) == 1
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -351,13 +351,12 @@ func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
 						return
 					}
 					_, _ = io.Copy(io.Discard, req.Body)
-					if !first {
+					if !isFirst {
 						_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 						continue
 					}
-					first = false
-					_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
-						"e\r\ndata: answer\n\n\r\n")
+					isFirst = false
+					_, _ = io.WriteString(nc, first)
 					for step := range steps {
 						_, _ = io.WriteString(nc, step)
 					}
@@ -365,7 +364,15 @@ func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
 			}()
 		}
 	}()
-	url := "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), &conns
+}
+
+// An end that comes in pieces is read as far as it came, and the rest
+// beside the next request: the chunked body reads on where it stopped.
+func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
+	steps := make(chan string)
+	url, conns := stepServer(t, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"e\r\ndata: answer\n\n\r\n", steps)
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
 	drained := drains(tr)
@@ -387,6 +394,32 @@ func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
 	}
 	if n := conns.Load(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// An answer whose head net/http read (here, for its folded line) has a
+// body of net/http's, which cannot be read without waiting: closed early,
+// its end is drained at once, as before there was settle.
+func TestEarlyCloseOfABodyOfNetHTTPs(t *testing.T) {
+	steps := make(chan string)
+	url, conns := stepServer(t, "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"e\r\ndata: answer\n\n\r\n", steps)
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	resp := post(t, tr, url, "{}")
+	if _, ok := resp.Body.(*body).rc.(*chunkedBody); ok {
+		t.Fatal("the folded head was read by readResponse itself")
+	}
+	readEvent(t, resp)
+	steps <- "0\r\n\r\n"
+	close(steps)
+	if !<-drained {
+		t.Fatal("the connection was dropped, though its answer ended")
+	}
+	readAll(t, post(t, tr, url, "{}"))
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
 	}
 }
 

@@ -77,9 +77,14 @@ func (c *conn) opError(op string, err error) error {
 // ErrNotReady is ReadNow's answer when nothing has arrived to read.
 var ErrNotReady = errors.New("nothing has arrived to read yet")
 
+// ReadsNow reports whether ReadNow can read nc: whether Conn wrapped it.
+func ReadsNow(nc net.Conn) bool {
+	_, ok := nc.(*conn)
+	return ok
+}
+
 // ReadNow reads what nc has already received, without waiting for more:
-// ErrNotReady if nothing has (and always for a connection that Conn did
-// not wrap, which cannot be read without waiting).
+// ErrNotReady if nothing has (and always where ReadsNow is false).
 func ReadNow(nc net.Conn, p []byte) (int, error) {
 	c, ok := nc.(*conn)
 	if !ok {

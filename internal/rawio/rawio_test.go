@@ -92,6 +92,9 @@ func TestReadNowNeverWaits(t *testing.T) {
 	if _, err := ReadNow(b, buf); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("before anything came: %v; want ErrNotReady", err)
 	}
+	if ReadsNow(b) != supported {
+		t.Fatalf("ReadsNow: %v, on a platform where Conn wraps: %v", ReadsNow(b), supported)
+	}
 	if !supported {
 		return // Conn wrapped nothing: there is nothing more ReadNow does
 	}
@@ -120,6 +123,9 @@ func TestReadNowNeverWaits(t *testing.T) {
 		t.Fatalf("ReadNow after Close: %v; want net.ErrClosed", err)
 	}
 	// A connection Conn did not wrap cannot be read without waiting.
+	if ReadsNow(a.(*conn).Conn) {
+		t.Fatal("ReadsNow of a connection Conn did not wrap")
+	}
 	if _, err := ReadNow(a.(*conn).Conn, buf); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("an unwrapped connection: %v; want ErrNotReady", err)
 	}
