@@ -25,6 +25,10 @@ var chunkedBodies = []string{
 	"\r\n",
 	"11111111111111111\r\n",
 	"3\r\nabc\r\n0\r\n",
+	// net/http's bound on framing per byte of data, which the last chunk
+	// may cross, and one before it may not
+	strings.Repeat("1;"+strings.Repeat("x", 4000)+"\r\nA\r\n", 4) + "0;" + strings.Repeat("y", 600) + "\r\n\r\n",
+	strings.Repeat("1;"+strings.Repeat("x", 4000)+"\r\nA\r\n", 5) + "0\r\n\r\n",
 }
 
 // trickle gives its bytes one at a time with rawio.ErrNotReady between

@@ -121,7 +121,7 @@ func TestChunkedBodiesAgreeWithNetHTTP(t *testing.T) {
 	for _, body := range chunkedBodies {
 		raw := chunkedHead + body
 		if want, got := readWith(http.ReadResponse, raw, http.MethodPost), readWith(readResponse, raw, http.MethodPost); !reflect.DeepEqual(got, want) {
-			t.Errorf("%q:\nreadResponse      %+v\nhttp.ReadResponse %+v", raw, got, want)
+			t.Errorf("%.200q:\nreadResponse      %.200v\nhttp.ReadResponse %.200v", raw, got, want)
 		}
 	}
 }

@@ -41,7 +41,7 @@ type Transport struct {
 	mu        sync.Mutex
 	idle      map[string][]*conn  // by host:port, most recently used last
 	draining  map[*conn]time.Time // closed before their end, being read to it; since when
-	cutDrains ondemand.Ticker     // ends drains that took drainWait
+	cutDrains ondemand.Ticker     // ends drains, and settles pooled ends, that took drainWait
 
 	drained func(kept bool) // tests: the end of an answer closed early was read (kept) or given up on
 }
@@ -297,9 +297,10 @@ const (
 // settle reads what has come of the end of c's last answer (c.rest),
 // without waiting, up to drainMax bytes. It reports whether the answer
 // has ended, leaving c ready for a request. If more is to come, a drain
-// goes on reading it; if the answer was too long or went wrong, c is
-// closed.
-func (t *Transport) settle(c *conn) bool {
+// goes on reading it, unless the end is late (it has had drainWait since
+// the body was closed): then, as when the answer was too long or went
+// wrong, c is closed, and the server sees the client gone.
+func (t *Transport) settle(c *conn, late bool) bool {
 	rest := c.rest
 	c.rest = nil
 	c.cr.now = true
@@ -307,7 +308,7 @@ func (t *Transport) settle(c *conn) bool {
 	c.cr.now = false
 	ended := err == nil && n <= drainMax && c.br.Buffered() == 0
 	switch {
-	case errors.Is(err, rawio.ErrNotReady):
+	case errors.Is(err, rawio.ErrNotReady) && !late:
 		t.drain(c, rest, drainMax-n)
 		return false
 	case !ended:
@@ -348,16 +349,40 @@ func (t *Transport) drain(c *conn, rest io.Reader, limit int64) {
 }
 
 // cutLongDrains (the cutDrains ticker's Tick) ends the reads of drains
-// older than drainWait with a deadline in the past, which adds no timer.
+// older than drainWait with a deadline in the past, which adds no timer,
+// and settles the pooled connections whose answers' ends no request came
+// for in that time: a stream that goes on is not left open at the server.
 func (t *Transport) cutLongDrains(now time.Time) (pending bool) {
+	var late []*conn
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for c, since := range t.draining {
 		if now.Sub(since) >= drainWait {
 			_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
-	return len(t.draining) > 0
+	pending = len(t.draining) > 0
+	for addr, list := range t.idle {
+		kept := list[:0]
+		for _, c := range list {
+			switch {
+			case c.rest != nil && now.Sub(c.since) >= drainWait:
+				late = append(late, c)
+				continue
+			case c.rest != nil:
+				pending = true
+			}
+			kept = append(kept, c)
+		}
+		clear(list[len(kept):])
+		t.idle[addr] = kept
+	}
+	t.mu.Unlock()
+	for _, c := range late {
+		if t.settle(c, true) {
+			t.put(c)
+		}
+	}
+	return pending
 }
 
 // get returns an idle connection to addr that is still open, or a new one.
@@ -378,7 +403,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 			c.nc.Close()
 			continue
 		}
-		if c.rest != nil && !t.settle(c) {
+		if c.rest != nil && !t.settle(c, false) {
 			continue
 		}
 		if rawio.StillOpen(c.nc) {
@@ -402,13 +427,18 @@ func (t *Transport) put(c *conn) {
 		return
 	}
 	c.since = time.Now()
+	parked := c.rest != nil // read now: once pooled, c is another request's
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if len(t.idle[c.addr]) >= t.maxIdle {
+		t.mu.Unlock()
 		c.nc.Close()
 		return
 	}
 	t.idle[c.addr] = append(t.idle[c.addr], c)
+	t.mu.Unlock()
+	if parked {
+		t.cutDrains.Poke() // its end is read within drainWait (cutLongDrains)
+	}
 }
 
 // CloseIdleConnections closes the pooled connections and those being

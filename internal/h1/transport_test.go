@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -423,6 +424,45 @@ func TestEarlyCloseOfABodyOfNetHTTPs(t *testing.T) {
 	}
 }
 
+// A stream closed before its end that goes on is ended within drainWait,
+// though no request takes its connection: newer ones sit above it in the
+// pool. The server sees the client gone.
+func TestEarlyCloseOfAStreamThatGoesOnEndsIt(t *testing.T) {
+	gone := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/stream" {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: answer\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		close(gone)
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	stream := post(t, tr, s.URL+"/stream", "{}")
+	other := post(t, tr, s.URL+"/other", "{}") // a second connection
+	readEvent(t, stream)
+	readAll(t, other) // pooled above the stream's
+	for range 3 {
+		readAll(t, post(t, tr, s.URL+"/other", "{}"))
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still holds the stream open")
+	}
+	if <-drained {
+		t.Fatal("the stream's connection was kept")
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
 // Closing a body before its end drops the connection when the rest is long
 // or does not come.
 func TestEarlyCloseDropsTheConnection(t *testing.T) {
@@ -792,4 +832,41 @@ func TestCloseDuringReadDropsTheConnection(t *testing.T) {
 	if _, err := resp.Body.Read(make([]byte, 1)); !errors.Is(err, errBodyClosed) {
 		t.Errorf("a Read after Close: %v", err)
 	}
+}
+
+// Requests from many goroutines at once, some closing their answers before
+// the end, each get their own answer, whether their connection was new,
+// reused, settled on the way or drained beside them.
+func TestEarlyClosesFromManyGoroutines(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: "+r.URL.Path+"\n\n")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "data: more\n\n")
+	})
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				path := fmt.Sprintf("/%d/%d", g, i)
+				req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader("{}"))
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				line, err := bufio.NewReader(resp.Body).ReadString('\n')
+				if want := "data: " + path + "\n"; err != nil || line != want {
+					t.Errorf("%s: %q, %v", path, line, err)
+				}
+				if i%2 == 0 {
+					_, _ = io.Copy(io.Discard, resp.Body)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
 }
