@@ -41,7 +41,8 @@ type Transport struct {
 	mu        sync.Mutex
 	idle      map[string][]*conn  // by host:port, most recently used last
 	draining  map[*conn]time.Time // closed before their end, being read to it; since when
-	cutDrains ondemand.Ticker     // ends drains, and settles pooled ends, that took drainWait
+	cutDrains ondemand.Ticker     // ends drains, and settles pooled ends, that took endWait
+	endWait   time.Duration       // how long an answer's end is waited for: drainWait (tests lengthen it)
 
 	drained func(kept bool) // tests: the end of an answer closed early was read (kept) or given up on
 }
@@ -57,6 +58,7 @@ func New(fallback http.RoundTripper) *Transport {
 		maxHead:     maxResponseHead,
 		idle:        map[string][]*conn{},
 		draining:    map[*conn]time.Time{},
+		endWait:     drainWait,
 	}
 	t.cutDrains.Period, t.cutDrains.Tick = drainTick, t.cutLongDrains
 	return t
@@ -295,20 +297,14 @@ const (
 )
 
 // settle reads what has come of the end of c's last answer (c.rest),
-// without waiting, up to drainMax bytes. It reports whether the answer
-// has ended, leaving c ready for a request. If more is to come, a drain
-// goes on reading it, unless the end is late (it has had drainWait since
-// the body was closed): then, as when the answer was too long or went
-// wrong, c is closed, and the server sees the client gone.
-func (t *Transport) settle(c *conn, late bool) bool {
-	rest := c.rest
-	c.rest = nil
-	c.cr.now = true
-	n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
-	c.cr.now = false
-	ended := err == nil && n <= drainMax && c.br.Buffered() == 0
+// without waiting (readRest). It reports whether the answer has ended,
+// leaving c ready for a request. If more is to come, a drain goes on
+// reading it; if the answer was too long or went wrong, c is closed.
+func (t *Transport) settle(c *conn) bool {
+	rest, n, err := readRest(c)
+	ended := c.restEnded(n, err)
 	switch {
-	case errors.Is(err, rawio.ErrNotReady) && !late:
+	case errors.Is(err, rawio.ErrNotReady):
 		t.drain(c, rest, drainMax-n)
 		return false
 	case !ended:
@@ -318,6 +314,24 @@ func (t *Transport) settle(c *conn, late bool) bool {
 		t.drained(ended)
 	}
 	return ended
+}
+
+// readRest reads what has come of the end of c's last answer (c.rest),
+// up to drainMax+1 bytes, without waiting: rawio.ErrNotReady if more is
+// to come. It returns the rest, to be read on.
+func readRest(c *conn) (io.Reader, int64, error) {
+	rest := c.rest
+	c.rest = nil
+	c.cr.now = true
+	n, err := io.Copy(io.Discard, io.LimitReader(rest, drainMax+1))
+	c.cr.now = false
+	return rest, n, err
+}
+
+// restEnded reports whether readRest's n bytes and err were the answer's
+// clean end, with nothing after it.
+func (c *conn) restEnded(n int64, err error) bool {
+	return err == nil && n <= drainMax && c.br.Buffered() == 0
 }
 
 // drain reads the rest of an answer off every caller's path, for a moment
@@ -351,12 +365,15 @@ func (t *Transport) drain(c *conn, rest io.Reader, limit int64) {
 // cutLongDrains (the cutDrains ticker's Tick) ends the reads of drains
 // older than drainWait with a deadline in the past, which adds no timer,
 // and settles the pooled connections whose answers' ends no request came
-// for in that time: a stream that goes on is not left open at the server.
+// for in that time: one whose answer goes on is closed, so the server sees
+// the client gone. They are settled in the pool, under t.mu (reading
+// without waiting), so that CloseIdleConnections finds each either pooled
+// or closed, and one kept keeps its place and its idle time.
 func (t *Transport) cutLongDrains(now time.Time) (pending bool) {
-	var late []*conn
+	var settled []bool
 	t.mu.Lock()
 	for c, since := range t.draining {
-		if now.Sub(since) >= drainWait {
+		if now.Sub(since) >= t.endWait {
 			_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
@@ -364,12 +381,16 @@ func (t *Transport) cutLongDrains(now time.Time) (pending bool) {
 	for addr, list := range t.idle {
 		kept := list[:0]
 		for _, c := range list {
-			switch {
-			case c.rest != nil && now.Sub(c.since) >= drainWait:
-				late = append(late, c)
-				continue
-			case c.rest != nil:
+			if c.rest != nil && now.Sub(c.since) < t.endWait {
 				pending = true
+			} else if c.rest != nil {
+				_, n, err := readRest(c)
+				ended := c.restEnded(n, err)
+				settled = append(settled, ended)
+				if !ended {
+					c.nc.Close()
+					continue
+				}
 			}
 			kept = append(kept, c)
 		}
@@ -377,9 +398,9 @@ func (t *Transport) cutLongDrains(now time.Time) (pending bool) {
 		t.idle[addr] = kept
 	}
 	t.mu.Unlock()
-	for _, c := range late {
-		if t.settle(c, true) {
-			t.put(c)
+	if t.drained != nil {
+		for _, kept := range settled {
+			t.drained(kept)
 		}
 	}
 	return pending
@@ -403,7 +424,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, bool, error) {
 			c.nc.Close()
 			continue
 		}
-		if c.rest != nil && !t.settle(c, false) {
+		if c.rest != nil && !t.settle(c) {
 			continue
 		}
 		if rawio.StillOpen(c.nc) {

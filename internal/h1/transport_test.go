@@ -208,7 +208,7 @@ func TestCancelBeforeTheAnswer(t *testing.T) {
 // drains returns tr's results for the ends of answers closed early (see
 // body.Close): kept or not, as each is settled.
 func drains(tr *Transport) chan bool {
-	ch := make(chan bool, 4)
+	ch := make(chan bool, 64) // never full: the drains' clock, which all tests share, must not wait
 	tr.drained = func(kept bool) { ch <- kept }
 	return ch
 }
@@ -279,6 +279,7 @@ func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
 	s, release := holdServer(t)
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
+	tr.endWait = time.Hour // the steps below, not the clock, settle the end
 	drained := drains(tr)
 	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
 	c := idleConn(t, tr)
@@ -303,6 +304,7 @@ func TestEarlyCloseWaitsForAnEndStillToCome(t *testing.T) {
 	s, release := holdServer(t)
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
+	tr.endWait = time.Hour // the steps below, not the clock, settle the end
 	drained := drains(tr)
 	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
 	readAll(t, post(t, tr, s.URL+"/second", "{}"))
@@ -376,6 +378,7 @@ func TestEarlyCloseReadsOnAnEndThatCameInPart(t *testing.T) {
 		"e\r\ndata: answer\n\n\r\n", steps)
 	tr := New(http.DefaultTransport)
 	defer tr.CloseIdleConnections()
+	tr.endWait = time.Hour // the steps below, not the clock, settle the end
 	drained := drains(tr)
 	readEvent(t, post(t, tr, url, "{}"))
 	c := idleConn(t, tr)
@@ -463,6 +466,49 @@ func TestEarlyCloseOfAStreamThatGoesOnEndsIt(t *testing.T) {
 	}
 }
 
+// An answer's end that came while no request took its connection is
+// settled by the drains' clock in the pool: the connection keeps its
+// place and its idle time (keep-alive limits count from the answer).
+func TestAnEndNoRequestTookIsSettledInThePool(t *testing.T) {
+	s, release := holdServer(t)
+	tr := New(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	drained := drains(tr)
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	c := idleConn(t, tr)
+	since := c.since
+	close(release)
+	if !<-drained {
+		t.Fatal("the connection was dropped, though its answer ended")
+	}
+	if got := idleConn(t, tr); got != c || got.rest != nil || !got.since.Equal(since) {
+		t.Fatalf("pooled after settling: the same %v, its end read %v, idle since unchanged %v", got == c, got.rest == nil, got.since.Equal(since))
+	}
+	readAll(t, post(t, tr, s.URL+"/second", "{}"))
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// CloseIdleConnections as the clock settles a pooled answer's end leaves
+// nothing pooled: the connection is never out of the pool meanwhile.
+func TestCloseIdleConnectionsAsTheClockSettles(t *testing.T) {
+	s, release := holdServer(t)
+	tr := New(http.DefaultTransport)
+	done := make(chan struct{})
+	tr.drained = func(bool) { tr.CloseIdleConnections(); close(done) }
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	close(release)
+	<-done
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, list := range tr.idle {
+		if len(list) > 0 {
+			t.Fatalf("%d connections pooled after CloseIdleConnections", len(list))
+		}
+	}
+}
+
 // Closing a body before its end drops the connection when the rest is long
 // or does not come.
 func TestEarlyCloseDropsTheConnection(t *testing.T) {
@@ -511,6 +557,7 @@ func TestCloseIdleConnectionsEndsDrains(t *testing.T) {
 	s, release := holdServer(t)
 	base := testleak.Take(t)
 	tr := New(http.DefaultTransport)
+	tr.endWait = time.Hour // the steps below, not the clock, settle the end
 	drained := drains(tr)
 	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
 	// The second request sets the first's connection draining; its own
