@@ -271,17 +271,29 @@ func readEvent(t *testing.T, resp *http.Response) {
 	resp.Body.Close()
 }
 
+// parkedAnswer starts a holdServer and a transport, and closes a /hold
+// answer's body after its event: the connection is pooled with its end to
+// come on release. clockOut keeps the drains' clock from settling it, for
+// tests whose own steps must.
+func parkedAnswer(t *testing.T, clockOut bool) (*server, chan struct{}, *Transport, chan bool) {
+	t.Helper()
+	s, release := holdServer(t)
+	tr := New(http.DefaultTransport)
+	t.Cleanup(tr.CloseIdleConnections)
+	if clockOut {
+		tr.endWait = time.Hour
+	}
+	drained := drains(tr)
+	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	return s, release, tr, drained
+}
+
 // A stream closed after the event the caller wanted keeps its connection:
 // the stream's end (which a Go server sends after its handler returns)
 // is read when the next request takes the connection, on that request's
 // goroutine, with no drain beside it.
 func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
-	s, release := holdServer(t)
-	tr := New(http.DefaultTransport)
-	defer tr.CloseIdleConnections()
-	tr.endWait = time.Hour // the steps below, not the clock, settle the end
-	drained := drains(tr)
-	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	s, release, tr, drained := parkedAnswer(t, true)
 	c := idleConn(t, tr)
 	if c.rest == nil {
 		t.Fatal("the connection was pooled without the rest of its answer to read")
@@ -301,12 +313,7 @@ func TestEarlyCloseKeepsAConnectionWhoseAnswerEnds(t *testing.T) {
 // waited for beside it, while the request goes on another connection;
 // the first is kept when its end comes.
 func TestEarlyCloseWaitsForAnEndStillToCome(t *testing.T) {
-	s, release := holdServer(t)
-	tr := New(http.DefaultTransport)
-	defer tr.CloseIdleConnections()
-	tr.endWait = time.Hour // the steps below, not the clock, settle the end
-	drained := drains(tr)
-	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	s, release, tr, drained := parkedAnswer(t, true)
 	readAll(t, post(t, tr, s.URL+"/second", "{}"))
 	if _, ended := settled(drained); ended {
 		t.Fatal("the end was settled before it came")
@@ -470,11 +477,7 @@ func TestEarlyCloseOfAStreamThatGoesOnEndsIt(t *testing.T) {
 // settled by the drains' clock in the pool: the connection keeps its
 // place and its idle time (keep-alive limits count from the answer).
 func TestAnEndNoRequestTookIsSettledInThePool(t *testing.T) {
-	s, release := holdServer(t)
-	tr := New(http.DefaultTransport)
-	defer tr.CloseIdleConnections()
-	drained := drains(tr)
-	readEvent(t, post(t, tr, s.URL+"/hold", "{}"))
+	s, release, tr, drained := parkedAnswer(t, false)
 	c := idleConn(t, tr)
 	since := c.since
 	close(release)
