@@ -334,47 +334,24 @@ func TestEarlyCloseWaitsForAnEndStillToCome(t *testing.T) {
 // first, then writes what steps gives it; every other request gets a short
 // answer. It returns its URL and its count of connections.
 func stepServer(t *testing.T, first string, steps chan string) (string, *atomic.Int32) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	var conns atomic.Int32
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
+	return tcpServer(t, func(nc net.Conn, n int32) {
+		br := bufio.NewReader(nc)
+		for isFirst := n == 1; ; isFirst = false {
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			isFirst := conns.Add(1) == 1
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				br := bufio.NewReader(nc)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if !isFirst {
-						_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-						continue
-					}
-					isFirst = false
-					_, _ = io.WriteString(nc, first)
-					for step := range steps {
-						_, _ = io.WriteString(nc, step)
-					}
-				}
-			}()
+			_, _ = io.Copy(io.Discard, req.Body)
+			if !isFirst {
+				_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			_, _ = io.WriteString(nc, first)
+			for step := range steps {
+				_, _ = io.WriteString(nc, step)
+			}
 		}
-	}()
-	return "http://" + ln.Addr().String(), &conns
+	})
 }
 
 // An end that comes in pieces is read as far as it came, and the rest
@@ -651,12 +628,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // writes, then closes it; it returns the server's URL.
 func rawServer(t *testing.T, answer func(w io.Writer)) string {
 	t.Helper()
+	url, _ := tcpServer(t, func(nc net.Conn, _ int32) {
+		if _, err := http.ReadRequest(bufio.NewReader(nc)); err == nil {
+			answer(nc)
+		}
+	})
+	return url
+}
+
+// tcpServer serves each connection it accepts on loopback with serve (n:
+// the connection's number, from 1), then closes it; it returns its URL
+// and its count of connections.
+func tcpServer(t *testing.T, serve func(nc net.Conn, n int32)) (string, *atomic.Int32) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var conns atomic.Int32
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -665,18 +656,16 @@ func rawServer(t *testing.T, answer func(w io.Writer)) string {
 			if err != nil {
 				return
 			}
+			n := conns.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
-					return
-				}
-				answer(nc)
+				serve(nc, n)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), &conns
 }
 
 // A response head that does not end is read up to net/http's limit, not
