@@ -335,7 +335,7 @@ func (c *conn) restEnded(n int64, err error) bool {
 }
 
 // drain reads the rest of an answer off every caller's path, for a moment
-// (drainWait, enforced on the shared clock: a read deadline is a timer)
+// (endWait, enforced on the shared clock: a read deadline is a timer)
 // and up to limit bytes, and gives the connection back if the answer ends
 // by then.
 func (t *Transport) drain(c *conn, rest io.Reader, limit int64) {
@@ -363,7 +363,7 @@ func (t *Transport) drain(c *conn, rest io.Reader, limit int64) {
 }
 
 // cutLongDrains (the cutDrains ticker's Tick) ends the reads of drains
-// older than drainWait with a deadline in the past, which adds no timer,
+// older than endWait with a deadline in the past, which adds no timer,
 // and settles the pooled connections whose answers' ends no request came
 // for in that time: one whose answer goes on is closed, so the server sees
 // the client gone. They are settled in the pool, under t.mu (reading
@@ -458,7 +458,7 @@ func (t *Transport) put(c *conn) {
 	t.idle[c.addr] = append(t.idle[c.addr], c)
 	t.mu.Unlock()
 	if parked {
-		t.cutDrains.Poke() // its end is read within drainWait (cutLongDrains)
+		t.cutDrains.Poke() // its end is read within endWait (cutLongDrains)
 	}
 }
 
