@@ -159,7 +159,7 @@ var errHost = errors.New("an HTTP/1.1 request needs one valid Host field")
 // CRLF) and its length with the blank line that ends it; nil if it has not
 // come whole.
 func bufferedHead(br *bufio.Reader) ([]byte, int) {
-	buf, _ := br.Peek(br.Buffered())
+	buf := buffered(br)
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
 		return nil, 0
