@@ -177,7 +177,7 @@ FUZZ_TARGETS := mcphub/config:FuzzParse mcphub/upstream:FuzzParseChallenge mcphu
                 mcphub/bridge:FuzzParseMessage mcphub/bridge:FuzzPrefixed mcphub/bridge:FuzzBridgeHTTPBody \
                 mcphub/bridge:FuzzBridgeStreamLine mcphub/bridge:FuzzParseParams mcphub/upstream:FuzzParseServerMessage \
                 internal/jsonobj:FuzzMembers internal/h1:FuzzReadResponse internal/h1:FuzzReadRequest \
-                internal/h1:FuzzChunkedBodyReadsOnWhereItStopped
+                internal/h1:FuzzChunkedBodyReadsOnWhereItStopped mcphub/bridge:FuzzAppendJSONString
 
 fuzz: check-go
 	@for t in $(FUZZ_TARGETS); do pkg=./$${t%%:*}; fn=$${t##*:}; inputs=$$pkg/testdata/fuzz/$$fn; \

@@ -527,11 +527,11 @@ func (w *response) Write(p []byte) (int, error) {
 		return 0, w.failed
 	}
 	if !w.streaming {
-		w.body = append(w.body, p...)
-		if len(w.body) > maxHeldBody {
-			w.startStreaming()
+		if len(w.body)+len(p) <= maxHeldBody {
+			w.body = append(w.body, p...)
+			return len(p), nil
 		}
-		return len(p), w.failed
+		w.startStreaming() // and p goes as it is, not copied into the held body first
 	}
 	w.writeBody(p)
 	return len(p), w.failed

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -508,6 +509,49 @@ func TestServerClosesAfterAnExpectationFailed(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != 0 {
 		t.Fatalf("the handler ran for %v", seen)
+	}
+}
+
+// A body up to maxHeldBody is held and goes with its length; one larger is
+// chunked from the Write that passes the limit, whatever the sizes of the
+// Writes, and the connection serves the next request after it.
+func TestServerHoldsSmallBodiesAndChunksLargeOnes(t *testing.T) {
+	pieces := map[string][]string{
+		"/held":             {strings.Repeat("h", maxHeldBody-1), "h"},
+		"/one":              {strings.Repeat("o", 3*maxHeldBody)},
+		"/small-then-large": {"s", strings.Repeat("l", maxHeldBody), "e"},
+		"/passes":           {strings.Repeat("p", maxHeldBody-1), "pp", "q"},
+	}
+	var mu sync.Mutex
+	remotes := map[string]bool{}
+	_, url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes[r.RemoteAddr] = true
+		mu.Unlock()
+		for _, p := range pieces[r.URL.Path] {
+			_, _ = io.WriteString(w, p)
+		}
+	})
+	hc := client(t)
+	for _, path := range []string{"/held", "/one", "/small-then-large", "/passes", "/held"} {
+		resp, err := hc.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := strings.Join(pieces[path], "")
+		held := len(want) <= maxHeldBody
+		if err != nil || string(data) != want || (resp.ContentLength == int64(len(want))) != held ||
+			slices.Equal(resp.TransferEncoding, []string{"chunked"}) == held {
+			t.Fatalf("%s: %d bytes of %d (%v), length %d, transfer encoding %v; want held %v",
+				path, len(data), len(want), err, resp.ContentLength, resp.TransferEncoding, held)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(remotes) != 1 {
+		t.Fatalf("the requests came on %d connections, want one", len(remotes))
 	}
 }
 

@@ -795,8 +795,7 @@ func toolCallParams(name string, args json.RawMessage, progress any) json.RawMes
 	}
 	out := make([]byte, 0, len(name)+len(args)+64)
 	out = append(out, `{"name":`...)
-	n, _ := json.Marshal(name)
-	out = append(out, n...)
+	out = appendJSONString(out, name)
 	out = append(out, `,"arguments":`...)
 	out = append(out, args...)
 	if progress != nil {
@@ -806,6 +805,21 @@ func toolCallParams(name string, args json.RawMessage, progress any) json.RawMes
 		out = append(out, '}')
 	}
 	return append(out, '}')
+}
+
+// appendJSONString appends s as json.Marshal encodes it. A tool's name is
+// plain ASCII that needs no escape: it is copied as it is, without
+// json.Marshal's reflection on every call.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(out, q...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 var _ upstream.ModernHandler = (*call)(nil)

@@ -196,3 +196,15 @@ func TestUndeclaredServerCapabilitiesAreNotUsed(t *testing.T) {
 		t.Errorf("the 2026-07-28 server got logging/setLevel %d times", n)
 	}
 }
+
+// capsOf reads each declaration as parseCaps does, the one it last saw
+// and a new one alike, so clients that declare differently never get
+// each other's capabilities.
+func TestCapsOfFollowsEachDeclaration(t *testing.T) {
+	b := New(Options{})
+	for _, raw := range []string{`{"sampling":{}}`, `{"sampling":{}}`, `{"roots":{},"elicitation":{"url":{}}}`, `{}`, `{"sampling":{}}`, ``} {
+		if got, want := b.capsOf(json.RawMessage(raw)), parseCaps(json.RawMessage(raw)); got != want {
+			t.Errorf("%s: %+v, want %+v", raw, got, want)
+		}
+	}
+}

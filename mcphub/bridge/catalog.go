@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -73,6 +74,31 @@ type snapshot struct {
 	servers                                       []string                 // usable servers, config order
 	instructions                                  string
 	caps                                          serverCaps
+
+	// The lists as 2026-07-28 results, each made the first time a client
+	// of that era asks for it: modernResult scans and copies a list whole,
+	// and the aggregated tools list runs to hundreds of kilobytes.
+	modernOnce  [len(listMethods)]sync.Once
+	modernLists [len(listMethods)]json.RawMessage
+}
+
+// listMethods are the methods answered from a snapshot's encoded lists.
+var listMethods = [...]string{"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
+
+// list is the result of listMethods[i] for a client of the era modern says.
+func (b *Bridge) list(s *snapshot, i int, modern bool) json.RawMessage {
+	if !modern {
+		if i == 0 && s.legacyToolsList != nil {
+			return s.legacyToolsList
+		}
+		return s.encodedList(i)
+	}
+	s.modernOnce[i].Do(func() { s.modernLists[i] = b.modernResult(listMethods[i], s.encodedList(i)) })
+	return s.modernLists[i]
+}
+
+func (s *snapshot) encodedList(i int) []byte {
+	return [...][]byte{s.toolsList, s.promptsList, s.resList, s.templateList}[i]
 }
 
 // serverCaps is what the view offers.

@@ -653,3 +653,42 @@ func TestAskedByKeepsTheServersJSON(t *testing.T) {
 		}
 	}
 }
+
+// A list is answered in the client's era from the snapshot: as encoded for
+// an initialize-era client, and for a 2026-07-28 client wrapped once
+// (TS-20) and the same bytes after, however many clients ask at once.
+func TestListsInEachEra(t *testing.T) {
+	b := New(Options{Version: "test"})
+	s := &snapshot{
+		toolsList:       []byte(`{"tools":[{"name":"a__t","inputSchema":{"type":"object"}}]}`),
+		legacyToolsList: []byte(`{"tools":[{"name":"a__t","inputSchema":{"type":"object"}}],"legacy":true}`),
+		promptsList:     []byte(`{"prompts":[]}`),
+		resList:         []byte(`{"resources":[]}`),
+		templateList:    []byte(`{"resourceTemplates":[]}`),
+	}
+	legacy := []string{string(s.legacyToolsList), string(s.promptsList), string(s.resList), string(s.templateList)}
+	for i, method := range listMethods {
+		if got := string(b.list(s, i, false)); got != legacy[i] {
+			t.Errorf("%s, initialize era: %s, want %s", method, got, legacy[i])
+		}
+		want := string(b.modernResult(method, s.encodedList(i)))
+		var wg sync.WaitGroup
+		got := make([]json.RawMessage, 8)
+		for c := range got {
+			wg.Go(func() { got[c] = b.list(s, i, true) })
+		}
+		wg.Wait()
+		for _, g := range got {
+			if string(g) != want || &g[0] != &got[0][0] {
+				t.Fatalf("%s, 2026-07-28: %s, want %s made once", method, g, want)
+			}
+		}
+		if !strings.Contains(want, `"resultType":"complete"`) || !strings.Contains(want, `"ttlMs":0`) ||
+			!strings.HasSuffix(want, string(s.encodedList(i)[1:])) {
+			t.Errorf("%s, 2026-07-28: %s does not wrap the list", method, want)
+		}
+	}
+	if string(b.list(s, 0, false)) != legacy[0] {
+		t.Error("a 2026-07-28 answer changed the initialize-era one")
+	}
+}

@@ -173,13 +173,22 @@ func checkModern(v string, meta map[string]json.RawMessage) *rpcError {
 }
 
 // dispatch answers a request. The result is JSON; nil with a nil error
-// means {}.
+// means {}. respond makes it a 2026-07-28 client's, but for a list, which
+// comes in the client's era from the snapshot.
 func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	if x.modern && removedInModern[x.msg.Method] {
 		return nil, errorf(codeMethodNotFound, "method %q does not exist in protocol version %s", x.msg.Method, modernVersion)
 	}
 	if !x.modern && x.msg.Method == "subscriptions/listen" {
 		return nil, errorf(codeMethodNotFound, "subscriptions/listen is a %s method; this session uses %s", modernVersion, x.sess.version)
+	}
+	if i := slices.Index(listMethods[:], x.msg.Method); i >= 0 {
+		if x.params.Cursor != "" {
+			// Every list is answered whole, with no nextCursor: a cursor
+			// was never given out (LC-13). An empty one is taken as none.
+			return nil, errorf(codeInvalidParams, "invalid cursor: %s is answered whole and gives out no cursors", x.msg.Method)
+		}
+		return b.list(b.listSnapshot(ctx, x.sess.view), i, x.modern), nil // in the client's era already
 	}
 	switch x.msg.Method {
 	case "subscriptions/listen":
@@ -190,25 +199,6 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 		return emptyResult, nil
 	case "server/discover":
 		return b.discover(x)
-	case "tools/list", "prompts/list", "resources/list", "resources/templates/list":
-		if x.params.Cursor != "" {
-			// Every list is answered whole, with no nextCursor: a cursor
-			// was never given out (LC-13). An empty one is taken as none.
-			return nil, errorf(codeInvalidParams, "invalid cursor: %s is answered whole and gives out no cursors", x.msg.Method)
-		}
-		snap := b.listSnapshot(ctx, x.sess.view)
-		switch x.msg.Method {
-		case "tools/list":
-			if snap.legacyToolsList != nil && !x.modern {
-				return snap.legacyToolsList, nil
-			}
-			return snap.toolsList, nil
-		case "prompts/list":
-			return snap.promptsList, nil
-		case "resources/list":
-			return snap.resList, nil
-		}
-		return snap.templateList, nil
 	case "tools/call":
 		return b.callTool(ctx, x)
 	case "prompts/get":

@@ -59,6 +59,20 @@ func FuzzParseParams(f *testing.F) {
 	})
 }
 
+// FuzzAppendJSONString: a name is written upstream as json.Marshal
+// writes it, escapes and invalid UTF-8 included.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"echo", "", "a\"b", "<&>", "ü", "\x7f\x00", "\xff", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("%q: %s, json.Marshal %s", s, got[1:], want)
+		}
+	})
+}
+
 // FuzzPrefixed: aggregated names stay within the spec (1-128 characters of
 // [A-Za-z0-9_.-]) and stable, for any server and tool name.
 func FuzzPrefixed(f *testing.F) {

@@ -248,7 +248,7 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client cal
 		}
 		s := newSession(b, v, client)
 		s.version = modernVersion
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: parseCaps(meta[metaClientCaps]), params: params, meta: meta, hdr: r.Header})
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: b.capsOf(meta[metaClientCaps]), params: params, meta: meta, hdr: r.Header})
 	default:
 		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest,
 			"missing Mcp-Session-Id: send initialize first (or, with protocol version 2026-07-28, put it in _meta)")))
@@ -365,7 +365,7 @@ func (b *Bridge) respond(ctx context.Context, x *exchange) ([]byte, *rpcError) {
 	if result == nil {
 		result = emptyResult
 	}
-	if x.modern {
+	if x.modern && !slices.Contains(listMethods[:], x.msg.Method) { // a list is in the era already (Bridge.list)
 		result = b.modernResult(x.msg.Method, result)
 	}
 	return encodeResponse(x.msg.ID, result), nil

@@ -38,6 +38,24 @@ type clientCaps struct {
 	roots                   bool
 }
 
+// declaredCaps is a declaration and what it declares.
+type declaredCaps struct {
+	raw  string
+	caps clientCaps
+}
+
+// capsOf parses the capabilities a 2026-07-28 request declares. A client
+// declares the same ones with every request, so the last declaration's
+// parse is kept and a repeat costs a comparison, not an unmarshal.
+func (b *Bridge) capsOf(raw json.RawMessage) clientCaps {
+	if last := b.lastCaps.Load(); last != nil && last.raw == string(raw) {
+		return last.caps
+	}
+	caps := parseCaps(raw)
+	b.lastCaps.Store(&declaredCaps{raw: string(raw), caps: caps})
+	return caps
+}
+
 func parseCaps(raw json.RawMessage) clientCaps {
 	var c struct {
 		Sampling *struct {

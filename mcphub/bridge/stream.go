@@ -63,7 +63,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 						_ = w.send(encodeError(msg.ID, rerr))
 						continue
 					}
-					x.modern, x.caps = true, parseCaps(meta[metaClientCaps])
+					x.modern, x.caps = true, b.capsOf(meta[metaClientCaps])
 				}
 				if msg.Method == "initialize" {
 					// Answered before the next line is read: what follows
