@@ -94,6 +94,7 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	hub := hubPID(b, u)
 	proxy, proxyPID := startReferenceProxy(b, upstream.URL, proxyTargetEnv)
 	h1Proxy, h1PID := startReferenceProxy(b, upstream.URL, h1ProxyTargetEnv)
+	h1ModernProxy, h1ModernPID := startReferenceProxy(b, modern.URL, h1ProxyTargetEnv)
 
 	// The era the client and the upstream agree on directly.
 	probe := httpSession(b, upstream.URL, "", "")
@@ -126,6 +127,10 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, proxy, "", ""), 0 }},
 		{name: "reference: the same bare proxy on internal/h1 (the hub's HTTP)", tool: "echo", between: []int{h1PID},
 			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1Proxy, "", ""), 0 }},
+		// The hop alone against the newest era's floor, whose server answers
+		// in a third of npm's time: what the bridge's row there is up against.
+		{name: "reference: the same bare proxy on internal/h1, " + newest + " on both hops", tool: "test_simple_text", between: []int{h1ModernPID}, against: newFloor,
+			dial: func() (*mcp.ClientSession, int) { return httpSession(b, h1ModernProxy, "", newest), 0 }},
 	}
 	for _, p := range paths {
 		var pid int
