@@ -88,7 +88,7 @@ var listMethods = [...]string{"tools/list", "prompts/list", "resources/list", "r
 // list is the result of listMethods[i] for a client of the era modern says.
 func (b *Bridge) list(s *snapshot, i int, modern bool) json.RawMessage {
 	if !modern {
-		if i == 0 && s.legacyToolsList != nil {
+		if listMethods[i] == "tools/list" && s.legacyToolsList != nil {
 			return s.legacyToolsList
 		}
 		return s.encodedList(i)
@@ -97,6 +97,9 @@ func (b *Bridge) list(s *snapshot, i int, modern bool) json.RawMessage {
 	return s.modernLists[i]
 }
 
+// encodedList is listMethods[i]'s result as encoded when the catalog
+// changed: what list gives an initialize-era client (but for
+// legacyToolsList) and wraps for a 2026-07-28 one.
 func (s *snapshot) encodedList(i int) []byte {
 	return [...][]byte{s.toolsList, s.promptsList, s.resList, s.templateList}[i]
 }
