@@ -191,9 +191,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	hubRSS := processRSS(hub)
 
 	floor, viaHTTP, viaStdio, newHTTP, newStdio, bothHTTP, bothStdio := paths[0], paths[1], paths[3], paths[4], paths[5], paths[7], paths[8]
-	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n", sessions)
+	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | rounds' middle half | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n", sessions)
 	for _, p := range paths {
-		delta, ratio, cpu, switches := "floor", "100%", "0", "0"
+		delta, ratio, spread, cpu, switches := "floor", "100%", "", "0", "0"
 		if !p.floor {
 			f := floor
 			if p.against != nil {
@@ -201,11 +201,12 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			}
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, f.p50), medianDelta(p.p99, f.p99))
 			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, f.rate)) // a decimal: 89.7 is not 90
+			spread = middleHalf(p.rate, f.rate)
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
-			delta, cpu, switches, median(p.rate), ratio, p.list.Microseconds())
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, cpu, switches, median(p.rate), ratio, spread, p.list.Microseconds())
 	}
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
 	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
@@ -598,6 +599,19 @@ func medianRatio(p, floor []float64) float64 {
 		r[i] = 100 * p[i] / floor[i]
 	}
 	return median(r)
+}
+
+// middleHalf is the spread of the rounds' ratios path / floor: from the
+// first quartile to the third, in percent. The machine's speed moves by
+// more than the hop costs from one second to the next, so a round's ratio
+// is noisy; the median's verdict is as sure as this spread is narrow.
+func middleHalf(p, floor []float64) string {
+	r := make([]float64, len(p))
+	for i := range p {
+		r[i] = 100 * p[i] / floor[i]
+	}
+	slices.Sort(r)
+	return fmt.Sprintf("%.0f-%.0f%%", r[len(r)/4], r[len(r)*3/4])
 }
 
 // medianDelta is the median over rounds of (path - floor) in µs.
