@@ -254,7 +254,8 @@ func (b *body) Read(p []byte) (int, error) {
 // Close before the end leaves what is left of the answer to be read when
 // the connection is next taken (settle). A server written in Go sends the
 // end of a chunked stream only after its handler returns, a packet after
-// the event that answered, and Node.js a moment after it too. By the next
+// the event that answered (Node.js's server-everything sends it with the
+// answer, which is then read to its end, nearly always). By the next
 // request it has come, and reading it then is one read(2) on that
 // request's goroutine; reading it now would wait for it, and a goroutine
 // to wait for it wakes a thread, once per call to such a server. (Dropping
