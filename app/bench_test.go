@@ -592,13 +592,18 @@ func median[T int | float64 | time.Duration](v []T) T {
 	return s[len(s)/2]
 }
 
-// medianRatio is the median over rounds of path / floor, in percent.
-func medianRatio(p, floor []float64) float64 {
+// roundRatios are the rounds' ratios path / floor, in percent.
+func roundRatios(p, floor []float64) []float64 {
 	r := make([]float64, len(p))
 	for i := range p {
 		r[i] = 100 * p[i] / floor[i]
 	}
-	return median(r)
+	return r
+}
+
+// medianRatio is the median over rounds of path / floor, in percent.
+func medianRatio(p, floor []float64) float64 {
+	return median(roundRatios(p, floor))
 }
 
 // middleHalf is the spread of the rounds' ratios path / floor: from the
@@ -606,10 +611,7 @@ func medianRatio(p, floor []float64) float64 {
 // more than the hop costs from one second to the next, so a round's ratio
 // is noisy; the median's verdict is as sure as this spread is narrow.
 func middleHalf(p, floor []float64) string {
-	r := make([]float64, len(p))
-	for i := range p {
-		r[i] = 100 * p[i] / floor[i]
-	}
+	r := roundRatios(p, floor)
 	slices.Sort(r)
 	return fmt.Sprintf("%.0f-%.0f%%", r[len(r)/4], r[len(r)*3/4])
 }
