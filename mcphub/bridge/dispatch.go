@@ -172,9 +172,10 @@ func checkModern(v string, meta map[string]json.RawMessage) *rpcError {
 	return nil
 }
 
-// dispatch answers a request. The result is JSON; nil with a nil error
-// means {}. respond makes it a 2026-07-28 client's, but for a list, which
-// comes in the client's era from the snapshot.
+// dispatch answers a request in the client's era: a 2026-07-28 client's
+// result carries its resultType and _meta (modernResult; a list's made
+// once per snapshot, Bridge.list). The result is JSON; nil with a nil
+// error means {}.
 func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	if x.modern && removedInModern[x.msg.Method] {
 		return nil, errorf(codeMethodNotFound, "method %q does not exist in protocol version %s", x.msg.Method, modernVersion)
@@ -188,8 +189,20 @@ func (b *Bridge) dispatch(ctx context.Context, x *exchange) (json.RawMessage, *r
 			// was never given out (LC-13). An empty one is taken as none.
 			return nil, errorf(codeInvalidParams, "invalid cursor: %s is answered whole and gives out no cursors", x.msg.Method)
 		}
-		return b.list(b.listSnapshot(ctx, x.sess.view), i, x.modern), nil // in the client's era already
+		return b.list(b.listSnapshot(ctx, x.sess.view), i, x.modern), nil
 	}
+	result, rerr := b.handle(ctx, x)
+	if rerr != nil || !x.modern {
+		return result, rerr
+	}
+	if result == nil {
+		result = emptyResult
+	}
+	return b.modernResult(x.msg.Method, result), nil
+}
+
+// handle answers every request but a list, as an initialize-era result.
+func (b *Bridge) handle(ctx context.Context, x *exchange) (json.RawMessage, *rpcError) {
 	switch x.msg.Method {
 	case "subscriptions/listen":
 		return b.listen(ctx, x)

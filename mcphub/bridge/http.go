@@ -365,9 +365,6 @@ func (b *Bridge) respond(ctx context.Context, x *exchange) ([]byte, *rpcError) {
 	if result == nil {
 		result = emptyResult
 	}
-	if x.modern && !slices.Contains(listMethods[:], x.msg.Method) { // a list is in the era already (Bridge.list)
-		result = b.modernResult(x.msg.Method, result)
-	}
 	return encodeResponse(x.msg.ID, result), nil
 }
 
