@@ -767,7 +767,7 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 		}
 	}
 	toolRaw := func(progress any) json.RawMessage {
-		return toolCallParams(r.name, p.Arguments, progress)
+		return toolCallParams(r.name, p.Arguments, progress, passedMeta(x))
 	}
 	if p.InputResponses != nil || p.RequestState != "" {
 		toolRaw = nil // a multi-round-trip retry: the session path has the state
@@ -788,8 +788,9 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	})
 }
 
-// toolCallParams is the params JSON of an upstream tools/call.
-func toolCallParams(name string, args json.RawMessage, progress any) json.RawMessage {
+// toolCallParams is the params JSON of an upstream tools/call; its _meta
+// has the progress token and the IDE's passed members.
+func toolCallParams(name string, args json.RawMessage, progress any, passed []metaMember) json.RawMessage {
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = json.RawMessage(`{}`)
 	}
@@ -798,11 +799,8 @@ func toolCallParams(name string, args json.RawMessage, progress any) json.RawMes
 	out = appendJSONString(out, name)
 	out = append(out, `,"arguments":`...)
 	out = append(out, args...)
-	if progress != nil {
-		tok, _ := json.Marshal(progress)
-		out = append(out, `,"_meta":{"progressToken":`...)
-		out = append(out, tok...)
-		out = append(out, '}')
+	if progress != nil || passed != nil {
+		out = appendMeta(append(out, `,"_meta":`...), progress, passed)
 	}
 	return append(out, '}')
 }
@@ -1004,7 +1002,7 @@ func (b *Bridge) complete(ctx context.Context, x *exchange) (json.RawMessage, *r
 	}
 	return b.forward(ctx, x, server, "completion/complete", p.Ref.Name+p.Ref.URI, nil, func(ctx context.Context, cs *mcp.ClientSession, _ any) (any, error) {
 		params := p
-		params.Meta = nil
+		params.Meta = upstreamMeta(x, cs, nil)
 		return cs.Complete(ctx, &params)
 	})
 }
@@ -1060,12 +1058,19 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 }
 
 // upstreamMeta is the _meta of an upstream request: the progress token,
-// and for a 2026-07-28 server the IDE's own declared capabilities, so the
-// server sees only what the IDE can do (LC-03).
+// the IDE's passed members, and for a 2026-07-28 server the IDE's own
+// declared capabilities, so the server sees only what the IDE can do
+// (LC-03).
 func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
 	var m mcp.Meta
 	if progress != nil {
 		m = mcp.Meta{"progressToken": progress}
+	}
+	for _, p := range passedMeta(x) {
+		if m == nil {
+			m = mcp.Meta{}
+		}
+		m[p.key] = p.value
 	}
 	if modernSession(cs) {
 		if m == nil {

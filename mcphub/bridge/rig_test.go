@@ -200,7 +200,7 @@ type upstreamServer struct {
 
 func newUpstream(t *testing.T, name string) *upstreamServer {
 	t.Helper()
-	return newUpstreamWith(t, name, nil)
+	return newUpstreamWith(t, name, nil, nil)
 }
 
 // newModernUpstream is newUpstream served statelessly, which is how a
@@ -208,12 +208,12 @@ func newUpstream(t *testing.T, name string) *upstreamServer {
 // initialize era): it asks for input with input_required results.
 func newModernUpstream(t *testing.T, name string) *upstreamServer {
 	t.Helper()
-	return newUpstreamWith(t, name, &mcp.StreamableHTTPOptions{Stateless: true})
+	return newUpstreamWith(t, name, nil, &mcp.StreamableHTTPOptions{Stateless: true})
 }
 
-func newUpstreamWith(t *testing.T, name string, opts *mcp.StreamableHTTPOptions) *upstreamServer {
+func newUpstreamWith(t *testing.T, name string, serverOpts *mcp.ServerOptions, opts *mcp.StreamableHTTPOptions) *upstreamServer {
 	t.Helper()
-	u := &upstreamServer{Server: mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)}
+	u := &upstreamServer{Server: mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, serverOpts)}
 	u.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			if method == "initialize" {
