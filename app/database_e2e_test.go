@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
@@ -132,4 +134,53 @@ func unprivileged(t *testing.T, u *userEnv) *syscall.Credential {
 		}
 	}
 	return &syscall.Credential{Uid: nobody, Gid: nobody}
+}
+
+// Call records older than hub.bridge.recordDays are deleted when the hub
+// starts, and again when an edit shortens the retention while it runs;
+// those within it are kept.
+func TestOldCallRecordsArePruned(t *testing.T) {
+	u := newUserEnv(t)
+	port, callback := testpeers.FreePort(t), testpeers.FreePort(t)
+	config := func(days int) string {
+		return fmt.Sprintf(`{"hub": {"bridge": {"port": %d, "recordDays": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {}}`,
+			port, days, callback)
+	}
+	u.writeConfig(t, config(100))
+	s, err := store.Open(filepath.Join(u.dir, "data", "mcptray", "mcptray.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range []int{200, 80, 20} { // days
+		s.RecordCall(store.Call{Time: time.Now().AddDate(0, 0, -age), Client: "ide", Server: "s", Method: "tools/call",
+			Item: fmt.Sprintf("t%d", age), Duration: time.Millisecond, Outcome: store.OutcomeOK})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept := func(args ...string) (string, string, int) { return u.run(t, append(args, "--days", "3650")...) }
+	tools := func(usage *store.Usage) []string {
+		var out []string
+		for _, srv := range usage.Servers {
+			for _, tool := range srv.Tools {
+				out = append(out, tool.Name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if usage := untilStats(t, kept, func(u *store.Usage) bool { return u.Totals.Calls == 3 }); len(tools(usage)) != 3 {
+		t.Fatalf("before the hub ran: %v", tools(usage))
+	}
+
+	u.serve(t)
+	usage := untilStats(t, kept, func(u *store.Usage) bool { return u.Totals.Calls == 2 })
+	if got := tools(usage); !slices.Equal(got, []string{"t20", "t80"}) {
+		t.Errorf("after start with 100 days kept: %v, want t20 and t80", got)
+	}
+	u.writeConfig(t, config(30))
+	usage = untilStats(t, kept, func(u *store.Usage) bool { return u.Totals.Calls == 1 })
+	if got := tools(usage); !slices.Equal(got, []string{"t20"}) {
+		t.Errorf("after the edit to 30 days: %v, want t20", got)
+	}
 }
