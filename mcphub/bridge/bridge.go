@@ -84,7 +84,7 @@ type Bridge struct {
 	hub        Hub
 	stateKey   []byte // MACs the requestState of suspended calls
 	limiter    *failLimiter
-	lastCaps   atomic.Pointer[declaredCaps] // see capsOf
+	recentCaps atomic.Pointer[[]declaredCaps] // see capsOf
 
 	gen     atomic.Uint64                 // catalog generation
 	changed atomic.Pointer[chan struct{}] // closed and replaced on every catalog change

@@ -197,14 +197,34 @@ func TestUndeclaredServerCapabilitiesAreNotUsed(t *testing.T) {
 	}
 }
 
-// capsOf reads each declaration as parseCaps does, the one it last saw
-// and a new one alike, so clients that declare differently never get
-// each other's capabilities.
+// capsOf reads each declaration as parseCaps does, one it saw before and
+// a new one alike, so clients that declare differently never get each
+// other's capabilities; clients taking turns find theirs kept, and the
+// ones kept are bounded.
 func TestCapsOfFollowsEachDeclaration(t *testing.T) {
 	b := New(Options{})
-	for _, raw := range []string{`{"sampling":{}}`, `{"sampling":{}}`, `{"roots":{},"elicitation":{"url":{}}}`, `{}`, `{"sampling":{}}`, ``} {
+	declarations := []string{`{"sampling":{}}`, `{"sampling":{}}`, `{"roots":{},"elicitation":{"url":{}}}`, `{}`, `{"sampling":{}}`, ``}
+	for i := range 2 * recentCapsKept {
+		declarations = append(declarations, fmt.Sprintf(`{"roots":{},"n":%d}`, i), `{"elicitation":{}}`)
+	}
+	for _, raw := range declarations {
 		if got, want := b.capsOf(json.RawMessage(raw)), parseCaps(json.RawMessage(raw)); got != want {
 			t.Errorf("%s: %+v, want %+v", raw, got, want)
 		}
+	}
+	if n := len(*b.recentCaps.Load()); n != recentCapsKept {
+		t.Errorf("%d declarations kept, want %d", n, recentCapsKept)
+	}
+	// Two clients taking turns: neither's declaration is parsed again.
+	b = New(Options{})
+	b.capsOf(json.RawMessage(`{"sampling":{}}`))
+	b.capsOf(json.RawMessage(`{"roots":{}}`))
+	kept := b.recentCaps.Load()
+	for range 4 {
+		b.capsOf(json.RawMessage(`{"sampling":{}}`))
+		b.capsOf(json.RawMessage(`{"roots":{}}`))
+	}
+	if b.recentCaps.Load() != kept {
+		t.Error("clients taking turns had their declarations parsed again")
 	}
 }

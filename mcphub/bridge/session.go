@@ -45,16 +45,30 @@ type declaredCaps struct {
 }
 
 // capsOf parses the capabilities a 2026-07-28 request declares. A client
-// declares the same ones with every request, so the last declaration's
-// parse is kept and a repeat costs a comparison, not an unmarshal.
+// declares the same ones with every request, so the parses of the last
+// few declarations are kept (several IDEs attached, each declaring its
+// own, take turns) and a repeat costs a comparison, not an unmarshal.
 func (b *Bridge) capsOf(raw json.RawMessage) clientCaps {
-	if last := b.lastCaps.Load(); last != nil && last.raw == string(raw) {
-		return last.caps
+	var recent []declaredCaps
+	if p := b.recentCaps.Load(); p != nil {
+		recent = *p
+		for _, d := range recent {
+			if d.raw == string(raw) {
+				return d.caps
+			}
+		}
 	}
 	caps := parseCaps(raw)
-	b.lastCaps.Store(&declaredCaps{raw: string(raw), caps: caps})
+	next := make([]declaredCaps, 0, recentCapsKept)
+	next = append(next, declaredCaps{raw: string(raw), caps: caps})
+	next = append(next, recent[:min(len(recent), recentCapsKept-1)]...)
+	b.recentCaps.Store(&next)
 	return caps
 }
+
+// recentCapsKept is how many declarations capsOf keeps parsed: more than
+// the IDEs one person has attached at once.
+const recentCapsKept = 8
 
 func parseCaps(raw json.RawMessage) clientCaps {
 	var c struct {
