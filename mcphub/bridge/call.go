@@ -1062,24 +1062,21 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 // declared capabilities, so the server sees only what the IDE can do
 // (LC-03).
 func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
-	var m mcp.Meta
+	m := mcp.Meta{}
 	if progress != nil {
-		m = mcp.Meta{"progressToken": progress}
+		m["progressToken"] = progress
 	}
 	for _, p := range passedMeta(x) {
-		if m == nil {
-			m = mcp.Meta{}
-		}
 		m[p.key] = p.value
 	}
 	if modernSession(cs) {
-		if m == nil {
-			m = mcp.Meta{}
-		}
 		m[metaClientCaps] = x.declaredCaps()
 		if l := x.wantedLogLevel(); l != "" {
 			m[metaLogLevel] = l
 		}
+	}
+	if len(m) == 0 {
+		return nil
 	}
 	return m
 }
