@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,9 +54,12 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		warmup   = 200
 		sessions = 8
 		each     = 150
-		rates    = 12 // rounds of the concurrent phase
-		starts   = 15
-		newest   = "2026-07-28"
+		// Rounds of the concurrent phase: a round's ratio to the floor moves
+		// by more than the hop costs (the eleventh look), so the median
+		// needs many to be sure of a few percent (the twelfth look).
+		rates  = 36
+		starts = 15
+		newest = "2026-07-28"
 	)
 	rounds := 24
 	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_ROUNDS")); err == nil && n > 0 {
@@ -191,9 +195,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	hubRSS := processRSS(hub)
 
 	floor, viaHTTP, viaStdio, newHTTP, newStdio, bothHTTP, bothStdio := paths[0], paths[1], paths[3], paths[4], paths[5], paths[7], paths[8]
-	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | rounds' middle half | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n", sessions)
+	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | its 95%% interval | rounds' middle half | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n", sessions)
 	for _, p := range paths {
-		delta, ratio, spread, cpu, switches := "floor", "100%", "", "0", "0"
+		delta, ratio, sure, spread, cpu, switches := "floor", "100%", "", "", "0", "0"
 		if !p.floor {
 			f := floor
 			if p.against != nil {
@@ -201,12 +205,13 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 			}
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, f.p50), medianDelta(p.p99, f.p99))
 			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, f.rate)) // a decimal: 89.7 is not 90
+			sure = medianInterval(p.rate, f.rate)
 			spread = middleHalf(p.rate, f.rate)
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
-			delta, cpu, switches, median(p.rate), ratio, spread, p.list.Microseconds())
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %s | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, cpu, switches, median(p.rate), ratio, sure, spread, p.list.Microseconds())
 	}
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
 	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
@@ -614,6 +619,19 @@ func middleHalf(p, floor []float64) string {
 	r := roundRatios(p, floor)
 	slices.Sort(r)
 	return fmt.Sprintf("%.0f-%.0f%%", r[len(r)/4], r[len(r)*3/4])
+}
+
+// medianInterval is where the median of the rounds' ratios path / floor
+// lies with 95% confidence, whatever their distribution: between the
+// order statistics n/2 ∓ 0.98·√n (the binomial's normal approximation).
+// With 36 rounds, the 12th and 25th ratios of 36.
+func medianInterval(p, floor []float64) string {
+	r := roundRatios(p, floor)
+	slices.Sort(r)
+	n := float64(len(r))
+	lo := max(int(math.Floor(n/2-0.98*math.Sqrt(n))), 1)
+	hi := min(int(math.Ceil(1+n/2+0.98*math.Sqrt(n))), len(r))
+	return fmt.Sprintf("%.1f-%.1f%%", r[lo-1], r[hi-1])
 }
 
 // medianDelta is the median over rounds of (path - floor) in µs.
