@@ -210,7 +210,11 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go r.pruneDaily(ctx)
+	go func() {
+		daily := time.NewTicker(24 * time.Hour)
+		defer daily.Stop()
+		r.pruneDaily(ctx, daily.C)
+	}()
 	// Watched before it is first read: an edit saved while that read
 	// waits (a keyring prompt) is applied after it, not missed.
 	if err := r.hub.Watch(ctx); err != nil {
@@ -286,15 +290,14 @@ func (r *runningHub) pruneCalls(cfg *config.Config) {
 	r.db.PruneCalls(time.Duration(cfg.Hub.Bridge.RecordDays) * 24 * time.Hour)
 }
 
-// pruneDaily keeps pruning while the hub runs for days.
-func (r *runningHub) pruneDaily(ctx context.Context) {
-	t := time.NewTicker(24 * time.Hour)
-	defer t.Stop()
+// pruneDaily keeps pruning while the hub runs for days: on each of ticks
+// (a daily ticker's), by the retention applied then.
+func (r *runningHub) pruneDaily(ctx context.Context, ticks <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 			r.pruneCalls(r.applied.Load())
 			r.db.PruneEvents(30 * 24 * time.Hour)
 		}
