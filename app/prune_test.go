@@ -25,11 +25,11 @@ func TestDailyTickPrunes(t *testing.T) {
 	defer db.Close()
 	now := time.Now()
 	for _, days := range []int{40, 20, 1} {
-		db.RecordCall(store.Call{Time: now.Add(-time.Duration(days) * 24 * time.Hour), Client: "stdio", Server: "s",
-			Method: "tools/call", Item: strconv.Itoa(days), Outcome: "ok"})
+		db.RecordCall(store.Call{Time: now.AddDate(0, 0, -days), Client: "stdio", Server: "s",
+			Method: "tools/call", Item: strconv.Itoa(days), Outcome: store.OutcomeOK})
 	}
 	for _, days := range []int{45, 2} {
-		db.RecordEvent(status.Event{Time: now.Add(-time.Duration(days) * 24 * time.Hour), Kind: status.KindStatus,
+		db.RecordEvent(status.Event{Time: now.AddDate(0, 0, -days), Kind: status.KindStatus,
 			Status: &status.Status{Server: "s", State: status.Connected, Reason: strconv.Itoa(days)}})
 	}
 	db.Flush()

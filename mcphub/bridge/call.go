@@ -1062,21 +1062,22 @@ func (b *Bridge) subscribe(ctx context.Context, x *exchange) (json.RawMessage, *
 // declared capabilities, so the server sees only what the IDE can do
 // (LC-03).
 func upstreamMeta(x *exchange, cs *mcp.ClientSession, progress any) mcp.Meta {
+	passed, modern := passedMeta(x), modernSession(cs)
+	if progress == nil && passed == nil && !modern {
+		return nil // no map for a request that has no _meta
+	}
 	m := mcp.Meta{}
 	if progress != nil {
 		m["progressToken"] = progress
 	}
-	for _, p := range passedMeta(x) {
+	for _, p := range passed {
 		m[p.key] = p.value
 	}
-	if modernSession(cs) {
+	if modern {
 		m[metaClientCaps] = x.declaredCaps()
 		if l := x.wantedLogLevel(); l != "" {
 			m[metaLogLevel] = l
 		}
-	}
-	if len(m) == 0 {
-		return nil
 	}
 	return m
 }

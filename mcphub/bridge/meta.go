@@ -32,7 +32,8 @@ func passedMeta(x *exchange) []metaMember {
 // hopMetaKey reports whether a _meta key belongs to one hop and is not
 // passed on: progressToken, a key whose prefix has the label
 // "modelcontextprotocol" or "mcp" (reserved for MCP: io.modelcontextprotocol/,
-// modelcontextprotocol.io/, dev.mcp/), and MCP Tray's io.mcptray/.
+// modelcontextprotocol.io/, dev.mcp/), or the label "mcptray" (MCP Tray's
+// own io.mcptray/, and any look-alike).
 func hopMetaKey(k string) bool {
 	if k == "progressToken" {
 		return true
