@@ -163,13 +163,19 @@ func checkModern(v string, meta map[string]json.RawMessage) *rpcError {
 		return errorf(codeInvalidParams, "_meta must include %s", metaProtocolVersion)
 	}
 	if v != modernVersion {
-		data, _ := json.Marshal(map[string]any{"supported": append([]string{modernVersion}, legacyVersions...), "requested": v})
-		return &rpcError{Code: codeUnsupportedProtocol, Message: "unsupported protocol version " + v, Data: data}
+		return unsupportedVersion(v)
 	}
 	if _, ok := meta[metaClientCaps]; !ok {
 		return errorf(codeInvalidParams, "_meta must include %s", metaClientCaps)
 	}
 	return nil
+}
+
+// unsupportedVersion is the error for a protocol version the bridge does
+// not speak, naming those it does (TS-16).
+func unsupportedVersion(v string) *rpcError {
+	data, _ := json.Marshal(map[string]any{"supported": append([]string{modernVersion}, legacyVersions...), "requested": v})
+	return &rpcError{Code: codeUnsupportedProtocol, Message: "unsupported protocol version " + v, Data: data}
 }
 
 // dispatch answers a request in the client's era: a 2026-07-28 client's
@@ -252,6 +258,9 @@ func (b *Bridge) initialize(x *exchange) (json.RawMessage, *rpcError) {
 		return nil, errorf(codeInvalidParams, "initialize params: %v", err)
 	}
 	s := x.sess
+	if s.version != "" { // a second initialize in a stdio session or a 2025-03-26 batch (LC-01)
+		return nil, errorf(codeInvalidRequest, "the session is initialized already (protocol version %s): initialize comes once, first", s.version)
+	}
 	s.version = negotiate(p.ProtocolVersion)
 	s.caps = parseCaps(p.Capabilities)
 	s.capsUp = declaredCapsJSON(p.Capabilities)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,7 +96,7 @@ func loopbackHost(host string) bool {
 		h = hh
 	}
 	h = strings.Trim(h, "[]")
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	return strings.EqualFold(h, "localhost") || h == "127.0.0.1" || h == "::1"
 }
 
 func loopbackOrigin(origin string) bool {
@@ -115,7 +116,8 @@ func (b *Bridge) authorize(w http.ResponseWriter, r *http.Request, v *view) (cal
 		return caller{name: "anonymous"}, true
 	}
 	if !hasBearer || raw == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error="invalid_request", error_description="a client token is required: create one with 'mcptray token create NAME'"`)
+		// No error code for a request without credentials (RFC 6750 §3.1).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcptray", error_description="a client token is required: create one with 'mcptray token create NAME'"`)
 		httpError(w, http.StatusUnauthorized, "a client token is required (Authorization: Bearer mcptray_pat_...)")
 		return caller{}, false
 	}
@@ -205,21 +207,28 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client cal
 		return
 	}
 	sid := r.Header.Get("Mcp-Session-Id")
+	version := r.Header.Get("Mcp-Protocol-Version")
 	params := parseParams(msg.Params)
 	meta := params.Meta
 	_, modern := meta[metaProtocolVersion]
-	modern = sid == "" && (modern || r.Header.Get("Mcp-Protocol-Version") == modernVersion)
+	// A 2026-07-28 request has no session: its Mcp-Session-Id, if any, is
+	// ignored (TS-18).
+	modern = version == modernVersion || sid == "" && modern
 	switch {
 	case msg.Method == "initialize" && !modern:
-		if sid != "" {
-			writeFrame(w, http.StatusBadRequest, encodeError(msg.ID, errorf(codeInvalidRequest, "initialize starts a session: send it without Mcp-Session-Id")))
+		b.initializeHTTP(w, r, v, client, msg, params)
+	case modern:
+		if msg.isNotify() || msg.isResponse() {
+			w.WriteHeader(http.StatusAccepted) // 2026-07-28 has no client notifications we act on
+			return
+		}
+		if rerr, status := checkModernHTTP(r, msg, params); rerr != nil {
+			writeFrame(w, status, encodeError(msg.ID, rerr))
 			return
 		}
 		s := newSession(b, v, client)
-		s.id = newSessionID()
-		b.register(s)
-		w.Header().Set("Mcp-Session-Id", s.id)
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, params: params, meta: meta})
+		s.version = modernVersion
+		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: b.capsOf(meta[metaClientCaps]), params: params, meta: meta, hdr: r.Header})
 	case sid != "":
 		s, status, why := b.sessionOf(r, v, client)
 		if s == nil {
@@ -237,22 +246,34 @@ func (b *Bridge) post(w http.ResponseWriter, r *http.Request, v view, client cal
 		default:
 			b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, caps: s.caps, params: params, meta: meta})
 		}
-	case modern:
-		if msg.isNotify() || msg.isResponse() {
-			w.WriteHeader(http.StatusAccepted) // 2026-07-28 has no client notifications we act on
-			return
-		}
-		if rerr, status := checkModernHTTP(r, msg, params); rerr != nil {
-			writeFrame(w, status, encodeError(msg.ID, rerr))
-			return
-		}
-		s := newSession(b, v, client)
-		s.version = modernVersion
-		b.serveRequest(r.Context(), w, &exchange{sess: s, msg: msg, modern: true, caps: b.capsOf(meta[metaClientCaps]), params: params, meta: meta, hdr: r.Header})
+	case version != "" && !slices.Contains(legacyVersions, version):
+		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), unsupportedVersion(version)))
 	default:
 		writeFrame(w, http.StatusBadRequest, encodeError(idOf(msg), errorf(codeInvalidRequest,
 			"missing Mcp-Session-Id: send initialize first (or, with protocol version 2026-07-28, put it in _meta)")))
 	}
+}
+
+// initializeHTTP opens a session: only an initialize that succeeds gets
+// one, and its Mcp-Session-Id (TS-14).
+func (b *Bridge) initializeHTTP(w http.ResponseWriter, r *http.Request, v view, client caller, msg *message, params *requestParams) {
+	switch {
+	case r.Header.Get("Mcp-Session-Id") != "":
+		writeFrame(w, http.StatusBadRequest, encodeError(msg.ID, errorf(codeInvalidRequest, "initialize starts a session: send it without Mcp-Session-Id")))
+		return
+	case !msg.hasID():
+		// Sent as a notification: not accepted (TS-07), and never answered.
+		httpError(w, http.StatusBadRequest, "initialize is a request: it needs an id")
+		return
+	}
+	s := newSession(b, v, client)
+	s.id = newSessionID()
+	frame, rerr := b.respond(r.Context(), &exchange{sess: s, msg: msg, out: discard{}, params: params, meta: params.Meta})
+	if rerr == nil {
+		b.register(s)
+		w.Header().Set("Mcp-Session-Id", s.id)
+	}
+	writeFrame(w, http.StatusOK, frame)
 }
 
 func idOf(m *message) json.RawMessage {
@@ -273,8 +294,8 @@ func checkModernHTTP(r *http.Request, msg *message, params *requestParams) (*rpc
 	if e := checkModern(v, meta); e != nil {
 		return e, http.StatusBadRequest
 	}
-	if h := r.Header.Get("Mcp-Method"); h != msg.Method {
-		return errorf(codeHeaderMismatch, "Mcp-Method header %q does not match the method %q", h, msg.Method), http.StatusBadRequest
+	if h, err := oneHeader(r.Header, "Mcp-Method"); err != nil || h != msg.Method {
+		return mismatch("Mcp-Method", h, err, "the method "+strconv.Quote(msg.Method)), http.StatusBadRequest
 	}
 	var name string
 	switch msg.Method {
@@ -285,12 +306,44 @@ func checkModernHTTP(r *http.Request, msg *message, params *requestParams) (*rpc
 	default:
 		return nil, 0
 	}
-	raw, present := r.Header["Mcp-Name"]
-	h, err := headerValue(strings.Join(raw, ","))
-	if !present || err != nil || h != name {
-		return errorf(codeHeaderMismatch, "Mcp-Name header %q does not match %q", strings.Join(raw, ","), name), http.StatusBadRequest
+	h, err := oneHeader(r.Header, "Mcp-Name")
+	if err == nil {
+		h, err = headerValue(h)
+	}
+	if err != nil || h != name {
+		return mismatch("Mcp-Name", h, err, strconv.Quote(name)), http.StatusBadRequest
 	}
 	return nil, 0
+}
+
+// oneHeader is the value of a header that must be sent once, in the
+// characters a header may carry: visible ASCII, space and tab; anything
+// else is sent base64-encoded (TS-17).
+func oneHeader(h http.Header, key string) (string, error) {
+	values := h[key]
+	switch len(values) {
+	case 0:
+		return "", errors.New("is missing")
+	case 1:
+	default:
+		return "", errors.New("is sent more than once")
+	}
+	v := values[0]
+	for i := range len(v) {
+		if c := v[i]; (c < 0x20 || c > 0x7e) && c != '\t' {
+			return "", errors.New("has characters other than visible ASCII, space and tab (send such a value base64-encoded)")
+		}
+	}
+	return v, nil
+}
+
+// mismatch is the HeaderMismatch error of a header that is invalid (err)
+// or does not match what the body says (want).
+func mismatch(header, got string, err error, want string) *rpcError {
+	if err != nil {
+		return errorf(codeHeaderMismatch, "header %s %v", header, err)
+	}
+	return errorf(codeHeaderMismatch, "header %s %q does not match %s", header, got, want)
 }
 
 // headerValue reads a header value as SEP-2243 encodes it: surrounding
@@ -474,7 +527,7 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 		httpError(w, status, why)
 		return
 	}
-	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+	if !acceptsEventStream(r.Header.Values("Accept")) {
 		httpError(w, http.StatusNotAcceptable, "GET needs Accept: text/event-stream")
 		return
 	}
@@ -483,14 +536,13 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 		return
 	}
 	out := &httpOut{w: w}
-	if !s.setStream(out) {
-		httpError(w, http.StatusConflict, "this session already has a stream open")
-		return
-	}
-	defer s.setStream(nil)
+	// A client that reconnects may do so before the hub sees its old
+	// connection go: the new stream takes over, and the old one ends.
+	replaced := s.openStream(out)
+	defer s.closeStream(out)
 	defer out.close() // first: a notification racing the end is dropped, not written after it
 	out.start()
-	keepalive := time.NewTicker(25 * time.Second)
+	keepalive := time.NewTicker(keepAliveEvery)
 	defer keepalive.Stop()
 	if client.key != (store.TokenHash{}) && b.opts.Tokens != nil {
 		defer b.watchStream(s, client.key)() // ends s.gone once the token is not valid
@@ -503,6 +555,8 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 			return
 		case <-s.gone: // deleted, or its token revoked
 			return
+		case <-replaced:
+			return
 		case <-keepalive.C:
 			if out.keepAlive() != nil {
 				return
@@ -513,6 +567,10 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, v view, client call
 }
 
 func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, v view, client caller) {
+	if r.Header.Get("Mcp-Session-Id") == "" {
+		httpError(w, http.StatusBadRequest, "DELETE ends a session: it needs an Mcp-Session-Id")
+		return
+	}
 	s, status, why := b.sessionOf(r, v, client)
 	if s == nil {
 		httpError(w, status, why)
@@ -607,6 +665,25 @@ func (o *httpOut) offer(frame []byte, d delivery) {
 }
 
 var keepAliveComment = []byte(": keep-alive\n\n")
+
+// keepAliveEvery is how often an open stream with nothing to say says so,
+// before idle connections are cut by whatever is in between.
+var keepAliveEvery = 25 * time.Second
+
+// acceptsEventStream reports whether Accept allows text/event-stream,
+// by name or by a wildcard.
+func acceptsEventStream(accept []string) bool {
+	for _, list := range accept {
+		for r := range strings.SplitSeq(list, ",") {
+			mt, _, _ := strings.Cut(r, ";")
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "text/event-stream", "text/*", "*/*":
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // keepAlive offers a comment; it fails once a write failed (the client
 // is gone).

@@ -69,7 +69,8 @@ func TestClientTokens(t *testing.T) {
 	t.Run("none", func(t *testing.T) {
 		resp, body := post(t, mcpURL, nil, initializeBody)
 		if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") ||
-			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "mcptray token create") {
+			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "mcptray token create") ||
+			strings.Contains(resp.Header.Get("WWW-Authenticate"), "error=") { // none without credentials (RFC 6750 §3.1)
 			t.Errorf("no token: %s %q %s", resp.Status, resp.Header.Get("WWW-Authenticate"), body)
 		}
 	})
@@ -238,6 +239,7 @@ func TestHostAndOriginChecks(t *testing.T) {
 		{map[string]string{}, 200},
 		{map[string]string{"Host": "localhost:" + port}, 200},
 		{map[string]string{"Host": "[::1]:" + port}, 200},
+		{map[string]string{"Host": "LocalHost:" + port}, 200}, // names are case-insensitive
 		{map[string]string{"Origin": "http://127.0.0.1:" + port}, 200},
 		{map[string]string{"Origin": "http://localhost:3000"}, 200},
 		{map[string]string{"Host": "evil.example:" + port}, 403},

@@ -19,9 +19,14 @@ type message struct {
 	Params  json.RawMessage `json:"params,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *rpcError       `json:"error,omitempty"`
+
+	hasMethod bool // "method" was there, if empty: a request, not a response
 }
 
-func (m *message) hasID() bool      { return len(m.ID) > 0 && string(m.ID) != "null" }
+func (m *message) hasID() bool { return len(m.ID) > 0 && string(m.ID) != "null" }
+
+// A message parseMessage accepted is a request, a notification or a
+// response.
 func (m *message) isNotify() bool   { return m.Method != "" && !m.hasID() }
 func (m *message) isResponse() bool { return m.Method == "" && m.hasID() }
 
@@ -50,20 +55,33 @@ func errorf(code int, format string, args ...any) *rpcError {
 	return &rpcError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// parseMessage decodes one message and checks its shape.
+// parseMessage decodes one message and checks its shape. With an error,
+// the message (if any) carries an id only if the error may be answered
+// under it: a request's, never a response's, nor an invalid one.
 func parseMessage(data []byte) (*message, *rpcError) {
 	m := &message{}
 	if err := jsonobj.Decode(data, m, (*message).member); err != nil {
+		if json.Valid(data) { // JSON, but not a message's shape (a number, "method": 5)
+			return nil, errorf(codeInvalidRequest, "the message is not a JSON-RPC object: %v", err)
+		}
 		return nil, errorf(codeParseError, "the message is not valid JSON: %v", err)
 	}
-	if m.JSONRPC != "2.0" {
-		return m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
-	}
 	if len(m.ID) > 0 && !validID(m.ID) {
+		m.ID = nil
 		return m, errorf(codeInvalidRequest, "an id must be a string or an integer")
 	}
-	if m.Method == "" && !m.hasID() {
+	switch {
+	case m.JSONRPC != "2.0":
+		return m, errorf(codeInvalidRequest, `"jsonrpc" must be "2.0"`)
+	case m.hasMethod && m.Method == "":
+		return m, errorf(codeInvalidRequest, "the method is empty")
+	case m.hasMethod:
+		return m, nil
+	case !m.hasID():
 		return m, errorf(codeInvalidRequest, "the message is neither a request, a notification nor a response")
+	case (m.Result == nil) == (m.Error == nil):
+		m.ID = nil // the id is ours: answering under it would answer one of the client's requests
+		return m, errorf(codeInvalidRequest, "a response has either a result or an error")
 	}
 	return m, nil
 }
@@ -79,6 +97,7 @@ func (m *message) member(k, v []byte) bool {
 	case "id":
 		m.ID = v
 	case "method":
+		m.hasMethod = true
 		return jsonobj.String(&m.Method, v)
 	case "params":
 		m.Params = v

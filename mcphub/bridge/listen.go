@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/mcptray/mcptray/mcphub/store"
 )
@@ -141,12 +142,16 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 
 	// The acknowledgement comes first (LC-08): the listener is published
 	// only once it is sent, so no notification can overtake it.
+	acked := map[string]any{
+		"toolsListChanged": n.ToolsListChanged, "promptsListChanged": n.PromptsListChanged,
+		"resourcesListChanged": n.ResourcesListChanged,
+	}
+	if n.ResourceSubscriptions != nil { // a list, if asked for: those that will be told of
+		acked["resourceSubscriptions"] = append([]string{}, uris...)
+	}
 	ack := map[string]any{
-		"notifications": map[string]any{
-			"toolsListChanged": n.ToolsListChanged, "promptsListChanged": n.PromptsListChanged,
-			"resourcesListChanged": n.ResourcesListChanged, "resourceSubscriptions": uris,
-		},
-		"_meta": map[string]any{"io.modelcontextprotocol/subscriptionId": x.msg.ID},
+		"notifications": acked,
+		"_meta":         map[string]any{"io.modelcontextprotocol/subscriptionId": x.msg.ID},
 	}
 	if err := x.out.send(encodeNotify("notifications/subscriptions/acknowledged", ack)); err != nil {
 		return nil, errorf(codeInternal, "the stream closed")
@@ -169,14 +174,30 @@ func (b *Bridge) listen(ctx context.Context, x *exchange) (json.RawMessage, *rpc
 			}
 		}
 	}
-	select {
-	case <-ctx.Done():
-	case <-b.stop:
-	case <-s.gone:
+	// Over HTTP a quiet stream says it is there now and then (TS-20).
+	var keepalive <-chan time.Time
+	out, overHTTP := x.out.(*httpOut)
+	if overHTTP {
+		t := time.NewTicker(keepAliveEvery)
+		defer t.Stop()
+		keepalive = t.C
+	}
+wait:
+	for {
 		select {
-		case <-b.stop: // shutting down
-		default:
-			return nil, errorf(codeInvalidRequest, "the client token is no longer valid (revoked or expired)")
+		case <-ctx.Done():
+			break wait
+		case <-b.stop:
+			break wait
+		case <-s.gone:
+			select {
+			case <-b.stop: // shutting down
+				break wait
+			default:
+				return nil, errorf(codeInvalidRequest, "the client token is no longer valid (revoked or expired)")
+			}
+		case <-keepalive:
+			_ = out.keepAlive() // a client gone ends ctx
 		}
 	}
 	data, _ := json.Marshal(subscriptionMeta(x.msg.ID))

@@ -122,13 +122,14 @@ type session struct {
 	initialized atomic.Bool
 	lastSeen    atomic.Int64 // unix nanoseconds
 
-	mu       sync.Mutex
-	logLevel string
-	pending  map[string]chan *message // requests the bridge sent, by ID
-	inflight map[string]*exchange     // the client's forwarded requests, by raw ID
-	subs     map[string]string        // resource subscriptions: URI -> server; nil once unregistered
-	stream   sender                   // for unrelated messages (GET stream / the connection)
-	listener *listener                // a 2026-07-28 subscriptions/listen stream
+	mu        sync.Mutex
+	logLevel  string
+	pending   map[string]chan *message // requests the bridge sent, by ID
+	inflight  map[string]*exchange     // the client's forwarded requests, by raw ID
+	subs      map[string]string        // resource subscriptions: URI -> server; nil once unregistered
+	stream    sender                   // for unrelated messages (GET stream / the connection)
+	streamEnd chan struct{}            // closed when another stream replaces stream
+	listener  *listener                // a 2026-07-28 subscriptions/listen stream
 	// urlElicitations: url-mode elicitations the client was given, by
 	// elicitationKey, until the server says they are complete.
 	urlElicitations map[string]struct{}
@@ -174,15 +175,27 @@ func newSessionID() string {
 	return hex.EncodeToString(b)
 }
 
-// setStream sets (or, with nil, clears) where unrelated messages go.
-func (s *session) setStream(out sender) bool {
+// openStream makes out where messages that belong to no request go, one
+// stream at a time (TS-11): the stream open before is replaced, and the
+// channel it was given closes.
+func (s *session) openStream(out sender) (replaced <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if out != nil && s.stream != nil {
-		return false // one GET stream per session
+	if s.streamEnd != nil {
+		close(s.streamEnd)
 	}
-	s.stream = out
-	return true
+	s.stream, s.streamEnd = out, make(chan struct{})
+	return s.streamEnd
+}
+
+// closeStream forgets out as the session's stream, unless another stream
+// has replaced it.
+func (s *session) closeStream(out sender) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stream == out {
+		s.stream, s.streamEnd = nil, nil
+	}
 }
 
 // notify sends a message that belongs to no request (list_changed,

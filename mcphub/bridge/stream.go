@@ -24,7 +24,7 @@ func (b *Bridge) ServeStream(ctx context.Context, rw io.ReadWriter, server, clie
 	s.lines = true
 	w := &lineWriter{w: rw}
 	defer w.close()
-	s.setStream(w)
+	s.openStream(w)
 	b.register(s)
 	defer b.unregister(s)
 
