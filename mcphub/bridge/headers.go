@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"slices"
 	"strconv"
@@ -89,11 +90,26 @@ func checkParamHeaders(h http.Header, params []paramHeader, args json.RawMessage
 		if err != nil {
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s: %v", p.header, err)
 		}
-		if want, ok := headerForm(arg); !ok || got != want {
+		if !headerSays(got, arg) {
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s does not match the argument %q", p.header, prop)
 		}
 	}
 	return nil
+}
+
+// headerSays reports whether a header's value is the argument: the same
+// text, or for a number the same number (42, 42.0 and 4.2e1 alike).
+func headerSays(got string, arg json.RawMessage) bool {
+	want, ok := headerForm(arg)
+	if !ok || got == want {
+		return ok
+	}
+	if c := arg[0]; c != '-' && (c < '0' || c > '9') {
+		return false
+	}
+	x, _, errX := big.ParseFloat(want, 10, 256, big.ToNearestEven)
+	y, _, errY := big.ParseFloat(got, 10, 256, big.ToNearestEven)
+	return errX == nil && errY == nil && x.Cmp(y) == 0
 }
 
 // headerForm is how an argument appears in its header: strings as they
