@@ -75,7 +75,8 @@ func checkParamHeaders(h http.Header, params []paramHeader, args json.RawMessage
 		return nil
 	}
 	for _, p := range params {
-		raw, present := h[http.CanonicalHeaderKey("Mcp-Param-"+p.header)]
+		key := http.CanonicalHeaderKey("Mcp-Param-" + p.header)
+		_, present := h[key]
 		arg, hasArg := argument(args, p.path)
 		prop := strings.Join(p.path, ".")
 		switch {
@@ -86,9 +87,12 @@ func checkParamHeaders(h http.Header, params []paramHeader, args json.RawMessage
 		case !hasArg:
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is present but %q is not in the arguments", p.header, prop)
 		}
-		got, err := headerValue(strings.Join(raw, ","))
+		got, err := oneHeader(h, key)
+		if err == nil {
+			got, err = headerValue(got)
+		}
 		if err != nil {
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s: %v", p.header, err)
+			return errorf(codeHeaderMismatch, "header Mcp-Param-%s %v", p.header, err)
 		}
 		if !headerSays(got, arg) {
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s does not match the argument %q", p.header, prop)

@@ -362,7 +362,7 @@ func headerValue(v string) (string, error) {
 	}
 	data, err := base64.StdEncoding.Strict().DecodeString(inner)
 	if err != nil {
-		return "", errors.New("invalid base64")
+		return "", errors.New("is not valid, padded base64")
 	}
 	return string(data), nil
 }
