@@ -759,7 +759,7 @@ func (b *Bridge) callTool(ctx context.Context, x *exchange) (json.RawMessage, *r
 	}
 	r, snap, ok := b.find(ctx, x.sess.view, snap, toolRoutes, p.Name)
 	if !ok {
-		return b.notFound(x.sess.view, snap, "tools/call", "tool", p.Name)
+		return b.notFound(x, snap, "tools/call", "tool", p.Name)
 	}
 	if x.modern {
 		if rerr := checkParamHeaders(x.hdr, snap.headers[p.Name], p.Arguments); rerr != nil {
@@ -889,13 +889,22 @@ func promptRoutes(s *snapshot) map[string]route { return s.prompts }
 // notFound answers for a tool or prompt (kind) that find did not find. One
 // of a server that is down or signed out is not listed: the answer says
 // why rather than that it does not exist.
-func (b *Bridge) notFound(v view, snap *snapshot, method, kind, name string) (json.RawMessage, *rpcError) {
+func (b *Bridge) notFound(x *exchange, snap *snapshot, method, kind, name string) (json.RawMessage, *rpcError) {
 	if server, ok := snap.needsTasks[name]; ok && kind == "tool" {
 		// -32601, as the server itself answers a call to it that is no task.
 		return nil, errorf(codeMethodNotFound, "%s's tool %s can only be run as a task, which MCP Tray does not support", server, name)
 	}
-	if server := b.ownerOf(v, snap, name); server != "" {
-		return unavailable(method, snap.unavailable[server])
+	if server := b.ownerOf(x.sess.view, snap, name); server != "" {
+		// A call the server would have had is recorded as what it met, an
+		// outage, like the one made while its tools were still listed.
+		item := name
+		if x.sess.view.aggregated() {
+			item = strings.TrimPrefix(name, server+b.separator())
+		}
+		rec := store.Call{Time: time.Now(), Client: x.sess.client, Server: server, Method: method, Item: item, BytesIn: len(x.msg.Params)}
+		res, rerr := unavailable(method, snap.unavailable[server])
+		b.recordCall(rec, outcomeUnavailable, len(res))
+		return res, rerr
 	}
 	return nil, errorf(codeInvalidParams, "Unknown %s: %s", kind, name)
 }
@@ -933,7 +942,7 @@ func (b *Bridge) getPrompt(ctx context.Context, x *exchange) (json.RawMessage, *
 	}
 	r, snap, ok := b.find(ctx, x.sess.view, b.snapshot(x.sess.view), promptRoutes, p.Name)
 	if !ok {
-		return b.notFound(x.sess.view, snap, "prompts/get", "prompt", p.Name)
+		return b.notFound(x, snap, "prompts/get", "prompt", p.Name)
 	}
 	return b.forward(ctx, x, r.server, "prompts/get", r.name, nil, func(ctx context.Context, cs *mcp.ClientSession, progress any) (any, error) {
 		params := &mcp.GetPromptParams{Name: r.name, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState,

@@ -513,6 +513,22 @@ func TestDownServerFailsAtOnceWithAdvice(t *testing.T) {
 	}
 	// The other server is untouched.
 	callTool(t, cs, "beta__whoami", nil)
+
+	// Each call that met the outage is in the records, as one.
+	r.db.Flush()
+	calls, err := r.db.RecentCalls(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := 0
+	for _, c := range calls {
+		if c.Server == "alpha" && c.Outcome == outcomeUnavailable && c.Item == "whoami" {
+			down++
+		}
+	}
+	if down != 2 {
+		t.Errorf("records: %+v, want two unavailable calls of alpha's whoami", calls)
+	}
 }
 
 // A server that has just connected takes calls at once, before the
