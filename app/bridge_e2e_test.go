@@ -26,6 +26,7 @@ import (
 	"github.com/mcptray/mcptray/internal/testlog"
 	"github.com/mcptray/mcptray/internal/testpeers"
 	"github.com/mcptray/mcptray/mcphub/control"
+	"github.com/mcptray/mcptray/mcphub/status"
 	"github.com/mcptray/mcptray/mcphub/store"
 )
 
@@ -262,6 +263,34 @@ func TestBridgeStartsAHubAndPicksAServer(t *testing.T) {
 	}
 	if _, _, code := u.run(t, "status"); code == 0 {
 		t.Error("a hub still answers after stop")
+	}
+}
+
+// An IDE's log says why the bridge serves less than the file names: a
+// server switched off, a file with errors (IDEs show the bridge's stderr
+// in their MCP logs; the tool list alone would just be short).
+func TestBridgeSaysWhyItServesLess(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	cfg := fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}},
+ "mcpServers": {"ev": {"url": %q}, "off": {"url": %q, "disabled": true}}}`, testpeers.FreePort(t), testpeers.FreePort(t), peer.URL, peer.URL)
+	u.writeConfig(t, cfg)
+	u.serve(t)
+	u.watch(t).until(t, "ev connected", func(st *control.StatusResponse) bool {
+		return len(st.Servers) > 0 && st.Servers[0].Status.State == status.Connected
+	})
+	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
+	_, stderr, _ := u.bridgeClient(t, nil, c, "2025-11-25")
+	if !strings.Contains(stderr.String(), "mcptray bridge: off is disabled in the configuration") ||
+		strings.Contains(stderr.String(), "ev ") {
+		t.Errorf("stderr of a bridge with a server switched off: %q", stderr)
+	}
+
+	u.writeConfig(t, strings.Replace(cfg, `"disabled": true}`, `"disabled": true},`, 1))
+	u.watch(t).until(t, "the file's error", func(st *control.StatusResponse) bool { return st.ConfigError != "" })
+	_, stderr, _ = u.bridgeClient(t, nil, c, "2025-11-25")
+	if !strings.Contains(stderr.String(), "mcptray bridge: the configuration file has errors") {
+		t.Errorf("stderr of a bridge over a file with errors: %q", stderr)
 	}
 }
 

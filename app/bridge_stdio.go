@@ -64,7 +64,7 @@ func runBridge(env *cliEnv, args []string) int {
 // openBridge connects to the hub, starting one in the background when
 // none runs.
 func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (net.Conn, bool, error) {
-	conn, handedOver, err := dialBridge(ctx, paths, server)
+	conn, handedOver, err := dialBridge(ctx, env, paths, server)
 	if !errors.Is(err, control.ErrNoHub) {
 		return conn, handedOver, err
 	}
@@ -90,7 +90,7 @@ func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (n
 	} else {
 		_, _ = env.stderr.Write(news.Bytes())
 	}
-	conn, handedOver, err = dialBridge(ctx, paths, server)
+	conn, handedOver, err = dialBridge(ctx, env, paths, server)
 	if errors.Is(err, control.ErrNoHub) {
 		return nil, false, fmt.Errorf("could not start a hub for %s; run 'mcptray serve' in a terminal to see why", paths.Config)
 	}
@@ -99,12 +99,18 @@ func openBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (n
 
 // dialBridge opens the bridge connection; handedOver: the hub takes this
 // process's stdin and stdout (an IDE's pipes) and serves them itself.
-func dialBridge(ctx context.Context, paths Paths, server string) (net.Conn, bool, error) {
+// What the hub says the IDE's log should know (a broken configuration, a
+// server signed out) goes to stderr.
+func dialBridge(ctx context.Context, env *cliEnv, paths Paths, server string) (net.Conn, bool, error) {
 	client, err := control.Dial(paths.Control())
 	if err != nil {
 		return nil, false, err
 	}
-	return client.OpenBridge(ctx, server, control.StdioPassable() && os.Getenv(relayEnv) != "off")
+	conn, handedOver, notices, err := client.OpenBridge(ctx, server, control.StdioPassable() && os.Getenv(relayEnv) != "off")
+	for _, n := range notices {
+		fmt.Fprintf(env.stderr, "mcptray bridge: %s\n", n)
+	}
+	return conn, handedOver, err
 }
 
 // relayProgram is the small relay next to this executable, if any.

@@ -76,8 +76,12 @@ func TestDetachedHubServesARelativeConfig(t *testing.T) {
 	if err := os.WriteFile(want, []byte(`{"mcpServers": {}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := u.runIn(t, project, "serve", "--detach", "--config", "mcptray.json"); code != 0 {
+	_, errOut, code := u.runIn(t, project, "serve", "--detach", "--config", "mcptray.json")
+	if code != 0 {
 		t.Fatalf("serve --detach --config mcptray.json: exit %d\n%s", code, errOut)
+	}
+	if stop := fmt.Sprintf("'mcptray stop --config %q' stops it", want); !strings.Contains(errOut, stop) {
+		t.Errorf("serve --detach says %q, want the command that stops this hub, %s", errOut, stop)
 	}
 	t.Cleanup(func() { u.runIn(t, project, "stop", "--config", "mcptray.json") })
 	out, errOut, code := u.runIn(t, project, "status", "--json", "--config", "mcptray.json")

@@ -97,6 +97,16 @@ func readyReporter() func(string) {
 	}
 }
 
+// stopCommand is the command that stops the hub of paths' file: a hub of
+// another file than the default one is named, or 'mcptray stop' would
+// stop the default one's.
+func stopCommand(paths Paths) string {
+	if paths.isDefaultConfig() {
+		return "mcptray stop"
+	}
+	return fmt.Sprintf("mcptray stop --config %q", paths.Config)
+}
+
 // serveDetached starts 'mcptray serve' in its own session, with no
 // terminal, and waits until it is ready: the hub then outlives the
 // command, the terminal and the IDE that caused it to start.
@@ -117,7 +127,7 @@ func serveDetached(env *cliEnv, paths Paths) int {
 			return exitFail
 		}
 		if url, ok := strings.CutPrefix(l, "ready "); ok {
-			fmt.Fprintf(env.stderr, "MCP Tray hub started in the background (process %d); bridge %s. 'mcptray stop' stops it.\n", pid, url)
+			fmt.Fprintf(env.stderr, "MCP Tray hub started in the background (process %d); bridge %s. '%s' stops it.\n", pid, url, stopCommand(paths))
 			return exitOK
 		}
 		if why, ok := strings.CutPrefix(l, "held: "); ok {

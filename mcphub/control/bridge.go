@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcptray/mcptray/internal/rawio"
 	"github.com/mcptray/mcptray/mcphub"
+	"github.com/mcptray/mcptray/mcphub/status"
 )
 
 // Streams serves stdio bridge connections: JSON lines both ways.
@@ -69,7 +70,11 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 			return
 		}
 		defer conn.Close()
-		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n\r\n")
+		head := "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n"
+		for _, n := range bridgeNotices(hub, server) {
+			head += noticeHeader + ": " + n + "\r\n"
+		}
+		_, _ = rw.WriteString(head + "\r\n")
 		if rw.Flush() != nil {
 			return
 		}
@@ -96,6 +101,53 @@ func bridgeRoute(mux *http.ServeMux, hub *mcphub.Hub, streams Streams) {
 		}
 		serveHandedOver(ctx, cancel, conn, streams, server)
 	})
+}
+
+// noticeHeader carries, on the upgrade's answer, what the IDE's log
+// should say about what the bridge serves: 'mcptray bridge' prints each on
+// stderr, which IDEs show in their MCP logs, so an empty tool list comes
+// with its reason.
+const noticeHeader = "Mcptray-Notice"
+
+// bridgeNotices says why a bridge to server ("" for every one) would
+// serve less than the configuration names: the file has errors, no server
+// is configured, or a server is switched off, signed out or failing (not
+// one still connecting: that is what a hub just started is doing).
+func bridgeNotices(hub *mcphub.Hub, server string) []string {
+	if hub == nil {
+		return nil
+	}
+	var out []string
+	if err := hub.ConfigError(); err != nil {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		out = append(out, "the configuration file has errors, so its last good version runs ('mcptray status' lists them): "+first)
+	}
+	views := hub.Servers()
+	if len(views) == 0 && server == "" {
+		out = append(out, "no servers are configured in "+hub.ConfigPath())
+	}
+	for _, v := range views {
+		if server != "" && v.ID != server {
+			continue
+		}
+		switch st := v.Status; {
+		case v.Disabled || st.State == status.Disabled:
+			out = append(out, v.ID+" is disabled in the configuration")
+		case st.State == status.NeedsAuth:
+			out = append(out, fmt.Sprintf("%s needs sign-in: run 'mcptray auth %s', or call its tool %s__sign_in", v.ID, v.ID, v.ID))
+		case st.State == status.Error:
+			out = append(out, v.ID+" is unavailable: "+st.Reason)
+		}
+	}
+	for i, n := range out {
+		out[i] = strings.Map(func(r rune) rune { // one header line each
+			if r < ' ' || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, n)
+	}
+	return out
 }
 
 // serveHandedOver serves the stream on the stdin and stdout a bridge
@@ -128,15 +180,16 @@ func serveHandedOver(ctx context.Context, cancel context.CancelFunc, conn net.Co
 // for every server): after it, conn carries the bridge's JSON lines, or,
 // when handOver is true and the hub takes it, the caller hands over its
 // stdin and stdout (SendStdio) and waits for the connection to end.
-func (c *Client) OpenBridge(ctx context.Context, server string, handOver bool) (conn net.Conn, handedOver bool, err error) {
-	conn, err = c.openBridge(ctx, server, handOver)
+// notices are what the hub says the IDE's log should know (noticeHeader).
+func (c *Client) OpenBridge(ctx context.Context, server string, handOver bool) (conn net.Conn, handedOver bool, notices []string, err error) {
+	conn, notices, err = c.openBridge(ctx, server, handOver)
 	var ue *upgradeRefused
 	if handOver && errors.As(err, &ue) {
 		// A hub from before the hand-over: JSON lines on the connection.
-		conn, err = c.openBridge(ctx, server, false)
-		return conn, false, err
+		conn, notices, err = c.openBridge(ctx, server, false)
+		return conn, false, notices, err
 	}
-	return conn, handOver && err == nil, err
+	return conn, handOver && err == nil, notices, err
 }
 
 // upgradeRefused is a hub's 426: it does not speak the protocol asked for.
@@ -144,14 +197,14 @@ type upgradeRefused struct{ msg string }
 
 func (e *upgradeRefused) Error() string { return e.msg }
 
-func (c *Client) openBridge(ctx context.Context, server string, handOver bool) (net.Conn, error) {
+func (c *Client) openBridge(ctx context.Context, server string, handOver bool) (net.Conn, []string, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.paths.Socket)
 	if err != nil {
 		if isNoListener(err) {
-			return nil, ErrNoHub
+			return nil, nil, ErrNoHub
 		}
-		return nil, fmt.Errorf("talk to the hub: %w", err)
+		return nil, nil, fmt.Errorf("talk to the hub: %w", err)
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
@@ -168,33 +221,33 @@ func (c *Client) openBridge(ctx context.Context, server string, handOver bool) (
 		"\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("talk to the hub: %w", err)
+		return nil, nil, fmt.Errorf("talk to the hub: %w", err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("talk to the hub: %w", err)
+		return nil, nil, fmt.Errorf("talk to the hub: %w", err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer conn.Close()
 		var e apiError
 		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
 			if resp.StatusCode == http.StatusUpgradeRequired {
-				return nil, &upgradeRefused{e.Error}
+				return nil, nil, &upgradeRefused{e.Error}
 			}
-			return nil, errors.New(e.Error)
+			return nil, nil, errors.New(e.Error)
 		}
-		return nil, fmt.Errorf("the hub answered %s", resp.Status)
+		return nil, nil, fmt.Errorf("the hub answered %s", resp.Status)
 	}
 	// The hub speaks only when spoken to, so nothing is buffered yet; the
 	// connection can be handed on as it is (even to another process).
 	if br.Buffered() != 0 {
 		conn.Close()
-		return nil, errors.New("the hub sent data before the first request")
+		return nil, nil, errors.New("the hub sent data before the first request")
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return conn, nil
+	return conn, resp.Header.Values(noticeHeader), nil
 }
 
 // Shutdown asks the hub to stop.

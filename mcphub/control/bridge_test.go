@@ -37,7 +37,7 @@ func TestOpenBridgeFallsBackForAnOldHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, handedOver, err := c.OpenBridge(context.Background(), "", true)
+	conn, handedOver, _, err := c.OpenBridge(context.Background(), "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestFailedHandOverIsExplained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, handedOver, err := c.OpenBridge(context.Background(), "", true)
+	conn, handedOver, _, err := c.OpenBridge(context.Background(), "", true)
 	if err != nil || !handedOver {
 		t.Fatalf("open: handed over %v, %v", handedOver, err)
 	}
