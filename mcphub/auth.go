@@ -191,6 +191,8 @@ func (h *Hub) authenticate(ctx context.Context, id string, o AuthenticateOptions
 		return fmt.Errorf("%s is disabled in the configuration", id)
 	case srv.Transport == config.TransportStdio:
 		return fmt.Errorf("%s is a local command: it takes credentials from its \"env\", not from a sign-in", id)
+	case srv.HasStaticAuth():
+		return fmt.Errorf("%s sends the Authorization header of its \"headers\" in the configuration, not a sign-in's tokens: if the server refuses it, correct that header", id)
 	case h.opts.OAuth == nil:
 		return fmt.Errorf("sign-in needs a keyring to keep tokens in: %s", h.opts.NoOAuthReason)
 	}
@@ -220,6 +222,11 @@ func (h *Hub) authenticate(ctx context.Context, id string, o AuthenticateOptions
 			// Cancelled, or stored tokens wait for the keyring, not for a
 			// sign-in: the attempt that follows shows the state again.
 			c.Reconnect()
+		case before.State == status.Connected && before.Challenge == nil:
+			// A server that works without a sign-in stays as it was: the
+			// attempt that follows connects it again.
+			c.Reconnect()
+			return fmt.Errorf("%s is connected and never asked for a sign-in; signing in anyway failed: %w", id, err)
 		default:
 			c.SetNeedsAuth("sign-in failed: " + upstream.Redact(err, srv)) // a key in the URL stays out of the status
 		}

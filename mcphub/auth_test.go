@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/atomicfile"
 	"github.com/mcptray/mcptray/internal/testlog"
@@ -499,4 +502,39 @@ func waitJoined(t *testing.T, h *Hub, id string, n int) {
 		}
 		runtime.Gosched() // joining is a lock away; there is no event for it
 	}
+}
+
+// Sign-in is for servers that ask for it. One that refuses the
+// Authorization header of its configuration is an error to correct (not a
+// needs_auth that a sign-in cannot fix), and is not signed in to; one that
+// works without a sign-in stays connected when a sign-in nobody needed
+// fails (its server publishes no OAuth metadata).
+func TestSignInOnlyWhereItIsAsked(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "plain", Version: "1"}, nil)
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := r.Header.Get("Authorization"); a != "" && a != "Bearer right" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="plain", error="invalid_token"`)
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		mcpHandler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(plain.Close)
+	h, _, sub, _, _ := oauthHub(t, fmt.Sprintf(`{"mcpServers": {"static": {"url": %q, "headers": {"Authorization": "Bearer wrong"}}, "open": {"url": %q}}}`,
+		plain.URL, plain.URL))
+	waitState(t, h, sub, map[string]status.State{"static": status.Error, "open": status.Connected})
+	if st := serverByID(h, "static").Status; !strings.Contains(st.Reason, "rejected the configured credentials") {
+		t.Errorf("static: %q, want the configured credentials named", st.Reason)
+	}
+	opened := false
+	open := func(context.Context, string) error { opened = true; return nil }
+	if err := h.Authenticate(context.Background(), "static", AuthenticateOptions{Open: open}); err == nil || !strings.Contains(err.Error(), "Authorization header") {
+		t.Errorf("sign-in to static: %v, want a refusal naming its Authorization header", err)
+	}
+	err := h.Authenticate(context.Background(), "open", AuthenticateOptions{Open: open})
+	if err == nil || !strings.Contains(err.Error(), "never asked for a sign-in") || opened {
+		t.Errorf("sign-in to open: %v (browser opened: %v), want a failure saying it never asked", err, opened)
+	}
+	waitState(t, h, sub, map[string]status.State{"open": status.Connected})
 }

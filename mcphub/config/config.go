@@ -238,6 +238,18 @@ func (s Server) Target() string {
 	return s.URL
 }
 
+// HasStaticAuth reports whether the server's requests carry an
+// Authorization header of the configuration: its credentials are those,
+// not a sign-in's.
+func (s Server) HasStaticAuth() bool {
+	for k := range s.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			return true
+		}
+	}
+	return false
+}
+
 // LogValue keeps headers and environment values out of logs.
 func (s Server) LogValue() slog.Value {
 	return slog.GroupValue(

@@ -183,6 +183,11 @@ func (c *Conn) classifyVerdict(err error, v verdict) error {
 	if ch != nil {
 		code = ch.Status
 	}
+	if code == http.StatusUnauthorized && c.srv.HasStaticAuth() && (ch == nil || ch.ResourceMetadata == "") {
+		// A 401 to a request that carried configured credentials, with no
+		// pointer to an OAuth server, is no server asking for sign-in.
+		return fmt.Errorf("the server rejected the configured credentials (HTTP 401%s); check the \"headers\" of this server", errorSuffix(ch))
+	}
 	var oa *oauth.NeedsAuthError
 	if errors.As(err, &oa) {
 		// The OAuth client knows why better than the status code does (the
@@ -191,11 +196,6 @@ func (c *Conn) classifyVerdict(err error, v verdict) error {
 	}
 	switch {
 	case code == http.StatusUnauthorized:
-		if ch != nil && ch.ResourceMetadata == "" && c.hasStaticAuth() {
-			// A bare 401 to a request that carried configured credentials is
-			// not an OAuth server asking for sign-in.
-			return fmt.Errorf("the server rejected the configured credentials (HTTP 401%s); check the \"headers\" of this server", errorSuffix(ch))
-		}
 		return &NeedsAuthError{Challenge: orEmpty(ch, code)}
 	case code == http.StatusForbidden && ch != nil && ch.Error == "insufficient_scope":
 		return &NeedsAuthError{Challenge: orEmpty(ch, code)}
@@ -217,15 +217,6 @@ func errorSuffix(ch *status.Challenge) string {
 		return ""
 	}
 	return ": " + ch.Error
-}
-
-func (c *Conn) hasStaticAuth() bool {
-	for k := range c.srv.Headers {
-		if strings.EqualFold(k, "Authorization") {
-			return true
-		}
-	}
-	return false
 }
 
 // privateEnv are the hub's own secrets among its environment variables:
