@@ -52,13 +52,17 @@ func runToken(env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "mcptray token create: --ttl: %v\n", err)
 			return exitUsage
 		}
-		scope, ok := scopeList(env, paths, *servers)
-		if !ok {
-			return exitUsage
-		}
-		if scope != nil && len(scope) == 0 {
-			fmt.Fprintf(env.stderr, "mcptray token create: --servers %q names no server (leave it out for a token that covers every server)\n", *servers)
-			return exitUsage
+		// Given, --servers restricts: an empty one (a script's empty
+		// "$LIST") is refused, never taken for every server.
+		var scope []string
+		if flagGiven(fs, "servers") {
+			if scope, ok = scopeList(env, paths, *servers); !ok {
+				return exitUsage
+			}
+			if len(scope) == 0 {
+				fmt.Fprintf(env.stderr, "mcptray token create: --servers %q names no server (leave --servers out for a token that covers every server)\n", *servers)
+				return exitUsage
+			}
 		}
 		secret, tok, err := db.CreateToken(ctx, pos[1], scope, life)
 		if err != nil {
@@ -131,21 +135,8 @@ func parseLifetime(s string) (time.Duration, error) {
 // configuration does not have (yet); false (said on stderr) for a name
 // that is no server name at all.
 func scopeList(env *cliEnv, paths Paths, list string) ([]string, bool) {
-	if list == "" {
-		return nil, true
-	}
-	known := map[string]bool{}
-	// Only the names are wanted: the keyring is not asked, and an entry
-	// with ${keyring:} values still counts (it is held back, not an error).
-	cfg, err := config.Load(paths.Config, config.Options{LookupSecret: func(string) (string, bool, error) {
-		return "", false, config.KeyringDown(errors.New("not read for a list of names"))
-	}})
-	if err == nil {
-		for _, s := range cfg.Servers {
-			known[s.ID] = true
-		}
-	}
-	out := []string{}
+	known, err := configuredServers(paths)
+	var out []string
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
@@ -161,6 +152,23 @@ func scopeList(env *cliEnv, paths Paths, list string) ([]string, bool) {
 		out = append(out, id)
 	}
 	return out, true
+}
+
+// configuredServers is the set of server IDs in the configuration file.
+// Only the names are wanted: the keyring is not asked, and an entry with
+// ${keyring:} values still counts (it is held back, not an error).
+func configuredServers(paths Paths) (map[string]bool, error) {
+	cfg, err := config.Load(paths.Config, config.Options{LookupSecret: func(string) (string, bool, error) {
+		return "", false, config.KeyringDown(errors.New("not read for a list of names"))
+	}})
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, s := range cfg.Servers {
+		known[s.ID] = true
+	}
+	return known, nil
 }
 
 func describeScope(servers []string) string {
