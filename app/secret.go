@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,10 +46,17 @@ func runSecret(env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "mcptray secret: %v\n", err)
 			return exitFail
 		}
+		if len(names) == 0 {
+			fmt.Fprintln(env.stdout, "No secrets yet; store one with 'mcptray secret set NAME'.")
+			return exitOK
+		}
 		for _, n := range names {
 			fmt.Fprintln(env.stdout, strings.TrimPrefix(n, "secret/"))
 		}
 		return exitOK
+	case op == "set" && len(rest) > 1:
+		fmt.Fprintln(env.stderr, "mcptray secret set: give only the NAME; the value is read from stdin or a prompt, never from the command line (where the shell history keeps it)")
+		return exitUsage
 	case (op == "set" || op == "delete") && len(rest) == 1:
 		name := rest[0]
 		if name == "" || strings.ContainsAny(name, "${}: \t") {
@@ -56,7 +64,7 @@ func runSecret(env *cliEnv, args []string) int {
 			return exitUsage
 		}
 		if op == "delete" {
-			err = secrets.Delete(secretName(name))
+			err = deleteSecret(secrets, name)
 		} else {
 			var value string
 			value, err = readSecretValue(env, name)
@@ -74,6 +82,19 @@ func runSecret(env *cliEnv, args []string) int {
 	}
 	fmt.Fprintln(env.stderr, "mcptray secret: say set NAME, delete NAME or list")
 	return exitUsage
+}
+
+// deleteSecret deletes the secret name, which must exist: the store
+// deletes a missing one quietly, and a typo must not look like success.
+func deleteSecret(secrets *secretstore.Store, name string) error {
+	names, err := secrets.List(secretName(name))
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, secretName(name)) {
+		return fmt.Errorf("no secret is named %s ('mcptray secret list' shows them)", name)
+	}
+	return secrets.Delete(secretName(name))
 }
 
 // maxSecretSize bounds a value read from a pipe.
