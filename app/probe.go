@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 	"slices"
@@ -82,7 +81,7 @@ func runTest(env *cliEnv, args []string) int {
 			return exitUsage
 		}
 		argsJSON = json.RawMessage(*toolArgs)
-	} else if flagSet(fs, "args") {
+	} else if flagGiven(fs, "args") {
 		fmt.Fprintln(env.stderr, "mcptray test: --args needs --tool")
 		return exitUsage
 	}
@@ -91,8 +90,14 @@ func runTest(env *cliEnv, args []string) int {
 		return exitUsage
 	}
 	raw := pos[0]
-	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		fmt.Fprintf(env.stderr, "mcptray test: %q is not an http or https URL\n", raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Not echoed: it may hold a password, which Redacted cannot find here.
+		fmt.Fprintf(env.stderr, "mcptray test: the URL does not parse: %v\n", errors.Unwrap(err))
+		return exitUsage
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(env.stderr, "mcptray test: %q is not an http or https URL\n", u.Redacted())
 		return exitUsage
 	}
 	srv := config.Server{ID: "test", Name: "test", Transport: config.TransportHTTP, URL: raw,
@@ -101,7 +106,8 @@ func runTest(env *cliEnv, args []string) int {
 		srv.Transport = config.TransportSSE
 	}
 
-	rep := &probeReport{URL: raw, Tools: []string{}}
+	// The URL as shown: a password in it stays out of logs and CI output.
+	rep := &probeReport{URL: u.Redacted(), Tools: []string{}}
 	code := probe(rep, srv, *tool, argsJSON, splitList(*expect), *timeout)
 	if *output == "json" {
 		enc := json.NewEncoder(env.stdout)
@@ -111,12 +117,6 @@ func runTest(env *cliEnv, args []string) int {
 		printProbe(env, rep)
 	}
 	return code
-}
-
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 func splitList(s string) []string {
@@ -134,6 +134,7 @@ func splitList(s string) []string {
 func probe(rep *probeReport, srv config.Server, tool string, args json.RawMessage, expect []string, timeout time.Duration) int {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	tooSlow := fmt.Sprintf("no answer within %s", timeout)
 	start := time.Now()
 	ver, _, _ := Version()
 	sess, err := upstream.Dial(ctx, srv, upstream.Options{
@@ -142,10 +143,15 @@ func probe(rep *probeReport, srv config.Server, tool string, args json.RawMessag
 	})
 	if err != nil {
 		var na *upstream.NeedsAuthError
-		if errors.As(err, &na) {
+		switch {
+		case errors.As(err, &na):
 			rep.Error = fmt.Sprintf("%s (HTTP %d); pass a token with --header 'Authorization: Bearer ...', or add the server to MCP Tray and sign in", na.Error(), na.Challenge.Status)
-		} else {
-			rep.Error = upstream.Describe(err, srv)
+		case ctx.Err() != nil:
+			rep.Error = tooSlow
+		default:
+			// The hub's wording points at the configuration; here the
+			// headers came from --header.
+			rep.Error = strings.Replace(upstream.Describe(err, srv), `check the "headers" of this server`, "check the --header values", 1)
 		}
 		return exitFail
 	}
@@ -180,11 +186,11 @@ func probe(rep *probeReport, srv config.Server, tool string, args json.RawMessag
 		call.Millis = time.Since(start).Milliseconds()
 		switch {
 		case err != nil && ctx.Err() != nil:
-			call.Error = fmt.Sprintf("no answer within %s", timeout)
+			call.Error = tooSlow
 			rep.Error = call.Error
 			return exitFail
 		case err != nil:
-			call.Error = err.Error()
+			call.Error = upstream.Redact(err, srv)
 			rep.Error = "the call failed: " + call.Error
 			return exitBroken
 		case res.IsError:
