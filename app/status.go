@@ -135,19 +135,31 @@ func waitForState(client *control.Client, want status.State, timeout time.Durati
 		if err != nil {
 			return err
 		}
-		all := true
-		for _, s := range st.Servers {
-			all = all && s.Status.State == want
-		}
-		if all {
+		behind := notIn(st, want)
+		if behind == "" {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("not every server reached %s within %s", want, timeout)
+			return fmt.Errorf("not every server reached %s within %s:%s", want, timeout, behind)
 		}
 	}
+}
+
+// notIn lists the servers of st that are not in state want, one a line
+// with their state and why, as status shows them.
+func notIn(st *control.StatusResponse, want status.State) string {
+	var b strings.Builder
+	for _, s := range st.Servers {
+		if s.Status.State != want {
+			fmt.Fprintf(&b, "\n  %s: %s", s.ID, s.Status.State)
+			if d := detail(s.Status); d != "" {
+				b.WriteString(", " + d)
+			}
+		}
+	}
+	return b.String()
 }
 
 func printStatus(env *cliEnv, st *control.StatusResponse) {
