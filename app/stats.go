@@ -38,6 +38,13 @@ func runStats(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "mcptray stats: %v\n", err)
 		return exitFail
 	}
+	// A name the file does not have is likely a typo; a server removed
+	// since may still have records, so they are shown all the same.
+	if only != "" {
+		if known, err := configuredServers(paths); err == nil && !known[only] {
+			fmt.Fprintf(env.stderr, "warning: %s has no server %q; only calls it recorded before it was removed can show\n", paths.Config, only)
+		}
+	}
 	if !store.Exists(paths.Database()) {
 		fmt.Fprintf(env.stderr, "mcptray stats: no call records yet (%s does not exist); they appear once IDEs use the bridge\n", paths.Database())
 		return exitFail
