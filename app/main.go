@@ -44,7 +44,7 @@ const (
 func commands() []command {
 	return []command{
 		{name: "open", summary: "open MCP Tray: the window and tray icon over the hub (what 'mcptray' alone does)",
-			usage: "[--config FILE]", example: "mcptray open", run: runOpen},
+			usage: "[--config FILE]", example: "mcptray open", hidden: !hasGUI, run: runOpen}, // a nogui build has no window
 		{name: "serve", summary: "run the hub without a window (for servers, SSH sessions and containers)",
 			usage: "[--detach] [--config FILE]", example: "mcptray serve --detach", run: runServe},
 		{name: "status", summary: "show each server's state, tool count and last error",
@@ -87,37 +87,69 @@ func commands() []command {
 // process exit code.
 func Main(args []string) int {
 	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr}
+	config, args, err := leadingConfig(args)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcptray: %v\n", err)
+		return exitUsage
+	}
+	env.configFlag = config
 	if len(args) == 0 {
 		return runDefault(env)
 	}
 	name := args[0]
 	switch name {
 	case "-h", "--help", "help":
-		if len(args) > 1 {
-			if c, ok := findCommand(args[1]); ok {
-				printCommandHelp(env.stdout, c)
-				return exitOK
-			}
+		if len(args) == 1 {
+			printHelp(env.stdout)
+			return exitOK
 		}
-		printHelp(env.stdout)
+		c, ok := findCommand(args[1])
+		if !ok {
+			return unknownCommand(env, args[1])
+		}
+		printCommandHelp(env.stdout, c)
 		return exitOK
 	case "--version", "-version":
 		return runVersion(env, nil)
 	}
 	c, ok := findCommand(name)
 	if !ok {
-		fmt.Fprintf(env.stderr, "mcptray: unknown command %q\n", name)
-		if s := suggest(name); s != "" {
-			fmt.Fprintf(env.stderr, "Did you mean 'mcptray %s'?\n", s)
-		}
-		fmt.Fprintln(env.stderr, "Run 'mcptray help' for the list of commands.")
-		return exitUsage
+		return unknownCommand(env, name)
 	}
 	code := c.run(env, args[1:])
 	if env.helped {
 		return exitOK
 	}
 	return code
+}
+
+// leadingConfig takes --config FILE (or --config=FILE) off the front of
+// args, where it may come before the command as well as after it.
+func leadingConfig(args []string) (config string, rest []string, err error) {
+	for len(args) > 0 {
+		name, value, hasValue := strings.Cut(args[0], "=")
+		if name != "--config" && name != "-config" {
+			break
+		}
+		if !hasValue {
+			if len(args) < 2 {
+				return "", nil, errors.New("--config needs a FILE")
+			}
+			value, args = args[1], args[1:]
+		}
+		config, args = value, args[1:]
+	}
+	return config, args, nil
+}
+
+// unknownCommand says name is no command, and which one it may mean.
+func unknownCommand(env *cliEnv, name string) int {
+	fmt.Fprintf(env.stderr, "mcptray: unknown command %q\n", name)
+	if s := suggest(name); s != "" {
+		fmt.Fprintf(env.stderr, "Did you mean 'mcptray %s'?\n", s)
+	}
+	fmt.Fprintln(env.stderr, "Run 'mcptray help' for the list of commands.")
+	return exitUsage
 }
 
 func findCommand(name string) (command, bool) {
@@ -154,8 +186,8 @@ Commands:
 		}
 	}
 	fmt.Fprint(w, `
-Every command takes --config FILE (default: $MCPTRAY_CONFIG, else the
-user configuration folder's mcptray/config.json).
+Every command takes --config FILE, before or after its name (default:
+$MCPTRAY_CONFIG, else the user configuration folder's mcptray/config.json).
 Run 'mcptray help COMMAND' for a command's flags and an example.
 `)
 }
@@ -219,7 +251,8 @@ func editDistance(a, b string) int {
 func (env *cliEnv) newFlags(c string) *flag.FlagSet {
 	fs := flag.NewFlagSet("mcptray "+c, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	fs.StringVar(&env.configFlag, "config", "", "configuration `FILE`")
+	// Given before the command, --config is already set: it stays the default.
+	fs.StringVar(&env.configFlag, "config", env.configFlag, "configuration `FILE`")
 	fs.Usage = func() { // asked for (-h): to stdout, as 'mcptray help' does
 		if cmd, ok := findCommand(c); ok {
 			printCommandHelp(env.stdout, cmd)
