@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,5 +259,93 @@ func TestBridgeStartsAHubWhileOneShutsDown(t *testing.T) {
 	}
 	if pid := u.hubStatus(t); pid == old.cmd.Process.Pid {
 		t.Errorf("the bridge reached the old hub (process %d)", pid)
+	}
+}
+
+// An empty --servers (a script's empty "$LIST") restricts to nothing: it
+// is refused, never an unrestricted token.
+func TestTokenCreateRefusesAnEmptyServers(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	for _, args := range [][]string{{"--servers", ""}, {"--servers="}, {"--servers", " "}, {"--servers", ",,"}} {
+		_, errOut, code := u.run(t, append([]string{"token", "create", "ide"}, args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "names no server (leave --servers out for a token that covers every server)") {
+			t.Errorf("token create ide %q: exit %d, stderr:\n%s", args, code, errOut)
+		}
+	}
+	if out, _, _ := u.run(t, "token", "list"); !strings.Contains(out, "No client tokens yet") {
+		t.Errorf("a token was created all the same:\n%s", out)
+	}
+}
+
+// 'mcptray test' never shows the password of a URL; it says what went
+// wrong in its own terms: a time limit, the --header it was given.
+func TestTestCommandReports(t *testing.T) {
+	peer := testpeers.StartEverythingHTTP(t)
+	u := newUserEnv(t)
+	withPassword := strings.Replace(peer.URL, "http://", "http://user:pw-s3cret@", 1)
+	for _, output := range []string{"text", "json"} {
+		out, errOut, code := u.run(t, "test", withPassword, "-o", output)
+		if code != 0 || strings.Contains(out+errOut, "pw-s3cret") || !strings.Contains(out, "user:xxxxx@127.0.0.1") {
+			t.Errorf("test -o %s of a URL with a password: exit %d\n%s%s", output, code, out, errOut)
+		}
+	}
+	_, errOut, code := u.run(t, "test", peer.URL, "--timeout", "1us")
+	if code != exitFail || !strings.Contains(errOut, "mcptray test: no answer within 1µs") {
+		t.Errorf("test --timeout 1us: exit %d\n%s", code, errOut)
+	}
+
+	rejects := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(rejects.Close)
+	_, errOut, code = u.run(t, "test", rejects.URL+"/mcp", "--header", "Authorization: Bearer not-the-token")
+	if code != exitFail || !strings.Contains(errOut, "HTTP 401: invalid_token); check the --header values") || strings.Contains(errOut, `"headers"`) {
+		t.Errorf("test with a rejected --header: exit %d\n%s", code, errOut)
+	}
+}
+
+// A --wait that times out names the servers that did not get there, with
+// their state and why, and not the ones that did.
+func TestStatusWaitNamesTheServersBehind(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, fmt.Sprintf(`{"mcpServers": {"fine": {"command": %q}, "broken": {"command": "sh", "args": ["-c", "exit 1"]}}}`,
+		testpeers.EverythingServerBin(t)))
+	u.serve(t)
+	_, errOut, code := u.run(t, "status", "--wait", "connected", "--timeout", "3s")
+	if code != exitFail || !strings.Contains(errOut, "not every server reached connected within 3s:\n  broken: error, ") || strings.Contains(errOut, "fine") {
+		t.Errorf("status --wait connected: exit %d\n%s", code, errOut)
+	}
+}
+
+// stats --server of a name the configuration does not have warns: it is
+// likely a typo, though a removed server's records still show.
+func TestStatsWarnsOfAnUnknownServer(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {"github": {"url": "https://mcp.example.com/mcp"}}}`)
+	_, errOut, _ := u.run(t, "stats", "--server", "gihtub")
+	if !strings.Contains(errOut, `has no server "gihtub"`) {
+		t.Errorf("stats --server gihtub:\n%s", errOut)
+	}
+	if _, errOut, _ := u.run(t, "stats", "--server", "GitHub"); strings.Contains(errOut, "has no server") {
+		t.Errorf("stats --server GitHub:\n%s", errOut)
+	}
+}
+
+// --config may come before the command; 'help' of no command is a
+// mistake, as the command itself would be.
+func TestConfigBeforeTheCommandAndHelpOfAnUnknownOne(t *testing.T) {
+	u := newUserEnv(t)
+	other := filepath.Join(u.dir, "other.json")
+	for _, args := range [][]string{{"--config", other, "status"}, {"--config=" + other, "status"}} {
+		_, errOut, code := u.run(t, args...)
+		if code != exitFail || !strings.Contains(errOut, "No MCP Tray hub is running for "+other) {
+			t.Errorf("%q: exit %d\n%s", args, code, errOut)
+		}
+	}
+	out, errOut, code := u.run(t, "help", "frobnicate")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("help frobnicate: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }

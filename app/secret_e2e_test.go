@@ -134,3 +134,33 @@ func TestTokenScopeWarningWithKeyringValues(t *testing.T) {
 		t.Errorf("token create: exit %d\n%s", code, stderr)
 	}
 }
+
+// The secret commands say what is missing: a secret to delete, any
+// secret to list, and where a value comes from (never the command line).
+func TestSecretCommandsSayWhatIsMissing(t *testing.T) {
+	u := newUserEnv(t)
+	u.writeConfig(t, `{"mcpServers": {}}`)
+	if out, _, code := u.run(t, "secret", "list"); code != 0 || !strings.Contains(out, "No secrets yet") {
+		t.Errorf("secret list of none: exit %d\n%s", code, out)
+	}
+	if out, errOut, code := u.run(t, "secret", "delete", "nope"); code != exitFail || out != "" ||
+		!strings.Contains(errOut, "no secret is named nope ('mcptray secret list' shows them)") {
+		t.Errorf("secret delete nope: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, errOut, code := u.run(t, "secret", "set", "foo", "barvalue"); code != exitUsage ||
+		!strings.Contains(errOut, "the value is read from stdin or a prompt, never from the command line") {
+		t.Errorf("secret set foo barvalue: exit %d\n%s", code, errOut)
+	}
+	// One that exists is deleted (and "foo" is not taken for "foobar").
+	set := exec.Command(binPath, "secret", "set", "foobar")
+	set.Env, set.Stdin = u.env, strings.NewReader("barvalue\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("secret set foobar: %v\n%s", err, out)
+	}
+	if _, errOut, code := u.run(t, "secret", "delete", "foo"); code != exitFail || !strings.Contains(errOut, "no secret is named foo") {
+		t.Errorf("secret delete foo, with foobar stored: exit %d\n%s", code, errOut)
+	}
+	if out, errOut, code := u.run(t, "secret", "delete", "foobar"); code != 0 || !strings.Contains(out, "Deleted ${keyring:foobar}") {
+		t.Errorf("secret delete foobar: exit %d\n%s%s", code, out, errOut)
+	}
+}
