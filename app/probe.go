@@ -143,15 +143,17 @@ func probe(rep *probeReport, srv config.Server, tool string, args json.RawMessag
 	})
 	if err != nil {
 		var na *upstream.NeedsAuthError
+		var rejected *upstream.CredentialsRejectedError
 		switch {
+		case errors.As(err, &rejected):
+			// Here the headers came from --header, not the configuration.
+			rep.Error = "the server rejected the credentials given (" + rejected.Answer() + "); check the --header values"
 		case errors.As(err, &na):
 			rep.Error = fmt.Sprintf("%s (HTTP %d); pass a token with --header 'Authorization: Bearer ...', or add the server to MCP Tray and sign in", na.Error(), na.Challenge.Status)
 		case ctx.Err() != nil:
 			rep.Error = tooSlow
 		default:
-			// The hub's wording points at the configuration; here the
-			// headers came from --header.
-			rep.Error = strings.Replace(upstream.Describe(err, srv), `check the "headers" of this server`, "check the --header values", 1)
+			rep.Error = upstream.Describe(err, srv)
 		}
 		return exitFail
 	}

@@ -186,7 +186,11 @@ func (c *Conn) classifyVerdict(err error, v verdict) error {
 	if code == http.StatusUnauthorized && c.srv.HasStaticAuth() && (ch == nil || ch.ResourceMetadata == "") {
 		// A 401 to a request that carried configured credentials, with no
 		// pointer to an OAuth server, is no server asking for sign-in.
-		return fmt.Errorf("the server rejected the configured credentials (HTTP 401%s); check the \"headers\" of this server", errorSuffix(ch))
+		rejected := &CredentialsRejectedError{}
+		if ch != nil {
+			rejected.Detail = ch.Error
+		}
+		return rejected
 	}
 	var oa *oauth.NeedsAuthError
 	if errors.As(err, &oa) {

@@ -593,6 +593,25 @@ func (c *Conn) refreshChanged(ctx context.Context, att *attempt) {
 	c.opts.OnCatalog(c.srv.ID, &next)
 }
 
+// CredentialsRejectedError is a 401 to a request that carried an
+// Authorization header of the configuration, from a server that names no
+// OAuth server: the header is wrong, and no sign-in fixes it.
+type CredentialsRejectedError struct {
+	Detail string // the challenge's error code, if any ("invalid_token")
+}
+
+func (e *CredentialsRejectedError) Error() string {
+	return "the server rejected the configured credentials (" + e.Answer() + `); check the "headers" of this server`
+}
+
+// Answer is the server's answer: "HTTP 401", and its error code if any.
+func (e *CredentialsRejectedError) Answer() string {
+	if e.Detail == "" {
+		return "HTTP 401"
+	}
+	return "HTTP 401: " + e.Detail
+}
+
 // NeedsAuthError means the server asked for a sign-in (401, or 403 with
 // insufficient_scope). Challenge is never nil.
 type NeedsAuthError struct {
