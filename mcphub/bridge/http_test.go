@@ -31,6 +31,17 @@ const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 // post sends one raw request to the bridge.
 func post(t *testing.T, target string, header map[string]string, body string) (*http.Response, string) {
 	t.Helper()
+	h := http.Header{}
+	for k, v := range header {
+		h.Set(k, v)
+	}
+	return postHeader(t, target, h, body)
+}
+
+// postHeader is post with headers that may repeat; Host sets the
+// request's host.
+func postHeader(t *testing.T, target string, header http.Header, body string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -38,10 +49,10 @@ func post(t *testing.T, target string, header map[string]string, body string) (*
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	for k, v := range header {
-		if k == "Host" {
-			req.Host = v
+		if k = http.CanonicalHeaderKey(k); k == "Host" {
+			req.Host = v[0]
 		} else {
-			req.Header.Set(k, v)
+			req.Header[k] = v
 		}
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -117,17 +117,7 @@ func TestModernHeaderRules(t *testing.T) {
 	read := `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"` + uri + `",` + modernMeta + `}}`
 	send := func(header http.Header, body string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(body))
-		req.Header = header
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp, string(data)
+		return postHeader(t, r.url+"/mcp", header, body)
 	}
 	modern := func(method, name string) http.Header {
 		h := http.Header{"Mcp-Protocol-Version": {"2026-07-28"}, "Mcp-Method": {method}}
