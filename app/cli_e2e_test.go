@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcptray/mcptray/internal/testpeers"
+	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/status"
 )
 
@@ -347,5 +348,32 @@ func TestConfigBeforeTheCommandAndHelpOfAnUnknownOne(t *testing.T) {
 	out, errOut, code := u.run(t, "help", "frobnicate")
 	if code != exitUsage || out != "" || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("help frobnicate: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+// A hub started on a broken file runs no servers, and says so (not that a
+// last good configuration runs, when there never was one), in status and
+// to a bridge's IDE log; once the file was good, a broken edit keeps that.
+func TestBrokenFileAtStartRunsNothing(t *testing.T) {
+	u := newUserEnv(t)
+	good := fmt.Sprintf(`{"hub": {"bridge": {"port": %d}, "oauth": {"callbackPort": %d}}, "mcpServers": {}}`, testpeers.FreePort(t), testpeers.FreePort(t))
+	broken := strings.Replace(good, `{}}`, `{},}`, 1)
+	u.writeConfig(t, broken)
+	u.serve(t)
+	out, _, _ := u.run(t, "status")
+	if !strings.Contains(out, "errors; no servers run until it is fixed") || strings.Contains(out, "last good") {
+		t.Errorf("status of a hub started on a broken file:\n%s", out)
+	}
+	_, stderr, code := u.run(t, "bridge")
+	if code != 0 || !strings.Contains(stderr, "mcptray bridge: the configuration file has errors, and no servers run until it is fixed") {
+		t.Errorf("bridge over a hub started on a broken file: exit %d, stderr %q", code, stderr)
+	}
+	w := u.watch(t)
+	u.writeConfig(t, good)
+	w.until(t, "the file good", func(st *control.StatusResponse) bool { return st.ConfigError == "" })
+	u.writeConfig(t, broken)
+	st := w.until(t, "the file broken again", func(st *control.StatusResponse) bool { return st.ConfigError != "" })
+	if st.ConfigRuns != "the last good configuration keeps running" {
+		t.Errorf("after a good file, a broken one: %q", st.ConfigRuns)
 	}
 }

@@ -270,6 +270,7 @@ type guiHub struct{ r *runningHub }
 
 func (g *guiHub) Servers() []mcphub.ServerView { return g.r.hub.Servers() }
 func (g *guiHub) ConfigError() error           { return g.r.hub.ConfigError() }
+func (g *guiHub) WhileBroken() string          { return g.r.hub.WhileBroken() }
 func (g *guiHub) Paused() bool                 { return g.r.hub.Paused() }
 func (g *guiHub) SetPaused(p bool)             { g.r.hub.SetPaused(p) }
 func (g *guiHub) Reconnect(id string) error    { return g.r.hub.Reconnect(id) }

@@ -192,7 +192,11 @@ func printStatus(env *cliEnv, st *control.StatusResponse) {
 		tw.Flush()
 	}
 	if st.ConfigError != "" {
-		fmt.Fprintf(w, "\nThe configuration file has errors; the last good configuration keeps running:\n  %s\n",
+		runs := st.ConfigRuns
+		if runs == "" { // a hub of a build from before it said
+			runs = "the last good configuration keeps running"
+		}
+		fmt.Fprintf(w, "\nThe configuration file has errors; %s:\n  %s\n", runs,
 			strings.ReplaceAll(st.ConfigError, "\n", "\n  "))
 	}
 }

@@ -48,12 +48,13 @@ type Hub struct {
 
 	reloadMu sync.Mutex // one reload at a time
 
-	mu     sync.Mutex
-	cfg    *config.Config // the configuration that runs (the last good one)
-	cfgErr error          // why the file on disk is not the one running; nil if it is
-	conns  map[string]*conn
-	paused bool // every server held disconnected (SetPaused)
-	closed bool // Close has begun: nothing starts any more
+	mu      sync.Mutex
+	cfg     *config.Config // the configuration that runs (the last good one)
+	cfgErr  error          // why the file on disk is not the one running; nil if it is
+	applied bool           // a configuration was applied: a broken file leaves it running
+	conns   map[string]*conn
+	paused  bool // every server held disconnected (SetPaused)
+	closed  bool // Close has begun: nothing starts any more
 
 	// The servers waiting for the keyring (held back, or kept running on
 	// the values read before: keepReadSecrets), and the reload that reads
@@ -115,6 +116,22 @@ func (h *Hub) ConfigError() error {
 	return h.cfgErr
 }
 
+// WhileBroken says what runs while the file has errors: the last good
+// configuration, or nothing if the file has not been good since the hub
+// started.
+func (h *Hub) WhileBroken() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.whileBroken()
+}
+
+func (h *Hub) whileBroken() string {
+	if h.applied {
+		return "the last good configuration keeps running"
+	}
+	return "no servers run until it is fixed"
+}
+
 // Reload reads the file and applies it. A file that does not validate
 // changes nothing that runs: the error is kept for status and published,
 // and the last good configuration stays.
@@ -129,9 +146,10 @@ func (h *Hub) Reload() error {
 		h.mu.Lock()
 		changed := h.cfgErr == nil || h.cfgErr.Error() != err.Error()
 		h.cfgErr = err
+		runs := h.whileBroken()
 		h.mu.Unlock()
 		if changed {
-			h.log.Error("configuration rejected; the last good configuration keeps running", "err", err)
+			h.log.Error("configuration rejected; "+runs, "err", err)
 			h.bus.Publish(status.Event{Kind: status.KindConfig, ConfigError: err.Error()})
 		}
 		return err
@@ -231,7 +249,7 @@ func (h *Hub) apply(cfg *config.Config) {
 	auths := h.prepareAuth(cfg, starting)
 	h.mu.Lock()
 	hadErr := h.cfgErr != nil
-	h.cfg, h.cfgErr = cfg, nil
+	h.cfg, h.cfgErr, h.applied = cfg, nil, true
 	var stopping []*conn
 	for _, id := range slices.Concat(diff.Removed, diff.Changed) {
 		if c, ok := h.conns[id]; ok {

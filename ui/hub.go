@@ -23,6 +23,8 @@ type Hub interface {
 	Changes() (changes <-chan struct{}, stop func())
 	// ConfigError is why the file on disk is not the one running, or nil.
 	ConfigError() error
+	// WhileBroken says what runs while the file has errors.
+	WhileBroken() string
 	// Paused reports "Pause all".
 	Paused() bool
 	SetPaused(paused bool)

@@ -72,8 +72,9 @@ func (u *UI) notifyConfig(err error) {
 		return
 	}
 	first, _, _ := strings.Cut(err.Error(), "\n")
+	runs := u.hub.WhileBroken()
 	u.app.SendNotification(fyne.NewNotification("The configuration file has errors",
-		"The last good configuration keeps running. "+first))
+		strings.ToUpper(runs[:1])+runs[1:]+". "+first))
 }
 
 // notify sends a desktop notification when a server newly needs sign-in

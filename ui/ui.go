@@ -247,7 +247,7 @@ func (u *UI) refresh() {
 	views := u.hub.Servers()
 	cfgErr := u.hub.ConfigError()
 	if err := cfgErr; err != nil {
-		u.banner.SetText("The configuration file has errors; the last good configuration keeps running:\n" + err.Error())
+		u.banner.SetText("The configuration file has errors; " + u.hub.WhileBroken() + ":\n" + err.Error())
 		u.banner.Show()
 	} else {
 		u.banner.Hide()

@@ -112,7 +112,8 @@ func (h *fakeHub) Changes() (<-chan struct{}, func()) {
 	changes := make(chan struct{})
 	return changes, sync.OnceFunc(func() { close(changes) })
 }
-func (h *fakeHub) ConfigError() error { h.mu.Lock(); defer h.mu.Unlock(); return h.configErr }
+func (h *fakeHub) ConfigError() error  { h.mu.Lock(); defer h.mu.Unlock(); return h.configErr }
+func (h *fakeHub) WhileBroken() string { return "the last good configuration keeps running" }
 func (h *fakeHub) setConfigError(err error) {
 	h.mu.Lock()
 	h.configErr = err

@@ -33,6 +33,7 @@ type StatusResponse struct {
 	Hub         HubInfo             `json:"hub"`
 	ConfigPath  string              `json:"config_path"`
 	ConfigError string              `json:"config_error,omitempty"`
+	ConfigRuns  string              `json:"config_runs,omitempty"` // with an error: what runs meanwhile
 	Servers     []mcphub.ServerView `json:"servers"`
 }
 
@@ -185,7 +186,7 @@ func NewAPI(a API) http.Handler {
 func statusOf(hub *mcphub.Hub, info HubInfo) StatusResponse {
 	resp := StatusResponse{Hub: info, ConfigPath: hub.ConfigPath(), Servers: hub.Servers()}
 	if err := hub.ConfigError(); err != nil {
-		resp.ConfigError = err.Error()
+		resp.ConfigError, resp.ConfigRuns = err.Error(), hub.WhileBroken()
 	}
 	return resp
 }

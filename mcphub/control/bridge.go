@@ -120,7 +120,7 @@ func bridgeNotices(hub *mcphub.Hub, server string) []string {
 	var out []string
 	if err := hub.ConfigError(); err != nil {
 		first, _, _ := strings.Cut(err.Error(), "\n")
-		out = append(out, "the configuration file has errors, so its last good version runs ('mcptray status' lists them): "+first)
+		out = append(out, "the configuration file has errors, and "+hub.WhileBroken()+" ('mcptray status' lists them): "+first)
 	}
 	views := hub.Servers()
 	if len(views) == 0 && server == "" {
