@@ -377,3 +377,26 @@ func TestBrokenFileAtStartRunsNothing(t *testing.T) {
 		t.Errorf("after a good file, a broken one: %q", st.ConfigRuns)
 	}
 }
+
+// A configuration file named in a folder that does not exist (a typo in
+// an IDE's --config) starts no hub and makes no folders; one named in a
+// folder that exists is made, as the default one is.
+func TestNamedConfigInAMissingFolder(t *testing.T) {
+	u := newUserEnv(t)
+	typo := filepath.Join(u.dir, "projcet", "mcptray.json")
+	_, errOut, code := u.run(t, "bridge", "--config", typo)
+	if code != exitFail || !strings.Contains(errOut, "folder "+filepath.Dir(typo)+" does not exist") {
+		t.Errorf("bridge --config %s: exit %d\n%s", typo, code, errOut)
+	}
+	if _, err := os.Stat(filepath.Dir(typo)); err == nil {
+		t.Error("the folder of the mistyped path was made")
+	}
+	named := filepath.Join(u.dir, "mcptray.json")
+	if _, errOut, code := u.run(t, "serve", "--detach", "--config", named); code != 0 {
+		t.Fatalf("serve --detach --config %s: exit %d\n%s", named, code, errOut)
+	}
+	t.Cleanup(func() { u.run(t, "stop", "--config", named) })
+	if _, err := os.Stat(named); err != nil {
+		t.Errorf("the named file in an existing folder was not made: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,15 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 	}
 	r.lock = lock
 
+	if !paths.isDefaultConfig() {
+		// A named file is made if missing, but not its folders: a typo in
+		// a path (an IDE's --config) must not start a hub on a new, empty
+		// file somewhere.
+		if _, err := os.Stat(filepath.Dir(paths.Config)); err != nil {
+			lock.Release()
+			return nil, fmt.Errorf("the configuration file's folder %s does not exist (is the path %s right?)", filepath.Dir(paths.Config), paths.Config)
+		}
+	}
 	if created, err := config.CreateIfMissing(paths.Config); err != nil {
 		lock.Release()
 		return nil, err
