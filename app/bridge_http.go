@@ -26,14 +26,36 @@ type bridgeListener struct {
 	url  string
 	err  error
 	open bool // warned that no client token is required
+	// retry applies the configuration again while its port is taken, so
+	// the bridge gets there once the port is free; gen tells it whether
+	// another apply came since.
+	retry  *time.Timer
+	gen    int
+	closed bool
 }
+
+// bridgeRetry is how often a taken port is tried again.
+const bridgeRetry = 2 * time.Second
 
 // apply listens on cfg's port (loopback only, TS-03) unless already there.
 // A move binds the new port before it lets go of the old one: when the
-// new port is taken, the bridge stays where the IDEs know it, and says so.
+// new port is taken, the bridge stays where the IDEs know it, says so, and
+// tries the port again every bridgeRetry until it is free.
 func (l *bridgeListener) apply(cfg *config.Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.applyLocked(cfg)
+}
+
+func (l *bridgeListener) applyLocked(cfg *config.Config) {
+	if l.closed {
+		return
+	}
+	l.gen++
+	if l.retry != nil {
+		l.retry.Stop()
+		l.retry = nil
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Hub.Bridge.Port))
 	defer l.warnIfOpen(cfg.Hub.Bridge.RequireToken)
 	if l.srv != nil && l.addr == addr {
@@ -42,12 +64,23 @@ func (l *bridgeListener) apply(cfg *config.Config) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		was := l.err
 		if l.srv != nil {
-			l.err = fmt.Errorf("the bridge cannot move to %s: %w; it stays on %s (free the port and run 'mcptray reload', or set hub.bridge.port to a free port)", addr, err, l.addr)
+			l.err = fmt.Errorf("the bridge cannot move to %s: %w; it stays on %s until the port is free (or set hub.bridge.port to a free port)", addr, err, l.addr)
 		} else {
-			l.err = fmt.Errorf("the bridge cannot listen on %s: %w (set hub.bridge.port to a free port)", addr, err)
+			l.err = fmt.Errorf("the bridge cannot listen on %s: %w; it does once the port is free (or set hub.bridge.port to a free port)", addr, err)
 		}
-		l.r.log.Error("bridge port unavailable", "err", l.err)
+		if was == nil || was.Error() != l.err.Error() { // once, not at every retry
+			l.r.log.Error("bridge port unavailable", "err", l.err)
+		}
+		gen := l.gen
+		l.retry = time.AfterFunc(bridgeRetry, func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if gen == l.gen { // no apply since
+				l.applyLocked(cfg)
+			}
+		})
 		return
 	}
 	if l.srv != nil {
@@ -93,6 +126,10 @@ func (l *bridgeListener) address() (string, error) {
 func (l *bridgeListener) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
+	if l.retry != nil {
+		l.retry.Stop()
+	}
 	if l.srv != nil {
 		_ = l.srv.Close()
 	}
