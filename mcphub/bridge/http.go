@@ -34,7 +34,7 @@ func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "Host "+r.Host+" is not a loopback name")
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) {
+	if o := r.Header.Get("Origin"); o != "" && !allowedOrigin(o) {
 		httpError(w, http.StatusForbidden, "Origin "+o+" is not allowed")
 		return
 	}
@@ -99,7 +99,13 @@ func loopbackHost(host string) bool {
 	return strings.EqualFold(h, "localhost") || h == "127.0.0.1" || h == "::1"
 }
 
-func loopbackOrigin(origin string) bool {
+// allowedOrigin: a page served from this machine, or an editor's own
+// window: VS Code and its forks (Cursor among them) run theirs at
+// vscode-file://vscode-app, an origin no web page can have.
+func allowedOrigin(origin string) bool {
+	if origin == "vscode-file://vscode-app" {
+		return true
+	}
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false

@@ -258,6 +258,8 @@ func TestHostAndOriginChecks(t *testing.T) {
 		{map[string]string{"Origin": "http://evil.example"}, 403},
 		{map[string]string{"Origin": "https://127.0.0.1.evil.example"}, 403},
 		{map[string]string{"Origin": "null"}, 403},
+		{map[string]string{"Origin": "vscode-file://vscode-app"}, 200}, // an editor's own window
+		{map[string]string{"Origin": "vscode-file://evil.example"}, 403},
 	}
 	for _, c := range cases {
 		resp, body := post(t, r.url+"/mcp", c.header, initializeBody)
