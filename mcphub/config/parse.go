@@ -459,6 +459,11 @@ func (b *builder) transport(s *Server, n, typeNode *node, where string) {
 	if hasCmd {
 		b.issue(n.get("command").off, "%s: \"command\" is not used with transport %q", where, s.Transport)
 	}
+	for _, k := range []string{"args", "env", "cwd"} { // a local command's, left over from one
+		if m := n.get(k); m != nil {
+			b.warn(m.off, "%s: %q is not used with transport %q (it is for a local command)", where, k, s.Transport)
+		}
+	}
 	b.checkURL(s, n.get("url"), where)
 }
 

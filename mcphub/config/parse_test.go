@@ -347,3 +347,21 @@ func TestEnvValuesStayOutOfTargetsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// A remote server's entry with a local command's keys (left over from an
+// edit, or pasted from another entry) is warned about, not silently used
+// for nothing; a local command's are not.
+func TestCommandKeysOnARemoteServer(t *testing.T) {
+	cfg := mustParse(t, `{"mcpServers": {"r": {"url": "https://example.com/mcp", "args": ["-y"], "env": {"A": "1"}}, "l": {"command": "x", "args": ["-y"]}}}`)
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`config.json:1:65: server "r": "args" is not used with transport "http" (it is for a local command)`,
+		`config.json:1:80: server "r": "env" is not used with transport "http" (it is for a local command)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
