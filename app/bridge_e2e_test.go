@@ -601,6 +601,9 @@ func TestBridgePortTakenKeepsTheOldPort(t *testing.T) {
 	}
 	u.writeConfig(t, strings.Replace(withPort(taken), `"bridge": {`, `"bridge": {"requireToken": false, `, 1))
 	w.until(t, "the open bridge logged", func(*control.StatusResponse) bool { return strings.Contains(h.output(), loud+takenURL) })
+	if out, _, _ := u.run(t, "status"); !strings.Contains(out, takenURL+" (no client token required") {
+		t.Errorf("status does not say the bridge is open:\n%s", out)
+	}
 }
 
 // A script pipes its requests into 'mcptray bridge' (a file, then a pipe,

@@ -115,6 +115,14 @@ func (l *bridgeListener) warnIfOpen(requireToken bool) {
 	}
 }
 
+// tokenless reports whether the bridge listens and takes requests without
+// a client token.
+func (l *bridgeListener) tokenless() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
 // address is the bridge's URL ("" when it listens nowhere), and why it is
 // not on the configured port, if it is not.
 func (l *bridgeListener) address() (string, error) {

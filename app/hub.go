@@ -288,6 +288,7 @@ func (r *runningHub) info() control.HubInfo {
 	default:
 		info.Bridge = url
 	}
+	info.BridgeOpen = r.http.tokenless()
 	return info
 }
 

@@ -167,7 +167,11 @@ func printStatus(env *cliEnv, st *control.StatusResponse) {
 	fmt.Fprintf(w, "MCP Tray hub %s (process %d, %s, up %s)\nConfiguration: %s\n", st.Hub.Version, st.Hub.PID, st.Hub.Mode,
 		time.Since(st.Hub.Started).Round(time.Second), st.ConfigPath)
 	if st.Hub.Bridge != "" {
-		fmt.Fprintf(w, "Bridge:        %s\n", st.Hub.Bridge)
+		open := ""
+		if st.Hub.BridgeOpen {
+			open = " (no client token required: hub.bridge.requireToken is false; for local testing only)"
+		}
+		fmt.Fprintf(w, "Bridge:        %s%s\n", st.Hub.Bridge, open)
 	}
 	if st.Hub.Keyring != "" {
 		fmt.Fprintf(w, "Keyring:       %s\n", st.Hub.Keyring)

@@ -24,6 +24,9 @@ type HubInfo struct {
 	LogFile  string    `json:"log_file,omitempty"`
 	Socket   string    `json:"socket"`
 	Bridge   string    `json:"bridge,omitempty"` // the HTTP bridge's URL, or why it is unavailable
+	// BridgeOpen: the HTTP bridge takes requests without a client token
+	// (hub.bridge.requireToken is false).
+	BridgeOpen bool `json:"bridge_open,omitempty"`
 	// Goroutines is the hub's goroutine count (make soak watches it).
 	Goroutines int `json:"goroutines"`
 }
