@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -255,6 +256,17 @@ func (c *Conn) stdioTransport(att *attempt) (mcp.Transport, error) {
 			return nil, fmt.Errorf("command %q was not found on PATH", c.srv.Command)
 		}
 		return nil, cmd.Err
+	}
+	if filepath.IsAbs(c.srv.Command) {
+		// Starting it would say only "fork/exec PATH: no such file or
+		// directory" or "permission denied".
+		fi, err := os.Stat(c.srv.Command)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("command %q does not exist", c.srv.Command)
+		case err == nil && (fi.IsDir() || runtime.GOOS != "windows" && fi.Mode()&0o111 == 0):
+			return nil, fmt.Errorf("command %q is not an executable file", c.srv.Command)
+		}
 	}
 	cmd.Env = serverEnviron()
 	for k, v := range c.srv.Env {

@@ -185,6 +185,29 @@ func TestStdioMissingCommand(t *testing.T) {
 	}
 }
 
+// A command named by a path that is not there, or not a program, says
+// so, not exec's "fork/exec PATH: no such file or directory".
+func TestStdioCommandPathIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "server.js")
+	if err := os.WriteFile(plain, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for cmd, want := range map[string]string{
+		filepath.Join(dir, "nope"): `command "` + filepath.Join(dir, "nope") + `" does not exist`,
+		plain:                      `command "` + plain + `" is not an executable file`,
+		dir:                        `command "` + dir + `" is not an executable file`,
+	} {
+		events, opts := collect(nil)
+		c := Start(config.Server{ID: "x", Transport: config.TransportStdio, Command: cmd, Timeout: time.Second}, opts)
+		st := waitFor(t, events, status.Error)
+		c.Stop()
+		if st.Reason != want {
+			t.Errorf("%s: reason %q, want %q", cmd, st.Reason, want)
+		}
+	}
+}
+
 func TestStdioFailureShowsStderr(t *testing.T) {
 	events, opts := collect(nil)
 	c := Start(stdioServer(t, "echo 'Error: cannot find module @acme/mcp' >&2; exit 1"), opts)
