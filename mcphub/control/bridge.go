@@ -134,7 +134,7 @@ func bridgeNotices(hub *mcphub.Hub, server string) []string {
 		case v.Disabled || st.State == status.Disabled:
 			out = append(out, v.ID+" is disabled in the configuration")
 		case st.State == status.NeedsAuth:
-			out = append(out, fmt.Sprintf("%s needs sign-in: run 'mcptray auth %s', or call its tool %s__sign_in", v.ID, v.ID, v.ID))
+			out = append(out, fmt.Sprintf("%s needs sign-in: run 'mcptray auth %s', or press its key icon in MCP Tray", v.ID, v.ID))
 		case st.State == status.Error:
 			out = append(out, v.ID+" is unavailable: "+st.Reason)
 		}
