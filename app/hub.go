@@ -231,7 +231,7 @@ func startHub(env *cliEnv, paths Paths, mode string) (*runningHub, error) {
 		log.Error("cannot watch the configuration file; edits need 'mcptray reload' or SIGHUP", "err", err)
 	}
 	if err := r.hub.Reload(); err != nil {
-		fmt.Fprintf(env.stderr, "The configuration has errors; no servers run until it is fixed (the file is watched):\n%v\n", err)
+		fmt.Fprintf(env.stderr, "The configuration has errors; %s (the file is watched):\n%v\n", mcphub.NothingRuns, err)
 		r.http.apply(r.hub.Config()) // the bridge still listens, with the defaults
 	}
 

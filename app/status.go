@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mcptray/mcptray/mcphub"
 	"github.com/mcptray/mcptray/mcphub/control"
 	"github.com/mcptray/mcptray/mcphub/status"
 )
@@ -198,7 +199,7 @@ func printStatus(env *cliEnv, st *control.StatusResponse) {
 	if st.ConfigError != "" {
 		runs := st.ConfigRuns
 		if runs == "" { // a hub of a build from before it said
-			runs = "the last good configuration keeps running"
+			runs = mcphub.LastGoodRuns
 		}
 		fmt.Fprintf(w, "\nThe configuration file has errors; %s:\n  %s\n", runs,
 			strings.ReplaceAll(st.ConfigError, "\n", "\n  "))

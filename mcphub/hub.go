@@ -127,10 +127,16 @@ func (h *Hub) WhileBroken() string {
 
 func (h *Hub) whileBroken() string {
 	if h.applied {
-		return "the last good configuration keeps running"
+		return LastGoodRuns
 	}
-	return "no servers run until it is fixed"
+	return NothingRuns
 }
+
+// What runs while the configuration file has errors (Hub.WhileBroken).
+const (
+	LastGoodRuns = "the last good configuration keeps running"
+	NothingRuns  = "no servers run until it is fixed"
+)
 
 // Reload reads the file and applies it. A file that does not validate
 // changes nothing that runs: the error is kept for status and published,

@@ -113,7 +113,7 @@ func (h *fakeHub) Changes() (<-chan struct{}, func()) {
 	return changes, sync.OnceFunc(func() { close(changes) })
 }
 func (h *fakeHub) ConfigError() error  { h.mu.Lock(); defer h.mu.Unlock(); return h.configErr }
-func (h *fakeHub) WhileBroken() string { return "the last good configuration keeps running" }
+func (h *fakeHub) WhileBroken() string { return mcphub.LastGoodRuns }
 func (h *fakeHub) setConfigError(err error) {
 	h.mu.Lock()
 	h.configErr = err

@@ -87,15 +87,8 @@ func checkParamHeaders(h http.Header, params []paramHeader, args json.RawMessage
 		case !hasArg:
 			return errorf(codeHeaderMismatch, "header Mcp-Param-%s is present but %q is not in the arguments", p.header, prop)
 		}
-		got, err := oneHeader(h, key)
-		if err == nil {
-			got, err = headerValue(got)
-		}
-		if err != nil {
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s %v", p.header, err)
-		}
-		if !headerSays(got, arg) {
-			return errorf(codeHeaderMismatch, "header Mcp-Param-%s does not match the argument %q", p.header, prop)
+		if got, err := encodedHeader(h, key); err != nil || !headerSays(got, arg) {
+			return mismatch("Mcp-Param-"+p.header, got, err, "the argument "+strconv.Quote(prop))
 		}
 	}
 	return nil

@@ -312,10 +312,7 @@ func checkModernHTTP(r *http.Request, msg *message, params *requestParams) (*rpc
 	default:
 		return nil, 0
 	}
-	h, err := oneHeader(r.Header, "Mcp-Name")
-	if err == nil {
-		h, err = headerValue(h)
-	}
+	h, err := encodedHeader(r.Header, "Mcp-Name")
 	if err != nil || h != name {
 		return mismatch("Mcp-Name", h, err, strconv.Quote(name)), http.StatusBadRequest
 	}
@@ -341,6 +338,16 @@ func oneHeader(h http.Header, key string) (string, error) {
 		}
 	}
 	return v, nil
+}
+
+// encodedHeader is the value of a header that must be sent once, decoded
+// as SEP-2243 encodes it (headerValue).
+func encodedHeader(h http.Header, key string) (string, error) {
+	v, err := oneHeader(h, key)
+	if err != nil {
+		return "", err
+	}
+	return headerValue(v)
 }
 
 // mismatch is the HeaderMismatch error of a header that is invalid (err)
