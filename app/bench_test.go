@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,17 +55,22 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		warmup   = 200
 		sessions = 8
 		each     = 150
-		// Rounds of the concurrent phase: a round's ratio to the floor moves
-		// by more than the hop costs (the eleventh look), so the median
-		// needs many to be sure of a few percent (the twelfth look).
-		rates  = 36
-		starts = 15
-		newest = "2026-07-28"
+		starts   = 15
+		newest   = "2026-07-28"
 	)
-	rounds := 24
+	// Rounds of the concurrent phase (rates): a round's ratio to the floor
+	// moves by more than the hop costs (the eleventh look), so the median
+	// needs many to be sure of a few percent (the twelfth look).
+	rounds, rates := 24, 36
 	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n // quicker runs while working on it
 	}
+	// A throughput study: many concurrent rounds of a few paths (and the
+	// floors), for an interval narrower than 36 rounds give.
+	if n, err := strconv.Atoi(os.Getenv("MCPTRAY_BENCH_RATES")); err == nil && n > 0 {
+		rates = n
+	}
+	ratePaths := regexp.MustCompile(os.Getenv("MCPTRAY_BENCH_RATE_PATHS")) // "" matches every path
 	upstream := testpeers.StartServerEverything(b, "streamableHttp")
 	modern := testpeers.StartEverythingModern(b) // the go-sdk fixture, which speaks 2026-07-28
 	servers := []string{fmt.Sprintf(`"everything": {"url": %q}`, upstream.URL), fmt.Sprintf(`"modern": {"url": %q}`, modern.URL)}
@@ -181,7 +187,9 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 		}
 		for r := range rates {
 			for _, p := range interleaved(paths, r) {
-				p.rate = append(p.rate, concurrentRate(b, p, sessions, each))
+				if p.floor || ratePaths.MatchString(p.name) {
+					p.rate = append(p.rate, concurrentRate(b, p, sessions, each))
+				}
 			}
 		}
 	}
@@ -197,24 +205,32 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	floor, viaHTTP, viaStdio, newHTTP, newStdio, bothHTTP, bothStdio := paths[0], paths[1], paths[3], paths[4], paths[5], paths[7], paths[8]
 	fmt.Printf("\n| path | p50 µs | p99 µs | Δp50 / Δp99 vs floor µs | CPU µs per call in between | thread switches per call in between | calls/s, %d sessions | vs floor | its 95%% interval | rounds' middle half | tools/list p50 µs |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n", sessions)
 	for _, p := range paths {
-		delta, ratio, sure, spread, cpu, switches := "floor", "100%", "", "", "0", "0"
+		delta, ratio, sure, spread, cpu, switches, rate := "floor", "100%", "", "", "0", "0", ""
+		if len(p.rate) > 0 {
+			rate = fmt.Sprintf("%.0f", median(p.rate))
+		}
 		if !p.floor {
 			f := floor
 			if p.against != nil {
 				f = p.against
 			}
 			delta = fmt.Sprintf("%+d / %+d", medianDelta(p.p50, f.p50), medianDelta(p.p99, f.p99))
-			ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, f.rate)) // a decimal: 89.7 is not 90
-			sure = medianInterval(p.rate, f.rate)
-			spread = middleHalf(p.rate, f.rate)
+			ratio = ""
+			if len(p.rate) > 0 {
+				ratio = fmt.Sprintf("%.1f%%", medianRatio(p.rate, f.rate)) // a decimal: 89.7 is not 90
+				sure = medianInterval(p.rate, f.rate)
+				spread = middleHalf(p.rate, f.rate)
+			}
 			cpu = fmt.Sprintf("%.0f", float64(p.cpu.Microseconds())/float64(p.calls))
 			switches = fmt.Sprintf("%.1f", float64(p.switches)/float64(p.calls))
 		}
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %.0f | %s | %s | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
-			delta, cpu, switches, median(p.rate), ratio, sure, spread, p.list.Microseconds())
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d |\n", p.name, median(p.p50).Microseconds(), median(p.p99).Microseconds(),
+			delta, cpu, switches, rate, ratio, sure, spread, p.list.Microseconds())
 	}
 	fmt.Printf("\n| measure | value |\n|---|---:|\n")
-	fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
+	if len(viaStdio.rate) > 0 { // measured in its concurrent phase
+		fmt.Printf("| `mcptray bridge` resident memory, largest of %d after the concurrent phase | %.1f MB |\n", sessions, viaStdio.rss)
+	}
 	fmt.Printf("| `mcptray bridge` start to first `initialize` answered, median of %d | %.1f ms |\n", starts, startMs)
 	fmt.Printf("| aggregated `tools/list`, %d servers, %d tools, one HTTP request, p50 of 200 | %d µs |\n", len(aggregated), agg.tools, agg.p50.Microseconds())
 	fmt.Printf("| hub resident memory after the run (%d upstream sessions) | %.1f MB |\n\n", len(servers), hubRSS)
@@ -223,17 +239,19 @@ func BenchmarkBridgeVsDirect(b *testing.B) {
 	b.ReportMetric(float64(medianDelta(viaHTTP.p99, floor.p99)), "http-Δp99-µs")
 	b.ReportMetric(float64(medianDelta(viaStdio.p50, floor.p50)), "stdio-Δp50-µs")
 	b.ReportMetric(float64(medianDelta(viaStdio.p99, floor.p99)), "stdio-Δp99-µs")
-	b.ReportMetric(medianRatio(viaHTTP.rate, floor.rate), "http-throughput-%")
-	b.ReportMetric(medianRatio(viaStdio.rate, floor.rate), "stdio-throughput-%")
+	reportRatio(b, viaHTTP, floor, "http-throughput-%")
+	reportRatio(b, viaStdio, floor, "stdio-throughput-%")
 	b.ReportMetric(float64(medianDelta(newHTTP.p50, floor.p50)), "http-newest-Δp50-µs")
 	b.ReportMetric(float64(medianDelta(newStdio.p50, floor.p50)), "stdio-newest-Δp50-µs")
-	b.ReportMetric(medianRatio(newHTTP.rate, floor.rate), "http-newest-throughput-%")
-	b.ReportMetric(medianRatio(newStdio.rate, floor.rate), "stdio-newest-throughput-%")
+	reportRatio(b, newHTTP, floor, "http-newest-throughput-%")
+	reportRatio(b, newStdio, floor, "stdio-newest-throughput-%")
 	b.ReportMetric(float64(medianDelta(bothHTTP.p50, newFloor.p50)), "http-both-newest-Δp50-µs")
 	b.ReportMetric(float64(medianDelta(bothStdio.p50, newFloor.p50)), "stdio-both-newest-Δp50-µs")
-	b.ReportMetric(medianRatio(bothHTTP.rate, newFloor.rate), "http-both-newest-throughput-%")
-	b.ReportMetric(medianRatio(bothStdio.rate, newFloor.rate), "stdio-both-newest-throughput-%")
-	b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
+	reportRatio(b, bothHTTP, newFloor, "http-both-newest-throughput-%")
+	reportRatio(b, bothStdio, newFloor, "stdio-both-newest-throughput-%")
+	if len(viaStdio.rate) > 0 {
+		b.ReportMetric(viaStdio.rss, "stdio-RSS-MB")
+	}
 	b.ReportMetric(startMs, "stdio-start-ms")
 	b.ReportMetric(float64(agg.p50.Microseconds()), "agg-list-µs")
 }
@@ -632,6 +650,14 @@ func medianInterval(p, floor []float64) string {
 	lo := max(int(math.Floor(n/2-0.98*math.Sqrt(n))), 1)
 	hi := min(int(math.Ceil(1+n/2+0.98*math.Sqrt(n))), len(r))
 	return fmt.Sprintf("%.1f-%.1f%%", r[lo-1], r[hi-1])
+}
+
+// reportRatio reports p's median ratio to floor as a metric, if the run
+// measured p's throughput (MCPTRAY_BENCH_RATE_PATHS chooses the paths).
+func reportRatio(b *testing.B, p, floor *path, unit string) {
+	if len(p.rate) > 0 {
+		b.ReportMetric(medianRatio(p.rate, floor.rate), unit)
+	}
 }
 
 // medianDelta is the median over rounds of (path - floor) in µs.
