@@ -486,6 +486,15 @@ func TestValidateCommand(t *testing.T) {
 	if code != exitFail || strings.TrimSpace(stderr) != want {
 		t.Errorf("validate bad: exit %d\n got %q\nwant %q", code, stderr, want)
 	}
+	// An error does not hide the warnings: one edit can fix both.
+	both := filepath.Join(u.dir, "both.json")
+	_ = os.WriteFile(both, []byte("{\n  \"mcpServer\": {},\n  \"mcpServers\": {\"x\": {\"type\": \"websocket\", \"url\": \"wss://h\"}}\n}\n"), 0o600)
+	_, stderr, code = u.run(t, "validate", both)
+	want = both + `:3:32: server "x": unknown transport "websocket" (use "stdio", "http" or "sse")` + "\n" +
+		both + `:2:3: unknown top-level key "mcpServer" is ignored (expected "hub", "mcpServers" or "servers") (warning)`
+	if code != exitFail || strings.TrimSpace(stderr) != want {
+		t.Errorf("validate with an error and a warning: exit %d\n got %q\nwant %q", code, stderr, want)
+	}
 	good := filepath.Join(u.dir, "good.json")
 	_ = os.WriteFile(good, []byte(`{"servers": {"x": {"type": "http", "url": "https://h/mcp"}}}`), 0o600)
 	out, _, code := u.run(t, "validate", good)

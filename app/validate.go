@@ -34,14 +34,13 @@ func runValidate(env *cliEnv, args []string) int {
 			for _, is := range cerr.Issues {
 				fmt.Fprintln(env.stderr, is)
 			}
+			printWarnings(env, cerr.Warnings) // fixed in the same edit
 		} else {
 			fmt.Fprintln(env.stderr, err)
 		}
 		return exitFail
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(env.stderr, "%s (warning)\n", w)
-	}
+	printWarnings(env, cfg.Warnings)
 	unchecked, noKeyring := 0, false
 	for _, s := range cfg.Servers {
 		if s.SecretUnreadable != nil {
@@ -61,4 +60,10 @@ func runValidate(env *cliEnv, args []string) int {
 	}
 	fmt.Fprintf(env.stdout, "%s is valid: %d server(s).\n", file, len(cfg.Servers))
 	return exitOK
+}
+
+func printWarnings(env *cliEnv, ws []config.Issue) {
+	for _, w := range ws {
+		fmt.Fprintf(env.stderr, "%s (warning)\n", w)
+	}
 }

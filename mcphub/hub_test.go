@@ -150,7 +150,7 @@ func TestBrokenEditKeepsLastGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := h.Reload()
-	if err == nil || !strings.Contains(err.Error(), "config.json:1:38: JSON syntax: trailing comma") {
+	if err == nil || !strings.Contains(err.Error(), "config.json:1:37: JSON syntax: trailing comma") {
 		t.Fatalf("Reload = %v", err)
 	}
 	if h.ConfigError() == nil {

@@ -173,6 +173,10 @@ func (i Issue) String() string {
 // problem found, each with file, line and column.
 type Error struct {
 	Issues []Issue
+	// Warnings are what the file would have been warned of (Config.Warnings)
+	// as far as it could be read: one pass of 'mcptray validate' shows all.
+	// Not part of Error().
+	Warnings []Issue
 }
 
 func (e *Error) Error() string {

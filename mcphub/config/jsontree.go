@@ -181,13 +181,14 @@ func (p *parser) object() (*node, error) {
 		p.pos++
 		return n, nil
 	}
+	comma := -1 // where the last ',' was: a trailing one is reported there, the line to edit
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("unexpected end of file inside an object (missing '}')")
 		}
 		if p.data[p.pos] == '}' {
-			return nil, p.errorf("trailing comma before '}' is not allowed in JSON")
+			return nil, &syntaxError{comma, "trailing comma before '}' is not allowed in JSON"}
 		}
 		if p.data[p.pos] != '"' {
 			return nil, p.errorf("unexpected %s (expected a quoted key)", p.describe())
@@ -219,6 +220,7 @@ func (p *parser) object() (*node, error) {
 		}
 		switch p.data[p.pos] {
 		case ',':
+			comma = p.pos
 			p.pos++
 		case '}':
 			p.pos++
@@ -241,10 +243,11 @@ func (p *parser) array() (*node, error) {
 		p.pos++
 		return n, nil
 	}
+	comma := -1 // as in object
 	for {
 		p.skipSpace()
 		if p.pos < len(p.data) && p.data[p.pos] == ']' {
-			return nil, p.errorf("trailing comma before ']' is not allowed in JSON")
+			return nil, &syntaxError{comma, "trailing comma before ']' is not allowed in JSON"}
 		}
 		v, err := p.value()
 		if err != nil {
@@ -257,6 +260,7 @@ func (p *parser) array() (*node, error) {
 		}
 		switch p.data[p.pos] {
 		case ',':
+			comma = p.pos
 			p.pos++
 		case ']':
 			p.pos++

@@ -68,7 +68,7 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	}
 	cfg := b.build(root)
 	if len(b.issues) > 0 {
-		return nil, &Error{Issues: b.issues}
+		return nil, &Error{Issues: b.issues, Warnings: b.warnings}
 	}
 	cfg.Warnings = b.warnings
 	return cfg, nil

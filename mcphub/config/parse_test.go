@@ -130,7 +130,12 @@ func TestBadInput(t *testing.T) {
 		{"syntax: missing comma", "{\n  \"mcpServers\": {}\n  \"hub\": {}\n}",
 			`config.json:3:3: JSON syntax: unexpected '"' (expected ',' or '}')`},
 		{"syntax: trailing comma", `{"mcpServers": {"a": {"command": "x"},}}`,
-			`config.json:1:39: JSON syntax: trailing comma before '}' is not allowed in JSON`},
+			`config.json:1:38: JSON syntax: trailing comma before '}' is not allowed in JSON`},
+		// Reported at the comma, the line to edit, not at the '}' below it.
+		{"syntax: trailing comma, a line above", "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"},\n  }\n}",
+			`config.json:3:26: JSON syntax: trailing comma before '}' is not allowed in JSON`},
+		{"syntax: trailing comma in an array", "{\"mcpServers\": {\"a\": {\"command\": \"x\", \"args\": [\n  \"-v\",\n]}}}",
+			`config.json:2:7: JSON syntax: trailing comma before ']' is not allowed in JSON`},
 		{"syntax: comment", "{\n  // my servers\n  \"mcpServers\": {}\n}",
 			`config.json:2:3: JSON syntax: unexpected '/' (comments are not allowed in JSON) (expected a quoted key)`},
 		{"syntax: empty file", "", `config.json:1:1: JSON syntax: the file is empty (expected a JSON object)`},
