@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -54,8 +55,9 @@ func TestTwoHubsAtOnce(t *testing.T) {
 			t.Logf("the second hub said: %s", strings.TrimSpace(msg))
 		}
 		want := fmt.Sprintf("another MCP Tray hub (process %d", winner.cmd.Process.Pid)
-		if err == nil || !strings.Contains(msg, want) {
-			t.Errorf("round %d: the second hub exited with %v, saying:\n%s\nwant it to name process %d", round, err, msg, winner.cmd.Process.Pid)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != exitHeld || !strings.Contains(msg, want) {
+			t.Errorf("round %d: the second hub exited with %v, saying:\n%s\nwant exit %d naming process %d", round, err, msg, exitHeld, winner.cmd.Process.Pid)
 		}
 		out, _, code := u.run(t, "status", "--json", "--wait", "connected", "--timeout", "20s")
 		var st control.StatusResponse

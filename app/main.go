@@ -37,7 +37,7 @@ const (
 	exitOK     = 0
 	exitFail   = 1 // the operation failed (transport, auth, no hub...)
 	exitBroken = 2 // the server answered but broke an expectation (mcptray test)
-	exitHeld   = 3 // serve --detach: another hub holds the configuration
+	exitHeld   = 3 // serve: another hub holds the configuration
 	exitUsage  = 64
 )
 

@@ -42,9 +42,9 @@ func runServe(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "mcptray serve: %v\n", err)
 		if held := (*control.HeldError)(nil); errors.As(err, &held) {
 			ready("held: " + err.Error())
-		} else {
-			ready("error: " + err.Error())
+			return exitHeld // as serve --detach says it
 		}
+		ready("error: " + err.Error())
 		return exitFail
 	}
 	r.printStarted(env)
