@@ -110,16 +110,28 @@ func (s *Store) CreateToken(ctx context.Context, name string, servers []string, 
 		data, _ := json.Marshal(servers)
 		scope = sql.NullString{String: string(data), Valid: true}
 	}
+	// Live names are unique whatever their case: "Cursor" beside "cursor"
+	// would read as one client in 'token list' and in the stats.
+	var taken string
 	err := s.withDB(func(db *sql.DB) error {
-		_, err := db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires) VALUES (?, ?, ?, ?, ?)`,
-			name, HashToken(secret).hex(), scope, now.UnixMilli(), expires)
-		return err
-	})
-	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
-			return "", nil, fmt.Errorf("a client token named %s already exists; revoke it first ('mcptray token revoke %s') or pick another name", name, name)
+		res, err := db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires)
+			SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM client_tokens WHERE name = ? COLLATE NOCASE AND revoked IS NULL)`,
+			name, HashToken(secret).hex(), scope, now.UnixMilli(), expires, name)
+		if err != nil {
+			return err
 		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return db.QueryRowContext(ctx, `SELECT name FROM client_tokens WHERE name = ? COLLATE NOCASE AND revoked IS NULL`, name).Scan(&taken)
+		}
+		return nil
+	})
+	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+		taken = name // a create at the same moment won
+	} else if err != nil {
 		return "", nil, fmt.Errorf("create token %s: %w", name, err)
+	}
+	if taken != "" {
+		return "", nil, fmt.Errorf("a client token named %s already exists; revoke it first ('mcptray token revoke %s') or pick another name", taken, taken)
 	}
 	return secret, tok, nil
 }

@@ -58,6 +58,10 @@ func TestTokenLifecycle(t *testing.T) {
 	if _, _, err := s.CreateToken(ctx, "cursor", nil, 0); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate name: %v", err)
 	}
+	// Whatever the case: the message names the token that has the name.
+	if _, _, err := s.CreateToken(ctx, "Cursor", nil, 0); err == nil || !strings.Contains(err.Error(), "a client token named cursor already exists") {
+		t.Errorf("a name that differs in case only: %v", err)
+	}
 	for _, name := range []string{"", "-x", "has space", strings.Repeat("a", 65), "ünï"} {
 		if _, _, err := s.CreateToken(ctx, name, nil, 0); err == nil {
 			t.Errorf("name %q accepted", name)
