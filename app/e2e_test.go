@@ -439,7 +439,7 @@ func TestSecondServeRefuses(t *testing.T) {
 	h := u.serve(t)
 	_, stderr, code := u.run(t, "serve")
 	want := fmt.Sprintf("another MCP Tray hub (process %d, serve,", h.cmd.Process.Pid)
-	if code != exitFail || !strings.Contains(stderr, want) {
+	if code != exitHeld || !strings.Contains(stderr, want) {
 		t.Errorf("second serve: exit %d, stderr:\n%s\nwant it to contain %q", code, stderr, want)
 	}
 }
