@@ -402,12 +402,16 @@ func TestTokenCommandsAndStats(t *testing.T) {
 	}
 	cs.Close()
 
+	// Names are exact; one that differs in case only is pointed at.
+	if _, errOut, code := u.run(t, "token", "revoke", "Cursor"); code == 0 || !strings.Contains(errOut, "no active token is named Cursor (did you mean cursor?)") {
+		t.Errorf("revoke Cursor: %d %s", code, errOut)
+	}
 	// Revoked by the command: refused within a second.
 	if out, _, code := u.run(t, "token", "revoke", "cursor"); code != 0 || !strings.Contains(out, "Revoked cursor") {
 		t.Errorf("revoke: %d %s", code, out)
 	}
 	untilStatus(t, base+"/mcp", token, 401, time.Second)
-	if _, errOut, code := u.run(t, "token", "revoke", "cursor"); code == 0 || !strings.Contains(errOut, "no active token") {
+	if _, errOut, code := u.run(t, "token", "revoke", "cursor"); code == 0 || !strings.Contains(errOut, "no active token is named cursor ('mcptray token list' shows them)") {
 		t.Errorf("second revoke: %d %s", code, errOut)
 	}
 

@@ -96,7 +96,7 @@ func runToken(env *cliEnv, args []string) int {
 	case op == "revoke" && len(pos) == 2:
 		if err := db.RevokeToken(ctx, pos[1]); err != nil {
 			if errors.Is(err, store.ErrNoToken) {
-				fmt.Fprintf(env.stderr, "mcptray token revoke: no active token is named %s ('mcptray token list' shows them)\n", pos[1])
+				fmt.Fprintf(env.stderr, "mcptray token revoke: no active token is named %s (%s)\n", pos[1], liveNamed(ctx, db, pos[1]))
 			} else {
 				fmt.Fprintf(env.stderr, "mcptray token revoke: %v\n", err)
 			}
@@ -106,6 +106,18 @@ func runToken(env *cliEnv, args []string) int {
 		return exitOK
 	}
 	return usage()
+}
+
+// liveNamed points at the live token whose name differs from name in case
+// only (names are exact, and unique whatever their case), or at the list.
+func liveNamed(ctx context.Context, db *store.Store, name string) string {
+	tokens, _ := db.Tokens(ctx)
+	for _, t := range tokens {
+		if strings.EqualFold(t.Name, name) && t.Revoked.IsZero() {
+			return "did you mean " + t.Name + "?"
+		}
+	}
+	return "'mcptray token list' shows them"
 }
 
 // maxLifetimeDays bounds --ttl in days: a hundred years, far from where a
