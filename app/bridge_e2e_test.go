@@ -240,7 +240,7 @@ func TestBridgeStartsAHubAndPicksAServer(t *testing.T) {
 
 	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
 	cs, stderr, _ := u.bridgeClient(t, nil, c, "2025-11-25", "--server", "ev")
-	if !strings.Contains(stderr.String(), "no MCP Tray hub is running") || !strings.Contains(stderr.String(), "started in the background") {
+	if !stderr.WaitFor("no MCP Tray hub is running", 10*time.Second) || !stderr.WaitFor("started in the background", 10*time.Second) {
 		t.Errorf("the bridge did not say it started a hub: %q", stderr)
 	}
 	ctx := context.Background()
@@ -280,8 +280,10 @@ func TestBridgeSaysWhyItServesLess(t *testing.T) {
 		return len(st.Servers) > 0 && st.Servers[0].Status.State == status.Connected
 	})
 	c := mcp.NewClient(&mcp.Implementation{Name: "ide", Version: "1"}, nil)
+	// The bridge prints the hub's notices once its pipes are handed over,
+	// so they may come after the IDE's session is up: waited for.
 	_, stderr, _ := u.bridgeClient(t, nil, c, "2025-11-25")
-	if !strings.Contains(stderr.String(), "mcptray bridge: off is disabled in the configuration") ||
+	if !stderr.WaitFor("mcptray bridge: off is disabled in the configuration", 10*time.Second) ||
 		strings.Contains(stderr.String(), "ev ") {
 		t.Errorf("stderr of a bridge with a server switched off: %q", stderr)
 	}
@@ -289,7 +291,7 @@ func TestBridgeSaysWhyItServesLess(t *testing.T) {
 	u.writeConfig(t, strings.Replace(cfg, `"disabled": true}`, `"disabled": true},`, 1))
 	u.watch(t).until(t, "the file's error", func(st *control.StatusResponse) bool { return st.ConfigError != "" })
 	_, stderr, _ = u.bridgeClient(t, nil, c, "2025-11-25")
-	if !strings.Contains(stderr.String(), "mcptray bridge: the configuration file has errors") {
+	if !stderr.WaitFor("mcptray bridge: the configuration file has errors", 10*time.Second) {
 		t.Errorf("stderr of a bridge over a file with errors: %q", stderr)
 	}
 }
