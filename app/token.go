@@ -111,11 +111,8 @@ func runToken(env *cliEnv, args []string) int {
 // liveNamed points at the live token whose name differs from name in case
 // only (names are exact, and unique whatever their case), or at the list.
 func liveNamed(ctx context.Context, db *store.Store, name string) string {
-	tokens, _ := db.Tokens(ctx)
-	for _, t := range tokens {
-		if strings.EqualFold(t.Name, name) && t.Revoked.IsZero() {
-			return "did you mean " + t.Name + "?"
-		}
+	if live, _ := db.LiveTokenName(ctx, name); live != "" {
+		return "did you mean " + live + "?"
 	}
 	return "'mcptray token list' shows them"
 }

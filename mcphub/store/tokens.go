@@ -111,29 +111,55 @@ func (s *Store) CreateToken(ctx context.Context, name string, servers []string, 
 		scope = sql.NullString{String: string(data), Valid: true}
 	}
 	// Live names are unique whatever their case: "Cursor" beside "cursor"
-	// would read as one client in 'token list' and in the stats.
+	// would read as one client in 'token list' and in the stats. One
+	// statement checks and inserts, so two creates at once cannot both win.
 	var taken string
 	err := s.withDB(func(db *sql.DB) error {
 		res, err := db.ExecContext(ctx, `INSERT INTO client_tokens (name, hash, servers, created, expires)
-			SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM client_tokens WHERE name = ? COLLATE NOCASE AND revoked IS NULL)`,
+			SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (`+liveNameQuery+`)`,
 			name, HashToken(secret).hex(), scope, now.UnixMilli(), expires, name)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return db.QueryRowContext(ctx, `SELECT name FROM client_tokens WHERE name = ? COLLATE NOCASE AND revoked IS NULL`, name).Scan(&taken)
+			taken, err = liveName(ctx, db, name)
+			if err == nil && taken == "" { // revoked in between
+				err = errors.New("a token of that name was revoked meanwhile; try again")
+			}
 		}
-		return nil
+		return err
 	})
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
-		taken = name // a create at the same moment won
-	} else if err != nil {
+	if err != nil {
 		return "", nil, fmt.Errorf("create token %s: %w", name, err)
 	}
 	if taken != "" {
 		return "", nil, fmt.Errorf("a client token named %s already exists; revoke it first ('mcptray token revoke %s') or pick another name", taken, taken)
 	}
 	return secret, tok, nil
+}
+
+// liveNameQuery finds the live (unrevoked) token whose name is ? whatever
+// its case; names are unique that way among live tokens (CreateToken).
+const liveNameQuery = `SELECT name FROM client_tokens WHERE name = ? COLLATE NOCASE AND revoked IS NULL`
+
+func liveName(ctx context.Context, db *sql.DB, name string) (string, error) {
+	var taken string
+	err := db.QueryRowContext(ctx, liveNameQuery, name).Scan(&taken)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return taken, err
+}
+
+// LiveTokenName is the name of the live token called name whatever its
+// case ("cursor" for "Cursor"), "" for none: what a mistyped name meant.
+func (s *Store) LiveTokenName(ctx context.Context, name string) (string, error) {
+	var taken string
+	err := s.withDB(func(db *sql.DB) (err error) {
+		taken, err = liveName(ctx, db, name)
+		return err
+	})
+	return taken, err
 }
 
 const tokenColumns = `name, hash, servers, created, last_used, expires, revoked`
